@@ -1,0 +1,69 @@
+"""Phone number normalisation to the 360nrs form: international digits without '+' (e.g. 34666555444)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+# Separators people type; letters are refused so vanity numbers and typos do not become recipients.
+_ALLOWED: Final = re.compile(r"\(?\+?[0-9 ()./\-]+")
+_MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+def _parse(digits: str) -> phonenumbers.PhoneNumber | None:
+    if not digits.isdigit():
+        return None
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
+    """International digits without '+', or None when the number is not valid.
+
+    Accepts "+34 666 55 54 44", "0034666555444" and "34666555444"; with `default_region` (ISO
+    alpha-2) a national number such as "666555444" is read in that region first.
+    """
+    text = raw.strip()
+    if not _ALLOWED.fullmatch(text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        return None
+    candidates: list[tuple[str, str | None]] = []
+    if text.lstrip("(").startswith("+"):
+        candidates.append(("+" + digits, None))
+    else:
+        if default_region:
+            candidates.append((digits, default_region.upper()))
+        candidates.append(("+" + (digits[2:] if digits.startswith("00") else digits), None))
+    for candidate, region in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, PhoneNumberFormat.E164).removeprefix("+")
+    return None
+
+
+def phone_country(digits: str) -> str | None:
+    """ISO alpha-2 region of an international number in digits, or None (invalid or non-geographic)."""
+    number = _parse(digits)
+    if number is None:
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    if not region or region in ("001", "ZZ"):
+        return None
+    return str(region)
+
+
+def is_mobile(digits: str) -> bool:
+    """Whether international digits are a valid number that may be a mobile (SMS-capable) line."""
+    number = _parse(digits)
+    return number is not None and phonenumbers.number_type(number) in _MOBILE_TYPES
