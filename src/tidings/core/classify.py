@@ -246,7 +246,9 @@ def _dsn_recipients(part: Message) -> list[_DsnRecipient]:
                 address=_clean_addr(addr),
                 action=fields.get("action", "").strip().lower(),
                 status=_status_of(fields.get("status")),
-                diagnostic=fields.get("diagnostic-code"),
+                diagnostic=" ".join(fields["diagnostic-code"].split()) or None
+                if "diagnostic-code" in fields
+                else None,
             )
         )
     return out
@@ -335,6 +337,10 @@ def _classify_nonstandard(msg: Message, subject: str) -> Classification | None:
     body = _body_text_for_bounce(msg)
     status = _status_of(body)
     original = _original_message_id(msg)
+    if original is None:
+        # Exim and others paste the returned message inline rather than attaching it.
+        inline = re.search(r"^Message-ID:\s*(<[^<>\s]+>)", body, re.I | re.M)
+        original = inline.group(1) if inline else None
     if not failed_header and _DELAY_SUBJECT_RE.search(subject) and not bounce_subject:
         return Classification(
             kind="auto_reply", status=status, original_message_id=original, reason="delivery delayed notice"
@@ -424,7 +430,8 @@ def _auto_reply_reason(msg: Message, subject: str, reply_text: str) -> str | Non
 # --------------------------------------------------------------------------------------------
 
 _UNSUB_RE = re.compile(
-    r"\b(?:unsubscribe|unsub|opt(?:ed)?[- ]?out|remove (?:me|us|my (?:e-?mail|address|name))"
+    r"\b(?:unsubscribe|unsub|opt(?:ed)?[- ]?out|opt (?:me|us) out"
+    r"|remove (?:me|us|my (?:e-?mail|address|name))"
     r"|take (?:me|us|my (?:e-?mail|address)) off|off (?:of )?(?:your|the) (?:mailing |e-?mail |contact )?list"
     r"|stop (?:e-?mailing|sending|contacting|messaging|writing|spamming)"
     r"|(?:do not|don'?t) (?:e-?mail|contact|write|send)|no more e-?mails"
