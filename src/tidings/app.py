@@ -1,0 +1,98 @@
+"""The ASGI application: the four dialects, public routes, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from tidings import api
+from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, rest
+from tidings.config import Settings, get_settings
+from tidings.engine.context import EngineContext
+from tidings.engine.runner import Runner, release_worker, worker_name
+from tidings.runtime import boot, providers_for
+
+log = structlog.get_logger("tidings.app")
+REQUESTS = Counter("tidings_http_requests_total", "HTTP requests", ["dialect", "status"])
+LATENCY = Histogram("tidings_http_request_seconds", "HTTP request latency", ["dialect"])
+
+
+def _dialect(path: str) -> str:
+    for prefix, name in (("/api/v1", "outreach"), ("/api/rest", "messaging"), ("/v1/email", "email"),
+                         ("/v1/omni", "omni")):
+        if path.startswith(prefix):
+            return name
+    return "other"
+
+
+def create_app(settings: Settings | None = None, *, engine: bool = False) -> FastAPI:
+    """Build the app; with `engine=True` the job runner runs inside the server process."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = boot(settings)
+        app.state.db = db
+        app.state.settings = settings
+        app.state.providers = providers_for(settings)
+        app.state.rate_limiter = deps.RateLimiter(settings)
+        runner_task: asyncio.Task[None] | None = None
+        ctx = EngineContext(db, settings, app.state.providers, worker_name())
+        if engine:
+            runner = Runner(ctx)
+            app.state.runner = runner
+            runner_task = asyncio.create_task(runner.run_forever())
+        try:
+            yield
+        finally:
+            if runner_task is not None:
+                app.state.runner.stop()
+                await runner_task
+                await release_worker(ctx)
+            await app.state.providers.close()
+            await db.dispose()
+
+    app = FastAPI(title="Tidings", version="0.1.0", lifespan=lifespan,
+                  description="Self-hosted outreach and messaging platform.")
+    errors.install(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", path=request.url.path, error=type(exc).__name__)
+        from tidings.core.errors import DomainError
+
+        err = DomainError("Internal error", nrs_code=101)
+        err.status = 500
+        return errors.render(request, err)
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
+        dialect = _dialect(request.url.path)
+        with LATENCY.labels(dialect).time():
+            response: Response = await call_next(request)
+        REQUESTS.labels(dialect, str(response.status_code)).inc()
+        return response
+
+    for module in (outreach_v1, rest, email_v1, omni_v1):
+        app.include_router(module.router)
+    for extra in api.extra_routers():
+        app.include_router(extra)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> dict[str, str]:
+        async with request.app.state.db.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

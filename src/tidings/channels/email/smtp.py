@@ -1,0 +1,113 @@
+"""An SMTP relay or mailbox provider (aiosmtplib), with one reused connection per provider.
+
+`smtp://user:pass@host:587?starttls=true`, `smtps://user:pass@host:465` (implicit TLS),
+`?verify=false` to accept a self-signed certificate. A 5xx answer for the recipient is a
+permanent refusal (a hard bounce); 4xx and connection errors are transient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from tidings.channels.base import EMAIL, OutboundMessage, ProviderError, ProviderUrl, SendResult
+
+
+@dataclass
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    security: str = "none"  # none | starttls | tls
+    verify: bool = True
+    timeout: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: ProviderUrl) -> SmtpSettings:
+        if not url.host:
+            raise ProviderError("an smtp:// URL needs a host")
+        implicit = url.scheme == "smtps" or url.flag("tls")
+        security = "tls" if implicit else ("starttls" if url.flag("starttls") else "none")
+        port = url.port or (465 if implicit else 587 if security == "starttls" else 25)
+        return cls(url.host, port, url.username, url.password, security, url.flag("verify", True))
+
+
+@dataclass
+class SmtpProvider:
+    settings: SmtpSettings
+    channel: str = EMAIL
+    url_scheme: str = "smtp"
+    _client: aiosmtplib.SMTP | None = field(default=None, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.settings.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
+            start_tls=s.security == "starttls", tls_context=self._tls_context() if s.security != "none" else None,
+        )
+        await client.connect()
+        if s.username:
+            await client.login(s.username, s.password or "")
+        return client
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if message.raw is None:
+            raise ProviderError("an email needs its MIME bytes")
+        async with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._client is None or not self._client.is_connected:
+                        self._client = await self._connect()
+                    errors, response = await self._client.sendmail(message.sender, [message.recipient], message.raw)
+                except aiosmtplib.SMTPAuthenticationError as exc:
+                    await self._drop()
+                    return SendResult(False, permanent=False, code=str(exc.code), detail=f"login failed: {exc.message}",
+                                      )
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    refusal = exc.recipients[0] if exc.recipients else None
+                    code = refusal.code if refusal else 550
+                    return SendResult(False, permanent=500 <= code < 600, code=str(code),
+                                      detail=refusal.message if refusal else str(exc))
+                except aiosmtplib.SMTPResponseException as exc:
+                    if exc.code >= 500:
+                        return SendResult(False, permanent=True, code=str(exc.code), detail=exc.message)
+                    await self._drop()
+                    return SendResult(False, permanent=False, code=str(exc.code), detail=exc.message)
+                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                    await self._drop()
+                    if attempt == 1:
+                        continue  # a reused connection may have been closed by the server
+                    return SendResult(False, permanent=False, code="connection", detail=str(exc) or type(exc).__name__)
+                if errors:
+                    code, text = next(iter(errors.values()))
+                    return SendResult(False, permanent=code >= 500, code=str(code), detail=text)
+                return SendResult(True, provider_id=response.strip()[:255] or None)
+        return SendResult(False, permanent=False, code="connection", detail="unreachable")
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not raise
+                pass
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()

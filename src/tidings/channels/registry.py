@@ -1,0 +1,59 @@
+"""Providers built from their URLs, one per channel route, cached for the process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tidings.channels.base import CHANNELS, EMAIL, Provider, ProviderError, ProviderUrl
+from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
+from tidings.channels.sandbox import SandboxProvider
+
+
+def build_provider(channel: str, url: str) -> Provider:
+    """A provider for `channel` from its URL; raises ProviderError for an unusable URL."""
+    if channel not in CHANNELS:
+        raise ProviderError(f"unknown channel {channel}")
+    parsed = ProviderUrl.parse(url)
+    if parsed.scheme == "sandbox":
+        return SandboxProvider(channel, parsed)
+    if channel == EMAIL and parsed.scheme in ("smtp", "smtps"):
+        return SmtpProvider(SmtpSettings.from_url(parsed))
+    factory = _EXTRA.get((channel, parsed.scheme))
+    if factory is None:
+        raise ProviderError(f"no {channel} provider for {parsed.scheme}://")
+    return factory(parsed)
+
+
+ProviderFactory = Callable[[ProviderUrl], Provider]
+_EXTRA: dict[tuple[str, str], ProviderFactory] = {}
+
+
+def register(channel: str, scheme: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Make a provider available under a URL scheme for one channel (smpp://, twilio:// ...)."""
+
+    def decorate(factory: ProviderFactory) -> ProviderFactory:
+        _EXTRA[(channel, scheme)] = factory
+        return factory
+
+    return decorate
+
+
+class Providers:
+    """The configured provider of each channel."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self._cache: dict[str, Provider] = {}
+
+    def get(self, channel: str) -> Provider:
+        if channel not in self._cache:
+            self._cache[channel] = build_provider(channel, self.urls.get(channel, "sandbox://"))
+        return self._cache[channel]
+
+    def set(self, channel: str, provider: Provider) -> None:
+        self._cache[channel] = provider
+
+    async def close(self) -> None:
+        for provider in self._cache.values():
+            await provider.close()
+        self._cache.clear()

@@ -1,0 +1,158 @@
+"""The `tidings` command: serve, worker, migrate and operator tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tidings.config import get_settings
+from tidings.db.engine import is_sqlite
+from tidings.db.migrate import revision, upgrade
+from tidings.runtime import boot
+
+app = typer.Typer(help="Tidings: self-hosted outreach and messaging.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts and their credentials.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+console = Console()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every database migration."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    console.print("database is up to date")
+
+
+@app.command("db-revision", hidden=True)
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration from the models (for developers)."""
+    revision(get_settings().database_url, message)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_engine: Annotated[bool, typer.Option("--no-engine", help="Serve the API only; run `tidings worker` apart.")] = False,
+    smtp_port: Annotated[int | None, typer.Option(help="Also accept inbound mail (replies) on this port.")] = None,
+) -> None:
+    """Serve the API (and, unless --no-engine, the engine) in one process."""
+    import uvicorn
+
+    from tidings.app import create_app
+    from tidings.logging import configure
+
+    settings = get_settings()
+    configure(settings.log_level)
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    if smtp_port is not None:
+        settings.inbound_smtp_port = smtp_port
+    uvicorn.run(create_app(settings, engine=not no_engine), host=host, port=port, log_level=settings.log_level,
+                proxy_headers=True)
+
+
+@app.command()
+def worker() -> None:
+    """Run the engine only (scale out: any number of workers against one PostgreSQL)."""
+    from tidings.engine.context import EngineContext
+    from tidings.engine.runner import Runner, release_worker, worker_name
+    from tidings.logging import configure
+    from tidings.runtime import providers_for
+
+    settings = get_settings()
+    configure(settings.log_level)
+
+    async def main() -> None:
+        db = boot(settings)
+        ctx = EngineContext(db, settings, providers_for(settings), worker_name())
+        runner = Runner(ctx)
+        try:
+            await runner.run_forever()
+        finally:
+            await release_worker(ctx)
+            await ctx.providers.close()
+            await db.dispose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@account_app.command("create")
+def account_create(
+    name: Annotated[str, typer.Option(help="The account's name (agency or company).")],
+    email: Annotated[str, typer.Option(help="The owner's email address.")],
+    username: Annotated[str | None, typer.Option(help="Basic-auth username; derived from the email if unset.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an account with its owner; prints the owner's secrets once."""
+    from tidings.tenancy.service import create_account
+
+    settings = get_settings()
+
+    async def main() -> dict[str, object]:
+        db = boot(settings)
+        try:
+            async with db.transaction() as session:
+                created = await create_account(session, name=name, email=email, username=username)
+        finally:
+            await db.dispose()
+        return asdict(created)
+
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    result = _run_domain(main)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(f"Account {result['account_id']} created for {result['email']}.")
+    console.print("These secrets are shown once; keep them now.")
+    console.print(f"  Bearer token / AuthenticationToken: {result['api_token']}")
+    console.print(f"  Basic auth username:              {result['username']}")
+    console.print(f"  Basic auth API password:          {result['api_password']}")
+
+
+@account_app.command("allow-ips")
+def account_allow_ips(
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    ips: Annotated[list[str] | None, typer.Argument(help="Addresses or CIDR networks; none clears the list.")] = None,
+) -> None:
+    """Restrict the messaging API (/api/rest) to these caller IPs."""
+    from tidings.tenancy.service import set_allowed_ips
+
+    settings = get_settings()
+
+    async def main() -> None:
+        db = boot(settings)
+        try:
+            async with db.transaction() as session:
+                await set_allowed_ips(session, account, ips or [])
+        finally:
+            await db.dispose()
+
+    _run_domain(main)
+    console.print("allowed IPs: " + (", ".join(ips) if ips else "any"))
+
+
+def _run_domain(main):  # type: ignore[no-untyped-def]
+    """Run a coroutine, turning domain errors into a clean message and exit code 2."""
+    from tidings.core.errors import DomainError
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        detail = "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
+        typer.echo(f"error: {detail}", err=True)
+        raise typer.Exit(2) from None
+
+
+if __name__ == "__main__":
+    app()

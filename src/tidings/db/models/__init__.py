@@ -1,0 +1,33 @@
+"""Every ORM model, imported here so that metadata and Alembic see all tables."""
+
+from tidings.db.models.account import Account, ApiCredential, User
+from tidings.db.models.campaign import Campaign, CampaignMailbox, Step
+from tidings.db.models.client import Client, ClientInvitation, ClientMembership
+from tidings.db.models.contact import Contact, Enrollment
+from tidings.db.models.counter import StatCounter
+from tidings.db.models.job import Job
+from tidings.db.models.mailbox import Mailbox
+from tidings.db.models.message import Event, Message, Sending, Thread
+from tidings.db.models.suppression import Suppression
+
+__all__ = [
+    "Account",
+    "ApiCredential",
+    "Campaign",
+    "CampaignMailbox",
+    "Client",
+    "ClientInvitation",
+    "ClientMembership",
+    "Contact",
+    "Enrollment",
+    "Event",
+    "Job",
+    "Mailbox",
+    "Message",
+    "Sending",
+    "StatCounter",
+    "Step",
+    "Suppression",
+    "Thread",
+    "User",
+]

@@ -1,0 +1,67 @@
+"""People in an account's database, and their enrollment in campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tidings.db.base import Base, IdMixin, TenantMixin, TimestampMixin
+
+
+class Contact(IdMixin, TimestampMixin, TenantMixin, Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("ix_contacts_account_email_key", "account_id", "email_key"),
+        Index("ix_contacts_account_phone", "account_id", "phone"),
+    )
+
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    # Lower-cased address used for matching, suppression and search.
+    email_key: Mapped[str | None] = mapped_column(String(320), default=None)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    landline: Mapped[str | None] = mapped_column(String(32), default=None)
+    first_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    last_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    company: Mapped[str | None] = mapped_column(String(255), default=None)
+    title: Mapped[str | None] = mapped_column(String(255), default=None)
+    industry: Mapped[str | None] = mapped_column(String(255), default=None)
+    website: Mapped[str | None] = mapped_column(String(500), default=None)
+    address: Mapped[str | None] = mapped_column(String(500), default=None)
+    city: Mapped[str | None] = mapped_column(String(200), default=None)
+    state: Mapped[str | None] = mapped_column(String(200), default=None)
+    country: Mapped[str | None] = mapped_column(String(100), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Enrollment(IdMixin, TimestampMixin, TenantMixin, Base):
+    """A contact in a campaign: where it is in the sequence and how it answered."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id"),
+        Index("ix_enrollments_due", "status", "next_due_at"),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="OK")
+    interest: Mapped[str] = mapped_column(String(16), default="UNMARKED")
+    is_suppressed: Mapped[bool] = mapped_column(default=False)
+    is_missing_data: Mapped[bool] = mapped_column(default=False)
+    emails_sent: Mapped[int] = mapped_column(default=0)
+    completed_steps: Mapped[int] = mapped_column(default=0)
+    next_step: Mapped[int] = mapped_column(default=1)
+    next_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"), default=None)
+    variant: Mapped[int | None] = mapped_column(default=None)
+    last_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    replied_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)

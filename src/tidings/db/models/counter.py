@@ -1,0 +1,24 @@
+"""Stats counters, moved in the same transaction as the event that moves them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tidings.db.base import Base, IdMixin, TenantMixin
+
+
+class StatCounter(IdMixin, TenantMixin, Base):
+    """One metric of a campaign or sending, per step (0 = all steps) and per day."""
+
+    __tablename__ = "stat_counters"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", "step", "day", "metric"),)
+
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int]
+    step: Mapped[int] = mapped_column(default=0)
+    day: Mapped[date]
+    metric: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,105 @@
+"""Sendings (batches), messages on every channel, their events, and email threads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tidings.db.base import Base, DueMixin, IdMixin, TenantMixin, TimestampMixin
+
+
+class Sending(IdMixin, TimestampMixin, TenantMixin, Base):
+    """One batch of messages: a messaging API request, an email send, an omni batch."""
+
+    __tablename__ = "sendings"
+
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="rest")
+    status: Mapped[str] = mapped_column(String(16), default="accepted")
+    total: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(14, 5), default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Thread(IdMixin, TimestampMixin, TenantMixin, Base):
+    """An email conversation: our messages and the replies to them."""
+
+    __tablename__ = "threads"
+
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"), default=None)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    last_message_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
+    """Any outbound or inbound message; a queued outbound one is a row of the due-queue."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_queue", "status", "due_at"),
+        Index("ix_messages_rfc_id", "rfc_message_id"),
+        Index("ix_messages_external", "channel", "external_id"),
+        Index("ix_messages_account_created", "account_id", "created_at"),
+    )
+
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8), default="out")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    sender_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    recipient_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    subject: Mapped[str | None] = mapped_column(Text, default=None)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    html: Mapped[str | None] = mapped_column(Text, default=None)
+    parts: Mapped[int] = mapped_column(default=1)
+    encoding: Mapped[str | None] = mapped_column(String(16), default=None)
+    cost: Mapped[Decimal] = mapped_column(Numeric(14, 5), default=Decimal("0"))
+    sending_id: Mapped[int | None] = mapped_column(ForeignKey("sendings.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), default=None)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"), default=None)
+    step_number: Mapped[int | None] = mapped_column(default=None)
+    variant: Mapped[int | None] = mapped_column(default=None)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="SET NULL"), index=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    rfc_message_id: Mapped[str | None] = mapped_column(String(998), default=None)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998), default=None)
+    classification: Mapped[str | None] = mapped_column(String(16), default=None)
+    scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    clicked_at: Mapped[datetime | None] = mapped_column(default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_detail: Mapped[str | None] = mapped_column(Text, default=None)
+    # Dialect-specific extras: custom fields, notification URL, tags, flags, headers, attachments.
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Event(IdMixin, TenantMixin, Base):
+    """Something that happened to a message; stats counters move in the same transaction."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_sending_time", "sending_id", "occurred_at"),)
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    sending_id: Mapped[int | None] = mapped_column(ForeignKey("sendings.id", ondelete="CASCADE"), default=None)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), default=None)
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

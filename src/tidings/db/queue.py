@@ -1,0 +1,59 @@
+"""The due-queue claim: rows with a due time, taken in batches under a lease.
+
+On PostgreSQL the inner select uses FOR UPDATE SKIP LOCKED so concurrent workers never take the
+same row; SQLite has one writer at a time (BEGIN IMMEDIATE), which gives the same guarantee.
+A worker that dies keeps its lease only until `locked_until`; then any worker may take the row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.core import clock
+from tidings.db.base import DueMixin
+
+T = TypeVar("T", bound=DueMixin)
+
+
+async def claim(
+    session: AsyncSession,
+    model: type[T],
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    where: list[ColumnElement[bool]] | None = None,
+    claimed_status: str | None = "running",
+) -> list[T]:
+    """Lease up to `limit` due rows of `model` to `worker`; the caller commits."""
+    now = clock.now()
+    cls: Any = model
+    conditions: list[ColumnElement[bool]] = [
+        cls.due_at.is_not(None),
+        cls.due_at <= now,
+        or_(cls.locked_until.is_(None), cls.locked_until < now),
+        *(where or []),
+    ]
+    inner = select(cls.id).where(*conditions).order_by(cls.due_at, cls.id).limit(limit)
+    if session.bind.dialect.name == "postgresql":
+        inner = inner.with_for_update(skip_locked=True)
+    values: dict[str, Any] = {
+        "locked_by": worker,
+        "locked_until": now + timedelta(seconds=lease_seconds),
+        "attempts": cls.attempts + 1,
+    }
+    if claimed_status is not None:
+        values["status"] = claimed_status
+    stmt = (
+        update(cls)
+        .where(cls.id.in_(inner.scalar_subquery()))
+        .values(**values)
+        .returning(cls)
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    return sorted(rows, key=lambda r: (r.due_at, r.id))  # type: ignore[attr-defined]

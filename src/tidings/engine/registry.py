@@ -1,0 +1,45 @@
+"""Job handlers by kind, and the periodic loops later capabilities add to the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.db.models import Job
+from tidings.engine.context import EngineContext
+
+JobHandler = Callable[[EngineContext, AsyncSession, Job], Awaitable[None]]
+# A loop does one round of its work and says how many items it handled.
+Loop = Callable[[EngineContext], Awaitable[int]]
+
+HANDLERS: dict[str, JobHandler] = {}
+LOOPS: dict[str, Loop] = {}
+
+
+def job(kind: str) -> Callable[[JobHandler], JobHandler]:
+    """Register the handler of a job kind; it runs inside the job's transaction."""
+
+    def decorate(fn: JobHandler) -> JobHandler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return decorate
+
+
+def loop(name: str) -> Callable[[Loop], Loop]:
+    """Register a loop that every runner tick calls (dispatcher, scheduler, poller...)."""
+
+    def decorate(fn: Loop) -> Loop:
+        LOOPS[name] = fn
+        return fn
+
+    return decorate
+
+
+class RetryLater(Exception):
+    """Raised by a handler that wants to run again later without counting a failure."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason)
+        self.seconds = seconds

@@ -1,0 +1,123 @@
+"""The job runner: claims due jobs under a lease, runs their handlers, records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select, update
+
+from tidings.core import clock
+from tidings.db.models import Job
+from tidings.db.queue import claim
+from tidings.engine.context import EngineContext
+from tidings.engine.registry import HANDLERS, LOOPS, RetryLater
+
+log = structlog.get_logger("tidings.engine")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry n: 30 s, 1 min, 2 min, ... capped at one hour."""
+    return float(min(3600, 30 * 2 ** max(0, attempt - 1)))
+
+
+class Runner:
+    """One worker: `tick()` does one round of every loop and of the job queue."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self._stop = asyncio.Event()
+
+    async def run_jobs(self, limit: int | None = None) -> int:
+        settings = self.ctx.settings
+        async with self.ctx.db.transaction() as session:
+            jobs = await claim(session, Job, worker=self.ctx.worker, limit=limit or settings.worker_batch,
+                               lease_seconds=settings.worker_lease_seconds,
+                               where=[Job.status.in_(("queued", "running"))])
+            claimed = [(j.id, j.kind) for j in jobs]
+        for job_id, kind in claimed:
+            await self._run_one(job_id, kind)
+        return len(claimed)
+
+    async def _run_one(self, job_id: int, kind: str) -> None:
+        handler = HANDLERS.get(kind)
+        error: str | None = None
+        retry_in: float | None = None
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {kind}")
+            async with self.ctx.db.transaction() as session:
+                job = (await session.execute(
+                    select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
+                if job is None:
+                    return  # our lease ran out and another worker took the job
+                await handler(self.ctx, session, job)
+                job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
+            return
+        except RetryLater as exc:
+            retry_in, error = exc.seconds, str(exc) or "retry later"
+        except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("job failed", job_id=job_id, kind=kind, error=error)
+        async with self.ctx.db.transaction() as session:
+            job = await session.get(Job, job_id)
+            if job is None or job.locked_by != self.ctx.worker:
+                return
+            job.last_error, job.locked_until = error, None
+            if retry_in is not None:
+                job.status, job.due_at = "queued", clock.now() + timedelta(seconds=retry_in)
+                job.attempts -= 1
+            elif job.attempts >= job.max_attempts:
+                job.status, job.finished_at, job.due_at = "failed", clock.now(), None
+            else:
+                job.status, job.due_at = "queued", clock.now() + timedelta(seconds=backoff(job.attempts))
+
+    async def tick(self) -> int:
+        """One round: every registered loop, then due jobs; returns how much was done."""
+        done = 0
+        for name, fn in list(LOOPS.items()):
+            try:
+                done += await fn(self.ctx)
+            except Exception as exc:  # noqa: BLE001 - one broken loop must not stop the others
+                log.error("engine loop failed", loop=name, error=f"{type(exc).__name__}: {exc}")
+        done += await self.run_jobs()
+        return done
+
+    async def run_until_idle(self, max_rounds: int = 100) -> int:
+        """Tick until nothing is due (tests and one-shot runs)."""
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.tick()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    async def run_forever(self) -> None:
+        log.info("engine started", worker=self.ctx.worker)
+        while not self._stop.is_set():
+            busy = await self.tick()
+            if not busy:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.ctx.settings.worker_poll_seconds)
+                except TimeoutError:
+                    pass
+        log.info("engine stopped", worker=self.ctx.worker)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+async def release_worker(ctx: EngineContext) -> None:
+    """Give back this worker's leases at shutdown so others need not wait for them to expire."""
+    async with ctx.db.transaction() as session:
+        await session.execute(update(Job).where(Job.locked_by == ctx.worker, Job.status == "running")
+                              .values(locked_until=None, status="queued"))

@@ -1,0 +1,21 @@
+"""Process start-up shared by the server, the worker and the CLI: settings, secrets, database."""
+
+from __future__ import annotations
+
+from tidings.channels.registry import Providers
+from tidings.config import Settings
+from tidings.core import ids, secrets
+from tidings.db.engine import Database
+
+
+def boot(settings: Settings) -> Database:
+    """Configure the install secret and open the database."""
+    key = settings.resolved_secret_key()
+    ids.configure(key)
+    secrets.configure(key)
+    return Database(settings.database_url)
+
+
+def providers_for(settings: Settings) -> Providers:
+    return Providers({"email": settings.email_relay_url, "sms": settings.sms_url,
+                      "voice": settings.voice_url, "whatsapp": settings.whatsapp_url})

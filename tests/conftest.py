@@ -1,0 +1,178 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from TIDINGS_TEST_POSTGRES_URL, or from a throwaway cluster started here when the
+server binaries are installed; without either, the PostgreSQL runs are skipped, visibly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.app import create_app
+from tidings.config import Settings
+from tidings.core import clock as clock_module
+from tidings.core.clock import ManualClock
+from tidings.db import models  # noqa: F401
+from tidings.db.base import Base
+from tidings.db.engine import Database
+from tidings.engine.context import EngineContext
+from tidings.engine.runner import Runner
+from tidings.runtime import boot
+from tidings.tenancy.service import NewAccount, create_account
+
+ROOT = Path(__file__).resolve().parent.parent
+_pg: dict[str, Any] = {"url": None, "reason": None, "dir": None, "schema_ready": False}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _find_postgres()
+    if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES") and not _pg["url"]:
+        raise pytest.UsageError(f"PostgreSQL is required here but unavailable: {_pg['reason']}")
+
+
+def _find_postgres() -> None:
+    url = os.environ.get("TIDINGS_TEST_POSTGRES_URL")
+    if url:
+        _pg["url"] = url
+        return
+    if os.environ.get("TIDINGS_TEST_NO_POSTGRES"):
+        _pg["reason"] = "TIDINGS_TEST_NO_POSTGRES is set"
+        return
+    try:
+        out = subprocess.run([str(ROOT / "scripts" / "pg-throwaway.sh"), "start", str(_free_port())],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _pg["reason"] = f"could not start PostgreSQL: {exc}"
+        return
+    if out.returncode != 0:
+        _pg["reason"] = "could not start PostgreSQL: " + (out.stderr.strip() or f"exit {out.returncode}")
+        return
+    values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    _pg["url"], _pg["dir"] = values["URL"], values["DIR"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _pg["dir"]:
+        subprocess.run([str(ROOT / "scripts" / "pg-throwaway.sh"), "stop", _pg["dir"]], capture_output=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"postgresql: {_pg['url'] or 'SKIPPED (' + str(_pg['reason']) + ')'}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _pg["url"]:
+        terminalreporter.write_line(f"NOTE: PostgreSQL runs were skipped: {_pg['reason']}", yellow=True, bold=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not _pg["url"]:
+        pytest.skip(f"PostgreSQL unavailable: {_pg['reason']}")
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}" if backend == "sqlite" else str(_pg["url"])
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret-key", data_dir=tmp_path,
+                    public_url="http://tidings.test", outbound_allow_private=True,
+                    rate_limits={"default": "1000/minute", "clients": "1000/minute", "contacts_search": "1000/minute"})
+
+
+async def _reset_schema(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        if db.sqlite:
+            await conn.run_sync(Base.metadata.create_all)
+            return
+        if not _pg["schema_ready"]:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+            await conn.run_sync(Base.metadata.create_all)
+            _pg["schema_ready"] = True
+        else:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = boot(settings)
+    await _reset_schema(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def session(db: Database) -> AsyncIterator[AsyncSession]:
+    async with db.sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    manual = ManualClock()
+    previous = clock_module.set_clock(manual)
+    yield manual
+    clock_module.set_clock(previous)
+
+
+@pytest.fixture
+async def app(settings: Settings, db: Database) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://tidings.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def make_account(db: Database) -> Any:
+    async def make(name: str = "Acme", email: str = "owner@acme.test") -> NewAccount:
+        async with db.transaction() as s:
+            return await create_account(s, name=name, email=email)
+
+    return make
+
+
+@pytest.fixture
+async def account(make_account: Any) -> NewAccount:
+    created: NewAccount = await make_account()
+    return created
+
+
+@pytest.fixture
+def engine_ctx(app: Any) -> EngineContext:
+    """The engine context sharing the app's database and providers."""
+    return EngineContext(app.state.db, app.state.settings, app.state.providers, "test-worker")
+
+
+@pytest.fixture
+def runner(engine_ctx: EngineContext) -> Runner:
+    return Runner(engine_ctx)

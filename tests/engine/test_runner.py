@@ -1,0 +1,125 @@
+"""The due-queue: leases, retries, dead workers, and concurrent claimers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.config import Settings
+from tidings.core.clock import ManualClock
+from tidings.db.engine import Database
+from tidings.db.jobs import enqueue
+from tidings.db.models import Job
+from tidings.db.queue import claim
+from tidings.engine import registry
+from tidings.engine.context import EngineContext
+from tidings.engine.runner import Runner
+from tidings.runtime import providers_for
+
+RAN: list[tuple[str, int]] = []
+
+
+@registry.job("test.record")
+async def _record(ctx: EngineContext, session: AsyncSession, job: Job) -> None:
+    RAN.append((ctx.worker, job.payload["n"]))
+
+
+@registry.job("test.flaky")
+async def _flaky(ctx: EngineContext, session: AsyncSession, job: Job) -> None:
+    if job.attempts < 3:
+        raise RuntimeError("provider down")
+    RAN.append((ctx.worker, job.payload["n"]))
+
+
+def _ctx(db: Database, settings: Settings, worker: str) -> EngineContext:
+    return EngineContext(db, settings, providers_for(settings), worker)
+
+
+async def test_a_dead_workers_job_is_taken_over(db: Database, settings: Settings, clock: ManualClock) -> None:
+    RAN.clear()
+    async with db.transaction() as s:
+        await enqueue(s, "test.record", {"n": 1})
+    # Worker A claims the job and dies before finishing it.
+    async with db.transaction() as s:
+        taken = await claim(s, Job, worker="A", limit=10, lease_seconds=60)
+    assert len(taken) == 1
+    b = Runner(_ctx(db, settings, "B"))
+    assert await b.run_jobs() == 0, "the lease still holds"
+    clock.advance(61)
+    assert await b.run_jobs() == 1
+    assert RAN == [("B", 1)]
+    async with db.sessions() as s:
+        job = (await s.execute(select(Job))).scalar_one()
+    assert job.status == "done" and job.attempts == 2
+
+
+async def test_failures_retry_with_backoff_then_succeed(db: Database, settings: Settings, clock: ManualClock) -> None:
+    RAN.clear()
+    async with db.transaction() as s:
+        await enqueue(s, "test.flaky", {"n": 7})
+    runner = Runner(_ctx(db, settings, "W"))
+    assert await runner.run_jobs() == 1
+    assert RAN == []
+    assert await runner.run_jobs() == 0, "not due until the backoff has passed"
+    clock.advance(timedelta(minutes=5))
+    await runner.run_jobs()
+    clock.advance(timedelta(minutes=5))
+    await runner.run_jobs()
+    assert RAN == [("W", 7)]
+
+
+async def test_a_job_that_keeps_failing_ends_failed(db: Database, settings: Settings, clock: ManualClock) -> None:
+    async with db.transaction() as s:
+        await enqueue(s, "no.such.handler", max_attempts=2)
+    runner = Runner(_ctx(db, settings, "W"))
+    for _ in range(4):
+        await runner.run_jobs()
+        clock.advance(timedelta(hours=2))
+    async with db.sessions() as s:
+        job = (await s.execute(select(Job))).scalar_one()
+    assert job.status == "failed" and "no handler" in (job.last_error or "")
+
+
+async def test_concurrent_claimers_never_run_a_job_twice(db: Database, settings: Settings, backend: str) -> None:
+    RAN.clear()
+    total = 300
+    async with db.transaction() as s:
+        for n in range(total):
+            await enqueue(s, "test.record", {"n": n})
+    # Separate engines, as separate worker processes would have.
+    workers = [Database(settings.database_url) for _ in range(4)]
+    try:
+        async def drain(i: int, wdb: Database) -> None:
+            runner = Runner(_ctx(wdb, settings.model_copy(update={"worker_batch": 7}), f"w{i}"))
+            while await runner.run_jobs():
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(drain(i, w) for i, w in enumerate(workers)))
+    finally:
+        for w in workers:
+            await w.dispose()
+    numbers = [n for _, n in RAN]
+    assert sorted(numbers) == list(range(total)), "every job ran exactly once"
+    if backend == "postgresql":
+        assert len({w for w, _ in RAN}) > 1, "the work was shared between workers"
+    async with db.sessions() as s:
+        done = (await s.execute(select(func.count()).select_from(Job).where(Job.status == "done"))).scalar_one()
+    assert done == total
+
+
+async def test_registered_loops_run_each_tick(db: Database, settings: Settings) -> None:
+    calls: list[str] = []
+
+    @registry.loop("test.loop")
+    async def _loop(ctx: EngineContext) -> int:
+        calls.append(ctx.worker)
+        return 0
+
+    try:
+        await Runner(_ctx(db, settings, "L")).tick()
+    finally:
+        registry.LOOPS.pop("test.loop")
+    assert calls == ["L"]
