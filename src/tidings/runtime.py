@@ -5,6 +5,7 @@ from __future__ import annotations
 from tidings.channels.registry import Providers
 from tidings.config import Settings
 from tidings.core import ids, secrets
+from tidings.messaging import tracking
 from tidings.db.engine import Database
 
 
@@ -13,6 +14,7 @@ def boot(settings: Settings) -> Database:
     key = settings.resolved_secret_key()
     ids.configure(key)
     secrets.configure(key)
+    tracking.configure(key)
     return Database(settings.database_url)
 
 

@@ -53,6 +53,22 @@ class Providers:
     def set(self, channel: str, provider: Provider) -> None:
         self._cache[channel] = provider
 
+    def keyed(self, key: str, factory: Callable[[], Provider] | None) -> Provider:
+        """The provider kept under `key` ("channel:sms", "mailbox:12"), built on first use."""
+        if key.startswith("channel:"):
+            return self.get(key.split(":", 1)[1])
+        if key not in self._cache:
+            if factory is None:
+                raise ProviderError(f"no provider for {key}")
+            self._cache[key] = factory()
+        return self._cache[key]
+
+    async def drop(self, key: str) -> None:
+        """Close and forget a keyed provider (its settings changed or it broke)."""
+        provider = self._cache.pop(key, None)
+        if provider is not None:
+            await provider.close()
+
     async def close(self) -> None:
         for provider in self._cache.values():
             await provider.close()

@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import select, update
 
 from tidings.core import clock
+from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.db.models import Job
 from tidings.db.queue import claim
 from tidings.engine.context import EngineContext

@@ -1,1 +1,8 @@
-"""Public routes."""
+"""Public routes reached from messages: tracking pixel, click redirect, unsubscribe."""
+
+from fastapi import APIRouter
+
+from tidings.api.public import tracking
+
+router = APIRouter(include_in_schema=False)
+router.include_router(tracking.router)

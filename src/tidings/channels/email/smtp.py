@@ -70,7 +70,8 @@ class SmtpProvider:
                 try:
                     if self._client is None or not self._client.is_connected:
                         self._client = await self._connect()
-                    errors, response = await self._client.sendmail(message.sender, [message.recipient], message.raw)
+                    rcpts = [message.recipient, *message.options.get("bcc", [])]
+                    errors, response = await self._client.sendmail(message.sender, rcpts, message.raw)
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code), detail=f"login failed: {exc.message}",
@@ -90,8 +91,9 @@ class SmtpProvider:
                     if attempt == 1:
                         continue  # a reused connection may have been closed by the server
                     return SendResult(False, permanent=False, code="connection", detail=str(exc) or type(exc).__name__)
-                if errors:
-                    code, text = next(iter(errors.values()))
+                if message.recipient in errors:
+                    # A refused Bcc copy does not fail the message; a refused main recipient does.
+                    code, text = errors[message.recipient]
                     return SendResult(False, permanent=code >= 500, code=str(code), detail=text)
                 return SendResult(True, provider_id=response.strip()[:255] or None)
         return SendResult(False, permanent=False, code="connection", detail="unreachable")

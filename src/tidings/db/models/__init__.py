@@ -8,6 +8,7 @@ from tidings.db.models.counter import StatCounter
 from tidings.db.models.job import Job
 from tidings.db.models.mailbox import Mailbox
 from tidings.db.models.message import Event, Message, Sending, Thread
+from tidings.db.models.sender import Sender
 from tidings.db.models.suppression import Suppression
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Job",
     "Mailbox",
     "Message",
+    "Sender",
     "Sending",
     "StatCounter",
     "Step",

@@ -1,0 +1,157 @@
+"""The dispatcher loop: sends due outbound messages of every channel and records the outcome.
+
+One transaction claims a batch and prepares it, the sends run concurrently (sequentially per
+provider key, so one SMTP connection per mailbox is reused), and one transaction records every
+outcome. A crash between send and record re-sends after the lease expires: at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.channels.base import EMAIL, SendResult
+from tidings.core import clock
+from tidings.db.jobs import enqueue
+from tidings.db.models import Job, Message
+from tidings.db.queue import claim
+from tidings.engine.context import EngineContext
+from tidings.engine.registry import job, loop
+from tidings.messaging import events
+from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, preparer_for
+
+log = structlog.get_logger("tidings.dispatcher")
+MAX_SEND_ATTEMPTS = 8
+PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1, 2, 4 ... minutes, at most one hour, between transient failures."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempt - 1)))
+
+
+def _release(message: Message) -> None:
+    message.locked_until, message.locked_by = None, None
+
+
+async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
+    ready: list[tuple[int, Prepared]] = []
+    now = clock.now()
+    async with ctx.db.transaction() as session:
+        messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
+                               lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
+                               where=[Message.direction == "out", Message.status.in_(("queued", "sending"))])
+        for message in messages:
+            if message.expires_at is not None and message.expires_at <= now:
+                await events.record(session, message, "expired", details={"detail": "expired before sending"})
+                message.due_at = None
+                _release(message)
+                continue
+            decision = await _gates(session, message, ctx)
+            if isinstance(decision, Hold):
+                message.status, message.due_at = "queued", decision.until
+                message.attempts -= 1
+                message.extra = {**(message.extra or {}), "held": decision.reason}
+                _release(message)
+                continue
+            if isinstance(decision, Refuse):
+                await events.record(session, message, decision.kind,
+                                    details={"code": decision.code, "detail": decision.detail})
+                message.due_at = None
+                _release(message)
+                continue
+            try:
+                ready.append((message.id, await preparer_for(message)(session, message, ctx.settings)))
+            except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
+                log.warning("message cannot be prepared", message_id=message.id, error=str(exc))
+                await events.record(session, message, "failed", details={"code": "prepare", "detail": str(exc)})
+                message.due_at = None
+                _release(message)
+    return ready
+
+
+async def _gates(session: AsyncSession, message: Message, ctx: EngineContext) -> Hold | Refuse | None:
+    for gate in GATES:
+        decision = await gate(session, message, ctx.settings)
+        if decision is not None:
+            return decision
+    return None
+
+
+async def _send_all(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> dict[int, SendResult]:
+    groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
+    for item in ready:
+        groups[item[1].key].append(item)
+    results: dict[int, SendResult] = {}
+
+    async def run(key: str, items: list[tuple[int, Prepared]]) -> None:
+        try:
+            provider = ctx.providers.keyed(key, items[0][1].provider_factory)
+        except Exception as exc:  # noqa: BLE001 - a broken provider fails its own messages only
+            for message_id, _ in items:
+                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+            return
+        for message_id, prepared in items:
+            try:
+                results[message_id] = await provider.send(prepared.outbound)
+            except Exception as exc:  # noqa: BLE001
+                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+
+    await asyncio.gather(*(run(key, items) for key, items in groups.items()))
+    return results
+
+
+async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
+    now = clock.now()
+    async with ctx.db.transaction() as session:
+        rows = (await session.execute(select(Message).where(Message.id.in_(list(results))))).scalars().all()
+        for message in rows:
+            result = results[message.id]
+            for hook in OUTCOMES:
+                await hook(session, message, result)
+            _release(message)
+            if result.accepted:
+                message.external_id = result.provider_id
+                message.due_at = None
+                await events.record(session, message, "sent", at=now)
+                for later in result.events:
+                    await enqueue(session, "provider.event", {"message_id": message.id, "status": later.status,
+                                                              "detail": later.detail, "code": later.code},
+                                  due_at=now + timedelta(seconds=later.after_seconds), account_id=message.account_id)
+            elif result.permanent:
+                kind = "bounced" if message.channel == EMAIL else "rejected"
+                message.due_at = None
+                await events.record(session, message, kind, details={"code": result.code, "detail": result.detail})
+            elif message.attempts >= MAX_SEND_ATTEMPTS:
+                message.due_at = None
+                await events.record(session, message, "failed", details={"code": result.code, "detail": result.detail})
+            elif message.status == "sending":
+                # Transient: try again later; an outcome hook may already have rescheduled it.
+                message.status, message.due_at = "queued", now + retry_delay(message.attempts)
+                message.error_code, message.error_detail = result.code, result.detail
+
+
+@loop("dispatch")
+async def dispatch(ctx: EngineContext) -> int:
+    """Send one batch of due messages; returns how many were claimed."""
+    ready = await _claim_and_prepare(ctx)
+    if ready:
+        await _record_all(ctx, await _send_all(ctx, ready))
+    return len(ready)
+
+
+@job("provider.event")
+async def provider_event(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
+    """A later outcome a provider announced (the sandbox's delivery report)."""
+    payload = job_row.payload
+    message = await session.get(Message, int(payload["message_id"]))
+    status = str(payload.get("status"))
+    if message is None or status not in PROVIDER_STATUSES:
+        return
+    await events.record(session, message, status, details={"code": payload.get("code"),
+                                                           "detail": payload.get("detail") or ""})

@@ -1,0 +1,78 @@
+"""How the dispatcher turns a queued message into a provider call: preparers, gates, outcomes.
+
+Domains plug in here without the engine knowing them: a preparer builds what the provider needs
+(MIME for email, parts for SMS) and may pick its own provider (a mailbox's SMTP server); a gate
+may hold a message (quiet hours) or refuse it (blacklist, balance); an outcome hook reacts to a
+provider's answer (pause a mailbox whose login fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.channels.base import OutboundMessage, Provider, SendResult
+from tidings.config import Settings
+from tidings.db.models import Message
+
+
+@dataclass
+class Prepared:
+    """`key` names the provider instance; the dispatcher keeps one per key (one SMTP connection)."""
+
+    outbound: OutboundMessage
+    key: str
+    provider_factory: Callable[[], Provider] | None = None
+
+
+@dataclass
+class Hold:
+    until: datetime
+    reason: str
+
+
+@dataclass
+class Refuse:
+    kind: str  # the event to record: rejected, failed, expired ...
+    code: str
+    detail: str
+
+
+Preparer = Callable[[AsyncSession, Message, Settings], Awaitable[Prepared]]
+Gate = Callable[[AsyncSession, Message, Settings], Awaitable[Hold | Refuse | None]]
+Outcome = Callable[[AsyncSession, Message, SendResult], Awaitable[None]]
+
+PREPARERS: dict[str, Preparer] = {}
+GATES: list[Gate] = []
+OUTCOMES: list[Outcome] = []
+
+
+def preparer(name: str) -> Callable[[Preparer], Preparer]:
+    """Register a preparer; a message uses `extra["preparer"]`, else the one named after its channel."""
+
+    def decorate(fn: Preparer) -> Preparer:
+        PREPARERS[name] = fn
+        return fn
+
+    return decorate
+
+
+def gate(fn: Gate) -> Gate:
+    GATES.append(fn)
+    return fn
+
+
+def outcome(fn: Outcome) -> Outcome:
+    OUTCOMES.append(fn)
+    return fn
+
+
+def preparer_for(message: Message) -> Preparer:
+    name = (message.extra or {}).get("preparer") or message.channel
+    try:
+        return PREPARERS[name]
+    except KeyError:
+        raise LookupError(f"no preparer {name} for {message.channel} messages") from None

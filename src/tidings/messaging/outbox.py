@@ -1,0 +1,85 @@
+"""Putting messages on the outbox: sendings (batches), their campaign, and queued messages.
+
+Every dialect that sends (messaging, email, omnichannel, outreach) queues through here; the
+engine's dispatcher sends whatever is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.core import clock
+from tidings.db.models import Campaign, Message, Sending
+from tidings.tenancy.scoping import scoped
+from tidings.tenancy.subject import AuthSubject
+
+
+async def broadcast_campaign(
+    session: AsyncSession, subject: AuthSubject, name: str, *, channel: str, tags: Iterable[str] = ()
+) -> Campaign:
+    """The account's broadcast campaign of this name, created on first use; tags accumulate."""
+    stmt = scoped(select(Campaign), Campaign, subject).where(Campaign.name == name, Campaign.kind == "broadcast")
+    campaign = (await session.execute(stmt.order_by(Campaign.id).limit(1))).scalar_one_or_none()
+    if campaign is None:
+        campaign = Campaign(account_id=subject.account_id, client_id=subject.client_id, name=name, kind="broadcast",
+                            channel=channel, status="RUNNING", tags=list(dict.fromkeys(tags)), started_at=clock.now())
+        session.add(campaign)
+        await session.flush()
+    elif tags:
+        campaign.tags = list(dict.fromkeys([*(campaign.tags or []), *tags]))
+    return campaign
+
+
+async def open_sending(
+    session: AsyncSession,
+    subject: AuthSubject,
+    *,
+    channel: str,
+    source: str,
+    campaign_name: str | None = None,
+    tags: Iterable[str] = (),
+    scheduled_at: datetime | None = None,
+    options: dict[str, Any] | None = None,
+) -> Sending:
+    """A new sending (one API request's batch), attached to its named campaign if any."""
+    campaign = None
+    if campaign_name:
+        campaign = await broadcast_campaign(session, subject, campaign_name, channel=channel, tags=tags)
+    sending = Sending(account_id=subject.account_id, campaign_id=campaign.id if campaign else None, channel=channel,
+                      source=source, scheduled_at=scheduled_at, options=options or {})
+    session.add(sending)
+    await session.flush()
+    return sending
+
+
+def new_message(
+    *,
+    account_id: int,
+    channel: str,
+    sender: str,
+    recipient: str,
+    sending: Sending | None = None,
+    due_at: datetime | None = None,
+    **fields: Any,
+) -> Message:
+    """A queued outbound message, due now unless scheduled; the caller adds it to the session."""
+    message = Message(account_id=account_id, channel=channel, direction="out", status="queued", sender=sender,
+                      recipient=recipient, sending_id=sending.id if sending else None,
+                      campaign_id=sending.campaign_id if sending else None, due_at=due_at or clock.now(),
+                      scheduled_at=due_at, **fields)
+    if sending is not None:
+        sending.total += 1
+        sending.accepted += 1
+    return message
+
+
+async def queue(session: AsyncSession, message: Message) -> Message:
+    """Add a message built by `new_message` and give it its id."""
+    session.add(message)
+    await session.flush()
+    return message

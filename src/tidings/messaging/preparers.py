@@ -1,0 +1,105 @@
+"""Default preparers: email through the relay, SMS, voice and WhatsApp through their providers.
+
+Message `extra` keys read here (all optional): reply_to, cc, bcc, headers, attachments
+([{name, type, data(base64)}]), references, track_opens, track_clicks, list_unsubscribe,
+encoding (sms), flash (sms). `[unsubscribe_link]` and `{UNSUB_URL}` become the message's
+own unsubscribe link at send time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.channels.base import EMAIL, SMS, VOICE, WHATSAPP, OutboundMessage
+from tidings.config import Settings
+from tidings.core import mime, sms
+from tidings.core.emails import email_domain
+from tidings.db.models import Message
+from tidings.messaging import tracking
+from tidings.messaging.delivery import Prepared, preparer
+
+UNSUB_PLACEHOLDERS = ("[unsubscribe_link]", "{UNSUB_URL}")
+
+
+def fill_unsubscribe(text: str | None, url: str) -> str | None:
+    if text is None:
+        return None
+    for placeholder in UNSUB_PLACEHOLDERS:
+        text = text.replace(placeholder, url)
+    return text
+
+
+def _attachments(raw: list[dict[str, str]] | None) -> list[mime.Attachment]:
+    out = []
+    for item in raw or []:
+        try:
+            data = base64.b64decode(item.get("data", ""), validate=False)
+        except (binascii.Error, ValueError):
+            continue
+        out.append(mime.Attachment(item.get("name") or "attachment", item.get("type") or "application/octet-stream",
+                                   data))
+    return out
+
+
+def email_mime(message: Message, settings: Settings) -> OutboundMessage:
+    """Build the RFC 5322 message: tracking, unsubscribe headers, threading, attachments."""
+    extra = message.extra or {}
+    unsub = tracking.unsubscribe_url(settings.public_url, message.id)
+    html = fill_unsubscribe(message.html, unsub)
+    text = fill_unsubscribe(message.body, unsub)
+    if html and extra.get("track_clicks"):
+        base = settings.public_url.rstrip("/")
+        html = mime.rewrite_links(html, lambda url: tracking.click_url(settings.public_url, message.id, url),
+                                  skip=lambda url: url.startswith(base + "/u/"))
+    if html and extra.get("track_opens"):
+        html = mime.add_open_pixel(html, tracking.open_url(settings.public_url, message.id))
+    headers = dict(extra.get("headers") or {})
+    if extra.get("list_unsubscribe", True):
+        headers["List-Unsubscribe"] = f"<{unsub}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    built, rfc_id = mime.build_email(
+        from_addr=message.sender, from_name=message.sender_name, to_addr=message.recipient,
+        to_name=message.recipient_name, subject=message.subject or "", html=html, text=text,
+        reply_to=extra.get("reply_to"), cc=tuple(extra.get("cc") or ()),
+        message_id_domain=email_domain(message.sender), in_reply_to=message.in_reply_to,
+        references=tuple(extra.get("references") or ()), headers=headers,
+        attachments=_attachments(extra.get("attachments")),
+    )
+    message.rfc_message_id = rfc_id
+    return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=built.as_bytes(),
+                           reference=str(message.id), options={"bcc": list(extra.get("bcc") or [])})
+
+
+@preparer(EMAIL)
+async def prepare_email(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
+    return Prepared(email_mime(message, settings), key="channel:email")
+
+
+@preparer(SMS)
+async def prepare_sms(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
+    extra = message.extra or {}
+    body = fill_unsubscribe(message.body or "", tracking.unsubscribe_url(settings.public_url, message.id)) or ""
+    encoding = extra.get("encoding") or sms.detect_encoding(body)
+    if not sms.fits(body, encoding):
+        encoding = "utf-16"
+    parts = sms.split_parts(body, encoding)
+    message.parts, message.encoding = max(1, len(parts)), encoding
+    return Prepared(OutboundMessage(SMS, message.sender, message.recipient, body=body, parts=parts, encoding=encoding,
+                                    reference=str(message.id), options={"flash": bool(extra.get("flash"))}),
+                    key="channel:sms")
+
+
+@preparer(VOICE)
+async def prepare_voice(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
+    return Prepared(OutboundMessage(VOICE, message.sender, message.recipient, body=message.body or "",
+                                    reference=str(message.id), options=dict(message.extra or {})), key="channel:voice")
+
+
+@preparer(WHATSAPP)
+async def prepare_whatsapp(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
+    return Prepared(OutboundMessage(WHATSAPP, message.sender, message.recipient, body=message.body or "",
+                                    reference=str(message.id), options=dict(message.extra or {})),
+                    key="channel:whatsapp")
