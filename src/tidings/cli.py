@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import asdict
 from typing import Annotated
@@ -39,7 +40,9 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> Non
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    no_engine: Annotated[bool, typer.Option("--no-engine", help="Serve the API only; run `tidings worker` apart.")] = False,
+    no_engine: Annotated[
+        bool, typer.Option("--no-engine", help="Serve the API only; run `tidings worker` apart.")
+    ] = False,
     smtp_port: Annotated[int | None, typer.Option(help="Also accept inbound mail (replies) on this port.")] = None,
 ) -> None:
     """Serve the API (and, unless --no-engine, the engine) in one process."""
@@ -80,10 +83,8 @@ def worker() -> None:
             await ctx.providers.close()
             await db.dispose()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 @account_app.command("create")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tidings.channels.registry import Providers
 from tidings.config import Settings
 from tidings.core import ids, secrets
-from tidings.messaging import tracking
 from tidings.db.engine import Database
+from tidings.messaging import tracking
 
 
 def boot(settings: Settings) -> Database:

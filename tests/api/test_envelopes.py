@@ -6,11 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import basic, bearer, wavy
 
 from tidings.app import create_app
 from tidings.config import Settings
 from tidings.tenancy.service import NewAccount
+
+from helpers import basic, bearer, wavy
 
 
 async def test_unknown_routes_use_the_dialect_envelope(client: httpx.AsyncClient, account: NewAccount) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
-from smtp_sink import free_port, smtp_sink
 
 from tidings.channels.base import CHANNELS, OutboundMessage, ProviderError, ProviderUrl, parse_duration
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 from tidings.channels.registry import Providers, build_provider
 from tidings.channels.sandbox import SandboxProvider
+
+from smtp_sink import free_port, smtp_sink
 
 
 def _email(to: str = "bob@example.test") -> OutboundMessage:

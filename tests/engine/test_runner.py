@@ -94,7 +94,8 @@ async def test_concurrent_claimers_never_run_a_job_twice(db: Database, settings:
     try:
         async def drain(i: int, wdb: Database) -> None:
             runner = Runner(_ctx(wdb, settings.model_copy(update={"worker_batch": 7}), f"w{i}"))
-            while await runner.run_jobs():
+            # Yield between batches so that the four workers interleave.
+            while await runner.run_jobs():  # noqa: ASYNC110
                 await asyncio.sleep(0)
 
         await asyncio.gather(*(drain(i, w) for i, w in enumerate(workers)))

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from smtp_sink import smtp_sink
 from sqlalchemy import select
 
 from tidings.channels.registry import build_provider
@@ -19,6 +18,8 @@ from tidings.engine.runner import Runner
 from tidings.messaging import delivery, outbox
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
+
+from smtp_sink import smtp_sink
 
 
 def _subject(account: NewAccount) -> AuthSubject:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from helpers import basic, bearer, wavy
 from sqlalchemy import select
 
 from tidings.db.models import Account, ApiCredential
 from tidings.tenancy.service import NewAccount, set_allowed_ips
+
+from helpers import basic, bearer, wavy
 
 
 async def test_bearer_token_lists_clients(client: httpx.AsyncClient, account: NewAccount) -> None:

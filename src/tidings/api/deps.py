@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from limits import parse
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.config import Settings
@@ -85,7 +85,7 @@ class RateLimiter:
         uri = settings.rate_limit_storage
         # The `limits` library selects its asyncio storages by the async+ prefix.
         uri = uri if uri.startswith("async+") else "async+" + uri
-        self.limiter = MovingWindowRateLimiter(storage_from_string(uri))  # type: ignore[arg-type]
+        self.limiter = MovingWindowRateLimiter(storage_from_string(uri))
 
     async def check(self, group: str, user_id: int) -> None:
         item = parse(self.settings.limit_for(group))

@@ -23,7 +23,7 @@ async def bump(
     by: int = 1,
 ) -> None:
     """Add `by` to one counter, creating it at zero first; runs inside the caller's transaction."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(StatCounter).values(
         account_id=account_id, scope=scope, scope_id=scope_id, step=step, day=day, metric=metric, value=by
     )

@@ -39,7 +39,7 @@ async def claim(
         *(where or []),
     ]
     inner = select(cls.id).where(*conditions).order_by(cls.due_at, cls.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         inner = inner.with_for_update(skip_locked=True)
     values: dict[str, Any] = {
         "locked_by": worker,
@@ -56,4 +56,4 @@ async def claim(
         .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(stmt)).scalars().all()
-    return sorted(rows, key=lambda r: (r.due_at, r.id))  # type: ignore[attr-defined]
+    return sorted(rows, key=lambda r: (r.due_at, r.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -12,9 +13,9 @@ import structlog
 from sqlalchemy import select, update
 
 from tidings.core import clock
-from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.db.models import Job
 from tidings.db.queue import claim
+from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import HANDLERS, LOOPS, RetryLater
 
@@ -107,10 +108,8 @@ class Runner:
         while not self._stop.is_set():
             busy = await self.tick()
             if not busy:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=self.ctx.settings.worker_poll_seconds)
-                except TimeoutError:
-                    pass
         log.info("engine stopped", worker=self.ctx.worker)
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ permanent refusal (a hard bounce); 4xx and connection errors are transient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass, field
 
@@ -86,7 +87,7 @@ class SmtpProvider:
                         return SendResult(False, permanent=True, code=str(exc.code), detail=exc.message)
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code), detail=exc.message)
-                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                     await self._drop()
                     if attempt == 1:
                         continue  # a reused connection may have been closed by the server
@@ -101,10 +102,9 @@ class SmtpProvider:
     async def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            # Closing a broken connection must not raise.
+            with contextlib.suppress(Exception):
                 client.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection must not raise
-                pass
 
     async def close(self) -> None:
         client, self._client = self._client, None
