@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from dataclasses import asdict
 from typing import Annotated
 
@@ -76,6 +77,10 @@ def worker() -> None:
         db = boot(settings)
         ctx = EngineContext(db, settings, providers_for(settings), worker_name())
         runner = Runner(ctx)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # Finish the current batch and give leases back instead of dying mid-send.
+            loop.add_signal_handler(sig, runner.stop)
         try:
             await runner.run_forever()
         finally:
