@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     outbound_allow_private: bool = False
     enforce_balance: bool = False
+    price_list: Path | None = None  # operator CSV replacing messaging/data/prices.csv
+    country_rules: Path | None = None  # operator JSON merged over core/data/country_rules.json
     log_level: str = "info"
     inbound_smtp_port: int | None = None
     worker_batch: int = 50

@@ -1,0 +1,287 @@
+"""SMS prices by destination country and network, the balance check, top-ups and charging at send time.
+
+The price list is a CSV (`messaging/data/prices.csv`, or the operator's file in TIDINGS_PRICE_LIST)
+with one default row per country (empty `mnc`, network "Default") and optional rows per network
+(MCC/MNC). A number's network comes from phonenumbers' carrier data, which names the range holder
+(a ported number keeps its original network, as with any prefix-based price list); the network's row
+is used when its name matches, else the country's default row.
+
+Charging happens once per message, on its first "sent" event, in the dispatcher's transaction:
+Message.cost = parts x price, added to Sending.cost and debited from Account.balance with SQL
+arithmetic so that concurrent workers never lose an update.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+import phonenumbers
+from phonenumbers import carrier
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.config import Settings, get_settings
+from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
+from tidings.core.phones import phone_country
+from tidings.db.models import Account, Message, Sending
+from tidings.messaging import delivery, events
+
+COLUMNS: Final = ("country_iso", "country_name", "prefix", "mcc", "mnc", "network", "price", "currency")
+DEFAULT_NETWORK: Final = "Default"
+CURRENCY_SYMBOLS: Final = {"EUR": "€", "USD": "$", "GBP": "£", "BRL": "R$", "MXN": "$", "COP": "$", "CHF": "CHF",
+                           "JPY": "¥", "INR": "₹", "ARS": "$", "CLP": "$", "PEN": "S/"}
+_NOT_ALNUM: Final = re.compile(r"[^0-9a-z]+")
+
+
+def currency_symbol(code: str) -> str:
+    """The usual symbol of a currency code, or the code itself."""
+    return CURRENCY_SYMBOLS.get(code.upper(), code.upper())
+
+
+def _norm(name: str) -> str:
+    return _NOT_ALNUM.sub("", name.lower())
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """One line of the price list; `mnc` is None on a country's default row."""
+
+    country_iso: str
+    country_name: str
+    prefix: str
+    mcc: str | None
+    mnc: str | None
+    network: str
+    price: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The price of one SMS part to one number, and where it goes."""
+
+    price: Decimal
+    mcc: str | None
+    mnc: str | None
+    country: str | None
+    network: str | None
+    currency: str
+
+    def as_tuple(self) -> tuple[Decimal, str | None, str | None, str | None]:
+        return self.price, self.mcc, self.mnc, self.country
+
+
+class PriceList:
+    """Rows indexed by country (default row) and by (country, network name)."""
+
+    def __init__(self, rows: Iterable[PriceRow]) -> None:
+        self.rows = list(rows)
+        self._default: dict[str, PriceRow] = {}
+        self._networks: dict[tuple[str, str], PriceRow] = {}
+        for row in self.rows:
+            if row.mnc is None:
+                self._default.setdefault(row.country_iso, row)
+            else:
+                self._networks.setdefault((row.country_iso, _norm(row.network)), row)
+        self.currency = self.rows[0].currency if self.rows else "EUR"
+
+    @classmethod
+    def from_csv(cls, text: str, *, source: str = "price list") -> PriceList:
+        """Parse the CSV text; raises ValueError naming the line of a malformed row."""
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{source}: missing columns {', '.join(missing)}")
+        rows = []
+        for line, raw in enumerate(reader, start=2):
+            try:
+                price = Decimal((raw["price"] or "").strip())
+            except InvalidOperation:
+                raise ValueError(f"{source}:{line}: price {raw['price']!r} is not a number") from None
+            if not price.is_finite() or price < 0:
+                raise ValueError(f"{source}:{line}: price must be a non-negative number")
+            iso = (raw["country_iso"] or "").strip().upper()
+            if len(iso) != 2:
+                raise ValueError(f"{source}:{line}: country_iso must be an ISO alpha-2 code")
+            rows.append(PriceRow(iso, (raw["country_name"] or "").strip(), (raw["prefix"] or "").strip(),
+                                 (raw["mcc"] or "").strip() or None, (raw["mnc"] or "").strip() or None,
+                                 (raw["network"] or "").strip() or DEFAULT_NETWORK, price,
+                                 (raw["currency"] or "EUR").strip().upper()))
+        return cls(rows)
+
+    def default_for(self, country_iso: str) -> PriceRow | None:
+        return self._default.get(country_iso.upper())
+
+    def network_row(self, country_iso: str, network: str) -> PriceRow | None:
+        """The row of a named network; a carrier name may be shorter or longer than the listed brand."""
+        key = _norm(network)
+        if not key:
+            return None
+        row = self._networks.get((country_iso, key))
+        if row is not None:
+            return row
+        for (iso, name), candidate in self._networks.items():
+            if iso == country_iso and (name.startswith(key) or key.startswith(name)):
+                return candidate
+        return None
+
+    def quote(self, digits: str) -> Quote:
+        """The per-part price for international digits; unpriced destinations cost nothing."""
+        country = phone_country(digits)
+        if country is None:
+            return Quote(Decimal("0"), None, None, None, None, self.currency)
+        default = self.default_for(country)
+        network_name = _carrier(digits)
+        row = self.network_row(country, network_name) if network_name else None
+        chosen = row or default
+        if chosen is None:
+            return Quote(Decimal("0"), None, None, country, network_name or None, self.currency)
+        return Quote(chosen.price, chosen.mcc, chosen.mnc, country,
+                     chosen.network if row is not None else (network_name or None), chosen.currency)
+
+
+def _carrier(digits: str) -> str:
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return str(carrier.name_for_number(number, "en") or "")
+
+
+@lru_cache(maxsize=8)
+def _load(path: str | None, mtime: float) -> PriceList:
+    if path is None:
+        text = resources.files("tidings.messaging").joinpath("data/prices.csv").read_text("utf-8")
+        return PriceList.from_csv(text, source="prices.csv")
+    return PriceList.from_csv(Path(path).read_text("utf-8"), source=path)
+
+
+def load_price_list(path: str | Path | None = None) -> PriceList:
+    """The operator's price list at `path`, else the shipped default; re-read when the file changes."""
+    if path is None:
+        return _load(None, 0.0)
+    return _load(str(path), Path(path).stat().st_mtime)
+
+
+def price_list_for(settings: Settings | None = None) -> PriceList:
+    """The price list the settings name (TIDINGS_PRICE_LIST), else the shipped default."""
+    return load_price_list((settings or get_settings()).price_list)
+
+
+def quote(recipient_digits: str, *, settings: Settings | None = None) -> Quote:
+    """The full quote (price, network, currency) of one part to one number."""
+    return price_list_for(settings).quote(recipient_digits)
+
+
+def price_for(recipient_digits: str, *, settings: Settings | None = None) -> tuple[Decimal, str | None, str | None,
+                                                                                   str | None]:
+    """(price per part, mcc, mnc, country ISO) for international digits such as 34666555444."""
+    return quote(recipient_digits, settings=settings).as_tuple()
+
+
+def total_cost(recipients: Iterable[str], parts: int, *, settings: Settings | None = None) -> Decimal:
+    """What sending `parts` parts to every recipient costs."""
+    prices = price_list_for(settings)
+    return sum((prices.quote(r).price * max(1, parts) for r in recipients), Decimal("0"))
+
+
+async def check_balance(
+    session: AsyncSession,
+    account_id: int,
+    recipients: list[str],
+    parts: int,
+    channel: str = "sms",
+    *,
+    settings: Settings | None = None,
+) -> None:
+    """Raise InsufficientBalance (360nrs code 111, HTTP 402) when enforcement is on and the balance falls short.
+
+    Only SMS is priced; other channels pass. Pass the app's settings (request.app.state.settings).
+    """
+    settings = settings or get_settings()
+    if not settings.enforce_balance or channel != "sms":
+        return
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound("Resource not found")
+    if account.balance < total_cost(recipients, parts, settings=settings):
+        raise InsufficientBalance("Not enough credits", nrs_code=111)
+
+
+def parse_amount(text: str) -> Decimal:
+    """A positive top-up amount from text; ValidationFailed for anything else."""
+    try:
+        amount = Decimal(text.strip())
+    except (InvalidOperation, AttributeError):
+        raise ValidationFailed.on("amount", f"amount {text!r} is not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed.on("amount", "amount must be a positive number")
+    if amount >= Decimal("1e9"):
+        raise ValidationFailed.on("amount", "amount is too large")
+    return amount
+
+
+async def credit(session: AsyncSession, account_id: int, amount: Decimal) -> Decimal:
+    """Top up an account's balance; returns the new balance. The caller commits."""
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed.on("amount", "amount must be a positive number")
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    await session.execute(update(Account).where(Account.id == account_id)
+                          .values(balance=Account.balance + amount).execution_options(synchronize_session=False))
+    await session.refresh(account, ["balance"])
+    return Decimal(account.balance)
+
+
+# --- dispatch time: quote into the message, refuse what the balance cannot cover, charge on sent ----------
+
+
+@delivery.gate
+async def pricing_gate(session: AsyncSession, message: Message, settings: Settings) -> delivery.Refuse | None:
+    """Record the quote on an outbound SMS (extra["pricing"]) and refuse it when enforcement is on and broke."""
+    if message.channel != "sms" or message.direction != "out":
+        return None
+    q = price_list_for(settings).quote(message.recipient)
+    message.extra = {**(message.extra or {}), "pricing": {
+        "price": str(q.price), "mcc": q.mcc, "mnc": q.mnc, "country": q.country, "network": q.network,
+        "currency": q.currency}}
+    if settings.enforce_balance and q.price > 0:
+        account = await session.get(Account, message.account_id)
+        if account is not None and account.balance < q.price * max(1, message.parts or 1):
+            return delivery.Refuse("rejected", "111", "Not enough credits")
+    return None
+
+
+def _unit_price(message: Message) -> Decimal:
+    stored = (message.extra or {}).get("pricing") or {}
+    try:
+        return Decimal(str(stored["price"]))
+    except (KeyError, InvalidOperation):
+        return quote(message.recipient).price
+
+
+@events.on_event("sent")
+async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> None:
+    """Charge an SMS once, when it is first sent: message cost, sending cost and account balance together."""
+    message = happened.message
+    if not happened.first or message.channel != "sms" or message.direction != "out":
+        return
+    cost = _unit_price(message) * max(1, message.parts or 1)
+    message.cost = cost
+    if cost == 0:
+        return
+    if message.sending_id is not None:
+        await session.execute(update(Sending).where(Sending.id == message.sending_id)
+                              .values(cost=Sending.cost + cost).execution_options(synchronize_session=False))
+    await session.execute(update(Account).where(Account.id == message.account_id)
+                          .values(balance=Account.balance - cost).execution_options(synchronize_session=False))
