@@ -1,0 +1,228 @@
+"""Contacts of campaigns: create, show, search, list, interest, import and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from tidings.api import deps
+from tidings.api.outreach_v1 import render
+from tidings.api.outreach_v1.common import Caller, SearchCaller, filter_pk, flag, page, pk
+from tidings.core.clock import epoch
+from tidings.core.errors import ValidationFailed
+from tidings.core.ids import Kind
+from tidings.outreach.campaigns.service import client_of
+from tidings.outreach.contacts import service
+from tidings.outreach.fields import CONTACT_FIELDS
+
+router = APIRouter()
+MAX_IMPORT_ROWS = 200_000
+MAX_IMPORT_BYTES = 100 * 1024 * 1024
+# CSV columns that are not custom merge fields.
+_KNOWN_COLUMNS = {*CONTACT_FIELDS, "timezone", "campaign_id", "custom_merge_fields"}
+
+
+class InterestIn(BaseModel):
+    contact_id: str = Field(max_length=64)
+    interest: str = Field(max_length=16)
+
+
+class InterestRemove(BaseModel):
+    contact_id: str = Field(max_length=64)
+
+
+def _contact_body(body: dict[str, Any]) -> dict[str, Any]:
+    data = dict(body)
+    # The document's example sends the PHP-style key "custom_merge_fields[]".
+    if "custom_merge_fields" not in data and "custom_merge_fields[]" in data:
+        data["custom_merge_fields"] = data["custom_merge_fields[]"]
+    return data
+
+
+@router.post("/contacts", status_code=201)
+async def create_contact(session: deps.Session, subject: Caller, body: dict[str, Any] = Body(...)
+                         ) -> dict[str, Any]:
+    """Add a contact to a campaign; `data` is an array, as documented."""
+    campaign_id = body.get("campaign_id")
+    if not isinstance(campaign_id, str) or not campaign_id:
+        raise ValidationFailed.on("campaign_id", "The campaign id field is required.")
+    enrollment, contact, campaign = await service.create_contact(session, subject, pk(Kind.CAMPAIGN, campaign_id),
+                                                                 _contact_body(body))
+    client = await client_of(session, campaign)
+    await session.commit()
+    return {"data": [render.contact(enrollment, contact, campaign, client)]}
+
+
+@router.get("/contacts")
+async def search_contacts(session: deps.Session, subject: SearchCaller, email: str = Query(default="", max_length=320),
+                          client_id: str | None = Query(default=None),
+                          campaign_id: str | None = Query(default=None)) -> dict[str, Any]:
+    """Contacts with an email address, optionally within one client or campaign."""
+    rows = await service.search(
+        session, subject, email=email,
+        client_id=filter_pk(Kind.CLIENT, client_id) if client_id else None, filter_client=bool(client_id),
+        campaign_id=filter_pk(Kind.CAMPAIGN, campaign_id) if campaign_id else None,
+        filter_campaign=bool(campaign_id))
+    clients: dict[int, Any] = {}
+    out = []
+    for enrollment, contact, campaign in rows:
+        if campaign.client_id is not None and campaign.client_id not in clients:
+            clients[campaign.client_id] = await client_of(session, campaign)
+        out.append(render.contact(enrollment, contact, campaign, clients.get(campaign.client_id or 0),
+                                  flags_as_int=True))
+    return {"data": out}
+
+
+@router.get("/contacts/{contact_id}")
+async def show_contact(contact_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
+    """A contact with its campaign."""
+    enrollment, contact, campaign = await service.show(session, subject, pk(Kind.ENROLLMENT, contact_id))
+    return {"data": render.contact(enrollment, contact, campaign, await client_of(session, campaign))}
+
+
+@router.put("/contact-interest")
+async def update_interest(body: InterestIn, session: deps.Session, subject: Caller) -> dict[str, Any]:
+    """Set a contact's interest to POSITIVE, NEUTRAL or NEGATIVE."""
+    interest = body.interest.strip().upper()
+    if interest not in ("POSITIVE", "NEUTRAL", "NEGATIVE"):
+        raise ValidationFailed.on("interest", "The selected interest is invalid.")
+    await service.set_interest(session, subject, pk(Kind.ENROLLMENT, body.contact_id), interest)
+    await session.commit()
+    return {"message": "Interest updated."}
+
+
+@router.delete("/contact-interest")
+async def remove_interest(body: InterestRemove, session: deps.Session, subject: Caller) -> dict[str, Any]:
+    """Set a contact's interest to UNMARKED."""
+    await service.set_interest(session, subject, pk(Kind.ENROLLMENT, body.contact_id), "UNMARKED")
+    await session.commit()
+    return {"message": "Interest UNMARKED."}
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    upper = value.strip().upper()
+    if upper not in allowed:
+        raise ValidationFailed.on(name, f"The selected {name} is invalid.")
+    return upper
+
+
+@router.get("/campaigns/{campaign_id}/contacts")
+async def list_contacts(
+    campaign_id: str, session: deps.Session, subject: Caller,
+    status: str | None = Query(default=None, max_length=32), interest: str | None = Query(default=None, max_length=32),
+    emails_sent: int | None = Query(default=None, ge=0, le=1_000_000),
+    is_missing_data: str | None = Query(default=None, max_length=8),
+    is_suppressed: str | None = Query(default=None, max_length=8),
+    limit: int | None = Query(default=None), offset: int | None = Query(default=None, le=10_000_000),
+) -> dict[str, Any]:
+    """A page of a campaign's contacts (limit default 100, max 500); flags render as 0/1, as documented."""
+    size, start = page(limit, offset, default=100, maximum=500)
+    rows = await service.list_contacts(
+        session, subject, pk(Kind.CAMPAIGN, campaign_id), status=_choice(status, service.STATUSES, "status"),
+        interest=_choice(interest, service.INTERESTS, "interest"), emails_sent=emails_sent,
+        is_missing_data=flag(is_missing_data, "is_missing_data"), is_suppressed=flag(is_suppressed, "is_suppressed"),
+        limit=size, offset=start)
+    return {"data": [render.contact(e, c, flags_as_int=True) for e, c in rows]}
+
+
+def _csv_rows(raw: bytes) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed.on("file", "The file must be UTF-8 encoded CSV.") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise ValidationFailed.on("file", "The file is empty.") from exc
+    except csv.Error as exc:
+        raise ValidationFailed.on("file", f"The file is not valid CSV: {exc}") from exc
+    names = [h.strip().lower() if h.strip().lower() in _KNOWN_COLUMNS else h.strip() for h in header]
+    if "email" not in names:
+        raise ValidationFailed.on("file", "The file needs an email column.")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            line = reader.line_num
+            data: dict[str, Any] = {}
+            custom: dict[str, str] = {}
+            for name, cell in zip(names, cells, strict=False):
+                if not name:
+                    continue
+                if name in _KNOWN_COLUMNS:
+                    data[name] = cell
+                elif cell.strip():
+                    custom[name] = cell.strip()
+            data["custom_merge_fields"] = custom
+            rows.append((line, data))
+            if len(rows) > MAX_IMPORT_ROWS:
+                raise ValidationFailed.on("file", f"At most {MAX_IMPORT_ROWS} rows can be imported at once.")
+    except csv.Error as exc:
+        raise ValidationFailed.on("file", f"The file is not valid CSV near line {reader.line_num}: {exc}") from exc
+    return rows
+
+
+async def _import_rows(request: Request) -> list[tuple[int, dict[str, Any]]]:
+    kind = request.headers.get("content-type", "").lower()
+    if kind.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_IMPORT_BYTES)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationFailed.on("file", "The file field is required.")
+        return _csv_rows(await upload.read())
+    raw = await request.body()
+    if kind.startswith("text/csv"):
+        return _csv_rows(raw)
+    try:
+        items = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.on("body", "The request body is not valid JSON.") from exc
+    if isinstance(items, dict) and isinstance(items.get("contacts"), list):
+        items = items["contacts"]
+    if not isinstance(items, list):
+        raise ValidationFailed.on("body", "Send a JSON array of contacts or a CSV file.")
+    if len(items) > MAX_IMPORT_ROWS:
+        raise ValidationFailed.on("body", f"At most {MAX_IMPORT_ROWS} rows can be imported at once.")
+    return [(i + 1, _contact_body(item) if isinstance(item, dict) else {}) for i, item in enumerate(items)]
+
+
+@router.post("/campaigns/{campaign_id}/contacts/import")
+async def import_contacts(campaign_id: str, request: Request, session: deps.Session, subject: Caller
+                          ) -> dict[str, Any]:
+    """Upsert contacts by email from a CSV upload (field `file`) or a JSON array; returns counts."""
+    subject.require("create_campaigns")
+    rows = await _import_rows(request)
+    report = await service.import_contacts(session, subject, pk(Kind.CAMPAIGN, campaign_id), rows)
+    await session.commit()
+    return {"data": {"created": report.created, "updated": report.updated, "suppressed": len(report.suppressed),
+                     "invalid": len(report.invalid), "suppressed_lines": report.suppressed,
+                     "errors": report.invalid}}
+
+
+@router.get("/campaigns/{campaign_id}/contacts/export")
+async def export_contacts(campaign_id: str, session: deps.Session, subject: Caller) -> Response:
+    """CSV of a campaign's contacts with status, interest and step counts."""
+    _, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))
+    custom = sorted({k for _, c in rows for k in (c.custom_fields or {})})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", *CONTACT_FIELDS, "timezone", "status", "interest", "emails_sent", "completed_steps",
+                     "is_missing_data", "is_suppressed", "created_at", *custom])
+    for enrollment, contact in rows:
+        data = render.contact(enrollment, contact, flags_as_int=True)
+        fields = contact.custom_fields or {}
+        writer.writerow([data["id"], *[data[f] or "" for f in CONTACT_FIELDS], contact.timezone or "",
+                         enrollment.status, enrollment.interest, enrollment.emails_sent, enrollment.completed_steps,
+                         data["is_missing_data"], data["is_suppressed"], epoch(enrollment.created_at),
+                         *[fields.get(k, "") for k in custom]])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="contacts-{campaign_id}.csv"'})
