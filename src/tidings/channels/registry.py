@@ -73,3 +73,7 @@ class Providers:
         for provider in self._cache.values():
             await provider.close()
         self._cache.clear()
+
+
+# Providers that register themselves under a URL scheme; imported here so every process has them.
+from tidings.channels.sms import smpp as _smpp  # noqa: E402, F401

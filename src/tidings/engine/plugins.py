@@ -4,5 +4,10 @@ Both `tidings serve` and `tidings worker` import this, so a capability is either
 everywhere or nowhere. Add a module here when it registers something.
 """
 
+# SMS receipts loop and retry job; pricing and country-restriction gates; charge on sent; multi-part ids.
+import tidings.engine.receipts  # noqa: F401
+import tidings.messaging.pricing  # noqa: F401
+import tidings.messaging.receipts  # noqa: F401
+import tidings.messaging.restrictions  # noqa: F401
 from tidings.engine import dispatcher  # noqa: F401
 from tidings.messaging import preparers  # noqa: F401

@@ -1,0 +1,372 @@
+"""An SMPP 3.4 provider: one bound transceiver session, submit_sm with UDH concatenation, receipts.
+
+`smpp://system_id:password@host:2775?system_type=&source_ton=&source_npi=&dest_ton=1&dest_npi=1`
+Other options: `receipts=false` (do not ask for delivery receipts), `timeout=10s` (answer wait),
+`enquire_link=30s` (keep-alive), `window=1000` (receipts kept in memory to map parts to messages).
+
+PDUs are built and parsed with smpplib's PDU classes; the session itself is asyncio streams, because
+smpplib's client is blocking and aiosmpplib is not installed here. Parts come from core.sms (already
+split, escape pairs kept whole); each is sent with an 8-bit concatenation UDH (IEI 0x00) and
+data_coding 0x00 (GSM default alphabet, unpacked septets) or 0x08 (UCS-2). Receipts arriving as
+deliver_sm go on `receipts` for the engine; the password never appears in logs or errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import struct
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from smpplib import consts, smpp
+
+from tidings.channels.base import SMS, OutboundMessage, ProviderError, ProviderUrl, SendResult, parse_duration
+from tidings.channels.registry import register
+from tidings.channels.sms import MESSAGE_STATE_TO_STAT, MultipartResult, Receipt, status_for_stat
+from tidings.core import sms
+
+log = structlog.get_logger("tidings.smpp")
+
+BIND_STATUSES = {0x0D: "bind failed", 0x0E: "invalid password", 0x0F: "invalid system_id"}
+# submit_sm_resp statuses worth retrying later: system error, queue full, throttled, temporary app error.
+TRANSIENT = {0x08, 0x14, 0x45, 0x58, 0x64}
+_RECEIPT_FIELD = re.compile(r"(id|stat|err|done date|submit date|sub|dlvrd):(\S+)", re.IGNORECASE)
+_MAX_PDU = 64 * 1024
+
+
+class _Seq:
+    """smpplib's PDUs ask their client for sequence numbers; we set them ourselves, so this only satisfies them."""
+
+    sequence = 0
+
+    def next_sequence(self) -> int:
+        return 0
+
+
+_SEQ = _Seq()
+
+
+def make_pdu(name: str, sequence: int, **fields: Any) -> Any:
+    """An smpplib PDU with its sequence number set (smpplib ignores a `sequence` keyword)."""
+    pdu = smpp.make_pdu(name, client=_SEQ, **fields)
+    pdu.sequence = sequence
+    return pdu
+
+
+def parse_pdu(data: bytes) -> Any:
+    """An smpplib PDU from its bytes (header included)."""
+    return smpp.parse_pdu(data, client=_SEQ)
+
+
+async def read_pdu(reader: asyncio.StreamReader) -> bytes:
+    """One whole PDU from the stream; raises IncompleteReadError at EOF."""
+    header = await reader.readexactly(4)
+    (length,) = struct.unpack(">L", header)
+    if not 16 <= length <= _MAX_PDU:
+        raise ConnectionError(f"bad PDU length {length}")
+    return header + await reader.readexactly(length - 4)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def data_coding(encoding: str | None, flash: bool = False) -> int:
+    """0x00 GSM default alphabet or 0x08 UCS-2; with `flash`, the class-0 variant (0x10 / 0x18)."""
+    ucs2 = encoding == "utf-16"
+    if flash:
+        return 0x18 if ucs2 else 0x10
+    return 0x08 if ucs2 else 0x00
+
+
+def encode_parts(parts: list[str], encoding: str | None, ref: int) -> tuple[list[bytes], bool]:
+    """Each part's short_message (UDH first when there are several) and whether UDH is present."""
+    enc = encoding if encoding in sms.ENCODINGS else "gsm"
+    payloads = [sms.encode(p, enc) for p in parts] or [b""]
+    shift = b""
+    if enc == "gsm-pt":
+        # National language locking and single shift tables, Portuguese (3GPP TS 23.038 6.2.1.2.4).
+        shift = bytes((0x25, 0x01, 0x04, 0x24, 0x01, 0x04))
+    if len(payloads) == 1:
+        return ([bytes((len(shift),)) + shift + payloads[0]], True) if shift else (payloads, False)
+    total = len(payloads)
+    out = []
+    for i, payload in enumerate(payloads, start=1):
+        ies = bytes((0x00, 0x03, ref & 0xFF, total, i)) + shift
+        out.append(bytes((len(ies),)) + ies + payload)
+    return out, True
+
+
+def parse_receipt(pdu: Any) -> Receipt | None:
+    """A Receipt from a deliver_sm that is an SMSC delivery receipt, else None (a mobile-originated SMS)."""
+    text = _text(getattr(pdu, "short_message", None) or getattr(pdu, "message_payload", None))
+    fields = {k.lower(): v for k, v in _RECEIPT_FIELD.findall(text)}
+    is_receipt = (int(getattr(pdu, "esm_class", 0) or 0) & 0x3C) == 0x04 or ("id" in fields and "stat" in fields)
+    if not is_receipt:
+        return None
+    provider_id = _text(getattr(pdu, "receipted_message_id", None)) or fields.get("id", "")
+    state = getattr(pdu, "message_state", None)
+    stat = fields.get("stat", "").upper() or MESSAGE_STATE_TO_STAT.get(int(state or 0), "UNKNOWN")
+    done_at = None
+    done = fields.get("done date", "")
+    with contextlib.suppress(ValueError):
+        done_at = datetime.strptime(done, "%y%m%d%H%M%S" if len(done) == 12 else "%y%m%d%H%M").replace(tzinfo=UTC)
+    if not provider_id:
+        return None
+    return Receipt(SMS, provider_id, stat, status_for_stat(stat), fields.get("err", ""), done_at)
+
+
+class SmppError(Exception):
+    """A failed SMPP exchange; `status` is the command_status when the SMSC answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SmppProvider:
+    """One bound transceiver; send() submits each part and returns the first part's message_id."""
+
+    channel = SMS
+    url_scheme = "smpp"
+
+    def __init__(self, url: ProviderUrl) -> None:
+        if not url.host or not url.username:
+            raise ProviderError("an smpp:// URL needs system_id@host, e.g. smpp://sysid:secret@smsc:2775")
+        self.url = url
+        self.host, self.port = url.host, url.port or 2775
+        self.system_id, self.password = url.username, url.password or ""
+        q = url.query
+        self.system_type = q.get("system_type", "")
+        try:
+            self.source_ton = int(q["source_ton"]) if q.get("source_ton") else None
+            self.source_npi = int(q["source_npi"]) if q.get("source_npi") else None
+            self.dest_ton, self.dest_npi = int(q.get("dest_ton") or 1), int(q.get("dest_npi") or 1)
+            self.timeout = parse_duration(q.get("timeout") or "10s")
+            self.keepalive = parse_duration(q.get("enquire_link") or "30s")
+            self.window = int(q.get("window") or 100_000)
+        except ValueError as exc:
+            raise ProviderError("an smpp:// URL option is not a number") from exc
+        self.want_receipts = url.flag("receipts", True)
+        self.receipts: asyncio.Queue[Receipt] = asyncio.Queue()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._seq = itertools.count(1)
+        self._ref = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._parts: OrderedDict[str, tuple[str, int]] = OrderedDict()  # part id -> (message reference, part no.)
+        self._part_of: dict[int, tuple[str, int]] = {}  # submit_sm sequence -> (message reference, part no.)
+        self._retry_after = 0.0
+
+    # --- session -------------------------------------------------------------------------------------
+
+    @property
+    def bound(self) -> bool:
+        return self._writer is not None and not self._writer.is_closing()
+
+    def _next_seq(self) -> int:
+        seq = next(self._seq)
+        if seq >= 0x7FFFFFFF:
+            self._seq = itertools.count(1)
+            seq = next(self._seq)
+        return seq
+
+    async def _request(self, name: str, part: tuple[str, int] | None = None, **fields: Any) -> Any:
+        if self._writer is None:
+            raise SmppError("not connected")
+        seq = self._next_seq()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[seq] = future
+        if part is not None:
+            self._part_of[seq] = part
+        try:
+            await self._write(make_pdu(name, seq, **fields).generate())
+            return await asyncio.wait_for(future, self.timeout)
+        finally:
+            self._pending.pop(seq, None)
+            self._part_of.pop(seq, None)
+
+    async def _write(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is None:
+            raise SmppError("not connected")
+        async with self._write_lock:
+            writer.write(data)
+            await writer.drain()
+
+    async def _ensure(self) -> None:
+        async with self._lock:
+            if self.bound:
+                return
+            await self._drop()
+            try:
+                self._reader, self._writer = await asyncio.wait_for(
+                    asyncio.open_connection(self.host, self.port), self.timeout)
+            except (OSError, TimeoutError) as exc:
+                raise SmppError(f"cannot connect to {self.host}:{self.port}: {type(exc).__name__}") from None
+            self._tasks = [asyncio.create_task(self._read_loop())]
+            resp = await self._request("bind_transceiver", system_id=self.system_id, password=self.password,
+                                       system_type=self.system_type, interface_version=0x34, addr_ton=0,
+                                       addr_npi=0, address_range="")
+            if resp.status != consts.SMPP_ESME_ROK:
+                await self._drop()
+                raise SmppError(BIND_STATUSES.get(resp.status, f"bind refused (status 0x{resp.status:02X})"),
+                                resp.status)
+            if self.keepalive > 0:
+                self._tasks.append(asyncio.create_task(self._keepalive_loop()))
+            log.info("smpp bound", url=self.url.redacted())
+
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        assert reader is not None
+        try:
+            while True:
+                pdu = parse_pdu(await read_pdu(reader))
+                if pdu.is_response():
+                    part = self._part_of.get(pdu.sequence)
+                    if part is not None and pdu.status == consts.SMPP_ESME_ROK and pdu.command == "submit_sm_resp":
+                        # Remembered here, not in send(): the receipt can be the very next PDU.
+                        self._remember(_text(pdu.message_id), part)
+                    future = self._pending.get(pdu.sequence)
+                    if future is not None and not future.done():
+                        future.set_result(pdu)
+                    continue
+                await self._on_request(pdu)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+            log.info("smpp connection closed", url=self.url.redacted(), reason=type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - a garbled PDU ends the session, never the worker
+            log.warning("smpp session failed", url=self.url.redacted(), error=type(exc).__name__)
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(SmppError("connection lost"))
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.close()
+
+    async def _on_request(self, pdu: Any) -> None:
+        if pdu.command == "deliver_sm":
+            receipt = parse_receipt(pdu)
+            if receipt is not None:
+                known = self._parts.get(receipt.provider_id)
+                if known is not None:
+                    receipt.reference, receipt.part = known
+                self.receipts.put_nowait(receipt)
+            await self._write(make_pdu("deliver_sm_resp", pdu.sequence).generate())
+        elif pdu.command == "enquire_link":
+            await self._write(make_pdu("enquire_link_resp", pdu.sequence).generate())
+        elif pdu.command == "unbind":
+            await self._write(make_pdu("unbind_resp", pdu.sequence).generate())
+            if self._writer is not None:
+                self._writer.close()
+        else:
+            await self._write(make_pdu("generic_nack", pdu.sequence, status=consts.SMPP_ESME_RINVCMDID).generate())
+
+    async def _keepalive_loop(self) -> None:
+        while self.bound:
+            await asyncio.sleep(self.keepalive)
+            try:
+                await self._request("enquire_link")
+            except (SmppError, TimeoutError, OSError):
+                await self._drop()
+                return
+
+    async def _drop(self) -> None:
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        for task in self._tasks:
+            if task is not current:
+                with contextlib.suppress(BaseException):
+                    await task
+        self._tasks = []
+        writer, self._writer, self._reader = self._writer, None, None
+        if writer is not None:
+            # Closing a broken connection must not raise.
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    # --- sending -------------------------------------------------------------------------------------
+
+    def _source(self, sender: str) -> tuple[int, int]:
+        numeric = sender.isdigit()
+        ton = self.source_ton if self.source_ton is not None else (1 if numeric else 5)
+        npi = self.source_npi if self.source_npi is not None else (1 if numeric else 0)
+        return ton, npi
+
+    def _remember(self, part_id: str, part: tuple[str, int]) -> None:
+        self._parts[part_id] = part
+        while len(self._parts) > self.window:
+            self._parts.popitem(last=False)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        parts = message.parts or [message.body]
+        try:
+            payloads, udh = encode_parts(parts, message.encoding, next(self._ref))
+        except (sms.UnencodableText, ValueError) as exc:
+            return SendResult(False, permanent=True, code="encoding", detail=str(exc))
+        ton, npi = self._source(message.sender)
+        coding = data_coding(message.encoding, bool(message.options.get("flash")))
+        for attempt in (1, 2):
+            try:
+                await self._ensure()
+                # All parts go out before any answer is awaited (a window of one message).
+                answers = await asyncio.gather(*(self._request(
+                    "submit_sm", (message.reference, n), service_type="", source_addr_ton=ton, source_addr_npi=npi,
+                    source_addr=message.sender, dest_addr_ton=self.dest_ton, dest_addr_npi=self.dest_npi,
+                    destination_addr=message.recipient, esm_class=0x40 if udh else 0x00, protocol_id=0,
+                    priority_flag=0, registered_delivery=1 if self.want_receipts else 0, data_coding=coding,
+                    short_message=payload) for n, payload in enumerate(payloads, start=1)))
+            except SmppError as exc:
+                if exc.status in BIND_STATUSES:
+                    return SendResult(False, permanent=False, code="bind", detail=str(exc))
+                await self._drop()
+                if attempt == 1:
+                    continue  # the SMSC may have closed an idle session; bind again once
+                return SendResult(False, permanent=False, code="connection", detail=str(exc))
+            except TimeoutError:
+                await self._drop()
+                return SendResult(False, permanent=False, code="timeout", detail="no submit_sm_resp in time")
+            refused = next((a for a in answers if a.status != consts.SMPP_ESME_ROK), None)
+            if refused is not None:
+                status = int(refused.status)
+                return SendResult(False, permanent=status not in TRANSIENT, code=f"0x{status:02X}",
+                                  detail=refused.get_status_desc())
+            part_ids = [_text(a.message_id) for a in answers]
+            if len(part_ids) > 1:
+                return MultipartResult(True, part_ids[0], part_ids=part_ids)
+            return SendResult(True, part_ids[0])
+        return SendResult(False, permanent=False, code="connection", detail="unreachable")
+
+    async def listen(self) -> None:
+        """Bind if not bound, so receipts waiting at the SMSC arrive; failures back off for a minute."""
+        loop = asyncio.get_running_loop()
+        if self.bound or loop.time() < self._retry_after:
+            return
+        try:
+            await self._ensure()
+        except (SmppError, TimeoutError, OSError):
+            self._retry_after = loop.time() + 60
+
+    async def close(self) -> None:
+        if self.bound:
+            with contextlib.suppress(SmppError, TimeoutError, OSError):
+                await asyncio.wait_for(self._request("unbind"), 2)
+        await self._drop()
+
+
+@register(SMS, "smpp")
+def smpp_provider(url: ProviderUrl) -> SmppProvider:
+    """The smpp:// factory."""
+    return SmppProvider(url)

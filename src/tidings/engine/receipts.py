@@ -1,0 +1,63 @@
+"""The engine side of SMS receipts: drain providers' receipt queues into events, retry the early ones.
+
+A receipt can overtake the dispatcher's record of its message (another worker, a fast SMSC); such a
+receipt becomes an `sms.receipt` job that looks again for ten minutes before giving up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.channels.sms import Receipt, ReceiptSource
+from tidings.core import clock
+from tidings.db.jobs import enqueue
+from tidings.db.models import Job
+from tidings.engine.context import EngineContext
+from tidings.engine.registry import RetryLater, job, loop
+from tidings.messaging.receipts import apply_receipt, receipt_from_payload, receipt_payload
+
+log = structlog.get_logger("tidings.receipts")
+BATCH = 500
+GIVE_UP_AFTER = timedelta(minutes=10)
+
+
+def _sources(ctx: EngineContext) -> list[ReceiptSource]:
+    try:
+        provider = ctx.providers.get("sms")
+    except Exception:  # noqa: BLE001 - a broken SMS URL is reported by the dispatcher, not here
+        return []
+    return [provider] if isinstance(provider, ReceiptSource) else []
+
+
+@loop("sms.receipts")
+async def drain_receipts(ctx: EngineContext) -> int:
+    """Turn waiting receipts into events in one transaction; returns how many were handled."""
+    taken: list[Receipt] = []
+    for source in _sources(ctx):
+        await source.listen()
+        while len(taken) < BATCH and not source.receipts.empty():
+            taken.append(source.receipts.get_nowait())
+    if not taken:
+        return 0
+    async with ctx.db.transaction() as session:
+        for receipt in taken:
+            if not await apply_receipt(session, receipt):
+                payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
+                await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
+    return len(taken)
+
+
+@job("sms.receipt")
+async def retry_receipt(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
+    """A receipt whose message was not found at first."""
+    payload = job_row.payload
+    if await apply_receipt(session, receipt_from_payload(payload)):
+        return
+    first_seen = datetime.fromisoformat(str(payload.get("first_seen") or clock.now().isoformat()))
+    if clock.now() - first_seen < GIVE_UP_AFTER:
+        raise RetryLater(30, "message not recorded yet")
+    log.warning("receipt for an unknown message dropped", provider_id=payload.get("provider_id"),
+                stat=payload.get("stat"))

@@ -1,0 +1,97 @@
+"""Delivery receipts from SMS providers become message events.
+
+A receipt names the provider's id of one part. The message is found by its reference (the message id
+the provider remembered), else by `(channel, external_id)` (the first part's id), else among recent
+messages whose `extra["part_ids"]` holds the id. Only the first part's receipt reports delivery; a
+failure of any part fails the message. The raw carrier status stays in the event details (`stat`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.channels.base import SendResult
+from tidings.channels.sms import MultipartResult, Receipt
+from tidings.core import clock
+from tidings.db.models import Message
+from tidings.messaging import delivery, events
+
+PART_LOOKUP_DAYS = 7
+
+
+@delivery.outcome
+async def remember_part_ids(session: AsyncSession, message: Message, result: SendResult) -> None:
+    """Keep every part's provider id on a multi-part message, so later parts' receipts map back."""
+    if result.accepted and isinstance(result, MultipartResult) and len(result.part_ids) > 1:
+        message.extra = {**(message.extra or {}), "part_ids": list(result.part_ids)}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def find_message(session: AsyncSession, channel: str, provider_id: str, reference: str | None = None,
+                       ) -> tuple[Message, int] | None:
+    """The outbound message a part id belongs to, and the part's number (1 for the first)."""
+    if reference and reference.isdigit():
+        message = await session.get(Message, int(reference))
+        if message is not None and message.channel == channel:
+            ids = (message.extra or {}).get("part_ids") or []
+            return message, (ids.index(provider_id) + 1 if provider_id in ids else 1)
+    stmt = select(Message).where(Message.channel == channel, Message.external_id == provider_id,
+                                 Message.direction == "out").order_by(Message.id.desc()).limit(1)
+    message = (await session.execute(stmt)).scalar_one_or_none()
+    if message is not None:
+        return message, 1
+    # A later part's receipt after a restart: scan recent messages' part ids (rare; not indexed).
+    since = clock.now() - timedelta(days=PART_LOOKUP_DAYS)
+    pattern = f'%"{_escape_like(provider_id)}"%'
+    stmt = (select(Message).where(Message.channel == channel, Message.direction == "out", Message.sent_at >= since,
+                                  cast(Message.extra, String).like(pattern, escape="\\"))
+            .order_by(Message.id.desc()).limit(5))
+    for candidate in (await session.execute(stmt)).scalars():
+        ids = (candidate.extra or {}).get("part_ids") or []
+        if provider_id in ids:
+            return candidate, ids.index(provider_id) + 1
+    return None
+
+
+async def apply_receipt(session: AsyncSession, receipt: Receipt) -> bool:
+    """Record the event a receipt means; False when no message matches it (yet)."""
+    found = await find_message(session, receipt.channel, receipt.provider_id, receipt.reference)
+    if found is None:
+        return False
+    message, part = found
+    status = receipt.status
+    if status is None:
+        return True  # ACCEPTD / ENROUTE: not an outcome yet
+    if status == "delivered" and part > 1:
+        return True  # the first part reports delivery; later parts only report failures
+    if status == "delivered" and message.status in events.FAILURES:
+        return True  # another part already failed the message
+    details: dict[str, Any] = {"stat": receipt.stat, "code": receipt.error or None, "provider_id": receipt.provider_id,
+                               "part": part}
+    if status != "delivered":
+        details["detail"] = f"stat:{receipt.stat} err:{receipt.error}"
+    # Recorded at our clock, not the carrier's minute-precision done date, so events stay in order.
+    await events.record(session, message, status, details=details)
+    return True
+
+
+def receipt_payload(receipt: Receipt) -> dict[str, Any]:
+    """A receipt as a job payload (for one that arrived before its message was recorded)."""
+    return {"channel": receipt.channel, "provider_id": receipt.provider_id, "stat": receipt.stat,
+            "status": receipt.status, "error": receipt.error, "reference": receipt.reference, "part": receipt.part,
+            "done_at": receipt.done_at.isoformat() if receipt.done_at else None}
+
+
+def receipt_from_payload(payload: dict[str, Any]) -> Receipt:
+    done = payload.get("done_at")
+    return Receipt(str(payload["channel"]), str(payload["provider_id"]), str(payload.get("stat") or "UNKNOWN"),
+                   payload.get("status"), str(payload.get("error") or ""),
+                   datetime.fromisoformat(done) if done else None, payload.get("reference"),
+                   int(payload.get("part") or 1))

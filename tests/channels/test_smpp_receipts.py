@@ -1,0 +1,111 @@
+"""SMPP through the engine: dispatch to a fake SMSC, deliver_sm receipts become events, multi-part ids."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tidings.channels.registry import build_provider
+from tidings.channels.sms import Receipt
+from tidings.channels.sms.smpp import SmppProvider
+from tidings.db.engine import Database
+from tidings.db.models import Event, Job, Message
+from tidings.engine.runner import Runner
+from tidings.messaging import outbox
+from tidings.messaging.receipts import apply_receipt
+from tidings.tenancy.service import NewAccount
+from tidings.tenancy.subject import AuthSubject
+
+from fakes.smsc import FakeSmsc
+
+
+@pytest.fixture
+async def smsc(app: Any) -> AsyncIterator[FakeSmsc]:
+    async with FakeSmsc() as server:
+        app.state.providers.set("sms", build_provider("sms", server.url()))
+        yield server
+
+
+async def _queue(db: Database, account: NewAccount, recipient: str, body: str) -> int:
+    async with db.transaction() as s:
+        subject = AuthSubject(account_id=account.account_id, user_id=1)
+        sending = await outbox.open_sending(s, subject, channel="sms", source="test")
+        message = await outbox.queue(s, outbox.new_message(account_id=account.account_id, channel="sms",
+                                                           sender="TIDINGS", recipient=recipient, sending=sending,
+                                                           body=body, extra={"kind": "transactional"}))
+        return message.id
+
+
+async def _events(db: Database, message_id: int) -> list[tuple[str, dict[str, Any]]]:
+    async with db.sessions() as s:
+        rows = (await s.execute(select(Event).where(Event.message_id == message_id).order_by(Event.id))).scalars()
+        return [(e.kind, e.details) for e in rows]
+
+
+async def _settle(runner: Runner, provider: Any, expected: int) -> None:
+    """Run the engine until the fake SMSC's receipts have arrived and been applied."""
+    for _ in range(100):
+        await runner.run_until_idle()
+        await asyncio.sleep(0.02)
+        if provider.receipts.empty() and len(provider._parts) >= expected:
+            await runner.run_until_idle()
+            return
+    raise AssertionError("receipts did not settle")
+
+
+@pytest.mark.parametrize("stat, kind", [("DELIVRD", "delivered"), ("UNDELIV", "undelivered"),
+                                        ("EXPIRED", "expired"), ("REJECTD", "rejected"), ("ACCEPTD", None)])
+async def test_receipt_becomes_the_event(app: Any, db: Database, account: NewAccount, runner: Runner,
+                                         smsc: FakeSmsc, stat: str, kind: str | None) -> None:
+    smsc.stat = stat
+    mid = await _queue(db, account, "34666555444", "hello")
+    await _settle(runner, app.state.providers.get("sms"), 1)
+    events = await _events(db, mid)
+    assert [k for k, _ in events] == ["sent", *([kind] if kind else [])]
+    if kind and kind != "delivered":
+        assert events[1][1]["stat"] == stat
+    async with db.sessions() as s:
+        message = await s.get(Message, mid)
+        assert message is not None and message.external_id == smsc.submitted[0].message_id
+        assert message.status == (kind or "sent")
+
+
+async def test_multipart_ids_and_a_failed_later_part(app: Any, db: Database, account: NewAccount, runner: Runner,
+                                                     smsc: FakeSmsc) -> None:
+    mid = await _queue(db, account, "34666555444", "x" * 200)
+    await _settle(runner, app.state.providers.get("sms"), 2)
+    first, second = (s.message_id for s in smsc.submitted)
+    async with db.sessions() as s:
+        message = await s.get(Message, mid)
+        assert message is not None
+        assert message.external_id == first and message.extra["part_ids"] == [first, second]
+        assert message.parts == 2
+    assert [k for k, _ in await _events(db, mid)] == ["sent", "delivered"], "one delivered event for two parts"
+    # After a restart the provider has forgotten the parts: the second part's failure still maps back.
+    async with db.transaction() as s:
+        assert await apply_receipt(s, Receipt("sms", second, "UNDELIV", "undelivered", "001"))
+    events = await _events(db, mid)
+    assert [k for k, _ in events] == ["sent", "delivered", "undelivered"] and events[-1][1]["part"] == 2
+
+
+async def test_receipt_before_its_message_is_retried(app: Any, db: Database, account: NewAccount,
+                                                     runner: Runner, clock: Any, smsc: FakeSmsc) -> None:
+    provider = app.state.providers.get("sms")
+    assert isinstance(provider, SmppProvider)
+    provider.receipts.put_nowait(Receipt("sms", "early-1", "DELIVRD", "delivered"))
+    await runner.run_until_idle()
+    async with db.sessions() as s:
+        job = (await s.execute(select(Job).where(Job.kind == "sms.receipt"))).scalar_one()
+        assert job.status == "queued"
+    mid = await _queue(db, account, "34666555444", "hi")
+    async with db.transaction() as s:
+        message = await s.get(Message, mid)
+        assert message is not None
+        message.status, message.external_id, message.due_at = "sent", "early-1", None
+    clock.advance(40)
+    await runner.run_until_idle()
+    assert [k for k, _ in await _events(db, mid)] == ["delivered"]

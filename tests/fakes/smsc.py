@@ -1,0 +1,184 @@
+"""A small SMPP server (SMSC) for tests and benchmarks, built on smpplib's PDU classes.
+
+It binds transceivers (checking system_id and password), answers submit_sm with an id and, when a
+receipt was asked for, sends a deliver_sm receipt ("id:... stat:DELIVRD err:000") with the chosen
+stat; it answers enquire_link and unbind. Run alone: `python tests/fakes/smsc.py --port 2775`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from smpplib import consts
+
+from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu
+
+
+@dataclass
+class Submitted:
+    """One submit_sm the SMSC accepted."""
+
+    message_id: str
+    source: str
+    destination: str
+    esm_class: int
+    data_coding: int
+    short_message: bytes
+    registered_delivery: int
+    source_ton: int
+    source_npi: int
+
+    @property
+    def udh(self) -> bytes:
+        return self.short_message[: self.short_message[0] + 1] if self.esm_class & 0x40 else b""
+
+    @property
+    def payload(self) -> bytes:
+        return self.short_message[len(self.udh):]
+
+
+@dataclass
+class FakeSmsc:
+    """Set `stat` (or `stat_for[destination]`), `refuse[destination] = status`, `receipt_delay` as needed."""
+
+    system_id: str = "tidings"
+    password: str = "secret"
+    host: str = "127.0.0.1"
+    port: int = 0
+    stat: str = "DELIVRD"
+    stat_for: dict[str, str] = field(default_factory=dict)
+    refuse: dict[str, int] = field(default_factory=dict)
+    receipt_delay: float = 0.0
+    keep: bool = True
+    submitted: list[Submitted] = field(default_factory=list)
+    binds: int = 0
+    enquire_links: int = 0
+    receipts_acked: int = 0
+    _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _ids: Any = field(default_factory=lambda: itertools.count(0x1000))
+    _seq: Any = field(default_factory=lambda: itertools.count(1))
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> FakeSmsc:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def url(self, **query: str) -> str:
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        return f"smpp://{self.system_id}:{self.password}@{self.host}:{self.port}" + (f"?{qs}" if qs else "")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for writer in list(self._writers):
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def drop_connections(self) -> None:
+        """Close every client connection (a restarted SMSC)."""
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    async def __aenter__(self) -> FakeSmsc:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        bound = False
+        try:
+            while True:
+                pdu = parse_pdu(await read_pdu(reader))
+                name, seq = pdu.command, pdu.sequence
+                if name in ("bind_transceiver", "bind_transmitter", "bind_receiver"):
+                    ok = pdu.system_id.decode() == self.system_id and pdu.password.decode() == self.password
+                    bound = ok
+                    self.binds += ok
+                    status = consts.SMPP_ESME_ROK if ok else consts.SMPP_ESME_RINVPASWD
+                    await self._send(writer, make_pdu(name + "_resp", seq, status=status,
+                                                      system_id="fakesmsc").generate())
+                elif name == "submit_sm":
+                    if not bound:
+                        await self._send(writer, make_pdu("submit_sm_resp", seq, status=0x04).generate())
+                        continue
+                    await self._submit(writer, pdu)
+                elif name == "enquire_link":
+                    self.enquire_links += 1
+                    await self._send(writer, make_pdu("enquire_link_resp", seq).generate())
+                elif name == "unbind":
+                    await self._send(writer, make_pdu("unbind_resp", seq).generate())
+                    break
+                elif name == "deliver_sm_resp":
+                    self.receipts_acked += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _submit(self, writer: asyncio.StreamWriter, pdu: Any) -> None:
+        destination = pdu.destination_addr.decode()
+        if destination in self.refuse:
+            await self._send(writer, make_pdu("submit_sm_resp", pdu.sequence, status=self.refuse[destination])
+                             .generate())
+            return
+        message_id = f"{next(self._ids):x}"
+        submitted = Submitted(message_id, pdu.source_addr.decode(), destination, int(pdu.esm_class or 0),
+                              int(pdu.data_coding or 0), bytes(pdu.short_message or b""),
+                              int(pdu.registered_delivery or 0), int(pdu.source_addr_ton or 0),
+                              int(pdu.source_addr_npi or 0))
+        if self.keep:
+            self.submitted.append(submitted)
+        await self._send(writer, make_pdu("submit_sm_resp", pdu.sequence, message_id=message_id).generate())
+        if submitted.registered_delivery & 1:
+            task = asyncio.create_task(self._receipt(writer, submitted))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _receipt(self, writer: asyncio.StreamWriter, submitted: Submitted) -> None:
+        if self.receipt_delay:
+            await asyncio.sleep(self.receipt_delay)
+        stat = self.stat_for.get(submitted.destination, self.stat)
+        stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
+        err = "000" if stat == "DELIVRD" else "001"
+        text = (f"id:{submitted.message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} "
+                f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:")
+        pdu = make_pdu("deliver_sm", next(self._seq), service_type="", source_addr_ton=1, source_addr_npi=1,
+                       source_addr=submitted.destination, dest_addr_ton=0, dest_addr_npi=0,
+                       destination_addr=submitted.source, esm_class=0x04, data_coding=0,
+                       short_message=text.encode())
+        if not writer.is_closing():
+            await self._send(writer, pdu.generate())
+
+
+async def _main(port: int, stat: str) -> None:
+    smsc = await FakeSmsc(port=port, stat=stat, keep=False).start()
+    print(f"fake SMSC listening: {smsc.url()}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=2775)
+    parser.add_argument("--stat", default="DELIVRD")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(args.port, args.stat))
