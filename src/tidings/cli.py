@@ -148,6 +148,31 @@ def account_allow_ips(
     console.print("allowed IPs: " + (", ".join(ips) if ips else "any"))
 
 
+@account_app.command("credit")
+def account_credit(
+    amount: Annotated[str, typer.Argument(help="Amount to add to the balance, e.g. 25 or 12.50.")],
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+) -> None:
+    """Top up an account's balance (the messaging API charges SMS against it); prints the new balance."""
+    from tidings.messaging.pricing import credit, parse_amount
+
+    settings = get_settings()
+
+    async def main() -> object:
+        value = parse_amount(amount)
+        db = boot(settings)
+        try:
+            async with db.transaction() as session:
+                return await credit(session, account, value)
+        finally:
+            await db.dispose()
+
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    balance = _run_domain(main)
+    console.print(f"account {account} balance: {balance}")
+
+
 def _run_domain(main):  # type: ignore[no-untyped-def]
     """Run a coroutine, turning domain errors into a clean message and exit code 2."""
     from tidings.core.errors import DomainError

@@ -30,6 +30,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.config import Settings, get_settings
+from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
 from tidings.core.phones import phone_country
 from tidings.db.models import Account, Message, Sending
@@ -257,9 +258,19 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
         "currency": q.currency}}
     if settings.enforce_balance and q.price > 0:
         account = await session.get(Account, message.account_id)
-        if account is not None and account.balance < q.price * max(1, message.parts or 1):
+        if account is not None and account.balance < q.price * _parts(message):
             return delivery.Refuse("rejected", "111", "Not enough credits")
     return None
+
+
+def _parts(message: Message) -> int:
+    """Parts the preparer will send (it has not run yet at gate time)."""
+    body = message.body or ""
+    encoding = (message.extra or {}).get("encoding") or sms.detect_encoding(body)
+    try:
+        return max(1, message.parts or 1, sms.count_parts(body, encoding).parts)
+    except ValueError:
+        return max(1, message.parts or 1)
 
 
 def _unit_price(message: Message) -> Decimal:
