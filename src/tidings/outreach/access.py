@@ -26,6 +26,9 @@ async def campaign(session: AsyncSession, subject: AuthSubject, campaign_id: int
 
 
 async def client(session: AsyncSession, subject: AuthSubject, client_id: int | None) -> Client:
+    """A client of the subject's agency; a client's user sees only its own client."""
+    if subject.client_id is not None and client_id != subject.client_id:
+        raise NotFound("Client not found.")
     return await get_owned(session, Client, client_id, subject, "Client")
 
 

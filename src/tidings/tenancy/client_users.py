@@ -47,6 +47,8 @@ def _email(raw: str) -> str:
 
 
 async def _managed_client(session: AsyncSession, subject: AuthSubject, client_id: int | None) -> Client:
+    if subject.client_id is not None and client_id != subject.client_id:
+        raise NotFound("Client not found.")
     client = await get_owned(session, Client, client_id, subject, "Client")
     if not subject.is_agency:
         raise Forbidden("Only agency users can manage a client's users.")
