@@ -17,7 +17,7 @@ from tidings.db.jobs import enqueue
 from tidings.db.models import Job
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import RetryLater, job, loop
-from tidings.messaging.receipts import apply_receipt, receipt_from_payload, receipt_payload
+from tidings.messaging.receipts import apply_receipt, callback_url, receipt_from_payload, receipt_payload
 
 log = structlog.get_logger("tidings.receipts")
 BATCH = 500
@@ -32,10 +32,21 @@ def _sources(ctx: EngineContext) -> list[ReceiptSource]:
     return [provider] if isinstance(provider, ReceiptSource) else []
 
 
+def _configure_callbacks(ctx: EngineContext) -> None:
+    """Tell a Twilio-compatible provider where to post statuses, unless its URL names a callback."""
+    try:
+        provider = ctx.providers.get("sms")
+    except Exception:  # noqa: BLE001 - see _sources
+        return
+    if hasattr(provider, "status_callback") and getattr(provider, "status_callback", None) is None:
+        setattr(provider, "status_callback", callback_url(ctx.settings))  # noqa: B010
+
+
 @loop("sms.receipts")
 async def drain_receipts(ctx: EngineContext) -> int:
     """Turn waiting receipts into events in one transaction; returns how many were handled."""
     taken: list[Receipt] = []
+    _configure_callbacks(ctx)
     for source in _sources(ctx):
         await source.listen()
         while len(taken) < BATCH and not source.receipts.empty():

@@ -8,6 +8,9 @@ failure of any part fails the message. The raw carrier status stays in the event
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import SendResult
 from tidings.channels.sms import MultipartResult, Receipt
+from tidings.config import Settings
 from tidings.core import clock
 from tidings.db.models import Message
 from tidings.messaging import delivery, events
@@ -95,3 +99,29 @@ def receipt_from_payload(payload: dict[str, Any]) -> Receipt:
                    payload.get("status"), str(payload.get("error") or ""),
                    datetime.fromisoformat(done) if done else None, payload.get("reference"),
                    int(payload.get("part") or 1))
+
+
+# --- Twilio-compatible status callbacks -----------------------------------------------------------------
+
+# MessageStatus values that are outcomes; queued, sending, sent and accepted are progress, not events.
+TWILIO_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed"}
+
+
+def callback_token(install_secret: str) -> str:
+    """The secret path segment of this install's status-callback URL (an HMAC of the install secret)."""
+    digest = hmac.new(install_secret.encode(), b"tidings-sms-status-callback", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+
+
+def callback_url(settings: Settings) -> str:
+    """Where a Twilio-compatible provider posts delivery statuses for this install."""
+    return f"{settings.public_url.rstrip('/')}/inbound/sms/twilio/{callback_token(settings.resolved_secret_key())}"
+
+
+def twilio_receipt(form: dict[str, str]) -> Receipt | None:
+    """A Receipt from a status callback's form fields, or None when they are not one."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or not status or len(sid) > 255:
+        return None
+    return Receipt("sms", sid, status.upper(), TWILIO_STATUS.get(status), (form.get("ErrorCode") or "").strip())

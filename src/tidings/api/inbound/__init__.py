@@ -1,1 +1,8 @@
-"""Public routes."""
+"""Provider callbacks (delivery statuses, inbound messages)."""
+
+from fastapi import APIRouter
+
+from tidings.api.inbound import sms
+
+router = APIRouter()
+router.include_router(sms.router)
