@@ -6,6 +6,7 @@ added to, as in the Wavo document where each contact object carries one campaign
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,13 +74,32 @@ def custom_fields_from(raw: Any, where: str = "custom_merge_fields") -> dict[str
     return out
 
 
+# Plain ASCII addresses are by far the common case of a 100,000-row import; email-validator costs
+# ~70 µs per address, so those that match this strict shape skip it. Anything else (quoted or
+# international parts, special-use domains) still goes through email-validator.
+_PLAIN_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$")
+_SPECIAL_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "internal", "alt", "example"}
+
+
+def _normalize(raw: str) -> str | None:
+    text = raw.strip()
+    match = _PLAIN_EMAIL.match(text)
+    if match and len(text) <= 254 and text.index("@") <= 64 and \
+            match.group(1).rsplit(".", 1)[1].lower() not in _SPECIAL_TLDS:
+        local, _, domain = text.rpartition("@")
+        return f"{local}@{domain.lower()}"
+    return normalize_email(text)
+
+
 def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate one contact's columns; raises ValidationFailed naming the field."""
     out: dict[str, Any] = {}
     raw_email = data.get("email")
     if not isinstance(raw_email, str) or not raw_email.strip():
         raise ValidationFailed.on("email", "The email field is required.")
-    email = normalize_email(raw_email)
+    email = _normalize(raw_email)
     if email is None:
         raise ValidationFailed.on("email", "The email must be a valid email address.")
     out["email"] = email
@@ -113,7 +133,7 @@ async def create_contact(session: AsyncSession, subject: AuthSubject, campaign_i
     """Add one contact to a campaign; an address already in the campaign is a validation error."""
     campaign = await _campaign_for_write(session, subject, campaign_id)
     values = clean(data)
-    key = email_key(values["email"])
+    key = values["email"].lower()
     dup = (await session.execute(
         select(Enrollment.id).join(Contact, Contact.id == Enrollment.contact_id)
         .where(Enrollment.campaign_id == campaign.id, Contact.email_key == key))).first()
@@ -134,7 +154,7 @@ async def _insert(session: AsyncSession, campaign: Campaign, rows: Sequence[tupl
         return report
     now = clock.now()
     tmpls = [t for t in templates(await steps_of(session, campaign.id)) if "{{" in t]
-    keys = [email_key(v["email"]) for _, v in rows]
+    keys = [v["email"].lower() for _, v in rows]
     blocked = await suppressed_keys(session, account_id=campaign.account_id, client_id=campaign.client_id, keys=keys)
     contact_rows = [{**{k: None for k in (*CONTACT_FIELDS, "timezone")}, **v, "email_key": k,
                      "account_id": campaign.account_id, "client_id": campaign.client_id, "tags": [],
@@ -178,7 +198,7 @@ async def import_contacts(session: AsyncSession, subject: AuthSubject, campaign_
             report.invalid.append({"line": line, "message": exc.message})
             continue
         # A later row for the same address wins, as it would in a sequence of upserts.
-        valid[email_key(values["email"])] = (line, values)
+        valid[values["email"].lower()] = (line, values)
     existing: dict[str, Contact] = {}
     keys = list(valid)
     for i in range(0, len(keys), 500):
