@@ -124,12 +124,12 @@ async def list_contacts(
 ) -> dict[str, Any]:
     """A page of a campaign's contacts (limit default 100, max 500); flags render as 0/1, as documented."""
     size, start = page(limit, offset, default=100, maximum=500)
-    rows = await service.list_contacts(
+    campaign, rows = await service.list_contacts(
         session, subject, pk(Kind.CAMPAIGN, campaign_id), status=_choice(status, service.STATUSES, "status"),
         interest=_choice(interest, service.INTERESTS, "interest"), emails_sent=emails_sent,
         is_missing_data=flag(is_missing_data, "is_missing_data"), is_suppressed=flag(is_suppressed, "is_suppressed"),
         limit=size, offset=start)
-    return {"data": [render.contact(e, c, flags_as_int=True) for e, c in rows]}
+    return {"data": [render.contact(e, c, campaign, flags_as_int=True, nest_campaign=False) for e, c in rows]}
 
 
 def _csv_rows(raw: bytes) -> list[tuple[int, dict[str, Any]]]:
@@ -211,16 +211,16 @@ async def import_contacts(campaign_id: str, request: Request, session: deps.Sess
 @router.get("/campaigns/{campaign_id}/contacts/export")
 async def export_contacts(campaign_id: str, session: deps.Session, subject: Caller) -> Response:
     """CSV of a campaign's contacts with status, interest and step counts."""
-    _, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))
+    campaign, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))
     custom = sorted({k for _, c in rows for k in (c.custom_fields or {})})
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", *CONTACT_FIELDS, "timezone", "status", "interest", "emails_sent", "completed_steps",
                      "is_missing_data", "is_suppressed", "created_at", *custom])
     for enrollment, contact in rows:
-        data = render.contact(enrollment, contact, flags_as_int=True)
+        data = render.contact(enrollment, contact, campaign, flags_as_int=True, nest_campaign=False)
         fields = contact.custom_fields or {}
-        writer.writerow([data["id"], *[data[f] or "" for f in CONTACT_FIELDS], contact.timezone or "",
+        writer.writerow([data["id"], *[data[f] or "" for f in CONTACT_FIELDS], data["timezone"] or "",
                          enrollment.status, enrollment.interest, enrollment.emails_sent, enrollment.completed_steps,
                          data["is_missing_data"], data["is_suppressed"], epoch(enrollment.created_at),
                          *[fields.get(k, "") for k in custom]])

@@ -39,12 +39,13 @@ def campaign_detail(c: Campaign, cl: Client | None, mailbox_ids: list[int], step
 
 
 def contact(e: Enrollment, ct: Contact, cp: Campaign | None = None, cl: Client | None = None, *,
-            flags_as_int: bool = False) -> dict[str, Any]:
+            flags_as_int: bool = False, nest_campaign: bool = True) -> dict[str, Any]:
     """An outreach contact; the campaign listing renders the two flags as 0/1, as documented."""
     out: dict[str, Any] = {"id": encode(Kind.ENROLLMENT, e.id)}
     for name in CONTACT_FIELDS:
         out[name] = getattr(ct, name)
     out["custom_merge_fields"] = dict(ct.custom_fields or {})
+    # A contact without its own zone is contacted in the campaign's.
     out["timezone"] = ct.timezone or (cp.timezone if cp is not None else None)
     out["status"] = e.status
     out["interest"] = None if e.interest in (None, "UNMARKED") else e.interest
@@ -54,7 +55,7 @@ def contact(e: Enrollment, ct: Contact, cp: Campaign | None = None, cl: Client |
     out["is_missing_data"] = flag(e.is_missing_data)
     out["is_suppressed"] = flag(e.is_suppressed)
     out["created_at"] = epoch(e.created_at)
-    if cp is not None:
+    if cp is not None and nest_campaign:
         out["campaign"] = campaign(cp, cl, nested=True)
     return out
 

@@ -259,7 +259,7 @@ async def search(session: AsyncSession, subject: AuthSubject, *, email: str, cli
 async def list_contacts(session: AsyncSession, subject: AuthSubject, campaign_id: int | None, *,
                         status: str | None = None, interest: str | None = None, emails_sent: int | None = None,
                         is_missing_data: bool | None = None, is_suppressed: bool | None = None,
-                        limit: int = 100, offset: int = 0) -> list[tuple[Enrollment, Contact]]:
+                        limit: int = 100, offset: int = 0) -> tuple[Campaign, list[tuple[Enrollment, Contact]]]:
     """A page of a campaign's contacts, oldest first, with the documented filters."""
     subject.require("view_campaigns")
     campaign = await access.campaign(session, subject, campaign_id)
@@ -276,7 +276,7 @@ async def list_contacts(session: AsyncSession, subject: AuthSubject, campaign_id
     if is_suppressed is not None:
         stmt = stmt.where(Enrollment.is_suppressed.is_(is_suppressed))
     rows = (await session.execute(stmt.order_by(Enrollment.id).limit(limit).offset(offset))).all()
-    return [(e, c) for e, c in rows]
+    return campaign, [(e, c) for e, c in rows]
 
 
 async def set_interest(session: AsyncSession, subject: AuthSubject, enrollment_id: int | None, interest: str) -> Row:
