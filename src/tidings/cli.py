@@ -20,6 +20,9 @@ from tidings.runtime import boot
 app = typer.Typer(help="Tidings: self-hosted outreach and messaging.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts and their credentials.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
+sender_app = typer.Typer(help="Verified sender addresses of an account (messaging API fromEmail/replyTo).",
+                         no_args_is_help=True)
+app.add_typer(sender_app, name="sender")
 console = Console()
 
 
@@ -171,6 +174,61 @@ def account_credit(
         upgrade(settings.database_url)
     balance = _run_domain(main)
     console.print(f"account {account} balance: {balance}")
+
+
+@sender_app.command("add")
+def sender_add(
+    email: Annotated[str, typer.Argument(help="The sender address.")],
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    name: Annotated[str, typer.Option(help="Display name kept with the address.")] = "",
+) -> None:
+    """Add a verified sender to an account directly (no verification mail)."""
+    from tidings.messaging.senders import add_verified
+
+    settings = get_settings()
+
+    async def main() -> str:
+        db = boot(settings)
+        try:
+            async with db.transaction() as session:
+                return (await add_verified(session, account, email, name)).email
+        finally:
+            await db.dispose()
+
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    added = _run_domain(main)
+    console.print(f"{added} is a verified sender of account {account}")
+
+
+@sender_app.command("list")
+def sender_list(
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """List an account's senders and whether each is verified."""
+    from tidings.messaging.senders import list_senders
+    from tidings.tenancy.subject import AuthSubject
+
+    settings = get_settings()
+
+    async def main() -> list[dict[str, object]]:
+        db = boot(settings)
+        try:
+            async with db.transaction() as session:
+                rows = await list_senders(session, AuthSubject(account_id=account, user_id=0))
+                return [{"email": r.email, "name": r.name, "verified": r.verified_at is not None} for r in rows]
+        finally:
+            await db.dispose()
+
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    rows = _run_domain(main)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        console.print(f"{row['email']}\t{'verified' if row['verified'] else 'not verified'}\t{row['name']}")
 
 
 def _run_domain(main):  # type: ignore[no-untyped-def]

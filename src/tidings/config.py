@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".")
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
+    system_from: str = ""  # From of system mail (sender verification); empty: no-reply@<host of public_url>
     email_relay_url: str = "sandbox://"
     sms_url: str = "sandbox://"
     voice_url: str = "sandbox://"

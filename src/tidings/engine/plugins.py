@@ -6,6 +6,7 @@ everywhere or nowhere. Add a module here when it registers something.
 
 # SMS receipts loop and retry job; pricing and country-restriction gates; charge on sent; multi-part ids.
 import tidings.engine.receipts  # noqa: F401
+import tidings.messaging.blacklist  # noqa: F401  (blacklist gate, unsubscribe listener)
 import tidings.messaging.pricing  # noqa: F401
 import tidings.messaging.receipts  # noqa: F401
 import tidings.messaging.restrictions  # noqa: F401

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from tidings.api.public import tracking
+from tidings.api.public import senders, tracking
 
 router = APIRouter(include_in_schema=False)
 router.include_router(tracking.router)
+router.include_router(senders.router)

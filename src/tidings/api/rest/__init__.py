@@ -2,9 +2,14 @@
 
 from fastapi import APIRouter
 
-from tidings.api.rest import account, coverage
+from tidings.api.rest import account, blacklist, coverage, mailing, senders, templates
 
 router = APIRouter(prefix="/api/rest", tags=["messaging"])
 router.include_router(account.router)
 # Before any /sms/{id} route: /sms/coverage and /sms/coverageByCountry must not be read as message ids.
 router.include_router(coverage.router)
+# 5b: email mailing, templates v1/v2, verified senders, blacklist v2.
+router.include_router(mailing.router)
+router.include_router(templates.router)
+router.include_router(senders.router)
+router.include_router(blacklist.router)

@@ -10,6 +10,7 @@ from tidings.db.models.mailbox import Mailbox
 from tidings.db.models.message import Event, Message, Sending, Thread
 from tidings.db.models.sender import Sender
 from tidings.db.models.suppression import Suppression
+from tidings.db.models.template import Template
 
 __all__ = [
     "Account",
@@ -30,6 +31,7 @@ __all__ = [
     "StatCounter",
     "Step",
     "Suppression",
+    "Template",
     "Thread",
     "User",
 ]

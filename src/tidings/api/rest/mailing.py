@@ -1,0 +1,72 @@
+"""POST /api/rest/mailing: send an email to one or more recipients."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from tidings.api import deps
+from tidings.api.errors import NRS_DESCRIPTION
+from tidings.messaging.mailing import service
+from tidings.tenancy.subject import AuthSubject
+
+router = APIRouter()
+Caller = Annotated[AuthSubject, Depends(deps.rest())]
+
+
+class MailingBody(BaseModel):
+    """The documented parameters; unknown keys are ignored as the document's clients may send more."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    to: list[Any] | None = None
+    body: str | None = None
+    templateId: int | None = None  # noqa: N815 - the document's names
+    templateV2Id: int | None = None  # noqa: N815
+    cc: list[Any] | None = None
+    bcc: list[Any] | None = None
+    fromEmail: str | None = None  # noqa: N815
+    fromName: str | None = None  # noqa: N815
+    replyTo: str | None = None  # noqa: N815
+    subject: str | None = None
+    scheduleDate: str | None = None  # noqa: N815
+    campaignName: str | None = None  # noqa: N815
+    tags: list[Any] | None = None
+    sub: list[Any] | None = None
+    attachments: list[Any] | None = None
+    trackOpens: bool = True  # noqa: N815
+    trackClicks: bool = True  # noqa: N815
+    certified: bool = False
+
+
+def _when(result: service.Outcome) -> str | None:
+    message = result.message
+    at = message.scheduled_at if message is not None else None
+    return at.strftime("%Y-%m-%d %H:%M:%S") if at is not None else None
+
+
+@router.post("/mailing", status_code=202)
+async def mailing(body: MailingBody, session: deps.Session, subject: Caller) -> JSONResponse:
+    """202 when every recipient was accepted, 207 when some were refused (each with its error)."""
+    queued = await service.send(session, subject, service.MailingInput(
+        to=body.to, body=body.body, template_id=body.templateId, template_v2_id=body.templateV2Id, cc=body.cc,
+        bcc=body.bcc, from_email=body.fromEmail, from_name=body.fromName, reply_to=body.replyTo,
+        subject=body.subject, schedule_date=body.scheduleDate, campaign_name=body.campaignName, tags=body.tags,
+        sub=body.sub, attachments=body.attachments, track_opens=body.trackOpens, track_clicks=body.trackClicks,
+        certified=body.certified))
+    await session.commit()
+    result: list[dict[str, Any]] = []
+    for item in queued.results:
+        if item.message is None:
+            code = item.error or 102
+            result.append({"accepted": False, "to": item.to,
+                           "error": {"code": code, "description": NRS_DESCRIPTION.get(code, "")}})
+        else:
+            result.append({"accepted": True, "to": item.to, "id": str(item.message.id), "scheduledAt": _when(item)})
+    sending = queued.sending
+    return JSONResponse({"campaignId": sending.campaign_id if sending else None,
+                         "sendingId": sending.id if sending else None, "result": result},
+                        status_code=207 if queued.partial else 202)

@@ -1,0 +1,65 @@
+"""Verified senders (not in the 360nrs document; Tidings' own): register an address, list, show, remove.
+
+fromEmail and replyTo of a mailing must be verified senders (errors 115 and 117). A registered
+address receives a link; opening it verifies the address. Operators add verified senders with
+`tidings sender add`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from tidings.api import deps
+from tidings.api.rest import pagination
+from tidings.api.rest.templates import iso
+from tidings.db.models import Sender
+from tidings.messaging import senders
+from tidings.tenancy.subject import AuthSubject
+
+router = APIRouter()
+Caller = Annotated[AuthSubject, Depends(deps.rest())]
+
+
+class SenderBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: str | None = None
+    name: str | None = None
+
+
+def _render(sender: Sender) -> dict[str, Any]:
+    return {"id": sender.id, "email": sender.email, "name": sender.name, "verified": sender.verified_at is not None,
+            "verifiedAt": iso(sender.verified_at), "createdAt": iso(sender.created_at)}
+
+
+@router.get("/senders")
+async def list_senders(request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
+    """Every sender of the account, verified or not."""
+    rows = await senders.list_senders(session, subject)
+    return {"data": [_render(s) for s in rows],
+            "meta": pagination.meta(request, total=len(rows), count=len(rows), page=1, per_page=max(1, len(rows)))}
+
+
+@router.post("/senders")
+async def register_sender(body: SenderBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
+    """201 for a new address, 200 for a known one; an unverified address is mailed a (new) link."""
+    sender, created = await senders.register(session, subject, deps.get_settings(request), body.email or "",
+                                             body.name or "")
+    await session.commit()
+    return JSONResponse({"data": _render(sender)}, status_code=201 if created else 200)
+
+
+@router.get("/senders/{sender_id}")
+async def show_sender(sender_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
+    return {"data": _render(await senders.get(session, subject, pagination.parse_id(sender_id)))}
+
+
+@router.delete("/senders/{sender_id}", status_code=204)
+async def delete_sender(sender_id: str, session: deps.Session, subject: Caller) -> Response:
+    await senders.remove(session, subject, pagination.parse_id(sender_id))
+    await session.commit()
+    return Response(status_code=204)

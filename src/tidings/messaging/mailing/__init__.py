@@ -1,0 +1,1 @@
+"""Email mailings of the messaging dialect (POST /api/rest/mailing)."""
