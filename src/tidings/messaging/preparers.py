@@ -70,7 +70,8 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
     )
     message.rfc_message_id = rfc_id
     return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=built.as_bytes(),
-                           reference=str(message.id), options={"bcc": list(extra.get("bcc") or [])})
+                           reference=str(message.id), options={"cc": list(extra.get("cc") or ()),
+                                                                 "bcc": list(extra.get("bcc") or [])})
 
 
 @preparer(EMAIL)

@@ -71,7 +71,8 @@ class SmtpProvider:
                 try:
                     if self._client is None or not self._client.is_connected:
                         self._client = await self._connect()
-                    rcpts = [message.recipient, *message.options.get("bcc", [])]
+                    # The Cc header alone delivers nothing: Cc copies need their own RCPT, like Bcc.
+                    rcpts = [message.recipient, *message.options.get("cc", []), *message.options.get("bcc", [])]
                     errors, response = await self._client.sendmail(message.sender, rcpts, message.raw)
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     await self._drop()
@@ -93,7 +94,7 @@ class SmtpProvider:
                         continue  # a reused connection may have been closed by the server
                     return SendResult(False, permanent=False, code="connection", detail=str(exc) or type(exc).__name__)
                 if message.recipient in errors:
-                    # A refused Bcc copy does not fail the message; a refused main recipient does.
+                    # A refused Cc or Bcc copy does not fail the message; a refused main recipient does.
                     code, text = errors[message.recipient]
                     return SendResult(False, permanent=code >= 500, code=str(code), detail=text)
                 return SendResult(True, provider_id=response.strip()[:255] or None)
