@@ -158,3 +158,20 @@ def test_account_credit_command(tmp_path: Path) -> None:
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     out = _tidings(tmp_path, "account", "credit", "--account", "999", "5")
     assert out.returncode == 2 and "no account" in out.stderr
+
+
+async def test_enforced_balance_counts_the_batch(app: Any, db: Database, account: NewAccount,
+                                                 runner: Runner) -> None:
+    app.state.settings.enforce_balance = True
+    try:
+        await _set_balance(db, account.account_id, "0.20")
+        first, _ = await _queue(db, account, "34666555444", "x" * 200)
+        second, _ = await _queue(db, account, "34666555444", "y" * 200)
+        await runner.run_until_idle()
+    finally:
+        app.state.settings.enforce_balance = False
+    async with db.sessions() as s:
+        statuses = [(await s.get(Message, mid)).status for mid in (first, second)]  # type: ignore[union-attr]
+        acc = await s.get(Account, account.account_id)
+    assert statuses == ["delivered", "rejected"]
+    assert acc is not None and acc.balance == Decimal("0.07")

@@ -258,8 +258,14 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
         "currency": q.currency}}
     if settings.enforce_balance and q.price > 0:
         account = await session.get(Account, message.account_id)
-        if account is not None and account.balance < q.price * _parts(message):
+        if account is None:
+            return None
+        # The balance is debited only when the batch is recorded, so count what this batch already needs.
+        reserved: dict[int, Decimal] = session.info.setdefault("tidings.pricing.reserved", {})
+        needed = reserved.get(account.id, Decimal("0")) + q.price * _parts(message)
+        if account.balance < needed:
             return delivery.Refuse("rejected", "111", "Not enough credits")
+        reserved[account.id] = needed
     return None
 
 

@@ -23,7 +23,13 @@ ZONE_PRICE = {"1": "0.0095", "2": "0.055", "3": "0.065", "4": "0.065", "5": "0.0
               "8": "0.06", "9": "0.06"}
 
 
+# Regions phonenumbers knows that ISO 3166 (pycountry) does not.
+EXTRA_NAMES = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+
+
 def _country_name(iso: str) -> str:
+    if iso in EXTRA_NAMES:
+        return EXTRA_NAMES[iso]
     country = pycountry.countries.get(alpha_2=iso)
     return str(getattr(country, "common_name", None) or country.name) if country else iso
 
