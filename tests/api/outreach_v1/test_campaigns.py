@@ -257,3 +257,12 @@ async def test_complete_if_finished(client: httpx.AsyncClient, agency: Any, api:
         assert await complete_if_finished(s, pk) is True
     r = await client.get("/api/v1/campaigns", headers=agency.headers)
     assert r.json()["data"][0]["status"] == "COMPLETED"
+
+
+async def test_hostile_ids_and_numbers(client: httpx.AsyncClient, agency: Any) -> None:
+    base = f"/api/v1/campaigns/{agency.campaign_id}/steps"
+    r = await client.put(f"{base}/99999999999999999999", headers=agency.headers, json={"body": "x"})
+    assert r.status_code == 422
+    for bad in ("x", "a" * 200, "%20", "0" * 20):
+        r = await client.get(f"/api/v1/campaigns/{bad}/stats", headers=agency.headers)
+        assert r.status_code == 404, bad

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from tidings.outreach.campaigns import service
 from tidings.tenancy.subject import AuthSubject
 
 router = APIRouter()
+StepNumber = Annotated[int, Path(ge=1, le=10_000)]
 
 
 class CampaignIn(BaseModel):
@@ -145,7 +146,7 @@ async def add_step(campaign_id: str, body: StepIn, session: deps.Session, subjec
 
 
 @router.put("/campaigns/{campaign_id}/steps/{number}")
-async def update_step(campaign_id: str, number: int, body: StepUpdate, session: deps.Session, subject: Caller
+async def update_step(campaign_id: str, number: StepNumber, body: StepUpdate, session: deps.Session, subject: Caller
                       ) -> dict[str, Any]:
     step = await service.update_step(
         session, subject, pk(Kind.CAMPAIGN, campaign_id), number, subject_line=body.subject, body=body.body,
@@ -156,7 +157,7 @@ async def update_step(campaign_id: str, number: int, body: StepUpdate, session: 
 
 
 @router.delete("/campaigns/{campaign_id}/steps/{number}", status_code=204)
-async def delete_step(campaign_id: str, number: int, session: deps.Session, subject: Caller) -> Response:
+async def delete_step(campaign_id: str, number: StepNumber, session: deps.Session, subject: Caller) -> Response:
     await service.delete_step(session, subject, pk(Kind.CAMPAIGN, campaign_id), number)
     await session.commit()
     return Response(status_code=204)

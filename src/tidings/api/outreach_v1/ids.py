@@ -40,4 +40,6 @@ def decode(kind: Kind, public: str | None) -> int | None:
         if _suffix(base, extra) != tail:
             return None
         public = base
-    return ids.decode(kind, public)
+    pk = ids.decode(kind, public)
+    # A crafted id can decode to a number no BIGINT holds; the database would reject it with a 500.
+    return pk if pk is not None and 0 < pk < 2**62 else None
