@@ -2,7 +2,8 @@
 
 An operator adds a verified sender directly (`tidings sender add`); an API user registers one and
 it is verified when someone opens the signed link mailed to it. Only a SHA-256 digest of the link's
-random token is stored, so a database read cannot verify an address.
+random token is stored, so a database read cannot verify an address. The link's expiry is written
+into the token itself ("<epoch>.<random>") and covered by that digest, so it cannot be extended.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def add_verified(session: AsyncSession, account_id: int, email: str, name:
     elif name:
         sender.name = name
     sender.verified_at = sender.verified_at or clock.now()
-    sender.verify_token_hash, sender.verify_expires_at = None, None
+    sender.verify_token_hash = None
     await session.flush()
     return sender
 
@@ -96,9 +97,9 @@ async def register(
 
 
 async def _mail_link(session: AsyncSession, sender: Sender, settings: Settings) -> None:
-    token = secrets.token_urlsafe(32)
+    expires = clock.now() + timedelta(hours=VERIFY_LINK_HOURS)
+    token = f"{int(expires.timestamp())}.{secrets.token_urlsafe(32)}"
     sender.verify_token_hash = hash_secret(token)
-    sender.verify_expires_at = clock.now() + timedelta(hours=VERIFY_LINK_HOURS)
     link = f"{settings.public_url.rstrip('/')}/senders/verify/{token}"
     text = (f"Someone asked to send email as {sender.email} through Tidings.\n\n"
             f"To confirm that this address may be used as a sender, open this link within "
@@ -124,10 +125,11 @@ async def verify(session: AsyncSession, token: str) -> Sender | None:
     sender = (await session.execute(stmt)).scalar_one_or_none()
     if sender is None:
         return None
-    if sender.verify_expires_at is not None and sender.verify_expires_at <= clock.now():
+    expires = token.partition(".")[0]
+    if not expires.isdigit() or int(expires) <= clock.now().timestamp():
         return None
     sender.verified_at = clock.now()
-    sender.verify_token_hash, sender.verify_expires_at = None, None
+    sender.verify_token_hash = None
     await session.flush()
     return sender
 

@@ -19,5 +19,3 @@ class Sender(IdMixin, TimestampMixin, TenantMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     verify_token_hash: Mapped[str | None] = mapped_column(String(64), default=None)
-    # When the emailed verification link stops working.
-    verify_expires_at: Mapped[datetime | None] = mapped_column(default=None)
