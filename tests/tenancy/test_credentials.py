@@ -97,7 +97,7 @@ async def test_clients_of_one_agency_are_invisible_to_another(client: httpx.Asyn
     a = await make_account("A", "a@a.test")
     b = await make_account("B", "b@b.test")
     r = await client.post("/api/v1/clients", json={"name": "Client of A", "max_emails": 2}, headers=bearer(a.api_token))
-    assert r.status_code == 200
+    assert r.status_code == 201
     created = r.json()["data"]
     assert created["name"] == "Client of A" and created["max_emails"] == 2
     assert len(created["id"]) == 20 and created["id"].isalnum() and created["id"].islower() or created["id"].isdigit()
