@@ -82,7 +82,9 @@ async def prepare_email(session: AsyncSession, message: Message, settings: Setti
 @preparer(SMS)
 async def prepare_sms(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
     extra = message.extra or {}
-    body = fill_unsubscribe(message.body or "", tracking.unsubscribe_url(settings.public_url, message.id)) or ""
+    body = message.body or ""
+    if any(p in body for p in UNSUB_PLACEHOLDERS):
+        body = fill_unsubscribe(body, tracking.unsubscribe_url(settings.public_url, message.id)) or ""
     encoding = extra.get("encoding") or sms.detect_encoding(body)
     if not sms.fits(body, encoding):
         encoding = "utf-16"
