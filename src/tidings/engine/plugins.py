@@ -10,5 +10,8 @@ import tidings.messaging.blacklist  # noqa: F401  (blacklist gate, unsubscribe l
 import tidings.messaging.pricing  # noqa: F401
 import tidings.messaging.receipts  # noqa: F401
 import tidings.messaging.restrictions  # noqa: F401
+import tidings.outreach.engine.listeners  # noqa: F401  (cold-email engine: enrollment effects, counters)
+import tidings.outreach.engine.scheduler  # noqa: F401  (sequence scheduler loop)
+import tidings.outreach.engine.sending  # noqa: F401  (mailbox preparer, gate, outcome)
 from tidings.engine import dispatcher  # noqa: F401
 from tidings.messaging import preparers  # noqa: F401

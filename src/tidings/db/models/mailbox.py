@@ -37,3 +37,6 @@ class Mailbox(IdMixin, TimestampMixin, TenantMixin, Base):
     sent_today: Mapped[int] = mapped_column(default=0)
     dkim_selector: Mapped[str | None] = mapped_column(String(64), default=None)
     dkim_private_key_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    # Engine: the earliest next send (min interval plus jitter) and when a paused mailbox is retried.
+    next_send_at: Mapped[datetime | None] = mapped_column(default=None)
+    paused_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,1 @@
+"""The cold-email engine: sequence scheduler, mailbox rotation, personalisation, sending effects."""

@@ -1,0 +1,214 @@
+"""The sequence scheduler: queues each due contact's next step on a mailbox, inside the window.
+
+One round per RUNNING campaign, in its own transaction: due enrollments (status OK, or
+AUTOREPLIED while the sequence goes on) are leased with SKIP LOCKED on PostgreSQL, checked
+against the suppression list, given a mailbox (their thread's, or the least used free one),
+rendered and queued through the shared outbox with `preparer="mailbox"`; the dispatcher sends
+them. The enrollment then waits (`next_due_at` None) until the send's outcome moves it on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.core import clock
+from tidings.core.emails import email_key
+from tidings.core.templating import MissingFieldError
+from tidings.db.models import Campaign, Contact, Enrollment, Mailbox, Message, Step, Thread
+from tidings.engine.context import EngineContext
+from tidings.engine.registry import loop
+from tidings.messaging import outbox
+from tidings.outreach.campaigns.service import mailboxes_of, steps_of
+from tidings.outreach.engine import rotation
+from tidings.outreach.engine.rendering import pick_variant, render_step, variants_of
+from tidings.outreach.engine.status import SENDABLE, maybe_complete, stops_on_autoreply, window
+from tidings.outreach.fields import merge_fields
+from tidings.outreach.suppressions.service import suppressed_keys
+
+log = structlog.get_logger("tidings.outreach.scheduler")
+PREPARER = "mailbox"
+
+
+@dataclass
+class _Plan:
+    enrollment: Enrollment
+    contact: Contact
+    step: Step
+    box: Mailbox
+    variant: int
+    subject: str
+    html: str
+    text: str | None
+    thread: Thread | None
+    in_reply_to: str | None
+    references: list[str]
+
+
+def _name(contact: Contact) -> str | None:
+    return " ".join(p for p in (contact.first_name, contact.last_name) if p) or None
+
+
+async def _variant_counts(session: AsyncSession, campaign_id: int) -> dict[int, Counter[int]]:
+    """Messages queued so far per step and variant, so new sends keep the split even."""
+    rows = (await session.execute(
+        select(Message.step_number, Message.variant, func.count())
+        .where(Message.campaign_id == campaign_id, Message.direction == "out")
+        .group_by(Message.step_number, Message.variant))).all()
+    out: dict[int, Counter[int]] = {}
+    for step, variant, n in rows:
+        if step is not None:
+            out.setdefault(int(step), Counter())[int(variant or 0)] += int(n)
+    return out
+
+
+async def _history(session: AsyncSession, enrollment: Enrollment) -> tuple[Thread | None, list[str]]:
+    """The enrollment's thread and the Message-IDs of its sent messages, oldest first."""
+    thread = (await session.execute(select(Thread).where(Thread.enrollment_id == enrollment.id)
+                                    .order_by(Thread.id).limit(1))).scalar_one_or_none()
+    ids = (await session.execute(
+        select(Message.rfc_message_id).where(Message.enrollment_id == enrollment.id, Message.direction == "out",
+                                             Message.sent_at.is_not(None), Message.rfc_message_id.is_not(None))
+        .order_by(Message.sent_at, Message.id))).scalars().all()
+    return thread, [i for i in ids if i]
+
+
+async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: int) -> int:
+    """Queue the next step of up to `limit` due contacts of one campaign; returns how many changed."""
+    now = clock.now()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status != "RUNNING":
+        return 0
+    win = window(campaign)
+    if win is not None and not win.is_open(now):
+        return 0  # due contacts simply stay due until the window opens
+    steps = {s.number: s for s in await steps_of(session, campaign.id)}
+    box_stmt = select(Mailbox).where(Mailbox.id.in_([b.id for b in await mailboxes_of(session, campaign.id)] or [0]))
+    if postgres:
+        box_stmt = box_stmt.with_for_update()
+    boxes = {b.id: b for b in (await session.execute(box_stmt.order_by(Mailbox.id))).scalars()}
+    pool = list(boxes.values())
+
+    stmt = (select(Enrollment, Contact).join(Contact, Contact.id == Enrollment.contact_id)
+            .where(Enrollment.campaign_id == campaign.id, Enrollment.status.in_(SENDABLE),
+                   Enrollment.next_due_at.is_not(None), Enrollment.next_due_at <= now)
+            .order_by(Enrollment.next_due_at, Enrollment.id).limit(limit))
+    if postgres:
+        stmt = stmt.with_for_update(skip_locked=True, of=Enrollment)
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        await maybe_complete(session, campaign)
+        return 0
+    if not any(rotation.can_send(b, now) for b in pool) and all(e.mailbox_id is None for e, _ in rows):
+        return 0  # every mailbox is at its limit or interval: nothing to do this round
+
+    suppressed = await suppressed_keys(session, account_id=campaign.account_id, client_id=campaign.client_id,
+                                       keys=[email_key(c.email) for _, c in rows if c.email])
+    counts = await _variant_counts(session, campaign.id)
+    plans: list[_Plan] = []
+    changed = 0
+    for enrollment, contact in rows:
+        step = steps.get(enrollment.next_step)
+        if step is None:
+            enrollment.next_due_at = None  # the sequence is over for this contact
+            changed += 1
+            continue
+        if enrollment.status == "AUTOREPLIED" and stops_on_autoreply(campaign):
+            enrollment.next_due_at = None
+            changed += 1
+            continue
+        if contact.email and email_key(contact.email) in suppressed:
+            enrollment.status, enrollment.is_suppressed, enrollment.next_due_at = "UNSUBSCRIBED", True, None
+            enrollment.updated_at = now
+            changed += 1
+            continue
+        box = await _mailbox_for(session, enrollment, boxes, pool, now)
+        if box is None:
+            if enrollment.mailbox_id is not None and enrollment.mailbox_id in boxes:
+                # Its thread's mailbox is busy: come back when it is free instead of every round.
+                enrollment.next_due_at = max(now + timedelta(seconds=1),
+                                             rotation.free_at(boxes[enrollment.mailbox_id], now))
+                changed += 1
+            continue
+        thread, references = (None, []) if step.number == 1 else await _history(session, enrollment)
+        options = len(variants_of(step))
+        step_counts = counts.setdefault(step.number, Counter())
+        variant = pick_variant(step_counts, options)
+        try:
+            if not contact.email:
+                raise MissingFieldError(["email"])
+            rendered = render_step(step, variant, merge_fields(contact), f"{enrollment.id}:{step.number}",
+                                   thread.subject if thread is not None else None)
+        except MissingFieldError as exc:
+            enrollment.status, enrollment.is_missing_data, enrollment.next_due_at = "MISSING-DATA", True, None
+            enrollment.updated_at = now
+            log.info("contact misses merge data", enrollment_id=enrollment.id, fields=exc.field_names)
+            changed += 1
+            continue
+        step_counts[variant] += 1
+        rotation.reserve(box, now)
+        plans.append(_Plan(enrollment, contact, step, box, variant, rendered.subject, rendered.html, rendered.text,
+                           thread, references[-1] if references else None, references))
+    await _queue(session, campaign, plans, now)
+    return changed + len(plans)
+
+
+async def _mailbox_for(session: AsyncSession, enrollment: Enrollment, boxes: dict[int, Mailbox],
+                       pool: list[Mailbox], now: datetime) -> Mailbox | None:
+    """The thread's mailbox when it has one (even if no longer in the campaign), else a free one."""
+    if enrollment.mailbox_id is not None:
+        box = boxes.get(enrollment.mailbox_id)
+        if box is None:
+            box = await session.get(Mailbox, enrollment.mailbox_id)
+            if box is None:
+                return rotation.pick(pool, now)
+            boxes[box.id] = box
+        return box if rotation.can_send(box, now) else None
+    return rotation.pick(pool, now)
+
+
+async def _queue(session: AsyncSession, campaign: Campaign, plans: list[_Plan], now: datetime) -> None:
+    settings = campaign.settings or {}
+    for plan in plans:
+        if plan.thread is None:
+            plan.thread = Thread(account_id=campaign.account_id, campaign_id=campaign.id,
+                                 enrollment_id=plan.enrollment.id, mailbox_id=plan.box.id, subject=plan.subject)
+            session.add(plan.thread)
+    await session.flush()
+    for plan in plans:
+        assert plan.thread is not None
+        extra: dict[str, Any] = {"preparer": PREPARER, "references": plan.references,
+                                 "track_opens": bool(settings.get("track_opens")),
+                                 "track_clicks": bool(settings.get("track_clicks"))}
+        message = outbox.new_message(
+            account_id=campaign.account_id, channel="email", sender=plan.box.email, recipient=plan.contact.email or "",
+            sender_name=plan.box.name or None, recipient_name=_name(plan.contact), subject=plan.subject,
+            body=plan.text, html=plan.html, enrollment_id=plan.enrollment.id, contact_id=plan.contact.id,
+            mailbox_id=plan.box.id, step_number=plan.step.number, variant=plan.variant, thread_id=plan.thread.id,
+            in_reply_to=plan.in_reply_to, extra=extra, due_at=now)
+        message.campaign_id = campaign.id
+        session.add(message)
+        plan.enrollment.mailbox_id, plan.enrollment.variant = plan.box.id, plan.variant
+        plan.enrollment.next_due_at, plan.enrollment.updated_at = None, now
+        plan.thread.last_message_at = now
+
+
+@loop("outreach.schedule")
+async def schedule(ctx: EngineContext) -> int:
+    """One scheduler round over every RUNNING sequence campaign."""
+    async with ctx.db.sessions() as session:
+        ids = (await session.execute(select(Campaign.id).where(Campaign.kind == "sequence",
+                                                               Campaign.status == "RUNNING")
+                                     .order_by(Campaign.id))).scalars().all()
+    done = 0
+    for campaign_id in ids:
+        async with ctx.db.transaction() as session:
+            done += await schedule_campaign(session, campaign_id, limit=max(1, ctx.settings.worker_batch))
+    return done

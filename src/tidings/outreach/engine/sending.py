@@ -1,0 +1,110 @@
+"""How an outreach message leaves: through its mailbox's own SMTP server, DKIM-signed if set up.
+
+The "mailbox" preparer reuses the shared MIME builder (threading headers, List-Unsubscribe with
+RFC 8058 one-click, tracking) and adds a DKIM signature (dkimpy) when the mailbox has a selector
+and key. A gate holds or drops messages whose contact, campaign or mailbox stopped meanwhile, and
+an outcome hook pauses a mailbox whose SMTP login fails (its error shows on GET /mailboxes).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dkim
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.channels.base import SendResult
+from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
+from tidings.config import Settings
+from tidings.core import clock
+from tidings.core.emails import email_domain
+from tidings.core.secrets import vault
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
+from tidings.messaging.preparers import email_mime
+from tidings.outreach.engine.status import next_opening, sendable
+
+log = structlog.get_logger("tidings.outreach.sending")
+PREPARER = "mailbox"
+PAUSE = timedelta(hours=1)
+# Headers covered by the signature; those a message lacks are skipped by dkimpy.
+DKIM_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"in-reply-to", b"references",
+                b"reply-to", b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type"]
+
+
+def is_outreach(message: Message) -> bool:
+    return (message.extra or {}).get("preparer") == PREPARER
+
+
+def dkim_sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> bytes:
+    """The message with a DKIM-Signature header (relaxed/relaxed, rsa-sha256 or ed25519)."""
+    signature = dkim.sign(raw, selector.encode(), domain.encode(), private_key_pem.encode(),
+                          canonicalize=(b"relaxed", b"relaxed"), include_headers=DKIM_HEADERS)
+    return bytes(signature) + raw
+
+
+def smtp_settings(box: Mailbox) -> SmtpSettings:
+    password = vault().decrypt(box.smtp_password_enc) if box.smtp_password_enc else None
+    security = box.smtp_security if box.smtp_security in ("none", "starttls", "tls") else "starttls"
+    return SmtpSettings(box.smtp_host, box.smtp_port, box.smtp_username or None, password, security)
+
+
+@preparer(PREPARER)
+async def prepare_mailbox_email(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
+    """MIME from the shared builder, signed for the mailbox's domain, sent over the mailbox's SMTP."""
+    box = await session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    if box is None:
+        raise LookupError("the message's mailbox no longer exists")
+    outbound = email_mime(message, settings)
+    if box.dkim_selector and box.dkim_private_key_enc and outbound.raw is not None:
+        outbound.raw = dkim_sign(outbound.raw, domain=email_domain(box.email), selector=box.dkim_selector,
+                                 private_key_pem=vault().decrypt(box.dkim_private_key_enc))
+    smtp = smtp_settings(box)
+    return Prepared(outbound, key=f"mailbox:{box.id}", provider_factory=lambda: SmtpProvider(smtp))
+
+
+@gate
+async def outreach_gate(session: AsyncSession, message: Message, settings: Settings) -> Hold | Refuse | None:
+    """Drop steps of contacts that replied, bounced or left; hold them while paused or outside the window."""
+    if not is_outreach(message):
+        return None
+    now = clock.now()
+    enrollment = await session.get(Enrollment, message.enrollment_id) if message.enrollment_id else None
+    campaign = await session.get(Campaign, message.campaign_id) if message.campaign_id else None
+    if enrollment is None or campaign is None:
+        return Refuse("rejected", "stopped", "the contact or campaign no longer exists")
+    if not sendable(enrollment.status, campaign):
+        return Refuse("rejected", "stopped", f"the contact is {enrollment.status}")
+    if campaign.status == "PAUSED":
+        return Hold(now + timedelta(minutes=5), "campaign paused")
+    if campaign.status != "RUNNING":
+        return Refuse("rejected", "stopped", f"the campaign is {campaign.status}")
+    box = await session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    if box is not None and box.status == "paused":
+        until = clock.as_utc(box.paused_until) if box.paused_until else now + PAUSE
+        if until > now:
+            return Hold(until, "mailbox paused")
+    opens = next_opening(campaign, now)
+    if opens > now:
+        return Hold(opens, "outside the campaign schedule")
+    return None
+
+
+@outcome
+async def mailbox_outcome(session: AsyncSession, message: Message, result: SendResult) -> None:
+    """Pause a mailbox whose login fails; a later successful send makes it active again."""
+    if not is_outreach(message) or message.mailbox_id is None:
+        return
+    login_failed = not result.accepted and result.detail.startswith("login failed")
+    if not login_failed and not (result.accepted and message.mailbox_id is not None):
+        return
+    box = await session.get(Mailbox, message.mailbox_id)
+    if box is None:
+        return
+    if login_failed:
+        box.status, box.last_error = "paused", f"SMTP {result.detail} (code {result.code})"
+        box.paused_until = clock.now() + PAUSE
+        log.warning("mailbox paused: SMTP login failed", mailbox_id=box.id)
+    elif box.status == "paused":
+        box.status, box.last_error, box.paused_until = "active", None, None
