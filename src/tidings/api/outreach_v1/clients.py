@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from tidings.api import deps
 from tidings.api.outreach_v1 import render
-from tidings.api.outreach_v1.common import ClientsCaller, pk
+from tidings.api.outreach_v1.common import ClientsCaller, pk, storable_input
 from tidings.core import ids
 from tidings.core.clock import epoch
 from tidings.core.ids import Kind
@@ -98,7 +98,7 @@ async def delete_user(client_id: str, session: deps.Session, subject: ClientsCal
     return Response(status_code=204)
 
 
-@router.post("/invitations/accept", status_code=201)
+@router.post("/invitations/accept", status_code=201, dependencies=[Depends(storable_input)])
 async def accept_invitation(body: AcceptIn, session: deps.Session) -> dict[str, Any]:
     """Accept an invitation (native): creates the client user and returns its Bearer token once."""
     accepted = await client_users.accept(session, secret=body.token, name=body.name)

@@ -2,19 +2,61 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from tidings.api import deps
 from tidings.api.outreach_v1.ids import decode
 from tidings.core.errors import ValidationFailed
 from tidings.core.ids import Kind
+from tidings.outreach.text import MESSAGE, find_unstorable, is_storable
 from tidings.tenancy.subject import AuthSubject
 
-Caller = Annotated[AuthSubject, Depends(deps.outreach("default"))]
-ClientsCaller = Annotated[AuthSubject, Depends(deps.outreach("clients"))]
-SearchCaller = Annotated[AuthSubject, Depends(deps.outreach("contacts_search"))]
+# The JSON escapes that can spell a NUL or a surrogate; bodies without one skip the walk.
+_SUSPECT = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+async def storable_input(request: Request) -> None:
+    """Refuse NUL characters and lone surrogates in the query and a JSON body (422 naming the field)."""
+    for name, value in request.query_params.multi_items():
+        if not is_storable(name) or not is_storable(value):
+            field = name if is_storable(name) else "query"
+            raise ValidationFailed.on(field, MESSAGE.format(field=field))
+    if "json" not in request.headers.get("content-type", "json").lower():
+        return
+    raw = await request.body()
+    if not _SUSPECT.search(raw):
+        return
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return  # FastAPI reports malformed JSON itself.
+    found = find_unstorable(body)
+    if found is not None:
+        raise ValidationFailed.on(found, MESSAGE.format(field=found))
+
+
+def _checked(group: str) -> Callable[..., Awaitable[AuthSubject]]:
+    """An outreach caller of one rate-limit group whose input is checked once authenticated."""
+    authenticate = deps.outreach(group)
+
+    # A default, not Annotated: the closure's names are invisible to FastAPI's annotation lookup.
+    async def dependency(request: Request, subject: AuthSubject = Depends(authenticate)) -> AuthSubject:
+        await storable_input(request)
+        return subject
+
+    return dependency
+
+
+Caller = Annotated[AuthSubject, Depends(_checked("default"))]
+ClientsCaller = Annotated[AuthSubject, Depends(_checked("clients"))]
+SearchCaller = Annotated[AuthSubject, Depends(_checked("contacts_search"))]
+# The import validates its rows one by one and reports unstorable cells per line.
+RowsCaller = Annotated[AuthSubject, Depends(deps.outreach("default"))]
 
 # Never a primary key: an id that does not decode matches nothing instead of matching NULL.
 NO_ROW = -1

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from tidings.api import deps
 from tidings.api.outreach_v1 import render
-from tidings.api.outreach_v1.common import Caller, SearchCaller, filter_pk, flag, page, pk
+from tidings.api.outreach_v1.common import Caller, RowsCaller, SearchCaller, filter_pk, flag, page, pk
 from tidings.core.clock import epoch
 from tidings.core.errors import ValidationFailed
 from tidings.core.ids import Kind
@@ -196,7 +196,7 @@ async def _import_rows(request: Request) -> list[tuple[int, dict[str, Any]]]:
 
 
 @router.post("/campaigns/{campaign_id}/contacts/import")
-async def import_contacts(campaign_id: str, request: Request, session: deps.Session, subject: Caller
+async def import_contacts(campaign_id: str, request: Request, session: deps.Session, subject: RowsCaller
                           ) -> dict[str, Any]:
     """Upsert contacts by email from a CSV upload (field `file`) or a JSON array; returns counts."""
     subject.require("create_campaigns")

@@ -22,6 +22,7 @@ from tidings.outreach import access, counters
 from tidings.outreach.campaigns.service import refresh_missing_data, steps_of
 from tidings.outreach.fields import CONTACT_FIELDS, is_missing_data, merge_fields, templates
 from tidings.outreach.suppressions.service import suppressed_keys
+from tidings.outreach.text import require_storable
 from tidings.tenancy.subject import AuthSubject
 
 STATUSES = ("OK", "REPLIED", "UNSUBSCRIBED", "BOUNCED", "AUTOREPLIED", "MISSING-DATA", "STOPPED")
@@ -68,7 +69,10 @@ def custom_fields_from(raw: Any, where: str = "custom_merge_fields") -> dict[str
             raise ValidationFailed.on(where, f"The {where} names must be non-empty strings of up to 100 characters.")
         if value is not None and not isinstance(value, (str, int, float, bool)):
             raise ValidationFailed.on(where, f"The {where} values must be strings.")
-        out[name.strip()] = "" if value is None else str(value)
+        require_storable(name, where)
+        text = "" if value is None else str(value)
+        require_storable(text, f"{where}.{name.strip()}")
+        out[name.strip()] = text
     if len(out) > MAX_CUSTOM_FIELDS:
         raise ValidationFailed.on(where, f"At most {MAX_CUSTOM_FIELDS} {where} are allowed.")
     return out
@@ -99,6 +103,7 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     raw_email = data.get("email")
     if not isinstance(raw_email, str) or not raw_email.strip():
         raise ValidationFailed.on("email", "The email field is required.")
+    require_storable(raw_email, "email")
     email = _normalize(raw_email)
     if email is None:
         raise ValidationFailed.on("email", "The email must be a valid email address.")
@@ -110,6 +115,7 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ValidationFailed.on(name, f"The {name} must be a string.")
         text = str(value).strip()
+        require_storable(text, name)
         if len(text) > MAX_LEN[name]:
             raise ValidationFailed.on(name, f"The {name} may not be greater than {MAX_LEN[name]} characters.")
         if text:
