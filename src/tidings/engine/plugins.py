@@ -7,9 +7,11 @@ everywhere or nowhere. Add a module here when it registers something.
 # SMS receipts loop and retry job; pricing and country-restriction gates; charge on sent; multi-part ids.
 import tidings.engine.receipts  # noqa: F401
 import tidings.messaging.blacklist  # noqa: F401  (blacklist gate, unsubscribe listener)
+import tidings.messaging.notifications  # noqa: F401  (notificationUrl calls on SMS outcomes)
 import tidings.messaging.pricing  # noqa: F401
 import tidings.messaging.receipts  # noqa: F401
 import tidings.messaging.restrictions  # noqa: F401
+import tidings.messaging.sms.dispatch  # noqa: F401  (availableTimes gate, splitParts preparer)
 import tidings.outreach.engine.listeners  # noqa: F401  (cold-email engine: enrollment effects, counters)
 import tidings.outreach.engine.scheduler  # noqa: F401  (sequence scheduler loop)
 import tidings.outreach.engine.sending  # noqa: F401  (mailbox preparer, gate, outcome)

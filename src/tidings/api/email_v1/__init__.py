@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from tidings.api.email_v1 import status
+from tidings.api.email_v1 import send, status
 
 router = APIRouter(prefix="/v1/email", tags=["email"])
+router.include_router(send.router)
 router.include_router(status.router)

@@ -6,7 +6,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import Base, DueMixin, IdMixin, TenantMixin, TimestampMixin
@@ -87,6 +86,8 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
     clicked_at: Mapped[datetime | None] = mapped_column(default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_detail: Mapped[str | None] = mapped_column(Text, default=None)
+    # Last change by the caller after queueing (a scheduled message moved), for the scheduled list.
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
     # Dialect-specific extras: custom fields, notification URL, tags, flags, headers, attachments.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
