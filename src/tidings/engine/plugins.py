@@ -7,6 +7,7 @@ everywhere or nowhere. Add a module here when it registers something.
 # SMS receipts loop and retry job; pricing and country-restriction gates; charge on sent; multi-part ids.
 import tidings.engine.receipts  # noqa: F401
 import tidings.messaging.blacklist  # noqa: F401  (blacklist gate, unsubscribe listener)
+import tidings.messaging.email_api.service  # noqa: F401  (email dialect: flags new statuses for status/list)
 import tidings.messaging.notifications  # noqa: F401  (notificationUrl calls on SMS outcomes)
 import tidings.messaging.pricing  # noqa: F401
 import tidings.messaging.receipts  # noqa: F401

@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from tidings.api.rest import account, blacklist, coverage, mailing, senders, templates
+from tidings.api.rest import (
+    account,
+    blacklist,
+    campaigns,
+    coverage,
+    mailing,
+    scheduled,
+    senders,
+    sendings,
+    sms,
+    templates,
+)
 
 router = APIRouter(prefix="/api/rest", tags=["messaging"])
 router.include_router(account.router)
@@ -13,3 +24,8 @@ router.include_router(mailing.router)
 router.include_router(templates.router)
 router.include_router(senders.router)
 router.include_router(blacklist.router)
+# 5a: SMS (after coverage: /sms/coverage is not a message id), scheduled, campaigns, sendings and reports.
+router.include_router(sms.router)
+router.include_router(scheduled.router)
+router.include_router(campaigns.router)
+router.include_router(sendings.router)

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import Base, DueMixin, IdMixin, TenantMixin, TimestampMixin
@@ -50,6 +51,7 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
         Index("ix_messages_rfc_id", "rfc_message_id"),
         Index("ix_messages_external", "channel", "external_id"),
         Index("ix_messages_account_created", "account_id", "created_at"),
+        Index("ix_messages_list_pending", "account_id", "list_pending"),
     )
 
     channel: Mapped[str] = mapped_column(String(16))
@@ -90,6 +92,8 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     # Dialect-specific extras: custom fields, notification URL, tags, flags, headers, attachments.
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Email dialect: a status changed since POST /v1/email/status/list last returned this message.
+    list_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Event(IdMixin, TenantMixin, Base):

@@ -1,0 +1,91 @@
+"""Shapes and formats of the messaging dialect shared by the SMS, scheduled, campaign and report routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+
+from tidings.api.errors import NRS_DESCRIPTION
+from tidings.core import clock
+from tidings.core.errors import DomainError
+from tidings.core.windows import AVAILABLE_TIMES_MESSAGES
+from tidings.db.models import Campaign, Sending
+from tidings.messaging import reports
+from tidings.messaging.reports import SendingStats
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with offset, as the document prints it: 2021-07-19T15:00:33+00:00."""
+    return None if value is None else clock.as_utc(value).replace(microsecond=0).isoformat()
+
+
+def plain(value: datetime | None) -> str | None:
+    """The scheduled list's format: 2017-09-18 10:49:12 (UTC)."""
+    return None if value is None else clock.as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_iso(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 filter date (naive means UTC); 422 when it is not one."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip().replace(" ", "+") if "T" in value else value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DomainError(f"{name} is not an ISO 8601 date", nrs_code=422,
+                          description=f"Input validation error: {name} must be an ISO 8601 date") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def error(code: int) -> dict[str, Any]:
+    """A per-recipient refusal: the documented code and its description."""
+    return {"code": code, "description": NRS_DESCRIPTION.get(code) or AVAILABLE_TIMES_MESSAGES.get(code, "")}
+
+
+def base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/api/rest"
+
+
+def sending(request: Request, row: Sending, stats: SendingStats, campaign_name: str | None,
+            tags: list[Any]) -> dict[str, Any]:
+    """A sending as the campaigns list shows it, with its event counters."""
+    options = row.options or {}
+    expires = options.get("expiresAt")
+    finished = stats.last_at if stats.processed and stats.processed >= row.accepted else None
+    return {
+        "id": row.id,
+        "campaignName": campaign_name,
+        # The document: "OPENED: API shipments will report this status".
+        "status": "OPENED",
+        "channel": reports.CHANNEL_NAMES.get(row.channel, row.channel),
+        "total": row.accepted,
+        "processed": stats.processed,
+        "totalSmsParts": stats.parts if row.channel == "sms" else 0,
+        "cost": float(row.cost or 0),
+        "currency": row.currency,
+        "tags": list(options.get("tags") or tags),
+        "scheduledAt": iso(row.scheduled_at),
+        "expiresAt": iso(datetime.fromisoformat(expires)) if isinstance(expires, str) else None,
+        "startedAt": iso(stats.started_at),
+        "finishedAt": iso(finished),
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(stats.last_at or row.created_at),
+        "events": dict(stats.events),
+        "links": {"self": f"{base(request)}/sendings/{row.id}",
+                  "eventsReport": f"{base(request)}/sendings/{row.id}/reports/events"},
+    }
+
+
+def campaign(request: Request, row: Campaign, sendings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "type": "basic",
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(max([row.created_at, *(s for s in [row.started_at] if s)])),
+        "links": {"self": f"{base(request)}/campaigns/{row.id}",
+                  "sendings": f"{base(request)}/campaigns/{row.id}/sendings"},
+        "sendings": {"data": sendings},
+    }

@@ -1,0 +1,91 @@
+"""Sendings: GET /api/rest/sendings/{id} and its CSV reports (/reports/events, /reports/keys)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from tidings.api import deps
+from tidings.api.rest import pagination, render
+from tidings.core.errors import NotFound
+from tidings.core.phones import phone_country
+from tidings.db.models import Campaign
+from tidings.messaging import reports
+from tidings.tenancy.subject import AuthSubject
+
+router = APIRouter()
+Caller = Annotated[AuthSubject, Depends(deps.rest())]
+EVENT_COLUMNS = ["campaignName", "campaignId", "sendingId", "contactId", "event", "phone", "email", "landline",
+                 "countryIso", "browser", "os", "url", "createdAt"]
+VOICE_COLUMNS = ["campaignName", "campaignId", "sendingId", "contactId", "event", "phone", "email", "landline",
+                 "countryIso", "callDurationSeconds", "createdAt"]
+KEY_COLUMNS = ["phonenumber", "key", "message"]
+
+
+def _csv(rows: list[list[Any]], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/sendings/{sending_id}")
+async def show_sending(sending_id: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
+    """One sending as the campaigns list shows it, with its event counters."""
+    sending = await reports.get_sending(session, subject, pagination.parse_id(sending_id))
+    stats = await reports.sending_stats(session, [sending])
+    campaign = await session.get(Campaign, sending.campaign_id) if sending.campaign_id else None
+    return {"data": render.sending(request, sending, stats[sending.id], campaign.name if campaign else None,
+                                   list(campaign.tags or []) if campaign else [])}
+
+
+@router.get("/sendings/{sending_id}/reports/events")
+async def events_report(
+    sending_id: str, session: deps.Session, subject: Caller, beforeDate: str | None = None,  # noqa: N803
+    afterDate: str | None = None, showCustomFields: str | None = None,  # noqa: N803
+) -> Response:
+    """Every event of the sending as text/csv (the document's columns), optionally with the custom fields used."""
+    sending = await reports.get_sending(session, subject, pagination.parse_id(sending_id))
+    rows = await reports.sending_events(session, sending, before=render.parse_iso(beforeDate, "beforeDate"),
+                                        after=render.parse_iso(afterDate, "afterDate"))
+    names = await reports.campaign_names(session, [sending.campaign_id])
+    voice = sending.channel == "voice"
+    header = list(VOICE_COLUMNS if voice else EVENT_COLUMNS)
+    custom: list[str] = []
+    if showCustomFields == "1":
+        custom = list(dict.fromkeys(k for r in rows for k in ((r.message.extra or {}).get("sub") or {})))
+        header[-1:-1] = custom
+    table: list[list[Any]] = [header]
+    for row in rows:
+        message, event = row.message, row.event
+        is_email = message.channel == "email"
+        country = "" if is_email else (phone_country(message.recipient) or "")
+        line: list[Any] = [names.get(sending.campaign_id or 0, ""), sending.campaign_id or 0, sending.id,
+                           message.contact_id or "", reports.event_name(event.kind),
+                           "" if is_email else message.recipient, message.recipient if is_email else "", "", country]
+        line += [(event.details or {}).get("duration", "")] if voice else [
+            "", "", reports.details_url(event.details)]
+        sub = (message.extra or {}).get("sub") or {}
+        line += [sub.get(k, "") for k in custom]
+        line.append(render.iso(event.occurred_at))
+        table.append(line)
+    return _csv(table, f"sending-{sending.id}-events.csv")
+
+
+@router.get("/sendings/{sending_id}/reports/keys")
+async def keys_report(
+    sending_id: str, session: deps.Session, subject: Caller, beforeDate: str | None = None,  # noqa: N803
+    afterDate: str | None = None,  # noqa: N803
+) -> Response:
+    """Keystrokes of a voice-interactive sending as text/csv; Tidings has no such channel, so 404 for others."""
+    sending = await reports.get_sending(session, subject, pagination.parse_id(sending_id))
+    render.parse_iso(beforeDate, "beforeDate")
+    render.parse_iso(afterDate, "afterDate")
+    if sending.channel != "voice-interactive":
+        raise NotFound("Resource not found")
+    return _csv([KEY_COLUMNS], f"sending-{sending.id}-keys.csv")

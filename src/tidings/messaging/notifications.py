@@ -1,0 +1,125 @@
+"""Delivery notifications of the messaging dialect: a GET to the message's `notificationUrl` per outcome.
+
+When a message given a `notificationUrl` reaches an outcome (delivered, undelivered, expired,
+rejected, failed), a job is queued in the same transaction; the job expands the URL's escapes
+(%i %p %P %t %c %s %m %y %n %C %S) and calls it. A receiver that does not answer 200 is called
+again up to 5 times, 1, 2, 3, 4 and 5 minutes apart, as the document describes. URLs that reach
+private, loopback or link-local addresses are refused (tidings.messaging.netguard).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.core import clock
+from tidings.db.jobs import enqueue
+from tidings.db.models import Job, Message
+from tidings.engine.context import EngineContext
+from tidings.engine.registry import job
+from tidings.messaging import events, netguard
+
+log = structlog.get_logger("tidings.notifications")
+
+JOB_KIND: Final = "rest.notification"
+MAX_RETRIES: Final = 5
+TIMEOUT_SECONDS: Final = 10.0
+# Our event kinds as the document's %s statuses (SMPP delivery-receipt states).
+STATUS: Final = {"delivered": "DELIVRD", "undelivered": "UNDELIV", "expired": "EXPIRED", "rejected": "REJECTD",
+                 "failed": "UNDELIV", "bounced": "UNDELIV"}
+_ESCAPE: Final = re.compile(r"%([ipPtcsmynCS])")
+
+
+def retry_delay(retry: int) -> timedelta:
+    """The wait before retry n (1-based): n minutes, as the document's progressive schedule."""
+    return timedelta(minutes=retry)
+
+
+def _minute(value: datetime | None) -> str:
+    return "" if value is None else clock.as_utc(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _cost(value: Decimal | None) -> str:
+    if value is None:
+        return "0"
+    text = format(Decimal(value).normalize(), "f")
+    return text if text not in ("-0", "") else "0"
+
+
+def values_for(message: Message, status: str, at: datetime) -> dict[str, str]:
+    """The value of every documented escape for one notification."""
+    pricing = (message.extra or {}).get("pricing") or {}
+    return {
+        "i": str(message.id),
+        "p": message.sender or "",
+        "P": message.recipient or "",
+        "t": _minute(message.sent_at),
+        "c": _cost(message.cost),
+        "s": status,
+        "m": str(pricing.get("mnc") or ""),
+        "y": _minute(at),
+        # One notification per message: receipts of every part are folded into the message's outcome.
+        "n": "1",
+        "C": str(message.campaign_id or 0),
+        "S": str(message.sending_id or 0),
+    }
+
+
+def expand(url: str, values: dict[str, str]) -> str:
+    """Replace the escapes with URL-encoded values; any other `%` sequence is left as written."""
+    return _ESCAPE.sub(lambda m: quote(values[m.group(1)], safe=""), url)
+
+
+@events.on_event(*STATUS)
+async def on_outcome(session: AsyncSession, happened: events.Happened) -> None:
+    """Queue the notification of a message's outcome when it was sent with a notificationUrl."""
+    message = happened.message
+    url = (message.extra or {}).get("notification_url")
+    if not url or message.direction != "out":
+        return
+    await enqueue(session, JOB_KIND, {"message_id": message.id, "url": url, "status": STATUS[happened.event.kind],
+                                      "at": clock.as_utc(happened.event.occurred_at).isoformat(), "retry": 0},
+                  account_id=message.account_id)
+
+
+async def _call(url: str, allow_private: bool) -> str | None:
+    """None when the receiver answered 200, else why not (for the retry and the logs)."""
+    await netguard.check_url(url, allow_private)
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+            response = await client.get(url, headers={"User-Agent": "Tidings-Notifications/1"})
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+@job(JOB_KIND)
+async def notify(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
+    """Call the notification URL once; schedule the next retry while the receiver fails."""
+    payload: dict[str, Any] = dict(job_row.payload)
+    message = await session.get(Message, int(payload["message_id"]))
+    if message is None:
+        return
+    url = expand(str(payload["url"]), values_for(message, str(payload["status"]),
+                                                 datetime.fromisoformat(str(payload["at"]))))
+    try:
+        error = await _call(url, ctx.settings.outbound_allow_private)
+    except netguard.UnsafeUrl as exc:
+        log.warning("notification refused", message_id=message.id, reason=str(exc))
+        return
+    if error is None:
+        return
+    retry = int(payload.get("retry", 0)) + 1
+    if retry > MAX_RETRIES:
+        log.warning("notification given up", message_id=message.id, error=error)
+        return
+    job_row.last_error = error
+    await enqueue(session, JOB_KIND, {**payload, "retry": retry, "last_error": error},
+                  due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)

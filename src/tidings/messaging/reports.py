@@ -1,0 +1,179 @@
+"""Campaigns, sendings and their event reports for the messaging dialect.
+
+Event counters come from the sending-level StatCounters that `events.record` moves, so listing
+campaigns never scans events; only the per-event CSV report reads the events themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.core.errors import NotFound
+from tidings.db.models import Campaign, Event, Message, Sending, StatCounter
+from tidings.tenancy.scoping import scoped
+from tidings.tenancy.subject import AuthSubject
+
+# The document's channel names for ours, and back.
+CHANNEL_NAMES: Final = {"sms": "sms", "email": "mailing", "voice": "text2speech", "landing": "landing",
+                        "voice-interactive": "voice-interactive"}
+CHANNELS_BY_NAME: Final = {v: k for k, v in CHANNEL_NAMES.items()}
+PENDING_STATUSES: Final = ("queued", "sending")
+# The document's event names for ours (None: not reported).
+EVENT_NAMES: Final[dict[str, str | None]] = {
+    "sent": "sent", "delivered": "delivered", "undelivered": "undelivered", "rejected": "rejected",
+    "expired": "expired", "failed": "undelivered", "bounced": "hard_bounced", "opened": "opened",
+    "clicked": "clicked", "unsubscribed": "unsubscribed", "queued": None, "replied": None, "autoreplied": None,
+}
+EVENT_KEYS: Final = ("delivered", "opened", "opened_unique", "clicked", "clicked_unique", "unsubscribed",
+                     "hard_bounced", "complaint", "sent", "soft_bounced", "undelivered", "rejected", "expired",
+                     "unsubscribed_landing")
+
+
+@dataclass
+class SendingStats:
+    """What a sending's row shows beyond its own columns."""
+
+    processed: int = 0
+    parts: int = 0
+    started_at: datetime | None = None
+    last_at: datetime | None = None
+    events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_KEYS, 0))
+
+
+@dataclass
+class CampaignRow:
+    campaign: Campaign
+    sendings: list[tuple[Sending, SendingStats]]
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def _campaigns_query(subject: AuthSubject, *, name: str | None, channel: str | None, before: datetime | None,
+                     after: datetime | None, campaign_id: int | None) -> Select[Any]:
+    stmt = scoped(select(Campaign), Campaign, subject).where(Campaign.kind == "broadcast")
+    if campaign_id is not None:
+        stmt = stmt.where(Campaign.id == campaign_id)
+    if name:
+        stmt = stmt.where(Campaign.name.like(_like(name), escape="\\") if "*" in name else Campaign.name == name)
+    if channel is not None:
+        with_channel = select(Sending.campaign_id).where(Sending.account_id == subject.account_id,
+                                                         Sending.channel == channel)
+        stmt = stmt.where(Campaign.id.in_(with_channel))
+    if before is not None:
+        stmt = stmt.where(Campaign.created_at < before)
+    if after is not None:
+        stmt = stmt.where(Campaign.created_at > after)
+    return stmt
+
+
+async def campaigns_page(session: AsyncSession, subject: AuthSubject, *, name: str | None = None,
+                         channel: str | None = None, before: datetime | None = None, after: datetime | None = None,
+                         campaign_id: int | None = None, page: int = 1,
+                         limit: int = 100) -> tuple[list[CampaignRow], int]:
+    """Broadcast campaigns (newest first) with their sendings and counters, and the total that match."""
+    stmt = _campaigns_query(subject, name=name, channel=channel, before=before, after=after, campaign_id=campaign_id)
+    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    campaigns = list((await session.execute(
+        stmt.order_by(Campaign.created_at.desc(), Campaign.id.desc()).offset((page - 1) * limit).limit(limit)
+    )).scalars())
+    by_campaign: dict[int, list[Sending]] = defaultdict(list)
+    if campaigns:
+        sq = select(Sending).where(Sending.account_id == subject.account_id,
+                                   Sending.campaign_id.in_([c.id for c in campaigns]))
+        if channel is not None:
+            sq = sq.where(Sending.channel == channel)
+        for sending in (await session.execute(sq.order_by(Sending.id))).scalars():
+            by_campaign[sending.campaign_id or 0].append(sending)
+    stats = await sending_stats(session, [s for rows in by_campaign.values() for s in rows])
+    rows = [CampaignRow(c, [(s, stats[s.id]) for s in by_campaign.get(c.id, [])]) for c in campaigns]
+    return rows, total
+
+
+async def sending_stats(session: AsyncSession, sendings: Iterable[Sending]) -> dict[int, SendingStats]:
+    """Counters per event kind (summed over days) and the processing totals of each sending."""
+    ids = [s.id for s in sendings]
+    out = {i: SendingStats() for i in ids}
+    if not ids:
+        return out
+    counters = await session.execute(
+        select(StatCounter.scope_id, StatCounter.metric, func.sum(StatCounter.value))
+        .where(StatCounter.scope == "sending", StatCounter.scope_id.in_(ids))
+        .group_by(StatCounter.scope_id, StatCounter.metric))
+    for scope_id, metric, value in counters:
+        name = EVENT_NAMES.get(str(metric))
+        if name is not None:
+            out[int(scope_id)].events[name] += int(value or 0)
+    for stats in out.values():
+        # Open and click counters count each message once (events.record counts first occurrences).
+        stats.events["opened_unique"] = stats.events["opened"]
+        stats.events["clicked_unique"] = stats.events["clicked"]
+    done = await session.execute(
+        select(Message.sending_id, func.count(), func.min(Message.sent_at), func.max(Message.sent_at))
+        .where(Message.sending_id.in_(ids), Message.status.not_in(PENDING_STATUSES))
+        .group_by(Message.sending_id))
+    for sending_id, processed, first, last in done:
+        stats = out[int(sending_id or 0)]
+        stats.processed, stats.started_at, stats.last_at = int(processed), first, last
+    sent_parts = await session.execute(
+        select(Message.sending_id, func.sum(Message.parts))
+        .where(Message.sending_id.in_(ids), Message.sent_at.is_not(None)).group_by(Message.sending_id))
+    for sending_id, parts in sent_parts:
+        out[int(sending_id or 0)].parts = int(parts or 0)
+    return out
+
+
+async def get_sending(session: AsyncSession, subject: AuthSubject, sending_id: int) -> Sending:
+    """The caller's sending, else 404; a client's user sees only its client's campaigns' sendings."""
+    stmt = select(Sending).where(Sending.id == sending_id, Sending.account_id == subject.account_id)
+    if subject.client_id is not None:
+        stmt = stmt.where(Sending.campaign_id.in_(scoped(select(Campaign.id), Campaign, subject)))
+    sending = (await session.execute(stmt)).scalar_one_or_none()
+    if sending is None:
+        raise NotFound("Resource not found")
+    return sending
+
+
+async def campaign_names(session: AsyncSession, campaign_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = sorted({i for i in campaign_ids if i})
+    if not ids:
+        return {}
+    rows = await session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids)))
+    return {int(i): str(n) for i, n in rows}
+
+
+@dataclass
+class EventRow:
+    event: Event
+    message: Message
+
+
+async def sending_events(session: AsyncSession, sending: Sending, *, before: datetime | None,
+                         after: datetime | None) -> list[EventRow]:
+    """Every reported event of a sending in time order, with its message."""
+    stmt = (select(Event, Message).join(Message, Message.id == Event.message_id)
+            .where(Event.sending_id == sending.id, Event.account_id == sending.account_id))
+    if before is not None:
+        stmt = stmt.where(Event.occurred_at < before)
+    if after is not None:
+        stmt = stmt.where(Event.occurred_at > after)
+    rows = (await session.execute(stmt.order_by(Event.occurred_at, Event.id))).all()
+    return [EventRow(e, m) for e, m in rows if EVENT_NAMES.get(e.kind)]
+
+
+def event_name(kind: str) -> str | None:
+    return EVENT_NAMES.get(kind)
+
+
+def details_url(details: dict[str, Any] | None) -> str:
+    value = (details or {}).get("url")
+    return str(value) if value else ""

@@ -1,0 +1,1 @@
+"""SMS of the messaging dialect: accepting `POST /api/rest/sms` and its dispatch-time rules."""
