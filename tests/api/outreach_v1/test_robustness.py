@@ -73,3 +73,20 @@ async def test_import_reports_unstorable_rows(client: httpx.AsyncClient, agency:
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["created"] == 1 and [e["line"] for e in data["errors"]] == [2]
+
+
+async def test_contact_zone_and_numbers_are_validated(client: httpx.AsyncClient, agency: Any) -> None:
+    h = {**agency.headers, "Content-Type": "application/json"}
+    bodies = [(b'{"timezone": "Not/AZone"}', "timezone"), (b'{"first_name": NaN}', "first_name"),
+              (b'{"last_name": Infinity}', "last_name"), (b'{"custom_merge_fields": {"a": -Infinity}}',
+                                                          "custom_merge_fields")]
+    for extra, field in bodies:
+        body = b'{"campaign_id": "%s", "email": "z@example.org", ' % agency.campaign_id.encode() + extra[1:]
+        r = await client.post("/api/v1/contacts", content=body, headers=h)
+        assert r.status_code == 422 and field in r.json()["errors"], (extra, r.text)
+    r = await client.post("/api/v1/contacts", headers=agency.headers, json={
+        "campaign_id": agency.campaign_id, "email": "zone@example.org", "timezone": "Europe/Madrid"})
+    assert r.status_code == 201 and r.json()["data"][0]["timezone"] == "Europe/Madrid"
+    r = await client.post(f"/api/v1/campaigns/{agency.campaign_id}/contacts/import", headers=agency.headers,
+                          files={"file": ("c.csv", b"email,timezone\na@example.org,Mars/Olympus\n", "text/csv")})
+    assert r.json()["data"]["created"] == 0 and r.json()["data"]["errors"][0]["line"] == 2

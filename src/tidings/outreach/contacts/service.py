@@ -6,9 +6,11 @@ added to, as in the Wavo document where each contact object carries one campaign
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -19,7 +21,7 @@ from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import ValidationFailed
 from tidings.db.models import Campaign, Contact, Enrollment
 from tidings.outreach import access, counters
-from tidings.outreach.campaigns.service import refresh_missing_data, steps_of
+from tidings.outreach.campaigns.service import check_timezone, refresh_missing_data, steps_of
 from tidings.outreach.fields import CONTACT_FIELDS, is_missing_data, merge_fields, templates
 from tidings.outreach.suppressions.service import suppressed_keys
 from tidings.outreach.text import require_storable
@@ -67,7 +69,7 @@ def custom_fields_from(raw: Any, where: str = "custom_merge_fields") -> dict[str
     for name, value in items:
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ValidationFailed.on(where, f"The {where} names must be non-empty strings of up to 100 characters.")
-        if value is not None and not isinstance(value, (str, int, float, bool)):
+        if value is not None and (not isinstance(value, (str, int, float, bool)) or _non_finite(value)):
             raise ValidationFailed.on(where, f"The {where} values must be strings.")
         require_storable(name, where)
         text = "" if value is None else str(value)
@@ -97,6 +99,21 @@ def _normalize(raw: str) -> str | None:
     return normalize_email(text)
 
 
+def _non_finite(value: Any) -> bool:
+    """NaN and infinities, which Python's JSON parser accepts but no contact field means."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+@lru_cache(maxsize=4096)
+def _valid_zone(name: str) -> bool:
+    """Whether a contact's zone is one the campaigns accept (cached: imports repeat a few zones)."""
+    try:
+        check_timezone(name)
+    except ValidationFailed:
+        return False
+    return True
+
+
 def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate one contact's columns; raises ValidationFailed naming the field."""
     out: dict[str, Any] = {}
@@ -112,12 +129,14 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
         value = data.get(name)
         if value is None or value == "":
             continue
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or _non_finite(value):
             raise ValidationFailed.on(name, f"The {name} must be a string.")
         text = str(value).strip()
         require_storable(text, name)
         if len(text) > MAX_LEN[name]:
             raise ValidationFailed.on(name, f"The {name} may not be greater than {MAX_LEN[name]} characters.")
+        if name == "timezone" and text and not _valid_zone(text):
+            raise ValidationFailed.on(name, "The timezone must be a valid zone.")
         if text:
             out[name] = text
     if len(email) > MAX_LEN["email"]:
