@@ -67,7 +67,7 @@ service imap-login {
   }
 }
 EOF
-dovecot -c "$dir/dovecot.conf"
+dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
 for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1

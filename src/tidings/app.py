@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tidings import api
 from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, rest
 from tidings.config import Settings, get_settings
+from tidings.engine import imap_poller, inbound_smtp
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner, release_worker, worker_name
 from tidings.runtime import boot, providers_for
@@ -49,9 +50,14 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
             runner = Runner(ctx)
             app.state.runner = runner
             runner_task = asyncio.create_task(runner.run_forever())
+        smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port)
+                       if settings.inbound_smtp_port else None)
         try:
             yield
         finally:
+            if smtp_server is not None:
+                await inbound_smtp.stop(smtp_server)
+            await imap_poller.stop_watchers(db)
             if runner_task is not None:
                 app.state.runner.stop()
                 await runner_task

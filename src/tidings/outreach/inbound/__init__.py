@@ -1,0 +1,1 @@
+"""Inbound mail of outreach mailboxes: matching to threads, storing, classification effects."""
