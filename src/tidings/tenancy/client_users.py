@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -87,7 +87,7 @@ async def invite(
     pending = (await session.execute(
         select(ClientInvitation).where(ClientInvitation.account_id == subject.account_id,
                                        ClientInvitation.client_id == client.id,
-                                       ClientInvitation.email == address,
+                                       func.lower(ClientInvitation.email) == address.lower(),
                                        ClientInvitation.accepted_at.is_(None))
     )).scalars().all()
     for old in pending:
@@ -130,7 +130,7 @@ async def update_roles(
 async def _pending(session: AsyncSession, subject: AuthSubject, client_id: int, email: str) -> list[ClientInvitation]:
     stmt = select(ClientInvitation).where(
         ClientInvitation.account_id == subject.account_id, ClientInvitation.client_id == client_id,
-        ClientInvitation.accepted_at.is_(None), ClientInvitation.email == email)
+        ClientInvitation.accepted_at.is_(None), func.lower(ClientInvitation.email) == email.lower())
     return list((await session.execute(stmt)).scalars())
 
 

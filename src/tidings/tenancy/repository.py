@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.db.models import Account, ApiCredential, ClientMembership, User
@@ -28,8 +28,10 @@ async def credential_by_hash(session: AsyncSession, digest: str) -> tuple[ApiCre
 
 
 async def user_by_email(session: AsyncSession, account_id: int, email: str) -> User | None:
-    stmt = select(User).where(User.account_id == account_id, User.email == email)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    """The account's user with this address, compared case-insensitively (an exact match first)."""
+    stmt = (select(User).where(User.account_id == account_id, func.lower(User.email) == email.lower())
+            .order_by((User.email != email), User.id).limit(1))
+    return (await session.execute(stmt)).scalars().first()
 
 
 async def membership(session: AsyncSession, user_id: int, client_id: int) -> ClientMembership | None:

@@ -90,3 +90,26 @@ async def test_contact_zone_and_numbers_are_validated(client: httpx.AsyncClient,
     r = await client.post(f"/api/v1/campaigns/{agency.campaign_id}/contacts/import", headers=agency.headers,
                           files={"file": ("c.csv", b"email,timezone\na@example.org,Mars/Olympus\n", "text/csv")})
     assert r.json()["data"]["created"] == 0 and r.json()["data"]["errors"][0]["line"] == 2
+
+
+async def test_client_user_emails_are_case_insensitive(client: httpx.AsyncClient, agency: Any) -> None:
+    url = f"/api/v1/clients/{agency.client_id}/users"
+    for email in ("mike@example.com", "MIKE@example.com"):
+        r = await client.post(url, headers=agency.headers, json={"email": email, "view_campaigns": True})
+        assert r.status_code == 200, r.text
+    token = r.json()["invitation"]["token"]
+    r = await client.get(url, headers=agency.headers)
+    assert [i["email"] for i in r.json()["data"]["invitations"]] == ["MIKE@example.com"]
+    # The agency owner's address in another case is the same user.
+    r = await client.post(url, headers=agency.headers, json={"email": "OWNER@acme.test"})
+    assert r.status_code == 422 and "email" in r.json()["errors"]
+    r = await client.post("/api/v1/invitations/accept", json={"token": token, "name": "Mike"})
+    assert r.status_code == 201, r.text
+    r = await client.put(url, headers=agency.headers, json={"email": "mike@EXAMPLE.com", "export_campaigns": True})
+    assert r.status_code == 200, r.text
+    r = await client.post(url, headers=agency.headers, json={"email": "Mike@example.com"})
+    assert r.status_code == 422
+    r = await client.delete(url, params={"email": "mike@example.com"}, headers=agency.headers)
+    assert r.status_code == 204
+    r = await client.get(url, headers=agency.headers)
+    assert r.json()["data"] == {"users": [], "invitations": []}
