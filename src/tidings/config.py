@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     worker_batch: int = 50
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5
+    omni_step_timeout: int = 600  # seconds a fallback step may take to be delivered before the next one runs
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

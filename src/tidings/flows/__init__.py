@@ -1,0 +1,1 @@
+"""Omnichannel fallback flows: steps over email, SMS and voice until one is delivered."""

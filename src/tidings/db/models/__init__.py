@@ -5,6 +5,7 @@ from tidings.db.models.campaign import Campaign, CampaignMailbox, Step
 from tidings.db.models.client import Client, ClientInvitation, ClientMembership
 from tidings.db.models.contact import Contact, Enrollment
 from tidings.db.models.counter import StatCounter
+from tidings.db.models.flow import Flow, FlowContact, FlowStep
 from tidings.db.models.job import Job
 from tidings.db.models.mailbox import Mailbox
 from tidings.db.models.message import Event, Message, Sending, Thread
@@ -23,6 +24,9 @@ __all__ = [
     "Contact",
     "Enrollment",
     "Event",
+    "Flow",
+    "FlowContact",
+    "FlowStep",
     "Job",
     "Mailbox",
     "Message",
