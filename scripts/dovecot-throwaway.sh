@@ -17,8 +17,16 @@ if [ "$cmd" = add-user ]; then
   dir=$2 user=$3 pass=$4
   grep -v "^$user:" "$dir/users" > "$dir/users.new" || true
   printf '%s:{PLAIN}%s\n' "$user" "$pass" >> "$dir/users.new"
+  old=$(stat -c %Y "$dir/users")
   cat "$dir/users.new" > "$dir/users"; rm -f "$dir/users.new"
-  exit 0
+  # Dovecot rereads the file when its mtime changes: make sure it does, even within one second.
+  now=$(date +%s); touch -d "@$(( now > old ? now : old + 1 ))" "$dir/users"
+  for _ in $(seq 1 50); do
+    doveadm -c "$dir/dovecot.conf" auth test "$user" "$pass" >/dev/null 2>&1 && exit 0
+    sleep 0.1
+  done
+  echo "dovecot does not accept the new user $user" >&2
+  exit 1
 fi
 command -v dovecot >/dev/null 2>&1 || { echo "dovecot is not installed (apt-get install dovecot-imapd)" >&2; exit 3; }
 port=${2:-14300}

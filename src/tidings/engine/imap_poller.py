@@ -85,6 +85,12 @@ async def _close(client: aioimaplib.IMAP4) -> None:
         await asyncio.wait_for(client.logout(), 5)
 
 
+def _abort(client: aioimaplib.IMAP4) -> None:
+    """Drop a connection at once (an IDLE one being cancelled cannot wait for LOGOUT)."""
+    with contextlib.suppress(Exception):
+        client.protocol.transport.close()
+
+
 def _fetched(lines: list[bytes | bytearray]) -> list[tuple[int, bytes]]:
     """(uid, raw) pairs of a UID FETCH response; the UID may come before or after the literal."""
     out: list[tuple[int, bytes]] = []
@@ -193,7 +199,7 @@ async def _watch(db: Database, mailbox_id: int) -> None:
                         await poll_mailbox(db, mailbox_id)
                         _state(db).polled[mailbox_id] = clock.now()
             finally:
-                await _close(client)
+                _abort(client)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reconnect after any network or server trouble
