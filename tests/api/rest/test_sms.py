@@ -198,6 +198,8 @@ async def test_sub_filters_contacts_and_unsubscribe(app: Any, client: httpx.Asyn
     r = await client.get(f"{URL}/{first.id},{second.id}", headers=auth)
     data = r.json()["data"]
     assert [d["id"] for d in data] == [str(first.id), str(second.id)]
+    assert data[0]["message"].startswith("Hi Bob smith") and "/u/" in data[0]["message"]
+    assert "{UNSUB_URL}" not in data[0]["message"]
     assert data[0]["customFields"] == {"name": "BOB SMITH", "amount": "1234.5", "url": "https://acme.test/x"}
     assert data[1]["customFields"]["email"] == "ana@test.test" and data[1]["customFields"]["city"] == "madrid"
 

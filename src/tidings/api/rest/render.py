@@ -65,7 +65,8 @@ def sending(request: Request, row: Sending, stats: SendingStats, campaign_name: 
         "totalSmsParts": stats.parts if row.channel == "sms" else 0,
         "cost": float(row.cost or 0),
         "currency": row.currency,
-        "tags": list(options.get("tags") or tags),
+        # Sendings of this dialect keep their own tags; others show their campaign's.
+        "tags": list(options["tags"] if isinstance(options.get("tags"), list) else tags),
         "scheduledAt": iso(row.scheduled_at),
         "expiresAt": iso(datetime.fromisoformat(expires)) if isinstance(expires, str) else None,
         "startedAt": iso(stats.started_at),

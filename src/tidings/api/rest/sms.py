@@ -13,7 +13,8 @@ from tidings.api.rest import pagination, render
 from tidings.api.rest.schemas import SmsBody
 from tidings.core.errors import NotFound
 from tidings.db.models import Contact, Event, Message
-from tidings.messaging import reports
+from tidings.messaging import reports, tracking
+from tidings.messaging.preparers import fill_unsubscribe
 from tidings.messaging.sms import service
 from tidings.messaging.sms.service import contact_fields
 from tidings.tenancy.scoping import scoped
@@ -47,6 +48,14 @@ async def send_sms(body: SmsBody, request: Request, session: deps.Session, subje
     return JSONResponse({"campaignId": sending.campaign_id if sending else None,
                          "sendingId": sending.id if sending else None, "result": result},
                         status_code=207 if queued.partial else 202)
+
+
+def _as_sent(message: Message, request: Request) -> str | None:
+    """The text as it is sent: {UNSUB_URL} is the message's own link (filled in at send time)."""
+    body = message.body
+    if body and "{UNSUB_URL}" in body:
+        body = fill_unsubscribe(body, tracking.unsubscribe_url(deps.get_settings(request).public_url, message.id))
+    return body
 
 
 def _ids(raw: str) -> list[int]:
@@ -90,7 +99,7 @@ async def show_sms(message_ids: str, request: Request, session: deps.Session, su
             "id": str(message.id),
             "from": message.sender,
             "to": message.recipient,
-            "message": message.body,
+            "message": _as_sent(message, request),
             "campaignId": message.campaign_id,
             "sendingId": message.sending_id,
             "isDelivered": message.delivered_at is not None,

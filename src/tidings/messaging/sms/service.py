@@ -302,6 +302,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     # {UNSUB_URL} becomes the message's own link at send time; count parts with a link of the same length.
     unsub_probe = tracking.unsubscribe_url(settings.public_url, 1)
     plans: list[tuple[str, str, int] | int] = []  # (body, encoding, parts) or a refusal code
+    fits: dict[str, tuple[str, int] | int] = {}  # most requests send one text to every recipient
     for number, values in zip(numbers, checked.subs, strict=True):
         if number is None:
             plans.append(102)
@@ -312,7 +313,9 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
             body = render_custom_fields(body, fields, shorten=_keep)
             if checked.extra.get("trans"):
                 body = sms.translate(body)
-        fit = _fit(body.replace("{UNSUB_URL}", unsub_probe), checked.encoding, checked.max_parts)
+        fit = fits.get(body)
+        if fit is None:
+            fit = fits[body] = _fit(body.replace("{UNSUB_URL}", unsub_probe), checked.encoding, checked.max_parts)
         plans.append(fit if isinstance(fit, int) else (body, fit[0], fit[1]))
     accepted = [(n, p) for n, p in zip(numbers, plans, strict=True) if not isinstance(p, int)]
     if not accepted:
