@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -87,6 +87,9 @@ class FlowView:
 
     flow: Flow
     contacts: list[tuple[FlowContact, list[FlowStep]]]
+    # Over the whole batch, also when one contact is shown: finished once no contact is running.
+    finished: bool = False
+    finished_at: datetime | None = None
 
 
 def _phone(raw: str) -> str | None:
@@ -259,13 +262,7 @@ async def _run_from(
 
 
 async def _finish(session: AsyncSession, flow: Flow, contact: FlowContact, status: str) -> None:
-    now = clock.now()
-    contact.status, contact.finished_at = status, now
-    await session.flush()
-    running = await session.scalar(select(func.count()).select_from(FlowContact)
-                                   .where(FlowContact.flow_id == flow.id, FlowContact.status == "running"))
-    if not running:
-        flow.status, flow.finished_at = "finished", now
+    contact.status, contact.finished_at = status, clock.now()
 
 
 async def _context(session: AsyncSession, step: FlowStep) -> tuple[Flow, FlowContact, list[FlowStep]] | None:
@@ -311,7 +308,7 @@ async def on_step_message(session: AsyncSession, happened: events.Happened) -> N
     # Relay acceptance is delivery for email only; other channels wait for their delivery report.
     if step_id is None or (kind == "sent" and message.channel != "email"):
         return
-    step = await session.get(FlowStep, int(step_id))
+    step = await _locked_step(session, int(step_id))
     if step is None or step.status != "running" or step.message_id != message.id:
         return  # the step was already left (timed out): a late outcome changes nothing
     if kind in ("sent", "delivered"):
@@ -320,15 +317,21 @@ async def on_step_message(session: AsyncSession, happened: events.Happened) -> N
         await leave_step(session, step, delivered=False, reason=_reason(kind, happened.event.details or {}))
 
 
+async def _locked_step(session: AsyncSession, step_id: int) -> FlowStep | None:
+    # FOR UPDATE (PostgreSQL) so an outcome and a timeout arriving together leave the step once; the
+    # message row is always locked before the step (the dispatcher has updated it), so they cannot deadlock.
+    return await session.get(FlowStep, step_id, with_for_update=True, populate_existing=True)
+
+
 async def time_out(session: AsyncSession, step_id: int, message_id: int) -> None:
     """The step's message was not delivered in time: leave the step and stop the message if still queued."""
-    step = await session.get(FlowStep, step_id)
+    message = await session.get(Message, message_id, with_for_update=True, populate_existing=True)
+    step = await _locked_step(session, step_id)
     if step is None or step.status != "running" or step.message_id != message_id:
         return
     found = await _context(session, step)
     seconds = found[0].steps[step.number].get("timeoutSeconds") if found is not None else None
     await leave_step(session, step, delivered=False, reason=f"timeout: not delivered within {seconds} s")
-    message = await session.get(Message, message_id)
     if message is not None and message.status == "queued":
         # Not sent yet: stop it, so the contact is not reached twice. The step is already left, so the
         # listener ignores this event.
@@ -356,4 +359,9 @@ async def get(session: AsyncSession, subject: AuthSubject, *, flow_id: int | Non
                                       .order_by(FlowStep.flow_contact_id, FlowStep.number))
         for step in rows2.scalars():
             steps[step.flow_contact_id].append(step)
-    return FlowView(flow, [(c, steps[c.id]) for c in contacts])
+    running, last = (await session.execute(
+        select(func.count(FlowContact.id).filter(FlowContact.status == "running"), func.max(FlowContact.finished_at))
+        .where(FlowContact.flow_id == flow.id))).one()
+    finished = not running
+    return FlowView(flow, [(c, steps[c.id]) for c in contacts], finished,
+                    clock.as_utc(last) if finished and last is not None else None)

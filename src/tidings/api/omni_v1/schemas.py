@@ -68,7 +68,8 @@ def render_flow(view: FlowView) -> dict[str, Any]:
     flow, ids = view.flow, codec()
     return {
         "id": ids.to_uuid(Kind.BATCH, flow.id), "campaignId": flow.campaign_id, "campaignAlias": flow.campaign_alias,
-        "status": flow.status.upper(), **_times("created", flow.created_at), **_times("finished", flow.finished_at),
+        "status": "FINISHED" if view.finished else "RUNNING", **_times("created", flow.created_at),
+        **_times("finished", view.finished_at),
         "contacts": [{"id": ids.to_uuid(Kind.FLOW, contact.id), "correlationId": contact.correlation_id,
                       "phone": contact.phone, "email": contact.email, "emailName": contact.email_name,
                       "status": contact.status.upper(), **_times("finished", contact.finished_at),

@@ -19,9 +19,8 @@ class Flow(IdMixin, TimestampMixin, TenantMixin, Base):
     sending_id: Mapped[int] = mapped_column(ForeignKey("sendings.id", ondelete="CASCADE"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), default=None)
     campaign_alias: Mapped[str | None] = mapped_column(String(255), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished
+    # The batch's own status is derived from its contacts when read, so concurrent contacts never race on it.
     steps: Mapped[list[Any]] = mapped_column(default=list)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class FlowContact(IdMixin, TimestampMixin, TenantMixin, Base):
