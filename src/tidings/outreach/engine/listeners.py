@@ -18,7 +18,7 @@ from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
-from tidings.outreach.engine.status import SENDABLE, sendable, stops_on_autoreply
+from tidings.outreach.engine.status import SENDABLE, campaign_of, enrollment_of, sendable, stops_on_autoreply
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
@@ -27,8 +27,8 @@ RETRY_FAILED_STEP = timedelta(hours=1)
 async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment, Campaign] | None:
     if message.direction != "out" or message.enrollment_id is None or message.campaign_id is None:
         return None
-    enrollment = await session.get(Enrollment, message.enrollment_id)
-    campaign = await session.get(Campaign, message.campaign_id)
+    enrollment = await enrollment_of(session, message)
+    campaign = await campaign_of(session, message)
     if enrollment is None or campaign is None or campaign.kind != "sequence":
         return None
     return enrollment, campaign

@@ -20,10 +20,10 @@ from tidings.config import Settings
 from tidings.core import clock
 from tidings.core.emails import email_domain
 from tidings.core.secrets import vault
-from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.db.models import Mailbox, Message
 from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
 from tidings.messaging.preparers import email_mime
-from tidings.outreach.engine.status import next_opening, sendable
+from tidings.outreach.engine.status import campaign_of, enrollment_of, held, next_opening, sendable
 
 log = structlog.get_logger("tidings.outreach.sending")
 PREPARER = "mailbox"
@@ -53,7 +53,7 @@ def smtp_settings(box: Mailbox) -> SmtpSettings:
 @preparer(PREPARER)
 async def prepare_mailbox_email(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
     """MIME from the shared builder, signed for the mailbox's domain, sent over the mailbox's SMTP."""
-    box = await session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    box = await held(session, Mailbox, message.mailbox_id)
     if box is None:
         raise LookupError("the message's mailbox no longer exists")
     outbound = email_mime(message, settings)
@@ -70,8 +70,8 @@ async def outreach_gate(session: AsyncSession, message: Message, settings: Setti
     if not is_outreach(message):
         return None
     now = clock.now()
-    enrollment = await session.get(Enrollment, message.enrollment_id) if message.enrollment_id else None
-    campaign = await session.get(Campaign, message.campaign_id) if message.campaign_id else None
+    enrollment = await enrollment_of(session, message)
+    campaign = await campaign_of(session, message)
     if enrollment is None or campaign is None:
         return Refuse("rejected", "stopped", "the contact or campaign no longer exists")
     if not sendable(enrollment.status, campaign):
@@ -80,7 +80,7 @@ async def outreach_gate(session: AsyncSession, message: Message, settings: Setti
         return Hold(now + timedelta(minutes=5), "campaign paused")
     if campaign.status != "RUNNING":
         return Refuse("rejected", "stopped", f"the campaign is {campaign.status}")
-    box = await session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    box = await held(session, Mailbox, message.mailbox_id)
     if box is not None and box.status == "paused":
         until = clock.as_utc(box.paused_until) if box.paused_until else now + PAUSE
         if until > now:
@@ -99,7 +99,7 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
     login_failed = not result.accepted and result.detail.startswith("login failed")
     if not login_failed and not (result.accepted and message.mailbox_id is not None):
         return
-    box = await session.get(Mailbox, message.mailbox_id)
+    box = await held(session, Mailbox, message.mailbox_id)
     if box is None:
         return
     if login_failed:

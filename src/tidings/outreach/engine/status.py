@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
-from tidings.db.models import Campaign, Enrollment, Step
+from tidings.db.models import Campaign, Enrollment, Message, Step
 from tidings.outreach.campaigns.service import complete_if_finished
 
+T = TypeVar("T")
 # AUTOREPLIED keeps receiving steps unless the campaign's stop_on_autoreply setting is on.
 SENDABLE = ("OK", "AUTOREPLIED")
 
@@ -53,3 +55,45 @@ async def maybe_complete(session: AsyncSession, campaign: Campaign) -> bool:
         if waiting:
             return False
     return await complete_if_finished(session, campaign.id)
+
+
+_HELD = "tidings.outreach.enrollments"
+
+
+async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment | None:
+    """The message's enrollment; a miss loads those of every outreach message the session holds.
+
+    The dispatcher's gates and listeners look at one message at a time: without the batch load each
+    lookup would be its own query and, worse, its own autoflush of the batch so far. The session
+    only holds loaded rows weakly, so they are kept in `session.info` for the transaction.
+    """
+    if message.enrollment_id is None:
+        return None
+    held: dict[int, Enrollment] = session.info.setdefault(_HELD, {})
+    if message.enrollment_id not in held:
+        wanted = {message.enrollment_id} | {
+            o.enrollment_id for o in list(session.identity_map.values())
+            if isinstance(o, Message) and o.enrollment_id is not None and o.direction == "out"}
+        missing = sorted(wanted - set(held))
+        with session.no_autoflush:
+            for i in range(0, len(missing), 500):
+                rows = await session.execute(select(Enrollment).where(Enrollment.id.in_(missing[i:i + 500])))
+                held.update((e.id, e) for e in rows.scalars())
+    return held.get(message.enrollment_id)
+
+
+async def held(session: AsyncSession, model: type[T], pk: int | None) -> T | None:
+    """`session.get` that keeps the row for the rest of the transaction (campaigns, mailboxes)."""
+    if pk is None:
+        return None
+    cache: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
+    key = (model, pk)
+    if key not in cache:
+        with session.no_autoflush:
+            cache[key] = await session.get(model, pk)
+    found: T | None = cache[key]
+    return found
+
+
+async def campaign_of(session: AsyncSession, message: Message) -> Campaign | None:
+    return await held(session, Campaign, message.campaign_id)

@@ -27,6 +27,7 @@ from tidings.core import clock
 from tidings.core.classify import Classification, classify, extract_body, references_of
 from tidings.db.models import Mailbox, Message, Thread
 from tidings.messaging import events
+from tidings.outreach.engine import listeners  # noqa: F401 - the effects of the events recorded here
 
 log = structlog.get_logger("tidings.outreach.inbound")
 KIND_EVENT = {"reply": "replied", "auto_reply": "autoreplied", "bounce": "bounced", "unsubscribe": "unsubscribed"}

@@ -1,0 +1,157 @@
+"""Cold-email sending: messages per second from a RUNNING campaign to a local aiosmtpd sink.
+
+Tidings: 10 mailboxes (limits lifted) and 20,000 contacts due for step 1 of a RUNNING campaign; the
+engine schedules, renders, builds the MIME, sends over one SMTP connection per mailbox and records
+every outcome with its counters, on SQLite. Baseline, in the same run against the same sink: a bare
+aiosmtplib loop sending the same number of pre-rendered messages over 10 connections, no database.
+The sink (aiosmtpd's Sink handler) runs in its own process so it does not share a CPU with either.
+`ratio` = tidings / bare. TIDINGS_BENCH_CONTACTS changes the size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiosmtplib
+from sqlalchemy import func, insert, select
+
+from tidings.config import Settings
+from tidings.core import mime
+from tidings.db.base import Base
+from tidings.db.models import Campaign, CampaignMailbox, Client, Contact, Enrollment, Mailbox, Message, Step
+from tidings.engine.context import EngineContext
+from tidings.engine.runner import Runner
+from tidings.runtime import boot, providers_for
+from tidings.tenancy.service import create_account
+
+CONTACTS = int(os.environ.get("TIDINGS_BENCH_CONTACTS", "20000"))
+MAILBOXES = 10
+BATCH = 1000
+SUBJECT = "Quick question, {{first_name}}"
+BODY = "Hi {{first_name}},\n\nwould {{company}} like to {see|try} our product?\n\nSam"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_sink(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
+                             "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the SMTP sink did not start")
+
+
+async def _tidings(port: int, workdir: Path) -> dict[str, float]:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}", secret_key="bench",
+                        data_dir=workdir, worker_batch=BATCH, public_url="https://t.acme.test")
+    db = boot(settings)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    async with db.transaction() as s:
+        account = (await create_account(s, name="Bench", email="bench@bench.test")).account_id
+        client = Client(account_id=account, name="Bench client", max_emails=MAILBOXES)
+        s.add(client)
+        await s.flush()
+        campaign = Campaign(account_id=account, client_id=client.id, name="Bench", status="DRAFT", kind="sequence",
+                            channel="email", settings={})
+        s.add(campaign)
+        await s.flush()
+        s.add(Step(account_id=account, campaign_id=campaign.id, number=1, subject=SUBJECT, body=BODY))
+        for i in range(MAILBOXES):
+            box = Mailbox(account_id=account, client_id=client.id, email=f"sender{i}@acme{i}.test", name=f"Sam {i}",
+                          smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", daily_limit=10**9,
+                          min_interval_seconds=0)
+            s.add(box)
+            await s.flush()
+            s.add(CampaignMailbox(account_id=account, campaign_id=campaign.id, mailbox_id=box.id))
+        await s.execute(insert(Contact), [
+            {"account_id": account, "client_id": client.id, "email": f"c{i}@globex{i % 97}.test",
+             "email_key": f"c{i}@globex{i % 97}.test", "first_name": f"Person{i}", "company": "Globex",
+             "tags": [], "custom_fields": {}} for i in range(CONTACTS)])
+        contact_ids = (await s.execute(select(Contact.id).order_by(Contact.id))).scalars().all()
+        campaign.status = "RUNNING"
+        await s.execute(insert(Enrollment), [
+            {"account_id": account, "campaign_id": campaign.id, "contact_id": cid, "status": "OK", "next_step": 1,
+             "next_due_at": campaign.created_at} for cid in contact_ids])
+    runner = Runner(EngineContext(db, settings, providers_for(settings), "bench"))
+    started = time.perf_counter()
+    await runner.run_until_idle(max_rounds=100_000)
+    elapsed = time.perf_counter() - started
+    async with db.sessions() as s:
+        sent = (await s.execute(select(func.count()).select_from(Message).where(Message.status == "sent"))).scalar()
+    await runner.ctx.providers.close()
+    await db.dispose()
+    return {"messages": float(sent or 0), "seconds": round(elapsed, 3), "per_second": round((sent or 0) / elapsed, 1)}
+
+
+def _prerendered() -> list[tuple[str, str, bytes]]:
+    out = []
+    for i in range(CONTACTS):
+        box = i % MAILBOXES
+        sender, rcpt = f"sender{box}@acme{box}.test", f"c{i}@globex{i % 97}.test"
+        built, _ = mime.build_email(from_addr=sender, from_name=f"Sam {box}", to_addr=rcpt, to_name=f"Person{i}",
+                                    subject=f"Quick question, Person{i}", html=None,
+                                    text=f"Hi Person{i},\n\nwould Globex like to see our product?\n\nSam",
+                                    message_id_domain=f"acme{box}.test",
+                                    headers={"List-Unsubscribe": "<https://t.acme.test/u/x>",
+                                             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        out.append((sender, rcpt, built.as_bytes()))
+    return out
+
+
+async def _bare(port: int) -> dict[str, float]:
+    messages = _prerendered()
+    lanes = [messages[i::MAILBOXES] for i in range(MAILBOXES)]
+
+    async def lane(items: list[tuple[str, str, bytes]]) -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await smtp.connect()
+        for sender, rcpt, raw in items:
+            await smtp.sendmail(sender, [rcpt], raw)
+        await smtp.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane(items) for items in lanes))
+    elapsed = time.perf_counter() - started
+    return {"messages": float(len(messages)), "seconds": round(elapsed, 3),
+            "per_second": round(len(messages) / elapsed, 1)}
+
+
+async def main() -> dict[str, object]:
+    port = _free_port()
+    sink = _start_sink(port)
+    try:
+        bare = await _bare(port)
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = await _tidings(port, Path(tmp))
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    return {"benchmark": "outreach_send", "database": "sqlite", "contacts": CONTACTS, "mailboxes": MAILBOXES,
+            "worker_batch": BATCH, "tidings": ours, "bare_aiosmtplib_loop": bare,
+            "ratio": round(ours["per_second"] / bare["per_second"], 3)}
+
+
+if __name__ == "__main__":
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    print(json.dumps(asyncio.run(main())))
