@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 14:19:49.850283
+Revises:
+Create Date: 2026-11-23 15:43:08.511574
 """
 
 from collections.abc import Sequence
@@ -69,6 +69,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_jobs_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_jobs_queue', ['status', 'due_at'], unique=False)
 
+    op.create_table('senders',
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('email_key', sa.String(length=320), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('verified_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('verify_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', tidings.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_senders_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_senders')),
+    sa.UniqueConstraint('account_id', 'email_key', name=op.f('uq_senders_account_id_email_key'))
+    )
+    with op.batch_alter_table('senders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_senders_account_id'), ['account_id'], unique=False)
+
     op.create_table('stat_counters',
     sa.Column('scope', sa.String(length=16), nullable=False),
     sa.Column('scope_id', sa.Integer(), nullable=False),
@@ -84,6 +100,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('stat_counters', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stat_counters_account_id'), ['account_id'], unique=False)
+
+    op.create_table('templates',
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('html', sa.Text(), nullable=False),
+    sa.Column('updated_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', tidings.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_templates_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_templates'))
+    )
+    with op.batch_alter_table('templates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_templates_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_templates_account_version', ['account_id', 'version'], unique=False)
 
     op.create_table('campaigns',
     sa.Column('client_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -185,6 +217,8 @@ def upgrade() -> None:
     sa.Column('sent_today', sa.Integer(), nullable=False),
     sa.Column('dkim_selector', sa.String(length=64), nullable=True),
     sa.Column('dkim_private_key_enc', sa.Text(), nullable=True),
+    sa.Column('next_send_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('paused_until', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('created_at', tidings.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -344,6 +378,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_steps_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_steps_campaign_id'), ['campaign_id'], unique=False)
 
+    op.create_table('flows',
+    sa.Column('sending_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('campaign_alias', sa.String(length=255), nullable=True),
+    sa.Column('steps', sa.JSON(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', tidings.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_flows_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_flows_campaign_id_campaigns'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['sending_id'], ['sendings.id'], name=op.f('fk_flows_sending_id_sendings'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_flows'))
+    )
+    with op.batch_alter_table('flows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flows_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flows_sending_id'), ['sending_id'], unique=False)
+
     op.create_table('suppressions',
     sa.Column('client_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=False),
@@ -384,6 +435,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_threads_campaign_id'), ['campaign_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_threads_enrollment_id'), ['enrollment_id'], unique=False)
 
+    op.create_table('flow_contacts',
+    sa.Column('flow_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('correlation_id', sa.String(length=255), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=True),
+    sa.Column('email', sa.String(length=320), nullable=True),
+    sa.Column('email_name', sa.String(length=200), nullable=True),
+    sa.Column('info', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('finished_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', tidings.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_flow_contacts_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['flow_id'], ['flows.id'], name=op.f('fk_flow_contacts_flow_id_flows'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_flow_contacts'))
+    )
+    with op.batch_alter_table('flow_contacts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flow_contacts_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flow_contacts_flow_id'), ['flow_id'], unique=False)
+
     op.create_table('messages',
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('direction', sa.String(length=8), nullable=False),
@@ -419,7 +490,9 @@ def upgrade() -> None:
     sa.Column('clicked_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('error_code', sa.String(length=64), nullable=True),
     sa.Column('error_detail', sa.Text(), nullable=True),
+    sa.Column('updated_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('extra', sa.JSON(), nullable=False),
+    sa.Column('list_pending', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('created_at', tidings.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -442,6 +515,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_messages_campaign_id'), ['campaign_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_enrollment_id'), ['enrollment_id'], unique=False)
         batch_op.create_index('ix_messages_external', ['channel', 'external_id'], unique=False)
+        batch_op.create_index('ix_messages_list_pending', ['account_id', 'list_pending'], unique=False)
         batch_op.create_index('ix_messages_queue', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_messages_rfc_id', ['rfc_message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_sending_id'), ['sending_id'], unique=False)
@@ -467,11 +541,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_events_message_id'), ['message_id'], unique=False)
         batch_op.create_index('ix_events_sending_time', ['sending_id', 'occurred_at'], unique=False)
 
+    op.create_table('flow_steps',
+    sa.Column('flow_contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('destination', sa.String(length=320), nullable=True),
+    sa.Column('message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('started_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', tidings.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_flow_steps_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['flow_contact_id'], ['flow_contacts.id'], name=op.f('fk_flow_steps_flow_contact_id_flow_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_flow_steps_message_id_messages'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_flow_steps')),
+    sa.UniqueConstraint('flow_contact_id', 'number', name=op.f('uq_flow_steps_flow_contact_id_number'))
+    )
+    with op.batch_alter_table('flow_steps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flow_steps_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flow_steps_flow_contact_id'), ['flow_contact_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flow_steps_message_id'), ['message_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('flow_steps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_flow_steps_message_id'))
+        batch_op.drop_index(batch_op.f('ix_flow_steps_flow_contact_id'))
+        batch_op.drop_index(batch_op.f('ix_flow_steps_account_id'))
+
+    op.drop_table('flow_steps')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_sending_time')
         batch_op.drop_index(batch_op.f('ix_events_message_id'))
@@ -483,6 +587,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_sending_id'))
         batch_op.drop_index('ix_messages_rfc_id')
         batch_op.drop_index('ix_messages_queue')
+        batch_op.drop_index('ix_messages_list_pending')
         batch_op.drop_index('ix_messages_external')
         batch_op.drop_index(batch_op.f('ix_messages_enrollment_id'))
         batch_op.drop_index(batch_op.f('ix_messages_campaign_id'))
@@ -490,6 +595,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_messages_account_created')
 
     op.drop_table('messages')
+    with op.batch_alter_table('flow_contacts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_flow_contacts_flow_id'))
+        batch_op.drop_index(batch_op.f('ix_flow_contacts_account_id'))
+
+    op.drop_table('flow_contacts')
     with op.batch_alter_table('threads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_threads_enrollment_id'))
         batch_op.drop_index(batch_op.f('ix_threads_campaign_id'))
@@ -502,6 +612,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_suppressions_account_id'))
 
     op.drop_table('suppressions')
+    with op.batch_alter_table('flows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_flows_sending_id'))
+        batch_op.drop_index(batch_op.f('ix_flows_account_id'))
+
+    op.drop_table('flows')
     with op.batch_alter_table('steps', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_steps_campaign_id'))
         batch_op.drop_index(batch_op.f('ix_steps_account_id'))
@@ -564,10 +679,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_campaigns_account_id'))
 
     op.drop_table('campaigns')
+    with op.batch_alter_table('templates', schema=None) as batch_op:
+        batch_op.drop_index('ix_templates_account_version')
+        batch_op.drop_index(batch_op.f('ix_templates_account_id'))
+
+    op.drop_table('templates')
     with op.batch_alter_table('stat_counters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stat_counters_account_id'))
 
     op.drop_table('stat_counters')
+    with op.batch_alter_table('senders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_senders_account_id'))
+
+    op.drop_table('senders')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index('ix_jobs_queue')
         batch_op.drop_index(batch_op.f('ix_jobs_account_id'))
