@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
             runner = Runner(ctx)
             app.state.runner = runner
             runner_task = asyncio.create_task(runner.run_forever())
-        smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port)
+        smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port, settings.inbound_smtp_host)
                        if settings.inbound_smtp_port else None)
         try:
             yield

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     country_rules: Path | None = None  # operator JSON merged over core/data/country_rules.json
     log_level: str = "info"
     inbound_smtp_port: int | None = None
+    inbound_smtp_host: str = "0.0.0.0"  # an MX target listens on every interface
     worker_batch: int = 50
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5

@@ -9,7 +9,6 @@ so the sending MTA retries it later instead of losing it.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import structlog
@@ -49,9 +48,9 @@ class InboundHandler:
 
 
 async def start(db: Database, port: int, host: str | None = None) -> asyncio.AbstractServer:
-    """Listen for inbound mail on `host:port` (TIDINGS_INBOUND_SMTP_HOST, default every interface)."""
+    """Listen for inbound mail on `host:port` (every interface unless a host is given)."""
     handler = InboundHandler(db)
-    bind = host or os.environ.get("TIDINGS_INBOUND_SMTP_HOST") or DEFAULT_HOST
+    bind = host or DEFAULT_HOST
 
     def factory() -> Any:
         return SMTP(handler, data_size_limit=MAX_SIZE, enable_SMTPUTF8=True, hostname="tidings")
