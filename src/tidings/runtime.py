@@ -6,7 +6,7 @@ from tidings.channels.registry import Providers
 from tidings.config import Settings
 from tidings.core import ids, secrets
 from tidings.db.engine import Database
-from tidings.messaging import tracking
+from tidings.messaging import shortlinks, tracking
 
 
 def boot(settings: Settings) -> Database:
@@ -15,6 +15,7 @@ def boot(settings: Settings) -> Database:
     ids.configure(key)
     secrets.configure(key)
     tracking.configure(key)
+    shortlinks.configure(key)
     return Database(settings.database_url)
 
 

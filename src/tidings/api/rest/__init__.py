@@ -11,6 +11,7 @@ from tidings.api.rest import (
     scheduled,
     senders,
     sendings,
+    shortener,
     sms,
     templates,
 )
@@ -29,3 +30,4 @@ router.include_router(sms.router)
 router.include_router(scheduled.router)
 router.include_router(campaigns.router)
 router.include_router(sendings.router)
+router.include_router(shortener.router)

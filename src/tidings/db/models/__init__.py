@@ -10,6 +10,7 @@ from tidings.db.models.job import Job
 from tidings.db.models.mailbox import Mailbox
 from tidings.db.models.message import Event, Message, Sending, Thread
 from tidings.db.models.sender import Sender
+from tidings.db.models.shortlink import ShortLink
 from tidings.db.models.suppression import Suppression
 from tidings.db.models.template import Template
 
@@ -32,6 +33,7 @@ __all__ = [
     "Message",
     "Sender",
     "Sending",
+    "ShortLink",
     "StatCounter",
     "Step",
     "Suppression",
