@@ -191,7 +191,11 @@ async def test_sub_filters_contacts_and_unsubscribe(app: Any, client: httpx.Asyn
                    sub=[{"name": "BOB SMITH", "amount": "1234.5", "url": "https://acme.test/x"}, {}])
     assert r.status_code == 202, r.text
     first, second = await _messages(db)
-    assert first.body == "Hi Bob smith {CITY|upper} 1.234,5 https://acme.test/x {UNSUB_URL}"
+    head, short, tail = first.body.rsplit(" ", 2)
+    assert head == "Hi Bob smith {CITY|upper} 1.234,5" and tail == "{UNSUB_URL}"
+    assert short.startswith("http://tidings.test/s/"), "{url|shorten} gives a short link"
+    hop = await client.get(short.removeprefix("http://tidings.test"), follow_redirects=False)
+    assert hop.status_code == 302 and hop.headers["location"] == "https://acme.test/x"
     assert second.body.startswith("Hi Ana MADRID {amount|formatDotComma}")
     assert second.contact_id is not None
     await runner.run_until_idle()

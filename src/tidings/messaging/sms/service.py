@@ -28,6 +28,7 @@ from tidings.core.windows import AVAILABLE_TIMES_MESSAGES, parse_available_times
 from tidings.db.models import Contact, Message, Sending
 from tidings.messaging import outbox, tracking
 from tidings.messaging.scheduled import parse_nrs_date
+from tidings.messaging.shortlinks import Shortener
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
@@ -301,6 +302,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     contacts = await contacts_by_phone(session, subject, [n for n in numbers if n]) if templated else {}
     # {UNSUB_URL} becomes the message's own link at send time; count parts with a link of the same length.
     unsub_probe = tracking.unsubscribe_url(settings.public_url, 1)
+    shortener = Shortener(subject.account_id, settings.public_url)
     plans: list[tuple[str, str, int] | int] = []  # (body, encoding, parts) or a refusal code
     fits: dict[str, tuple[str, int] | int] = {}  # most requests send one text to every recipient
     for number, values in zip(numbers, checked.subs, strict=True):
@@ -310,7 +312,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         body = checked.text
         if templated:
             fields = {**(contact_fields(contacts[number]) if number in contacts else {}), **values}
-            body = render_custom_fields(body, fields, shorten=_keep)
+            body = render_custom_fields(body, fields, shorten=shortener)
             if checked.extra.get("trans"):
                 body = sms.translate(body)
         fit = fits.get(body)
@@ -352,13 +354,10 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         messages.append(message)
         queued.results.append(Outcome(number, message=message))
     session.add_all(messages)
+    await shortener.save(session)
     await session.flush()
     rejected = sum(1 for r in queued.results if r.message is None)
     sending.total += rejected
     sending.rejected += rejected
     return queued
 
-
-def _keep(url: str) -> str:
-    """`shorten`: the link is kept as given (no short-link service yet; see docs/messaging-api.md)."""
-    return url
