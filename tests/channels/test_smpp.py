@@ -105,6 +105,20 @@ async def test_multipart_gsm_with_receipts(smsc: FakeSmsc) -> None:
         await provider.close()
 
 
+async def test_split_parts_go_out_as_separate_sms(smsc: FakeSmsc) -> None:
+    provider = build_provider("sms", smsc.url())
+    try:
+        message = _outbound("Hola " + "x" * 160)
+        message.options["split_parts"] = True
+        result = await provider.send(message)
+        assert result.accepted
+        first, second = smsc.submitted
+        assert not first.esm_class & 0x40 and not second.esm_class & 0x40, "no concatenation header"
+        assert first.payload.decode("gsm03.38") + second.payload.decode("gsm03.38") == "Hola " + "x" * 160
+    finally:
+        await provider.close()
+
+
 async def test_ucs2_numeric_sender_and_flash(smsc: FakeSmsc) -> None:
     provider = build_provider("sms", smsc.url(receipts="false"))
     try:

@@ -86,16 +86,21 @@ def data_coding(encoding: str | None, flash: bool = False) -> int:
     return 0x08 if ucs2 else 0x00
 
 
-def encode_parts(parts: list[str], encoding: str | None, ref: int) -> tuple[list[bytes], bool]:
-    """Each part's short_message (UDH first when there are several) and whether UDH is present."""
+def encode_parts(parts: list[str], encoding: str | None, ref: int, *, concatenate: bool = True,
+                 ) -> tuple[list[bytes], bool]:
+    """Each part's short_message (UDH first when there are several) and whether UDH is present.
+
+    With `concatenate=False` (the splitParts option) the parts go out as separate SMS, without the
+    concatenation header.
+    """
     enc = encoding if encoding in sms.ENCODINGS else "gsm"
     payloads = [sms.encode(p, enc) for p in parts] or [b""]
     shift = b""
     if enc == "gsm-pt":
         # National language locking and single shift tables, Portuguese (3GPP TS 23.038 6.2.1.2.4).
         shift = bytes((0x25, 0x01, 0x04, 0x24, 0x01, 0x04))
-    if len(payloads) == 1:
-        return ([bytes((len(shift),)) + shift + payloads[0]], True) if shift else (payloads, False)
+    if len(payloads) == 1 or not concatenate:
+        return ([bytes((len(shift),)) + shift + p for p in payloads], True) if shift else (payloads, False)
     total = len(payloads)
     out = []
     for i, payload in enumerate(payloads, start=1):
@@ -313,7 +318,8 @@ class SmppProvider:
     async def send(self, message: OutboundMessage) -> SendResult:
         parts = message.parts or [message.body]
         try:
-            payloads, udh = encode_parts(parts, message.encoding, next(self._ref))
+            payloads, udh = encode_parts(parts, message.encoding, next(self._ref),
+                                         concatenate=not message.options.get("split_parts"))
         except (sms.UnencodableText, ValueError) as exc:
             return SendResult(False, permanent=True, code="encoding", detail=str(exc))
         ton, npi = self._source(message.sender)
