@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
@@ -19,8 +21,9 @@ from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.config import Settings
-from tidings.core.errors import RateLimited, Unauthenticated
+from tidings.core.errors import RateLimited, Unauthenticated, ValidationFailed
 from tidings.db.engine import Database
+from tidings.outreach.text import MESSAGE, find_unstorable, is_storable
 from tidings.tenancy import service as tenancy
 from tidings.tenancy.subject import AuthSubject
 
@@ -96,13 +99,48 @@ class RateLimiter:
             raise RateLimited("Too Many Attempts.", retry_after=retry)
 
 
-def caller(style: str, group: str) -> Callable[..., Awaitable[AuthSubject]]:
-    """A dependency that authenticates one credential style and applies one rate-limit group."""
+# The JSON escapes that can spell a NUL or a surrogate; bodies without one are not parsed again.
+_SUSPECT = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _refuse(field: str) -> None:
+    raise ValidationFailed.on(field, MESSAGE.format(field=field))
+
+
+async def require_storable_input(request: Request) -> None:
+    """Refuse NUL characters and lone surrogates (no column can store them) in the path, query and JSON body."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and not is_storable(value):
+            _refuse(name)
+    for name, value in request.query_params.multi_items():
+        if not is_storable(name) or not is_storable(value):
+            _refuse(name if is_storable(name) else "query")
+    if "json" not in request.headers.get("content-type", "json").lower():
+        return
+    raw = await request.body()  # FastAPI has already read and cached it.
+    if not _SUSPECT.search(raw):
+        return
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return  # FastAPI reports malformed JSON itself.
+    found = find_unstorable(body)
+    if found is not None:
+        _refuse(found)
+
+
+def caller(style: str, group: str, *, check_input: bool = False) -> Callable[..., Awaitable[AuthSubject]]:
+    """A dependency that authenticates one credential style and applies one rate-limit group.
+
+    With `check_input`, text that no database column can store is refused as a validation error.
+    """
 
     async def dependency(request: Request, session: Session) -> AuthSubject:
         subject = await _authenticate(request, session, style)
         limiter: RateLimiter = request.app.state.rate_limiter
         await limiter.check(group, subject.user_id)
+        if check_input:
+            await require_storable_input(request)
         return subject
 
     return dependency
@@ -113,8 +151,8 @@ def outreach(group: str = "default") -> Callable[..., Awaitable[AuthSubject]]:
 
 
 def rest(group: str = "rest") -> Callable[..., Awaitable[AuthSubject]]:
-    return caller("basic", group)
+    return caller("basic", group, check_input=True)
 
 
 def wavy(group: str = "email") -> Callable[..., Awaitable[AuthSubject]]:
-    return caller("headers", group)
+    return caller("headers", group, check_input=True)

@@ -45,7 +45,7 @@ def _recipient(type_: str, body: RecipientBody | None) -> str:
 @router.get("/v2/blacklist/{type_}")
 async def list_blacklist(
     type_: str, request: Request, session: deps.Session, subject: Caller,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     recipient: str | None = None,
     sendingId: Annotated[int | None, Query(ge=1, le=pagination.MAX_ID)] = None,  # noqa: N803 - documented name

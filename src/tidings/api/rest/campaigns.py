@@ -15,7 +15,7 @@ from tidings.tenancy.subject import AuthSubject
 
 router = APIRouter()
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
-Page = Annotated[int, Query(ge=1, le=10**9)]
+Page = Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 
 

@@ -10,6 +10,8 @@ from tidings.core.errors import NotFound
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# page * limit must stay a BIGINT offset; no account has a billion pages.
+MAX_PAGE = 10**9
 MAX_ID = 2**63 - 1
 
 

@@ -17,7 +17,7 @@ from tidings.tenancy.subject import AuthSubject
 
 router = APIRouter()
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
-Page = Annotated[int, Query(ge=1)]
+Page = Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 _PREFIX = {1: "/api/rest/templates", 2: "/api/rest/v2/templates"}
 
