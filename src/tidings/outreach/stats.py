@@ -1,7 +1,7 @@
 """Campaign stats (read side): sums of the counters the engine moves with every event.
 
-Per-step `queued` is not a counter: it is how many OK enrollments of a RUNNING or PAUSED campaign
-wait for that step now.
+Per-step `queued` is not a counter: it is how many enrollments still receiving steps (OK, and
+AUTOREPLIED unless the campaign stops on auto-replies) of a RUNNING or PAUSED campaign wait for that step.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.db.models import Campaign, Enrollment, StatCounter
 from tidings.outreach import access
-from tidings.outreach.campaigns.service import steps_of
+from tidings.outreach.campaigns.service import receiving_statuses, steps_of
 from tidings.outreach.counters import CAMPAIGN_METRICS, SCOPE, STEP_METRICS
 from tidings.tenancy.subject import AuthSubject
 
@@ -55,7 +55,7 @@ async def totals_of(session: AsyncSession, campaign: Campaign) -> dict[str, Any]
     queued: dict[int, int] = {}
     if campaign.status in ("RUNNING", "PAUSED"):
         q = (select(Enrollment.next_step, func.count()).where(Enrollment.campaign_id == campaign.id,
-                                                              Enrollment.status == "OK")
+                                                              Enrollment.status.in_(receiving_statuses(campaign)))
              .group_by(Enrollment.next_step))
         queued = {int(n): int(c) for n, c in (await session.execute(q)).all()}
     out: dict[str, Any] = {m: sums.get((0, m), 0) for m in CAMPAIGN_METRICS}

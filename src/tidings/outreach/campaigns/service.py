@@ -307,8 +307,13 @@ async def stop(session: AsyncSession, subject: AuthSubject, campaign_id: int | N
     return campaign
 
 
+def receiving_statuses(campaign: Campaign) -> tuple[str, ...]:
+    """Enrollment statuses that still receive steps: AUTOREPLIED too, unless the campaign stops on them."""
+    return ("OK",) if (campaign.settings or {}).get("stop_on_autoreply") else ("OK", "AUTOREPLIED")
+
+
 async def complete_if_finished(session: AsyncSession, campaign_id: int) -> bool:
-    """Set a RUNNING campaign COMPLETED when no OK enrollment has a step left; True if it did."""
+    """Set a RUNNING campaign COMPLETED when no enrollment still receiving steps has one left."""
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None or campaign.status != "RUNNING":
         return False
@@ -317,7 +322,8 @@ async def complete_if_finished(session: AsyncSession, campaign_id: int) -> bool:
         return False
     pending = (await session.execute(
         select(func.count()).select_from(Enrollment)
-        .where(Enrollment.campaign_id == campaign_id, Enrollment.status == "OK", Enrollment.next_step <= last)
+        .where(Enrollment.campaign_id == campaign_id, Enrollment.status.in_(receiving_statuses(campaign)),
+               Enrollment.next_step <= last)
     )).scalar_one()
     if pending:
         return False
