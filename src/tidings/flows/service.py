@@ -102,7 +102,7 @@ def _phone(raw: str) -> str | None:
     # Numbers phonenumbers does not know (test ranges) are kept as plain international digits.
     digits = re.sub(r"[\s()./\-]", "", text).removeprefix("+")
     digits = digits.removeprefix("00") if digits.startswith("00") else digits
-    return digits if digits.isdigit() and 6 <= len(digits) <= 15 else None
+    return digits if digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 15 else None
 
 
 def _required(value: str | None, name: str) -> str:

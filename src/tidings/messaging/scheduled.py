@@ -43,7 +43,7 @@ def parse_nrs_date(value: Any, code: int) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _nrs(code)
     text = str(value).strip()
-    if len(text) != 14 or not text.isdigit():
+    if len(text) != 14 or not (text.isascii() and text.isdigit()):
         raise _nrs(code)
     try:
         return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
@@ -67,7 +67,7 @@ def parse_guids(raw: Any) -> tuple[list[int] | None, bool]:
         if isinstance(item, bool):
             raise _nrs(120)
         text = item.strip() if isinstance(item, str) else str(item) if isinstance(item, int) else ""
-        if not text.isdigit() or int(text) > MAX_ID or int(text) < 1:
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID or int(text) < 1:
             raise _nrs(120)
         ids.append(int(text))
     return list(dict.fromkeys(ids)), single and len(ids) == 1

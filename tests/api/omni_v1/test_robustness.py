@@ -44,3 +44,11 @@ async def test_nul_and_lone_surrogates_are_422(client: httpx.AsyncClient, auth: 
 async def test_nul_in_the_path_is_422(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     r = await client.get("/v1/omni/abc%00", headers=auth)
     assert r.status_code in (404, 422) and r.json()["errorCode"] == r.status_code
+
+
+async def test_a_phone_with_unicode_digits_is_refused(client: httpx.AsyncClient, auth: dict[str, str],
+                                                      db: Database) -> None:
+    body = {"contacts": [{"phone": "55119000000³"}], "template": {"steps": [{"type": "MT", "messageText": "x"}]}}
+    r = await client.post("/v1/omni/send", json=body, headers=auth)
+    assert r.status_code == 422 and r.json()["errorCode"] == 422, r.text
+    assert await _count(db) == 0

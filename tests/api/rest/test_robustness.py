@@ -65,3 +65,23 @@ async def test_a_page_beyond_any_offset_is_422(client: httpx.AsyncClient, auth: 
     r = await client.get(f"{path}?page=1000000000&limit=1000", headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["data"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/rest/sms/%C2%B3", "/api/rest/scheduled?guid=%C2%B3",
+                                  "/api/rest/templates/%C2%B3",
+                                  "/api/rest/v2/templates/%C2%B3", "/api/rest/senders/%C2%B3",
+                                  "/api/rest/campaigns/%C2%B3", "/api/rest/sendings/%C2%B3"])
+async def test_unicode_digits_are_not_ids(client: httpx.AsyncClient, auth: dict[str, str], path: str) -> None:
+    r = await client.get(path, headers=auth)
+    assert r.status_code in (400, 404) and r.json()["error"]["code"] in (120, 404), r.text
+
+
+async def test_unicode_digits_in_bodies_are_4xx(client: httpx.AsyncClient, auth: dict[str, str], db: Database) -> None:
+    r = await client.post("/api/rest/sms", json={"to": ["34666555444"], "from": "T", "message": "x", "parts": "³"},
+                          headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 110, r.text
+    r = await client.put("/api/rest/scheduled", json={"guid": ["³"], "scheduleDate": "2030101109300³"}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 120, r.text
+    r = await client.request("DELETE", "/api/rest/scheduled", json={"guid": "1,³"}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 120, r.text
+    assert await _count(db) == 0

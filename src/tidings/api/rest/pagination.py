@@ -29,6 +29,6 @@ def meta(request: Request, *, total: int, count: int, page: int, per_page: int) 
 
 def parse_id(raw: str) -> int:
     """A path id; anything that cannot be one of our ids (text, too large for BIGINT) is a 404."""
-    if not raw.isdigit() or int(raw) > MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise NotFound("Resource not found")
     return int(raw)

@@ -27,7 +27,7 @@ def _sending_id(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
     text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
-    if not text.isdigit() or int(text) > scheduled.MAX_ID:
+    if not (text.isascii() and text.isdigit()) or int(text) > scheduled.MAX_ID:
         raise DomainError("sendingId must be an integer", nrs_code=422,
                           description="Input validation error: sendingId must be an integer")
     return int(text)

@@ -62,7 +62,7 @@ def _ids(raw: str) -> list[int]:
     ids: list[int] = []
     for part in raw.split(","):
         text = part.strip()
-        if text.isdigit() and 0 < int(text) <= pagination.MAX_ID:
+        if text.isascii() and text.isdigit() and 0 < int(text) <= pagination.MAX_ID:
             ids.append(int(text))
     return list(dict.fromkeys(ids))[:MAX_IDS]
 

@@ -91,7 +91,7 @@ def parse_schedule(value: str | None) -> datetime | None:
         return None
     text = str(value).strip()
     try:
-        if len(text) != 14 or not text.isdigit():
+        if len(text) != 14 or not (text.isascii() and text.isdigit()):
             raise ValueError(text)
         return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:

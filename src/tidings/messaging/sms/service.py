@@ -156,7 +156,7 @@ def _encoding(raw: Any) -> str | None:
 def _parts(raw: Any) -> int:
     if raw is None:
         return 1
-    if isinstance(raw, str) and raw.strip().isdigit():
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         raw = int(raw.strip())
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= sms.MAX_PARTS:
         raise nrs(110)
