@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # the stdlib's own choice of 7bit/8bit/QP/base64
+from email.generator import Generator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -22,6 +24,7 @@ __all__ = [
     "Attachment",
     "add_open_pixel",
     "build_email",
+    "build_email_bytes",
     "html_to_text",
     "make_message_id",
     "rewrite_links",
@@ -123,6 +126,122 @@ def build_email(
         msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.name)
     _strip_inner_mime_version(msg)
     return msg, message_id
+
+
+# --------------------------------------------------------------------------------------------
+# Fast path: the same bytes as build_email(...)[0].as_bytes() for the common message
+# --------------------------------------------------------------------------------------------
+
+_SMTP = policy.SMTP
+# A header value the stdlib would write back unchanged: printable ASCII words separated by single
+# spaces, no encoded-word marker and no comment or quoting characters it could normalise.
+_PLAIN_VALUE_RE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+_PLAIN_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_PLAIN_ADDR_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                            r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_NEWLINES_RE = re.compile(r"\r\n|\r|\n")
+_ADDRESS_HEADERS = frozenset({"from", "to"})
+
+
+_MAX_LINE = _SMTP.max_line_length or 78
+
+
+def _plain(line: str) -> bool:
+    return len(line) <= _MAX_LINE and "=?" not in line and "(" not in line and '"' not in line
+
+
+def _header(name: str, value: str | Address) -> bytes:
+    """One folded header line, as the SMTP policy's generator writes it."""
+    if isinstance(value, Address):
+        name_ok = not value.display_name or (_PLAIN_NAME_RE.fullmatch(value.display_name) is not None)
+        if name_ok and _PLAIN_ADDR_RE.fullmatch(value.addr_spec):
+            shown = f"{value.display_name} <{value.addr_spec}>" if value.display_name else value.addr_spec
+            line = f"{name}: {shown}"
+            if _plain(line):
+                return line.encode("ascii") + b"\r\n"
+    elif isinstance(value, str) and _PLAIN_VALUE_RE.fullmatch(value):
+        line = f"{name}: {value}"
+        if _plain(line):
+            return line.encode("ascii") + b"\r\n"
+    stored_name, stored = _SMTP.header_store_parse(name, value)
+    return _SMTP.fold_binary(stored_name, stored)
+
+
+def _body(text: str, subtype: str) -> tuple[bytes, str]:
+    """A text part's headers and body, encoded as set_content(charset="utf-8") would, and its text."""
+    cte, payload = _encode_text(text, "utf-8", None, _SMTP)
+    headers = (f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
+               .encode("ascii"))
+    return headers, _NEWLINES_RE.sub("\r\n", payload)
+
+
+def build_email_bytes(
+    *,
+    from_addr: str,
+    from_name: str | None,
+    to_addr: str,
+    to_name: str | None,
+    subject: str,
+    html: str | None,
+    text: str | None,
+    reply_to: str | None = None,
+    cc: Sequence[str] = (),
+    message_id_domain: str,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
+    date: datetime | None = None,
+) -> tuple[bytes, str]:
+    """`build_email` serialised: the same bytes, built directly for a message without attachments.
+
+    Header values the stdlib would change (encoded words, long lines, quoting) are folded by the
+    stdlib itself, and anything unusual (attachments, a custom header naming a standard one,
+    reserved headers) goes through `build_email`, so the output is always what it would write.
+    """
+    extra = dict(headers or {})
+    names = [n.strip().lower() for n in extra]
+    standard = {"from", "to", "cc", "reply-to", "subject", "date", "message-id", "in-reply-to", "references"}
+    if attachments or len(set(names)) != len(names) or standard.intersection(names) or \
+            _RESERVED_HEADERS.intersection(names) or any(n != n.strip() or not n for n in extra):
+        msg, message_id = build_email(
+            from_addr=from_addr, from_name=from_name, to_addr=to_addr, to_name=to_name, subject=subject, html=html,
+            text=text, reply_to=reply_to, cc=cc, message_id_domain=message_id_domain, in_reply_to=in_reply_to,
+            references=references, headers=headers, attachments=attachments, date=date)
+        return msg.as_bytes(), message_id
+    message_id = make_message_id(message_id_domain)
+    out = [_header("From", _address(from_addr, from_name)), _header("To", _address(to_addr, to_name))]
+    if cc:
+        out.append(_header("Cc", ", ".join(cc)))
+    if reply_to:
+        out.append(_header("Reply-To", reply_to))
+    out.append(_header("Subject", subject))
+    out.append(_header("Date", format_datetime(date or datetime.now(UTC))))
+    out.append(_header("Message-ID", message_id))
+    refs = [_normalize_id(r) for r in references if r.strip()]
+    if in_reply_to:
+        parent = _normalize_id(in_reply_to)
+        out.append(_header("In-Reply-To", parent))
+        if parent not in refs:
+            refs.append(parent)
+    if refs:
+        out.append(_header("References", " ".join(refs)))
+    for name, value in extra.items():
+        out.append(_header(name, value))
+    if text is None and html is not None:
+        text = html_to_text(html)
+    plain_headers, plain = _body(text or "", "plain")
+    if html is None:
+        out += [plain_headers, b"MIME-Version: 1.0\r\n\r\n", plain.encode("ascii", "surrogateescape")]
+        return b"".join(out), message_id
+    html_headers, marked_up = _body(html, "html")
+    boundary = Generator._make_boundary(plain + "\r\n" + marked_up)  # type: ignore[attr-defined]
+    # The boundary has a fixed width, so the stdlib always folds this header before it.
+    out += [b"MIME-Version: 1.0\r\n", f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
+            .encode("ascii"), f"--{boundary}\r\n".encode("ascii"), plain_headers, b"\r\n",
+            plain.encode("ascii", "surrogateescape"), f"\r\n--{boundary}\r\n".encode("ascii"), html_headers, b"\r\n",
+            marked_up.encode("ascii", "surrogateescape"), f"\r\n--{boundary}--\r\n".encode("ascii")]
+    return b"".join(out), message_id
 
 
 def _strip_inner_mime_version(msg: EmailMessage) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.channels.base import EMAIL, SendResult
 from tidings.core import clock
 from tidings.db.jobs import enqueue
-from tidings.db.models import Job, Message
+from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.queue import claim
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import job, loop
@@ -46,6 +47,9 @@ async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
         messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
                                lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
                                where=[Message.direction == "out", Message.status.in_(("queued", "sending"))])
+        # Gates and preparers look up each message's sending and account; load them once for the batch
+        # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
+        related = await _load_related(session, messages)  # noqa: F841 - held for the transaction
         for message in messages:
             if message.expires_at is not None and message.expires_at <= now:
                 await events.record(session, message, "expired", details={"detail": "expired before sending"})
@@ -73,6 +77,17 @@ async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
                 message.due_at = None
                 _release(message)
     return ready
+
+
+async def _load_related(session: AsyncSession, messages: Sequence[Message]) -> list[object]:
+    held: list[object] = []
+    for model, ids in ((Sending, {m.sending_id for m in messages if m.sending_id is not None}),
+                       (Account, {m.account_id for m in messages})):
+        wanted = sorted(ids)
+        with session.no_autoflush:
+            for i in range(0, len(wanted), 500):
+                held.extend((await session.execute(select(model).where(model.id.in_(wanted[i:i + 500])))).scalars())
+    return held
 
 
 async def _gates(session: AsyncSession, message: Message, ctx: EngineContext) -> Hold | Refuse | None:

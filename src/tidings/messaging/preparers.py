@@ -60,7 +60,7 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
     if extra.get("list_unsubscribe", True):
         headers["List-Unsubscribe"] = f"<{unsub}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    built, rfc_id = mime.build_email(
+    raw, rfc_id = mime.build_email_bytes(
         from_addr=message.sender, from_name=message.sender_name, to_addr=message.recipient,
         to_name=message.recipient_name, subject=message.subject or "", html=html, text=text,
         reply_to=extra.get("reply_to"), cc=tuple(extra.get("cc") or ()),
@@ -69,7 +69,7 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
         attachments=_attachments(extra.get("attachments")),
     )
     message.rfc_message_id = rfc_id
-    return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=built.as_bytes(),
+    return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=raw,
                            reference=str(message.id), options={"cc": list(extra.get("cc") or ()),
                                                                  "bcc": list(extra.get("bcc") or [])})
 

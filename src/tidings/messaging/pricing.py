@@ -16,18 +16,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import phonenumbers
 from phonenumbers import carrier
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tidings.config import Settings, get_settings
 from tidings.core import sms
@@ -287,9 +289,17 @@ def _unit_price(message: Message) -> Decimal:
         return quote(message.recipient).price
 
 
+_PENDING_CHARGES = "tidings.pricing.pending"
+
+
 @events.on_event("sent")
 async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> None:
-    """Charge an SMS once, when it is first sent: message cost, sending cost and account balance together."""
+    """Charge an SMS once, when it is first sent: message cost, sending cost and account balance together.
+
+    The message's cost is set at once; the sending's and the account's sums are accumulated in the
+    session and written by one UPDATE per row just before the transaction commits (as the stats
+    counters are), so a batch of a thousand sends costs two statements instead of two thousand.
+    """
     message = happened.message
     if not happened.first or message.channel != "sms" or message.direction != "out":
         return
@@ -297,8 +307,40 @@ async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> No
     message.cost = cost
     if cost == 0:
         return
+    pending = _pending_charges(session.sync_session)
     if message.sending_id is not None:
-        await session.execute(update(Sending).where(Sending.id == message.sending_id)
-                              .values(cost=Sending.cost + cost).execution_options(synchronize_session=False))
-    await session.execute(update(Account).where(Account.id == message.account_id)
-                          .values(balance=Account.balance - cost).execution_options(synchronize_session=False))
+        pending[(Sending, message.sending_id)] += cost
+    pending[(Account, message.account_id)] += cost
+
+
+def _pending_charges(session: Session) -> defaultdict[tuple[type[Any], int], Decimal]:
+    pending: defaultdict[tuple[type[Any], int], Decimal] | None = session.info.get(_PENDING_CHARGES)
+    if pending is None:
+        pending = session.info[_PENDING_CHARGES] = defaultdict(Decimal)
+    return pending
+
+
+def write_pending_charges(session: Session) -> None:
+    """Add the accumulated costs to the sendings and debit the accounts, inside the committing transaction."""
+    pending: dict[tuple[type[Any], int], Decimal] | None = session.info.pop(_PENDING_CHARGES, None)
+    if not pending:
+        return
+    # Sendings before accounts, each by id: a stable lock order keeps concurrent workers from deadlocking.
+    for (model, pk), cost in sorted(pending.items(), key=lambda item: (item[0][0] is Account, item[0][1])):
+        if cost == 0:
+            continue
+        if model is Sending:
+            stmt: Any = update(Sending).where(Sending.id == pk).values(cost=Sending.cost + cost)
+        else:
+            stmt = update(Account).where(Account.id == pk).values(balance=Account.balance - cost)
+        session.execute(stmt.execution_options(synchronize_session=False))
+
+
+@event.listens_for(Session, "before_commit")
+def _charge_before_commit(session: Session) -> None:
+    write_pending_charges(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_charges_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_CHARGES, None)
