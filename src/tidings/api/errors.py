@@ -6,6 +6,7 @@ prefix get that dialect's envelope too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -97,8 +98,13 @@ def render(request: Request, exc: DomainError) -> JSONResponse:
     return response
 
 
+_UNION_TAG = re.compile(r"^(str|int|float|bool|dict|list|none|[A-Z][a-z0-9]+[A-Z]\w*)$|[\[(]")
+
+
 def _field_name(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """`contacts.0.phone`, without pydantic's union-member tags (`.str`, `.int`, `.list[Model]`, `.Model`)."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")
+             and not (isinstance(p, str) and _UNION_TAG.search(p))]
     return ".".join(parts) or "body"
 
 
@@ -112,7 +118,8 @@ def validation_to_domain(exc: RequestValidationError) -> DomainError:
         msg = err.get("msg", "is invalid")
         if err.get("type") == "missing":
             msg = f"The {name} field is required."
-        fields.setdefault(name, []).append(msg)
+        if msg not in fields.get(name, []):
+            fields.setdefault(name, []).append(msg)
     first = next(iter(fields.values()))[0] if fields else "The given data was invalid."
     extra = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return ValidationFailed(first + extra, fields=fields)
