@@ -173,12 +173,12 @@ def _address_header(name: str, addr: str, display: str | None) -> bytes:
     return _SMTP.fold_binary(stored_name, stored)
 
 
-_BOUNDARY_FMT = "%%0%dd" % len(repr(sys.maxsize - 1))
+_BOUNDARY_WIDTH = len(repr(sys.maxsize - 1))
 
 
 def _boundary(text: str) -> str:
     """A boundary as the generator makes one; the stdlib's own check runs when it could collide."""
-    boundary = "=" * 15 + (_BOUNDARY_FMT % random.randrange(sys.maxsize)) + "=="
+    boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_WIDTH}d}" + "=="
     if "--" + boundary in text:
         return str(Generator._make_boundary(text))  # type: ignore[attr-defined]
     return boundary
