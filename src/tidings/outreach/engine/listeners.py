@@ -18,7 +18,7 @@ from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
-from tidings.outreach.engine.status import SENDABLE, campaign_of, enrollment_of, sendable, stops_on_autoreply
+from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
@@ -110,7 +110,7 @@ async def on_replied(session: AsyncSession, happened: events.Happened) -> None:
         enrollment.replied_at = now
         await _count(session, happened.message, "replied")
         await _count_variant(session, happened.message, "replied")
-    if enrollment.status in SENDABLE:
+    if enrollment.status in ("OK", "AUTOREPLIED"):  # a real reply after an auto-reply still counts
         enrollment.status, enrollment.next_due_at, enrollment.updated_at = "REPLIED", None, now
 
 
@@ -124,7 +124,7 @@ async def on_autoreplied(session: AsyncSession, happened: events.Happened) -> No
         return  # counted once per contact; a reply or bounce already decided its fate
     enrollment.status, enrollment.updated_at = "AUTOREPLIED", clock.now()
     await _count(session, happened.message, "autoreplied", step=False)
-    if stops_on_autoreply(campaign):
+    if not sendable("AUTOREPLIED", campaign):
         enrollment.next_due_at = None
 
 

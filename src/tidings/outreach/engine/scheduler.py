@@ -25,10 +25,10 @@ from tidings.db.models import Campaign, Contact, Enrollment, Mailbox, Message, S
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import loop
 from tidings.messaging import outbox
-from tidings.outreach.campaigns.service import mailboxes_of, steps_of
+from tidings.outreach.campaigns.service import complete_if_finished, mailboxes_of, receiving_statuses, steps_of
 from tidings.outreach.engine import rotation
 from tidings.outreach.engine.rendering import pick_variant, render_step, variants_of
-from tidings.outreach.engine.status import SENDABLE, maybe_complete, stops_on_autoreply, window
+from tidings.outreach.engine.status import window
 from tidings.outreach.fields import merge_fields
 from tidings.outreach.suppressions.service import suppressed_keys
 
@@ -97,14 +97,14 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
     pool = list(boxes.values())
 
     stmt = (select(Enrollment, Contact).join(Contact, Contact.id == Enrollment.contact_id)
-            .where(Enrollment.campaign_id == campaign.id, Enrollment.status.in_(SENDABLE),
+            .where(Enrollment.campaign_id == campaign.id, Enrollment.status.in_(receiving_statuses(campaign)),
                    Enrollment.next_due_at.is_not(None), Enrollment.next_due_at <= now)
             .order_by(Enrollment.next_due_at, Enrollment.id).limit(limit))
     if postgres:
         stmt = stmt.with_for_update(skip_locked=True, of=Enrollment)
     rows = (await session.execute(stmt)).all()
     if not rows:
-        await maybe_complete(session, campaign)
+        await complete_if_finished(session, campaign.id)
         return 0
     if not any(rotation.can_send(b, now) for b in pool) and all(e.mailbox_id is None for e, _ in rows):
         return 0  # every mailbox is at its limit or interval: nothing to do this round
@@ -118,10 +118,6 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
         step = steps.get(enrollment.next_step)
         if step is None:
             enrollment.next_due_at = None  # the sequence is over for this contact
-            changed += 1
-            continue
-        if enrollment.status == "AUTOREPLIED" and stops_on_autoreply(campaign):
-            enrollment.next_due_at = None
             changed += 1
             continue
         if contact.email and email_key(contact.email) in suppressed:

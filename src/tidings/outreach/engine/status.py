@@ -5,24 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
-from tidings.db.models import Campaign, Enrollment, Message, Step
-from tidings.outreach.campaigns.service import complete_if_finished
+from tidings.db.models import Campaign, Enrollment, Message
+from tidings.outreach.campaigns.service import receiving_statuses
 
 T = TypeVar("T")
-# AUTOREPLIED keeps receiving steps unless the campaign's stop_on_autoreply setting is on.
-SENDABLE = ("OK", "AUTOREPLIED")
-
-
-def stops_on_autoreply(campaign: Campaign) -> bool:
-    return bool((campaign.settings or {}).get("stop_on_autoreply"))
 
 
 def sendable(status: str, campaign: Campaign) -> bool:
-    return status == "OK" or (status == "AUTOREPLIED" and not stops_on_autoreply(campaign))
+    return status in receiving_statuses(campaign)
 
 
 def window(campaign: Campaign) -> WeeklyWindow | None:
@@ -42,19 +36,6 @@ def next_opening(campaign: Campaign, now: datetime) -> datetime:
     """`now` when the window is open, else its next opening."""
     win = window(campaign)
     return now if win is None else win.next_open(now)
-
-
-async def maybe_complete(session: AsyncSession, campaign: Campaign) -> bool:
-    """COMPLETED when nobody has a step left, counting auto-replied contacts whose sequence goes on."""
-    if not stops_on_autoreply(campaign):
-        last = (await session.execute(select(func.max(Step.number)).where(Step.campaign_id == campaign.id))).scalar()
-        waiting = (await session.execute(
-            select(func.count()).select_from(Enrollment)
-            .where(Enrollment.campaign_id == campaign.id, Enrollment.status == "AUTOREPLIED",
-                   Enrollment.next_step <= (last or 0)))).scalar_one()
-        if waiting:
-            return False
-    return await complete_if_finished(session, campaign.id)
 
 
 _HELD = "tidings.outreach.enrollments"
