@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -23,8 +25,12 @@ def email_key(addr: str) -> str:
     return (normalized if normalized is not None else addr.strip()).lower()
 
 
+@lru_cache(maxsize=1024)
 def email_domain(addr: str) -> str:
-    """Lower-case domain of an address; raises ValueError when there is no '@'."""
+    """Lower-case domain of an address; raises ValueError when there is no '@'.
+
+    Cached: the engine asks it for the same few sender addresses on every message.
+    """
     normalized = normalize_email(addr, allow_test_domains=True)
     text = normalized if normalized is not None else addr.strip()
     local, sep, domain = text.rpartition("@")

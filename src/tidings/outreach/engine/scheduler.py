@@ -51,6 +51,11 @@ class _Plan:
     references: list[str]
 
 
+def _key(contact: Contact) -> str:
+    """The contact's stored matching key; computed only for rows written before keys were stored."""
+    return contact.email_key or email_key(contact.email or "")
+
+
 def _name(contact: Contact) -> str | None:
     return " ".join(p for p in (contact.first_name, contact.last_name) if p) or None
 
@@ -110,7 +115,7 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
         return 0  # every mailbox is at its limit or interval: nothing to do this round
 
     suppressed = await suppressed_keys(session, account_id=campaign.account_id, client_id=campaign.client_id,
-                                       keys=[email_key(c.email) for _, c in rows if c.email])
+                                       keys=[_key(c) for _, c in rows if c.email])
     counts = await _variant_counts(session, campaign.id)
     plans: list[_Plan] = []
     changed = 0
@@ -120,7 +125,7 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
             enrollment.next_due_at = None  # the sequence is over for this contact
             changed += 1
             continue
-        if contact.email and email_key(contact.email) in suppressed:
+        if contact.email and _key(contact) in suppressed:
             enrollment.status, enrollment.is_suppressed, enrollment.next_due_at = "UNSUBSCRIBED", True, None
             enrollment.updated_at = now
             changed += 1
