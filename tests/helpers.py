@@ -1,8 +1,15 @@
-"""Request helpers shared by the tests: one function per credential style."""
+"""Helpers shared by the tests: one function per credential style, and a real local HTTP receiver."""
 
 from __future__ import annotations
 
 import base64
+import ssl
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -15,3 +22,80 @@ def basic(username: str, password: str) -> dict[str, str]:
 
 def wavy(username: str, token: str) -> dict[str, str]:
     return {"UserName": username, "AuthenticationToken": token}
+
+
+@dataclass
+class Received:
+    """One request as the receiver saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def form(self) -> dict[str, str]:
+        """The application/x-www-form-urlencoded body, one value per name."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
+
+
+class Receiver:
+    """A real HTTP(S) server on 127.0.0.1 (ours, not a fake of the outside world) that records every request.
+
+    It answers the queued `statuses` first, then 200. Use it as a context manager.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.requests: list[Received] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver.lock:
+                    receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = _answer  # noqa: N815 - the http.server API
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.tls = ssl_context is not None
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def base(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def calls(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+    def queries(self) -> list[dict[str, str]]:
+        return [{k: v[0] for k, v in parse_qs(urlsplit(c).query, keep_blank_values=True).items()}
+                for c in self.calls]
+
+    def forms(self) -> list[dict[str, str]]:
+        return [r.form() for r in self.requests]
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -4,7 +4,8 @@ When a message given a `notificationUrl` reaches an outcome (delivered, undelive
 rejected, failed), a job is queued in the same transaction; the job expands the URL's escapes
 (%i %p %P %t %c %s %m %y %n %C %S) and calls it. A receiver that does not answer 200 is called
 again up to 5 times, 1, 2, 3, 4 and 5 minutes apart, as the document describes. URLs that reach
-private, loopback or link-local addresses are refused (tidings.messaging.netguard).
+private, loopback or link-local addresses are refused when the connection is made
+(tidings.messaging.netguard.client).
 """
 
 from __future__ import annotations
@@ -90,10 +91,13 @@ async def on_outcome(session: AsyncSession, happened: events.Happened) -> None:
 
 
 async def _call(url: str, allow_private: bool) -> str | None:
-    """None when the receiver answered 200, else why not (for the retry and the logs)."""
-    await netguard.check_url(url, allow_private)
+    """None when the receiver answered 200, else why not (for the retry and the logs).
+
+    UnsafeUrl when the URL or the addresses its host resolves to at connection time may not be called.
+    """
+    netguard.parse_target(url)
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+        async with netguard.client(allow_private, timeout=TIMEOUT_SECONDS) as client:
             response = await client.get(url, headers={"User-Agent": "Tidings-Notifications/1"})
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"

@@ -5,12 +5,9 @@ The receiver is a tiny real HTTP server on 127.0.0.1 (our own, not a fake of the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -24,50 +21,15 @@ from tidings.engine.runner import Runner
 from tidings.messaging import netguard, notifications
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import Receiver, basic
 
 ESCAPES = "id=%i&p=%p&P=%P&t=%t&c=%c&s=%s&m=%m&y=%y&n=%n&C=%C&S=%S&customId=123456&pct=100%25"
 
 
-class Receiver:
-    """Records every request; answers the queued statuses first, then 200."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
-                receiver.calls.append(self.path)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def queries(self) -> list[dict[str, str]]:
-        return [{k: v[0] for k, v in parse_qs(urlsplit(c).query, keep_blank_values=True).items()}
-                for c in self.calls]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver() as r:
+        yield r
 
 
 @pytest.fixture
@@ -164,7 +126,7 @@ async def test_private_targets_are_refused_unless_allowed(app: Any, client: http
     app.state.settings.outbound_allow_private = False
     try:
         await _send(client, auth, notificationUrl=f"{receiver.base}/n")
-        await _send(client, auth, notificationUrl=f"http://localhost:{receiver.server.server_address[1]}/n")
+        await _send(client, auth, notificationUrl=f"http://localhost:{receiver.port}/n")
         await runner.run_until_idle()
         clock.advance(3600)
         await runner.run_until_idle()
