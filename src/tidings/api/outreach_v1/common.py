@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -13,31 +11,10 @@ from tidings.api import deps
 from tidings.api.outreach_v1.ids import decode
 from tidings.core.errors import ValidationFailed
 from tidings.core.ids import Kind
-from tidings.outreach.text import MESSAGE, find_unstorable, is_storable
 from tidings.tenancy.subject import AuthSubject
 
-# The JSON escapes that can spell a NUL or a surrogate; bodies without one skip the walk.
-_SUSPECT = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
-
-
-async def storable_input(request: Request) -> None:
-    """Refuse NUL characters and lone surrogates in the query and a JSON body (422 naming the field)."""
-    for name, value in request.query_params.multi_items():
-        if not is_storable(name) or not is_storable(value):
-            field = name if is_storable(name) else "query"
-            raise ValidationFailed.on(field, MESSAGE.format(field=field))
-    if "json" not in request.headers.get("content-type", "json").lower():
-        return
-    raw = await request.body()
-    if not _SUSPECT.search(raw):
-        return
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return  # FastAPI reports malformed JSON itself.
-    found = find_unstorable(body)
-    if found is not None:
-        raise ValidationFailed.on(found, MESSAGE.format(field=found))
+# One check for every dialect: text that no column can store is a 422 naming the field.
+storable_input = deps.require_storable_input
 
 
 def _checked(group: str) -> Callable[..., Awaitable[AuthSubject]]:
