@@ -7,6 +7,7 @@ from tidings.config import Settings
 from tidings.core import ids, secrets
 from tidings.db.engine import Database
 from tidings.messaging import shortlinks, tracking
+from tidings.messaging.certificates import facts as certificates
 
 
 def boot(settings: Settings) -> Database:
@@ -16,6 +17,7 @@ def boot(settings: Settings) -> Database:
     secrets.configure(key)
     tracking.configure(key)
     shortlinks.configure(key)
+    certificates.configure(key)
     return Database(settings.database_url)
 
 

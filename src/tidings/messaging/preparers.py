@@ -3,7 +3,8 @@
 Message `extra` keys read here (all optional): reply_to, cc, bcc, headers, attachments
 ([{name, type, data(base64)}]), references, track_opens, track_clicks, list_unsubscribe,
 encoding (sms), flash (sms). `[unsubscribe_link]` and `{UNSUB_URL}` become the message's
-own unsubscribe link at send time.
+own unsubscribe link at send time. A certified message also gets `as_sent`: the SHA-256 of what its
+provider was handed (tidings.messaging.certificates).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tidings.core import mime, sms
 from tidings.core.emails import email_domain
 from tidings.db.models import Message
 from tidings.messaging import tracking
+from tidings.messaging.certificates.sealing import record_as_sent
 from tidings.messaging.delivery import Prepared, preparer
 
 UNSUB_PLACEHOLDERS = ("[unsubscribe_link]", "{UNSUB_URL}")
@@ -69,6 +71,7 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
         attachments=_attachments(extra.get("attachments")),
     )
     message.rfc_message_id = rfc_id
+    record_as_sent(message, raw)
     return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=raw,
                            reference=str(message.id), options={"cc": list(extra.get("cc") or ()),
                                                                  "bcc": list(extra.get("bcc") or [])})
@@ -90,6 +93,7 @@ async def prepare_sms(session: AsyncSession, message: Message, settings: Setting
         encoding = "utf-16"
     parts = sms.split_parts(body, encoding)
     message.parts, message.encoding = max(1, len(parts)), encoding
+    record_as_sent(message, body.encode("utf-8", "surrogatepass"), text=body)
     return Prepared(OutboundMessage(SMS, message.sender, message.recipient, body=body, parts=parts, encoding=encoding,
                                     reference=str(message.id), options={"flash": bool(extra.get("flash"))}),
                     key="channel:sms")

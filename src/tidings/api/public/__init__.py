@@ -1,10 +1,11 @@
-"""Public routes reached from messages: tracking pixel, click redirect, unsubscribe, short links."""
+"""Public routes: tracking pixel, click redirect, unsubscribe, short links, certificate verification."""
 
 from fastapi import APIRouter
 
-from tidings.api.public import senders, shortlinks, tracking
+from tidings.api.public import certificates, senders, shortlinks, tracking
 
 router = APIRouter(include_in_schema=False)
 router.include_router(tracking.router)
 router.include_router(senders.router)
 router.include_router(shortlinks.router)
+router.include_router(certificates.router)

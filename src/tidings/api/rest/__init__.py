@@ -6,6 +6,7 @@ from tidings.api.rest import (
     account,
     blacklist,
     campaigns,
+    certificates,
     coverage,
     mailing,
     scheduled,
@@ -20,6 +21,8 @@ router = APIRouter(prefix="/api/rest", tags=["messaging"])
 router.include_router(account.router)
 # Before any /sms/{id} route: /sms/coverage and /sms/coverageByCountry must not be read as message ids.
 router.include_router(coverage.router)
+# /sms/certificates/{id} and /mailing/certificates/{id}: certified messages' PDF certificates.
+router.include_router(certificates.router)
 # 5b: email mailing, templates v1/v2, verified senders, blacklist v2.
 router.include_router(mailing.router)
 router.include_router(templates.router)

@@ -1,0 +1,43 @@
+"""Certificates of certified messages: GET /api/rest/sms/certificates/{id} and /mailing/certificates/{id}."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from tidings.api import deps
+from tidings.api.rest import pagination
+from tidings.messaging.certificates import pdf, service
+from tidings.tenancy.subject import AuthSubject
+
+router = APIRouter()
+Caller = Annotated[AuthSubject, Depends(deps.rest())]
+CODE_HEADER = "X-Certificate-Code"
+
+
+async def _answer(request: Request, session: deps.Session, subject: AuthSubject, raw_id: str, channel: str,
+                  name: str) -> Response:
+    cert = await service.issue(session, subject, deps.get_settings(request), pagination.parse_id(raw_id), channel)
+    # Laying out and subsetting the font takes tens of milliseconds: keep it off the event loop.
+    body = await asyncio.to_thread(pdf.render, cert)
+    filename = f"certificate-{name}-{cert.facts['message_id']}.pdf"
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', CODE_HEADER: cert.code,
+                             "Cache-Control": "no-store, private"})
+
+
+@router.get("/sms/certificates/{message_id}", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def sms_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
+    """The PDF certificate of a certified SMS of the caller's account; 404 otherwise."""
+    return await _answer(request, session, subject, message_id, "sms", "sms")
+
+
+@router.get("/mailing/certificates/{message_id}", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def mailing_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
+    """The PDF certificate of a certified email of the caller's account; 404 otherwise."""
+    return await _answer(request, session, subject, message_id, "email", "mailing")
