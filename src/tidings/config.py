@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     outbound_allow_private: bool = False
     enforce_balance: bool = False
     price_list: Path | None = None  # operator CSV replacing messaging/data/prices.csv
+    # Added to the charge of each certified SMS (per message, not per part), in the price list's currency.
+    certified_surcharge: Decimal = Field(default=Decimal("0"), ge=0, allow_inf_nan=False)
     country_rules: Path | None = None  # operator JSON merged over core/data/country_rules.json
     log_level: str = "info"
     inbound_smtp_port: int | None = None

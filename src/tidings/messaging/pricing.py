@@ -7,8 +7,9 @@ with one default row per country (empty `mnc`, network "Default") and optional r
 is used when its name matches, else the country's default row.
 
 Charging happens once per message, on its first "sent" event, in the dispatcher's transaction:
-Message.cost = parts x price, added to Sending.cost and debited from Account.balance with SQL
-arithmetic so that concurrent workers never lose an update.
+Message.cost = parts x price (plus TIDINGS_CERTIFIED_SURCHARGE once for a certified SMS), added to
+Sending.cost and debited from Account.balance with SQL arithmetic so that concurrent workers never
+lose an update.
 """
 
 from __future__ import annotations
@@ -191,10 +192,17 @@ def price_for(recipient_digits: str, *, settings: Settings | None = None) -> tup
     return quote(recipient_digits, settings=settings).as_tuple()
 
 
-def total_cost(recipients: Iterable[str], parts: int, *, settings: Settings | None = None) -> Decimal:
-    """What sending `parts` parts to every recipient costs."""
+def surcharge_for(certified: bool, settings: Settings | None = None) -> Decimal:
+    """The per-message surcharge of a certified SMS (TIDINGS_CERTIFIED_SURCHARGE); nothing otherwise."""
+    return (settings or get_settings()).certified_surcharge if certified else Decimal("0")
+
+
+def total_cost(recipients: Iterable[str], parts: int, *, settings: Settings | None = None,
+               certified: bool = False) -> Decimal:
+    """What sending `parts` parts to every recipient costs, with the certified surcharge per message."""
     prices = price_list_for(settings)
-    return sum((prices.quote(r).price * max(1, parts) for r in recipients), Decimal("0"))
+    extra = surcharge_for(certified, settings)
+    return sum((prices.quote(r).price * max(1, parts) + extra for r in recipients), Decimal("0"))
 
 
 async def check_balance(
@@ -205,6 +213,7 @@ async def check_balance(
     channel: str = "sms",
     *,
     settings: Settings | None = None,
+    certified: bool = False,
 ) -> None:
     """Raise InsufficientBalance (360nrs code 111, HTTP 402) when enforcement is on and the balance falls short.
 
@@ -216,7 +225,7 @@ async def check_balance(
     account = await session.get(Account, account_id)
     if account is None:
         raise NotFound("Resource not found")
-    if account.balance < total_cost(recipients, parts, settings=settings):
+    if account.balance < total_cost(recipients, parts, settings=settings, certified=certified):
         raise InsufficientBalance("Not enough credits", nrs_code=111)
 
 
@@ -255,16 +264,20 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
     if message.channel != "sms" or message.direction != "out":
         return None
     q = price_list_for(settings).quote(message.recipient)
-    message.extra = {**(message.extra or {}), "pricing": {
-        "price": str(q.price), "mcc": q.mcc, "mnc": q.mnc, "country": q.country, "network": q.network,
-        "currency": q.currency}}
-    if settings.enforce_balance and q.price > 0:
+    stored = {"price": str(q.price), "mcc": q.mcc, "mnc": q.mnc, "country": q.country, "network": q.network,
+              "currency": q.currency}
+    surcharge = surcharge_for(bool((message.extra or {}).get("certified")), settings)
+    if surcharge:
+        # Kept with the quote so the charge on "sent" uses the rate this gate checked the balance against.
+        stored["surcharge"] = str(surcharge)
+    message.extra = {**(message.extra or {}), "pricing": stored}
+    if settings.enforce_balance and (q.price > 0 or surcharge > 0):
         account = await session.get(Account, message.account_id)
         if account is None:
             return None
         # The balance is debited only when the batch is recorded, so count what this batch already needs.
         reserved: dict[int, Decimal] = session.info.setdefault("tidings.pricing.reserved", {})
-        needed = reserved.get(account.id, Decimal("0")) + q.price * _parts(message)
+        needed = reserved.get(account.id, Decimal("0")) + q.price * _parts(message) + surcharge
         if account.balance < needed:
             return delivery.Refuse("rejected", "111", "Not enough credits")
         reserved[account.id] = needed
@@ -289,6 +302,20 @@ def _unit_price(message: Message) -> Decimal:
         return quote(message.recipient).price
 
 
+def _surcharge(message: Message) -> Decimal:
+    """The certified surcharge the gate recorded; the current setting for a message it never quoted."""
+    extra = message.extra or {}
+    if not extra.get("certified"):
+        return Decimal("0")
+    stored = (extra.get("pricing") or {}).get("surcharge")
+    if stored is None:
+        return surcharge_for(True) if "pricing" not in extra else Decimal("0")
+    try:
+        return Decimal(str(stored))
+    except InvalidOperation:
+        return Decimal("0")
+
+
 _PENDING_CHARGES = "tidings.pricing.pending"
 
 
@@ -303,7 +330,7 @@ async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> No
     message = happened.message
     if not happened.first or message.channel != "sms" or message.direction != "out":
         return
-    cost = _unit_price(message) * max(1, message.parts or 1)
+    cost = _unit_price(message) * max(1, message.parts or 1) + _surcharge(message)
     message.cost = cost
     if cost == 0:
         return

@@ -325,7 +325,8 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         raise nrs(first)
     if check_balance is not None:
         await check_balance(session, subject.account_id, [str(n) for n, _ in accepted],
-                            max(p[2] for _, p in accepted if not isinstance(p, int)), "sms", settings=settings)
+                            max(p[2] for _, p in accepted if not isinstance(p, int)), "sms", settings=settings,
+                            certified=bool(checked.extra.get("certified")))
 
     options: dict[str, Any] = {"tags": checked.tags}
     if checked.expires is not None:
