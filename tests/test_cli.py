@@ -33,3 +33,22 @@ def test_bad_input_is_a_clean_error(tmp_path: Path) -> None:
     out = _tidings(tmp_path, "account", "create", "--name", "Acme", "--email", "not-an-email")
     assert out.returncode == 2
     assert "valid email" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_account_notifications_set_show_and_clear(tmp_path: Path) -> None:
+    account = str(json.loads(_tidings(tmp_path, "account", "create", "--name", "Acme", "--email", "owner@acme.test",
+                                      "--json").stdout)["account_id"])
+    refused = _tidings(tmp_path, "account", "notifications", "--account", account, "--url", "http://127.0.0.1/x")
+    assert refused.returncode == 2 and "non-public" in refused.stderr and "Traceback" not in refused.stderr
+    out = _tidings(tmp_path, "account", "notifications", "--account", account, "--url",
+                   "https://u:pa55word@hooks.example.com/in", "--events", "delivered,opened", "--json")
+    assert out.returncode == 0, out.stderr
+    created = json.loads(out.stdout)
+    assert created["secret"].startswith("whsec_") and created["url"] == "https://***@hooks.example.com/in"
+    assert created["events"] == ["delivered", "opened"]
+    shown = _tidings(tmp_path, "account", "notifications", "--account", account)
+    assert "https://***@hooks.example.com/in" in shown.stdout and "delivered, opened" in shown.stdout
+    assert created["secret"] not in shown.stdout and "pa55word" not in shown.stdout
+    cleared = _tidings(tmp_path, "account", "notifications", "--account", account, "--clear")
+    assert cleared.returncode == 0 and "removed" in cleared.stdout
+    assert "no event notifications" in _tidings(tmp_path, "account", "notifications", "--account", account).stdout

@@ -176,6 +176,58 @@ def account_credit(
     console.print(f"account {account} balance: {balance}")
 
 
+@account_app.command("notifications")
+def account_notifications(
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    url: Annotated[str | None, typer.Option(help="Where to POST every event (http or https).")] = None,
+    events: Annotated[str | None, typer.Option(help="Only these events, comma-separated (default: all).")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Stop event notifications.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show, set (--url; prints a new signing secret once) or --clear the account's event notifications."""
+    from tidings.messaging import event_webhooks
+    from tidings.tenancy.subject import AuthSubject
+
+    if url is not None and clear:
+        typer.echo("error: --url and --clear exclude each other", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    wanted = [e.strip() for e in events.split(",") if e.strip()] if events is not None else None
+
+    async def main() -> dict[str, object]:
+        db = boot(settings)
+        subject = AuthSubject(account_id=account, user_id=0)
+        try:
+            async with db.transaction() as session:
+                if clear:
+                    return {"cleared": await event_webhooks.clear(session, subject)}
+                if url is not None:
+                    view, secret = await event_webhooks.configure(
+                        session, subject, url, wanted, allow_private=settings.outbound_allow_private)
+                    return {**asdict(view), "secret": secret}
+                shown = await event_webhooks.show(session, subject)
+                return asdict(shown) if shown is not None else {"url": None}
+        finally:
+            await db.dispose()
+
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    result = _run_domain(main)
+    if as_json:
+        typer.echo(json.dumps(result))
+    elif "cleared" in result:
+        console.print("event notifications removed" if result["cleared"] else "event notifications were not set")
+    elif result.get("url") is None:
+        console.print(f"account {account} has no event notifications")
+    else:
+        filter_ = result.get("events")
+        console.print(f"event notifications: POST {result['url']} "
+                      f"({', '.join(map(str, filter_)) if isinstance(filter_, list) else 'every event'})")
+        if "secret" in result:
+            # Plain echo: rich would wrap the secret at the console width.
+            typer.echo(f"Signing secret (shown once; keep it now): {result['secret']}")
+
+
 @sender_app.command("add")
 def sender_add(
     email: Annotated[str, typer.Argument(help="The sender address.")],

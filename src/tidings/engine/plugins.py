@@ -10,6 +10,7 @@ import tidings.engine.receipts  # noqa: F401
 import tidings.flows.jobs  # noqa: F401  (fallback flows: step timeout job; the events listener advancing flows)
 import tidings.messaging.blacklist  # noqa: F401  (blacklist gate, unsubscribe listener)
 import tidings.messaging.email_api.service  # noqa: F401  (email dialect: flags new statuses for status/list)
+import tidings.messaging.event_webhooks  # noqa: F401  (account event notifications: POST per event)
 import tidings.messaging.notifications  # noqa: F401  (notificationUrl calls on SMS outcomes)
 import tidings.messaging.pricing  # noqa: F401
 import tidings.messaging.receipts  # noqa: F401

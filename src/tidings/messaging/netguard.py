@@ -83,7 +83,8 @@ def check_static(url: str, allow_private: bool) -> tuple[str, int]:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return host, port
-    check_addresses(host, [host])
+    if not is_public_address(host):
+        raise UnsafeUrl(f"host {host!r} is a non-public address")
     return host, port
 
 

@@ -32,6 +32,7 @@ log = structlog.get_logger("tidings.notifications")
 JOB_KIND: Final = "rest.notification"
 MAX_RETRIES: Final = 5
 TIMEOUT_SECONDS: Final = 10.0
+USER_AGENT: Final = "Tidings-Notifications/1"
 # Our event kinds as the document's %s statuses (SMPP delivery-receipt states).
 STATUS: Final = {"delivered": "DELIVRD", "undelivered": "UNDELIV", "expired": "EXPIRED", "rejected": "REJECTD",
                  "failed": "UNDELIV", "bounced": "UNDELIV"}
@@ -39,7 +40,7 @@ _ESCAPE: Final = re.compile(r"%([ipPtcsmynCS])")
 
 
 def retry_delay(retry: int) -> timedelta:
-    """The wait before retry n (1-based): n minutes, as the document's progressive schedule."""
+    """The wait before retry n (1-based): n minutes, the document's progressive schedule (also for event webhooks)."""
     return timedelta(minutes=retry)
 
 
@@ -90,18 +91,35 @@ async def on_outcome(session: AsyncSession, happened: events.Happened) -> None:
                   account_id=message.account_id)
 
 
-async def _call(url: str, allow_private: bool) -> str | None:
-    """None when the receiver answered 200, else why not (for the retry and the logs).
+async def call(url: str, allow_private: bool, *, method: str = "GET", content: bytes | None = None,
+               headers: dict[str, str] | None = None) -> str | None:
+    """None when the receiver answered 200, else why not (for the retry; it never contains the URL).
 
     UnsafeUrl when the URL or the addresses its host resolves to at connection time may not be called.
     """
     netguard.parse_target(url)
     try:
         async with netguard.client(allow_private, timeout=TIMEOUT_SECONDS) as client:
-            response = await client.get(url, headers={"User-Agent": "Tidings-Notifications/1"})
+            response = await client.request(method, url, content=content,
+                                            headers={"User-Agent": USER_AGENT, **(headers or {})})
+    except httpx.InvalidURL:
+        raise netguard.UnsafeUrl("the URL is not valid") from None
     except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"
+        # httpx messages name the error, not the URL; the replace is for the odd one that quotes it.
+        return f"{type(exc).__name__}: {str(exc).replace(url, '<url>')}"
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+async def retry_later(session: AsyncSession, job_row: Job, error: str, **log_fields: Any) -> None:
+    """After failed call n, queue the same job again n+1 minutes later, up to MAX_RETRIES retries (then give up)."""
+    payload: dict[str, Any] = dict(job_row.payload)
+    retry = int(payload.get("retry", 0)) + 1
+    if retry > MAX_RETRIES:
+        log.warning("notification given up", kind=job_row.kind, error=error, **log_fields)
+        return
+    job_row.last_error = error
+    await enqueue(session, job_row.kind, {**payload, "retry": retry, "last_error": error},
+                  due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)
 
 
 @job(JOB_KIND)
@@ -114,16 +132,9 @@ async def notify(ctx: EngineContext, session: AsyncSession, job_row: Job) -> Non
     url = expand(str(payload["url"]), values_for(message, str(payload["status"]),
                                                  datetime.fromisoformat(str(payload["at"]))))
     try:
-        error = await _call(url, ctx.settings.outbound_allow_private)
+        error = await call(url, ctx.settings.outbound_allow_private)
     except netguard.UnsafeUrl as exc:
         log.warning("notification refused", message_id=message.id, reason=str(exc))
         return
-    if error is None:
-        return
-    retry = int(payload.get("retry", 0)) + 1
-    if retry > MAX_RETRIES:
-        log.warning("notification given up", message_id=message.id, error=error)
-        return
-    job_row.last_error = error
-    await enqueue(session, JOB_KIND, {**payload, "retry": retry, "last_error": error},
-                  due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)
+    if error is not None:
+        await retry_later(session, job_row, error, message_id=message.id)

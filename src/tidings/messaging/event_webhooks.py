@@ -1,0 +1,273 @@
+"""Event notifications of the messaging dialect: a signed form POST to the account's URL for every event.
+
+An account sets one URL (and optionally which events it wants). Every event of a message the
+messaging API sent (SMS `sms`, email mailing `mailing`, voice `text2speech`) queues a job in the
+event's own transaction; the job POSTs the document's fields as application/x-www-form-urlencoded
+with an `X-Tidings-Signature` HMAC header, and is retried like notificationUrl calls (5 retries,
+1 to 5 minutes apart; `tidings.messaging.notifications.retry_later`).
+
+The URL and the signing secret are kept in Account.settings, encrypted with the install's vault
+(the URL may carry credentials); logs name the host only. The job reads the settings when it runs,
+so a URL changed or removed meanwhile is honoured by pending retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets as std_secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.core import clock, secrets
+from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from tidings.db.models import Account, Campaign, Job, Message, Sending
+from tidings.engine.context import EngineContext
+from tidings.engine.registry import job
+from tidings.messaging import events, netguard, notifications, reports
+from tidings.tenancy.subject import AuthSubject
+
+log = structlog.get_logger("tidings.event_webhooks")
+
+JOB_KIND: Final = "rest.event_webhook"
+SETTINGS_KEY: Final = "event_notifications"
+SIGNATURE_HEADER: Final = "X-Tidings-Signature"
+# Messages the messaging API queued (SMS, mailing); other dialects have their own notifications.
+SOURCE: Final = "rest"
+# The document's events, without the form and landing ones (Tidings has no forms or landing pages).
+EVENTS: Final = ("delivered", "opened", "clicked", "unsubscribed", "hard_bounced", "complaint", "sent",
+                 "soft_bounced", "undelivered", "rejected", "expired")
+CHANNELS: Final = {k: v for k, v in reports.CHANNEL_NAMES.items() if v in ("sms", "mailing", "text2speech")}
+# Our kinds that have a document name; the mapping is the events report's (reports.EVENT_NAMES).
+KINDS: Final = tuple(k for k, v in reports.EVENT_NAMES.items() if v in EVENTS)
+SMTP_EVENTS: Final = ("delivered", "hard_bounced", "soft_bounced")
+MAX_URL: Final = 2048
+_UNSAFE_CHARS: Final = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class View:
+    """What may be shown of an account's settings: never the secret, nor the URL's credentials."""
+
+    url: str | None  # None when this install's key cannot decrypt it (the install secret changed)
+    events: list[str] | None
+    has_secret: bool
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The decrypted settings the job calls with."""
+
+    url: str
+    host: str
+    events: list[str] | None
+    secret: str
+
+    def wants(self, event: str) -> bool:
+        return not self.events or event in self.events
+
+
+def redact(url: str) -> str:
+    """The URL without its user info (credentials), for responses."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The header value: t=<epoch>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>."""
+    digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def _refuse_url(reason: str) -> DomainError:
+    return DomainError(f"notification URL refused: {reason}", nrs_code=109,
+                       description=f"Notification URL incorrect: {reason}")
+
+
+def check_url(raw: Any, allow_private: bool) -> tuple[str, str]:
+    """The URL and its host, or 109: http(s) with a host, no literal private address (netguard's static checks)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise _refuse_url("url is required")
+    url = raw.strip()
+    if len(url) > MAX_URL:
+        raise _refuse_url(f"at most {MAX_URL} characters")
+    if _UNSAFE_CHARS.search(url):
+        raise _refuse_url("spaces and control characters are not allowed")
+    try:
+        host, _ = netguard.check_static(url, allow_private)
+        httpx.URL(url)
+    except netguard.UnsafeUrl as exc:
+        raise _refuse_url(str(exc)) from None
+    except httpx.InvalidURL:
+        raise _refuse_url("malformed URL") from None
+    return url, host
+
+
+def check_events(raw: Any) -> list[str] | None:
+    """The event filter (None: every event), or 422 naming the unknown ones."""
+    if raw is None or raw == []:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+        raise ValidationFailed.on("events", "The events field must be an array of event names.")
+    unknown = [e for e in raw if e not in EVENTS]
+    if unknown:
+        raise ValidationFailed.on("events", f"Unknown events: {', '.join(unknown[:5])}. Known: {', '.join(EVENTS)}.")
+    return [e for e in EVENTS if e in raw]
+
+
+def _view(stored: dict[str, Any]) -> View:
+    try:
+        url: str | None = redact(secrets.vault().decrypt(stored["url"]))
+    except ValueError:
+        url = None
+    return View(url=url, events=stored.get("events"), has_secret=bool(stored.get("secret")),
+                updated_at=stored.get("updated_at"))
+
+
+async def _account(session: AsyncSession, subject: AuthSubject, *, lock: bool = False) -> Account:
+    if not subject.is_agency:
+        raise Forbidden("Event notifications are set for the whole account, not by a client's user.")
+    # Locked and re-read before a change, so a concurrent change of other settings is not lost.
+    account = await session.get(Account, subject.account_id, with_for_update=lock, populate_existing=lock)
+    if account is None:
+        raise NotFound("No such account.")
+    return account
+
+
+async def show(session: AsyncSession, subject: AuthSubject) -> View | None:
+    """The account's event notification settings, None when unset."""
+    stored = ((await _account(session, subject)).settings or {}).get(SETTINGS_KEY)
+    return _view(stored) if stored else None
+
+
+async def configure(session: AsyncSession, subject: AuthSubject, url: Any, wanted: Any, *,
+                    allow_private: bool) -> tuple[View, str]:
+    """Set the URL and filter with a new signing secret; returns what may be shown and the secret (shown once)."""
+    checked, host = check_url(url, allow_private)
+    filter_ = check_events(wanted)
+    account = await _account(session, subject, lock=True)
+    secret = "whsec_" + std_secrets.token_urlsafe(32)
+    vault = secrets.vault()
+    stored = {"url": vault.encrypt(checked), "host": host, "events": filter_, "secret": vault.encrypt(secret),
+              "updated_at": clock.as_utc(clock.now()).replace(microsecond=0).isoformat()}
+    # A new dict: the JSON column notices reassignment, not changes inside it.
+    account.settings = {**(account.settings or {}), SETTINGS_KEY: stored}
+    return _view(stored), secret
+
+
+async def clear(session: AsyncSession, subject: AuthSubject) -> bool:
+    """Remove the settings (pending notifications are dropped); False when there were none."""
+    account = await _account(session, subject, lock=True)
+    current = dict(account.settings or {})
+    if current.pop(SETTINGS_KEY, None) is None:
+        return False
+    account.settings = current
+    return True
+
+
+def _target(account: Account | None) -> Target | None:
+    stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
+    if not stored:
+        return None
+    vault = secrets.vault()
+    return Target(url=vault.decrypt(stored["url"]), host=str(stored.get("host") or ""), events=stored.get("events"),
+                  secret=vault.decrypt(stored["secret"]))
+
+
+def smtp_response(details: dict[str, Any]) -> str:
+    """The SMTP answer in an email event's details ("550 5.1.1 ..."), or "" when there is none."""
+    code = str(details.get("code") or "").strip()
+    detail = str(details.get("detail") or "").strip()
+    if detail.lower().startswith("smtp;"):
+        return detail[5:].strip()  # a DSN's Diagnostic-Code: the remote server's own answer
+    if not code[:1].isdigit() or detail.startswith(code):
+        return detail  # our own codes ("provider", "connection") are not part of an SMTP answer
+    return f"{code} {detail}".strip()
+
+
+@events.on_event(*KINDS)
+async def on_event(session: AsyncSession, happened: events.Happened) -> None:
+    """Queue the POST of an event of a messaging-API message when its account wants that event."""
+    message, kind = happened.message, happened.event.kind
+    name = reports.event_name(kind)
+    if name is None or message.direction != "out" or message.channel not in CHANNELS or message.sending_id is None:
+        return
+    if not happened.first and name in ("sent", "delivered"):
+        return  # a repeated status (a resent delivery receipt); repeated opens and clicks are real events
+    # Cheap checks first: the dispatcher records a batch, and the account and sending are usually in the session.
+    account = await session.get(Account, message.account_id)
+    stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
+    if not stored or (stored.get("events") and name not in stored["events"]):
+        return
+    sending = await session.get(Sending, message.sending_id)
+    if sending is None or sending.source != SOURCE:
+        return
+    details = happened.event.details or {}
+    extra: dict[str, Any] = {}
+    if name == "clicked" and details.get("url"):
+        extra["url"] = quote(str(details["url"]), safe="")
+    payload: dict[str, Any] = {"message_id": message.id, "event": name, "extra": extra, "retry": 0,
+                               "at": clock.as_utc(happened.event.occurred_at).isoformat()}
+    if message.channel == "email" and name in SMTP_EVENTS and (answer := smtp_response(details)):
+        payload["smtp_response"] = answer
+    # Added without a flush: a dispatcher batch writes its events and jobs together at commit.
+    session.add(Job(kind=JOB_KIND, payload=payload, due_at=clock.now(), account_id=message.account_id))
+
+
+def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -> dict[str, str]:
+    """The document's fields of one notification."""
+    fields = {
+        "id": str(message.id),
+        "channel": CHANNELS[message.channel],
+        "contactId": str(message.contact_id or ""),
+        "campaignId": str(campaign.id if campaign else 0),
+        "campaignName": campaign.name if campaign else "",
+        "event": str(payload["event"]),
+        "extra": json.dumps(payload.get("extra") or {}, separators=(",", ":")),
+        "eventDate": clock.as_utc(datetime.fromisoformat(str(payload["at"]))).replace(microsecond=0).isoformat(),
+    }
+    if payload.get("smtp_response"):
+        fields["smtpResponse"] = str(payload["smtp_response"])
+    return fields
+
+
+@job(JOB_KIND)
+async def deliver(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
+    """POST one event to the account's current URL; schedule the next retry while the receiver fails."""
+    payload: dict[str, Any] = dict(job_row.payload)
+    account = await session.get(Account, job_row.account_id) if job_row.account_id is not None else None
+    try:
+        target = _target(account)
+    except ValueError:
+        log.warning("event notification settings cannot be decrypted", account_id=job_row.account_id)
+        return
+    if target is None or not target.wants(str(payload["event"])):
+        return  # removed or narrowed since the event was queued
+    message = await session.get(Message, int(payload["message_id"]))
+    if message is None or message.channel not in CHANNELS:
+        return
+    campaign = await session.get(Campaign, message.campaign_id) if message.campaign_id is not None else None
+    body = urlencode(form(message, campaign, payload)).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               SIGNATURE_HEADER: sign(target.secret, int(clock.now().timestamp()), body)}
+    context = {"account_id": job_row.account_id, "message_id": message.id, "event_name": payload["event"],
+               "host": target.host}
+    try:
+        error = await notifications.call(target.url, ctx.settings.outbound_allow_private, method="POST",
+                                         content=body, headers=headers)
+    except netguard.UnsafeUrl as exc:
+        log.warning("event notification refused", reason=str(exc), **context)
+        return
+    if error is not None:
+        await notifications.retry_later(session, job_row, error, **context)
