@@ -41,13 +41,16 @@ class Received:
 class Receiver:
     """A real HTTP(S) server on 127.0.0.1 (ours, not a fake of the outside world) that records every request.
 
-    It answers the queued `statuses` first, then 200. Use it as a context manager.
+    It answers the queued `statuses` first, then 200. Use it as a context manager. `hold()` makes it keep
+    every request waiting (a slow receiver) until `release()`.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self.statuses: list[int] = []
         self.lock = threading.Lock()
+        self.answering = threading.Event()
+        self.answering.set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +60,7 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.answering.wait(30)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -92,10 +96,17 @@ class Receiver:
     def forms(self) -> list[dict[str, str]]:
         return [r.form() for r in self.requests]
 
+    def hold(self) -> None:
+        self.answering.clear()
+
+    def release(self) -> None:
+        self.answering.set()
+
     def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()

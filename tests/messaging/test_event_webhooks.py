@@ -6,6 +6,7 @@ private targets, as an operator running everything on one host would.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -192,6 +193,34 @@ async def test_retried_until_the_receiver_answers_200(app: Any, client: httpx.As
     async with db.sessions() as s:
         jobs = (await s.execute(select(Job).where(Job.kind == event_webhooks.JOB_KIND).order_by(Job.id))).scalars()
         assert [j.payload["retry"] for j in jobs] == [0, 1, 2]
+
+
+async def test_a_slow_receiver_holds_neither_the_database_nor_the_other_notifications(
+        app: Any, client: httpx.AsyncClient, auth: dict[str, str], receiver: Receiver, runner: Runner,
+        db: Database, account: NewAccount) -> None:
+    app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered&delay=3600s"))
+    await _hook(client, auth, f"{receiver.base}/hook", ["sent"])
+    for _ in range(3):
+        await _sms(client, auth)
+    receiver.hold()
+    running = asyncio.create_task(runner.run_until_idle())
+    for _ in range(500):  # real network I/O, not time: wait until every call has reached the receiver
+        if len(receiver.requests) == 3 or running.done():
+            break
+        await asyncio.sleep(0.01)
+    assert len(receiver.requests) == 3, "the three calls wait on the receiver together, not one after another"
+    assert not running.done()
+
+    async def write() -> None:
+        async with db.transaction() as s:
+            (await s.get(Account, account.account_id)).name = "Renamed while the receiver is slow"
+
+    await asyncio.wait_for(write(), timeout=5)  # on SQLite this needs the write lock
+    receiver.release()
+    await asyncio.wait_for(running, timeout=30)
+    async with db.sessions() as s:
+        jobs = (await s.execute(select(Job).where(Job.kind == event_webhooks.JOB_KIND))).scalars().all()
+    assert [j.status for j in jobs] == ["done"] * 3
 
 
 async def test_five_retries_one_to_five_minutes_apart_then_given_up(

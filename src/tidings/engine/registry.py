@@ -10,10 +10,13 @@ from tidings.db.models import Job
 from tidings.engine.context import EngineContext
 
 JobHandler = Callable[[EngineContext, AsyncSession, Job], Awaitable[None]]
+# A handler that waits on the network gets the job detached and opens its own short transactions.
+IoJobHandler = Callable[[EngineContext, Job], Awaitable[None]]
 # A loop does one round of its work and says how many items it handled.
 Loop = Callable[[EngineContext], Awaitable[int]]
 
 HANDLERS: dict[str, JobHandler] = {}
+IO_HANDLERS: dict[str, IoJobHandler] = {}
 LOOPS: dict[str, Loop] = {}
 
 
@@ -22,6 +25,20 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
 
     def decorate(fn: JobHandler) -> JobHandler:
         HANDLERS[kind] = fn
+        return fn
+
+    return decorate
+
+
+def io_job(kind: str) -> Callable[[IoJobHandler], IoJobHandler]:
+    """Register a handler that calls out over the network (webhooks): it runs outside any transaction.
+
+    On SQLite every transaction holds the write lock, so a slow receiver must not be waited on inside
+    one; these jobs also run concurrently, so one slow receiver does not hold up the queue.
+    """
+
+    def decorate(fn: IoJobHandler) -> IoJobHandler:
+        IO_HANDLERS[kind] = fn
         return fn
 
     return decorate

@@ -17,9 +17,11 @@ from tidings.db.models import Job
 from tidings.db.queue import claim
 from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.engine.context import EngineContext
-from tidings.engine.registry import HANDLERS, LOOPS, RetryLater
+from tidings.engine.registry import HANDLERS, IO_HANDLERS, LOOPS, RetryLater
 
 log = structlog.get_logger("tidings.engine")
+# Network-bound jobs of one claim that may wait on their receivers at the same time.
+IO_CONCURRENCY = 16
 
 
 def worker_name() -> str:
@@ -45,9 +47,42 @@ class Runner:
                                lease_seconds=settings.worker_lease_seconds,
                                where=[Job.status.in_(("queued", "running"))])
             claimed = [(j.id, j.kind) for j in jobs]
+        io = [(job_id, kind) for job_id, kind in claimed if kind in IO_HANDLERS]
         for job_id, kind in claimed:
-            await self._run_one(job_id, kind)
+            if kind not in IO_HANDLERS:
+                await self._run_one(job_id, kind)
+        if io:
+            gate = asyncio.Semaphore(IO_CONCURRENCY)
+
+            async def run(job_id: int, kind: str) -> None:
+                async with gate:
+                    await self._run_one_io(job_id, kind)
+
+            await asyncio.gather(*(run(job_id, kind) for job_id, kind in io))
         return len(claimed)
+
+    async def _run_one_io(self, job_id: int, kind: str) -> None:
+        """A network-bound job: its handler runs between two short transactions, not inside one."""
+        error: str | None = None
+        retry_in: float | None = None
+        try:
+            async with self.ctx.db.sessions() as session:
+                job = (await session.execute(
+                    select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
+                if job is None:
+                    return
+                session.expunge(job)
+            await IO_HANDLERS[kind](self.ctx, job)
+            async with self.ctx.db.transaction() as session:
+                await session.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker).values(
+                    status="done", finished_at=clock.now(), locked_until=None, last_error=None))
+            return
+        except RetryLater as exc:
+            retry_in, error = exc.seconds, str(exc) or "retry later"
+        except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("job failed", job_id=job_id, kind=kind, error=error)
+        await self._failed(job_id, error, retry_in)
 
     async def _run_one(self, job_id: int, kind: str) -> None:
         handler = HANDLERS.get(kind)
@@ -69,6 +104,10 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job failed", job_id=job_id, kind=kind, error=error)
+        await self._failed(job_id, error, retry_in)
+
+    async def _failed(self, job_id: int, error: str, retry_in: float | None) -> None:
+        """Queue the job again after a backoff (or when it asked), or mark it failed after its last attempt."""
         async with self.ctx.db.transaction() as session:
             job = await session.get(Job, job_id)
             if job is None or job.locked_by != self.ctx.worker:

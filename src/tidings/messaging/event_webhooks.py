@@ -31,7 +31,7 @@ from tidings.core import clock, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
-from tidings.engine.registry import job
+from tidings.engine.registry import io_job
 from tidings.messaging import events, netguard, notifications, reports
 from tidings.tenancy.subject import AuthSubject
 
@@ -242,11 +242,15 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
     return fields
 
 
-@job(JOB_KIND)
-async def deliver(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
+@io_job(JOB_KIND)
+async def deliver(ctx: EngineContext, job_row: Job) -> None:
     """POST one event to the account's current URL; schedule the next retry while the receiver fails."""
     payload: dict[str, Any] = dict(job_row.payload)
-    account = await session.get(Account, job_row.account_id) if job_row.account_id is not None else None
+    async with ctx.db.sessions() as session:
+        account = await session.get(Account, job_row.account_id) if job_row.account_id is not None else None
+        message = await session.get(Message, int(payload["message_id"]))
+        campaign = (await session.get(Campaign, message.campaign_id)
+                    if message is not None and message.campaign_id is not None else None)
     try:
         target = _target(account)
     except ValueError:
@@ -254,10 +258,8 @@ async def deliver(ctx: EngineContext, session: AsyncSession, job_row: Job) -> No
         return
     if target is None or not target.wants(str(payload["event"])):
         return  # removed or narrowed since the event was queued
-    message = await session.get(Message, int(payload["message_id"]))
     if message is None or message.channel not in CHANNELS:
         return
-    campaign = await session.get(Campaign, message.campaign_id) if message.campaign_id is not None else None
     body = urlencode(form(message, campaign, payload)).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded",
                SIGNATURE_HEADER: sign(target.secret, int(clock.now().timestamp()), body)}
@@ -270,4 +272,4 @@ async def deliver(ctx: EngineContext, session: AsyncSession, job_row: Job) -> No
         log.warning("event notification refused", reason=str(exc), **context)
         return
     if error is not None:
-        await notifications.retry_later(session, job_row, error, **context)
+        await notifications.retry_later(ctx, job_row, error, **context)

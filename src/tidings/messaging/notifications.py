@@ -24,7 +24,7 @@ from tidings.core import clock
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job, Message
 from tidings.engine.context import EngineContext
-from tidings.engine.registry import job
+from tidings.engine.registry import io_job
 from tidings.messaging import events, netguard
 
 log = structlog.get_logger("tidings.notifications")
@@ -110,23 +110,24 @@ async def call(url: str, allow_private: bool, *, method: str = "GET", content: b
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
 
 
-async def retry_later(session: AsyncSession, job_row: Job, error: str, **log_fields: Any) -> None:
+async def retry_later(ctx: EngineContext, job_row: Job, error: str, **log_fields: Any) -> None:
     """After failed call n, queue the same job again n+1 minutes later, up to MAX_RETRIES retries (then give up)."""
     payload: dict[str, Any] = dict(job_row.payload)
     retry = int(payload.get("retry", 0)) + 1
     if retry > MAX_RETRIES:
         log.warning("notification given up", kind=job_row.kind, error=error, **log_fields)
         return
-    job_row.last_error = error
-    await enqueue(session, job_row.kind, {**payload, "retry": retry, "last_error": error},
-                  due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)
+    async with ctx.db.transaction() as session:
+        await enqueue(session, job_row.kind, {**payload, "retry": retry, "last_error": error},
+                      due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)
 
 
-@job(JOB_KIND)
-async def notify(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
+@io_job(JOB_KIND)
+async def notify(ctx: EngineContext, job_row: Job) -> None:
     """Call the notification URL once; schedule the next retry while the receiver fails."""
     payload: dict[str, Any] = dict(job_row.payload)
-    message = await session.get(Message, int(payload["message_id"]))
+    async with ctx.db.sessions() as session:
+        message = await session.get(Message, int(payload["message_id"]))
     if message is None:
         return
     url = expand(str(payload["url"]), values_for(message, str(payload["status"]),
@@ -137,4 +138,4 @@ async def notify(ctx: EngineContext, session: AsyncSession, job_row: Job) -> Non
         log.warning("notification refused", message_id=message.id, reason=str(exc))
         return
     if error is not None:
-        await retry_later(session, job_row, error, message_id=message.id)
+        await retry_later(ctx, job_row, error, message_id=message.id)
