@@ -56,26 +56,16 @@ class Runner:
 
             async def run(job_id: int, kind: str) -> None:
                 async with gate:
-                    await self._run_one_io(job_id, kind)
+                    await self._run_one(job_id, kind)
 
             await asyncio.gather(*(run(job_id, kind) for job_id, kind in io))
         return len(claimed)
 
-    async def _run_one_io(self, job_id: int, kind: str) -> None:
-        """A network-bound job: its handler runs between two short transactions, not inside one."""
+    async def _run_one(self, job_id: int, kind: str) -> None:
         error: str | None = None
         retry_in: float | None = None
         try:
-            async with self.ctx.db.sessions() as session:
-                job = (await session.execute(
-                    select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
-                if job is None:
-                    return
-                session.expunge(job)
-            await IO_HANDLERS[kind](self.ctx, job)
-            async with self.ctx.db.transaction() as session:
-                await session.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker).values(
-                    status="done", finished_at=clock.now(), locked_until=None, last_error=None))
+            await (self._attempt_io(job_id, kind) if kind in IO_HANDLERS else self._attempt(job_id, kind))
             return
         except RetryLater as exc:
             retry_in, error = exc.seconds, str(exc) or "retry later"
@@ -84,27 +74,30 @@ class Runner:
             log.warning("job failed", job_id=job_id, kind=kind, error=error)
         await self._failed(job_id, error, retry_in)
 
-    async def _run_one(self, job_id: int, kind: str) -> None:
+    async def _attempt(self, job_id: int, kind: str) -> None:
         handler = HANDLERS.get(kind)
-        error: str | None = None
-        retry_in: float | None = None
-        try:
-            if handler is None:
-                raise LookupError(f"no handler for job kind {kind}")
-            async with self.ctx.db.transaction() as session:
-                job = (await session.execute(
-                    select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
-                if job is None:
-                    return  # our lease ran out and another worker took the job
-                await handler(self.ctx, session, job)
-                job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
-            return
-        except RetryLater as exc:
-            retry_in, error = exc.seconds, str(exc) or "retry later"
-        except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning("job failed", job_id=job_id, kind=kind, error=error)
-        await self._failed(job_id, error, retry_in)
+        if handler is None:
+            raise LookupError(f"no handler for job kind {kind}")
+        async with self.ctx.db.transaction() as session:
+            job = (await session.execute(
+                select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
+            if job is None:
+                return  # our lease ran out and another worker took the job
+            await handler(self.ctx, session, job)
+            job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
+
+    async def _attempt_io(self, job_id: int, kind: str) -> None:
+        """A network-bound job: its handler runs between two short transactions, not inside one."""
+        async with self.ctx.db.sessions() as session:
+            job = (await session.execute(
+                select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
+            if job is None:
+                return
+            session.expunge(job)
+        await IO_HANDLERS[kind](self.ctx, job)
+        async with self.ctx.db.transaction() as session:
+            await session.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker).values(
+                status="done", finished_at=clock.now(), locked_until=None, last_error=None))
 
     async def _failed(self, job_id: int, error: str, retry_in: float | None) -> None:
         """Queue the job again after a backoff (or when it asked), or mark it failed after its last attempt."""
