@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import json
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.config import get_settings
 from tidings.db.engine import is_sqlite
@@ -24,6 +26,7 @@ sender_app = typer.Typer(help="Verified sender addresses of an account (messagin
                          no_args_is_help=True)
 app.add_typer(sender_app, name="sender")
 console = Console()
+T = TypeVar("T")
 
 
 @app.command()
@@ -105,20 +108,10 @@ def account_create(
     """Create an account with its owner; prints the owner's secrets once."""
     from tidings.tenancy.service import create_account
 
-    settings = get_settings()
+    async def work(session: AsyncSession) -> dict[str, object]:
+        return asdict(await create_account(session, name=name, email=email, username=username))
 
-    async def main() -> dict[str, object]:
-        db = boot(settings)
-        try:
-            async with db.transaction() as session:
-                created = await create_account(session, name=name, email=email, username=username)
-        finally:
-            await db.dispose()
-        return asdict(created)
-
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    result = _run_domain(main)
+    result = _in_transaction(work)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -137,17 +130,10 @@ def account_allow_ips(
     """Restrict the messaging API (/api/rest) to these caller IPs."""
     from tidings.tenancy.service import set_allowed_ips
 
-    settings = get_settings()
+    async def work(session: AsyncSession) -> None:
+        await set_allowed_ips(session, account, ips or [])
 
-    async def main() -> None:
-        db = boot(settings)
-        try:
-            async with db.transaction() as session:
-                await set_allowed_ips(session, account, ips or [])
-        finally:
-            await db.dispose()
-
-    _run_domain(main)
+    _in_transaction(work)
     console.print("allowed IPs: " + (", ".join(ips) if ips else "any"))
 
 
@@ -159,20 +145,10 @@ def account_credit(
     """Top up an account's balance (the messaging API charges SMS against it); prints the new balance."""
     from tidings.messaging.pricing import credit, parse_amount
 
-    settings = get_settings()
+    async def work(session: AsyncSession) -> object:
+        return await credit(session, account, parse_amount(amount))
 
-    async def main() -> object:
-        value = parse_amount(amount)
-        db = boot(settings)
-        try:
-            async with db.transaction() as session:
-                return await credit(session, account, value)
-        finally:
-            await db.dispose()
-
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    balance = _run_domain(main)
+    balance = _in_transaction(work)
     console.print(f"account {account} balance: {balance}")
 
 
@@ -191,28 +167,20 @@ def account_notifications(
     if url is not None and clear:
         typer.echo("error: --url and --clear exclude each other", err=True)
         raise typer.Exit(2)
-    settings = get_settings()
     wanted = [e.strip() for e in events.split(",") if e.strip()] if events is not None else None
+    subject = AuthSubject(account_id=account, user_id=0)
 
-    async def main() -> dict[str, object]:
-        db = boot(settings)
-        subject = AuthSubject(account_id=account, user_id=0)
-        try:
-            async with db.transaction() as session:
-                if clear:
-                    return {"cleared": await event_webhooks.clear(session, subject)}
-                if url is not None:
-                    view, secret = await event_webhooks.configure(
-                        session, subject, url, wanted, allow_private=settings.outbound_allow_private)
-                    return {**asdict(view), "secret": secret}
-                shown = await event_webhooks.show(session, subject)
-                return asdict(shown) if shown is not None else {"url": None}
-        finally:
-            await db.dispose()
+    async def work(session: AsyncSession) -> dict[str, object]:
+        if clear:
+            return {"cleared": await event_webhooks.clear(session, subject)}
+        if url is not None:
+            view, secret = await event_webhooks.configure(
+                session, subject, url, wanted, allow_private=get_settings().outbound_allow_private)
+            return {**asdict(view), "secret": secret}
+        shown = await event_webhooks.show(session, subject)
+        return asdict(shown) if shown is not None else {"url": None}
 
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    result = _run_domain(main)
+    result = _in_transaction(work)
     if as_json:
         typer.echo(json.dumps(result))
     elif "cleared" in result:
@@ -237,19 +205,10 @@ def sender_add(
     """Add a verified sender to an account directly (no verification mail)."""
     from tidings.messaging.senders import add_verified
 
-    settings = get_settings()
+    async def work(session: AsyncSession) -> str:
+        return (await add_verified(session, account, email, name)).email
 
-    async def main() -> str:
-        db = boot(settings)
-        try:
-            async with db.transaction() as session:
-                return (await add_verified(session, account, email, name)).email
-        finally:
-            await db.dispose()
-
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    added = _run_domain(main)
+    added = _in_transaction(work)
     console.print(f"{added} is a verified sender of account {account}")
 
 
@@ -262,20 +221,11 @@ def sender_list(
     from tidings.messaging.senders import list_senders
     from tidings.tenancy.subject import AuthSubject
 
-    settings = get_settings()
+    async def work(session: AsyncSession) -> list[dict[str, object]]:
+        rows = await list_senders(session, AuthSubject(account_id=account, user_id=0))
+        return [{"email": r.email, "name": r.name, "verified": r.verified_at is not None} for r in rows]
 
-    async def main() -> list[dict[str, object]]:
-        db = boot(settings)
-        try:
-            async with db.transaction() as session:
-                rows = await list_senders(session, AuthSubject(account_id=account, user_id=0))
-                return [{"email": r.email, "name": r.name, "verified": r.verified_at is not None} for r in rows]
-        finally:
-            await db.dispose()
-
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    rows = _run_domain(main)
+    rows = _in_transaction(work)
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -283,9 +233,21 @@ def sender_list(
         console.print(f"{row['email']}\t{'verified' if row['verified'] else 'not verified'}\t{row['name']}")
 
 
-def _run_domain(main):  # type: ignore[no-untyped-def]
-    """Run a coroutine, turning domain errors into a clean message and exit code 2."""
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run an operator task in one transaction (migrating SQLite first); domain errors exit 2 with a message."""
     from tidings.core.errors import DomainError
+
+    settings = get_settings()
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+
+    async def main() -> T:
+        db = boot(settings)
+        try:
+            async with db.transaction() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
 
     try:
         return asyncio.run(main())
