@@ -7,6 +7,7 @@ engine's dispatcher sends whatever is due.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,27 @@ from tidings.core import clock
 from tidings.db.models import Campaign, Message, Sending
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
+
+
+@dataclass
+class Outcome:
+    """One recipient's result: a queued message, or the documented code it was refused with."""
+
+    to: str
+    message: Message | None = None
+    error: int | None = None
+
+
+@dataclass
+class Queued:
+    """What one send request queued: its sending and a result per recipient."""
+
+    sending: Sending | None
+    results: list[Outcome] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return any(r.message is None for r in self.results)
 
 
 async def broadcast_campaign(

@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +19,9 @@ from tidings.core import clock
 from tidings.core.emails import normalize_email
 from tidings.core.errors import DomainError, ValidationFailed
 from tidings.core.templating import render_custom_fields
-from tidings.db.models import Message, Sending
 from tidings.messaging import outbox, senders
+from tidings.messaging.outbox import Outcome, Queued
+from tidings.messaging.scheduled import parse_nrs_date
 from tidings.messaging.templates import service as templates
 from tidings.tenancy.subject import AuthSubject
 
@@ -61,41 +61,9 @@ class MailingInput:
     certified: bool = False
 
 
-@dataclass
-class Outcome:
-    """One recipient's result: a queued message, or the reason it was refused."""
-
-    to: str
-    message: Message | None = None
-    error: int | None = None
-
-
-@dataclass
-class Queued:
-    sending: Sending | None
-    results: list[Outcome] = field(default_factory=list)
-
-    @property
-    def partial(self) -> bool:
-        return any(r.message is None for r in self.results)
-
-
 def _nrs(code: int) -> DomainError:
     """A refusal with a documented 360nrs code; the dialect renders its description and status."""
     return DomainError(f"mailing refused (code {code})", nrs_code=code)
-
-
-def parse_schedule(value: str | None) -> datetime | None:
-    """`YYYYmmddHHiiss` in UTC (None when absent); 108 when it is not a date of that form."""
-    if value is None or not str(value).strip():
-        return None
-    text = str(value).strip()
-    try:
-        if len(text) != 14 or not (text.isascii() and text.isdigit()):
-            raise ValueError(text)
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        raise _nrs(108) from None
 
 
 def _addresses(raw: list[Any] | None, name: str) -> list[str]:
@@ -209,7 +177,7 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
     from_name = (req.from_name or "").strip() or None
     if from_name is not None and (len(from_name) > MAX_NAME or any(c in from_name for c in "\r\n")):
         raise ValidationFailed.on("fromName", f"The fromName may not be greater than {MAX_NAME} characters.")
-    due = parse_schedule(req.schedule_date)
+    due = parse_nrs_date(req.schedule_date, 108)
     if due is not None and due <= clock.now():
         due = None  # a date already past means now, as for an immediate mailing
     tags = _tags(req.tags)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +25,9 @@ from tidings.core.errors import DomainError, ValidationFailed
 from tidings.core.phones import normalize_phone
 from tidings.core.templating import render_custom_fields
 from tidings.core.windows import AVAILABLE_TIMES_MESSAGES, parse_available_times
-from tidings.db.models import Contact, Message, Sending
+from tidings.db.models import Contact, Message
 from tidings.messaging import outbox, tracking
+from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
 from tidings.messaging.shortlinks import Shortener
 from tidings.tenancy.scoping import scoped
@@ -72,25 +73,6 @@ class SmsInput:
     certified: Any = None
     sub: Any = None
     available_times: Any = None
-
-
-@dataclass
-class Outcome:
-    """One recipient's result: a queued message, or the documented code it was refused with."""
-
-    to: str
-    message: Message | None = None
-    error: int | None = None
-
-
-@dataclass
-class Queued:
-    sending: Sending | None
-    results: list[Outcome] = field(default_factory=list)
-
-    @property
-    def partial(self) -> bool:
-        return any(r.message is None for r in self.results)
 
 
 @dataclass
