@@ -223,6 +223,24 @@ async def test_a_slow_receiver_holds_neither_the_database_nor_the_other_notifica
     assert [j.status for j in jobs] == ["done"] * 3
 
 
+async def test_the_engine_keeps_sending_while_a_receiver_hangs(
+        app: Any, client: httpx.AsyncClient, auth: dict[str, str], receiver: Receiver, runner: Runner,
+        db: Database) -> None:
+    app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered&delay=3600s"))
+    await _hook(client, auth, f"{receiver.base}/hook", ["sent"])
+    receiver.hold()
+    first = int((await _sms(client, auth))["result"][0]["id"])
+    await asyncio.wait_for(runner.tick(), timeout=5)  # sends, and starts the webhook call without waiting for it
+    second = int((await _sms(client, auth))["result"][0]["id"])
+    await asyncio.wait_for(runner.tick(), timeout=5)
+    async with db.sessions() as s:
+        statuses = {m.id: m.status for m in (await s.execute(select(Message))).scalars()}
+    assert statuses == {first: "sent", second: "sent"}, "the hung receiver did not hold up the next send"
+    receiver.release()
+    await asyncio.wait_for(runner.settle(), timeout=30)
+    assert sorted(f["id"] for f in receiver.forms()) == sorted([str(first), str(second)])
+
+
 async def test_five_retries_one_to_five_minutes_apart_then_given_up(
         app: Any, client: httpx.AsyncClient, auth: dict[str, str], receiver: Receiver, runner: Runner,
         clock: ManualClock) -> None:

@@ -20,7 +20,7 @@ from tidings.engine.context import EngineContext
 from tidings.engine.registry import HANDLERS, IO_HANDLERS, LOOPS, RetryLater
 
 log = structlog.get_logger("tidings.engine")
-# Network-bound jobs of one claim that may wait on their receivers at the same time.
+# Network-bound jobs that may wait on their receivers at the same time, beside the engine's other work.
 IO_CONCURRENCY = 16
 
 
@@ -39,27 +39,35 @@ class Runner:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
         self._stop = asyncio.Event()
+        self._io: set[asyncio.Task[None]] = set()
 
     async def run_jobs(self, limit: int | None = None) -> int:
+        """Run the due jobs; network-bound ones are started in the background, as many as have a free slot."""
         settings = self.ctx.settings
+        io_kinds = sorted(IO_HANDLERS)
+        free = IO_CONCURRENCY - len(self._io)
         async with self.ctx.db.transaction() as session:
             jobs = await claim(session, Job, worker=self.ctx.worker, limit=limit or settings.worker_batch,
                                lease_seconds=settings.worker_lease_seconds,
-                               where=[Job.status.in_(("queued", "running"))])
+                               where=[Job.status.in_(("queued", "running")), Job.kind.not_in(io_kinds)])
             claimed = [(j.id, j.kind) for j in jobs]
-        io = [(job_id, kind) for job_id, kind in claimed if kind in IO_HANDLERS]
+            # Claimed only when a slot is free, so a job never waits out its lease before it starts.
+            io_jobs = [] if free <= 0 else await claim(
+                session, Job, worker=self.ctx.worker, limit=free, lease_seconds=settings.worker_lease_seconds,
+                where=[Job.status.in_(("queued", "running")), Job.kind.in_(io_kinds)])
+            io = [(j.id, j.kind) for j in io_jobs]
         for job_id, kind in claimed:
-            if kind not in IO_HANDLERS:
-                await self._run_one(job_id, kind)
-        if io:
-            gate = asyncio.Semaphore(IO_CONCURRENCY)
+            await self._run_one(job_id, kind)
+        for job_id, kind in io:
+            task = asyncio.create_task(self._run_one(job_id, kind))
+            self._io.add(task)
+            task.add_done_callback(self._io.discard)
+        return len(claimed) + len(io)
 
-            async def run(job_id: int, kind: str) -> None:
-                async with gate:
-                    await self._run_one(job_id, kind)
-
-            await asyncio.gather(*(run(job_id, kind) for job_id, kind in io))
-        return len(claimed)
+    async def settle(self) -> None:
+        """Wait for the network-bound jobs in flight (tests, one-shot runs and shutdown)."""
+        while self._io:
+            await asyncio.gather(*list(self._io), return_exceptions=True)
 
     async def _run_one(self, job_id: int, kind: str) -> None:
         error: str | None = None
@@ -130,6 +138,7 @@ class Runner:
         total = 0
         for _ in range(max_rounds):
             n = await self.tick()
+            await self.settle()
             total += n
             if n == 0:
                 break
@@ -142,6 +151,7 @@ class Runner:
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=self.ctx.settings.worker_poll_seconds)
+        await self.settle()  # each call is bounded by its HTTP timeout
         log.info("engine stopped", worker=self.ctx.worker)
 
     def stop(self) -> None:
