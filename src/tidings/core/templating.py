@@ -6,6 +6,7 @@ wire-compatible with, and spintax needs a deterministic, per-contact choice Jinj
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -134,6 +135,12 @@ def _parse(s: str, start: int, end: int) -> list[_Node]:
     return nodes
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(template: str) -> tuple[_Node, ...]:
+    """The template's nodes; cached because a campaign renders the same few templates for every contact."""
+    return tuple(_parse(template, 0, len(template)))
+
+
 def _walk(nodes: list[_Node] | tuple[_Node, ...]) -> Iterator[_Field]:
     for node in nodes:
         if isinstance(node, _Field):
@@ -159,10 +166,10 @@ def _normalize_fields(fields: Mapping[str, str | None]) -> dict[str, str]:
 
 def fields_used(template: str) -> set[str]:
     """Normalized names of every merge field in the template, in every spintax branch."""
-    return {f.name for f in _walk(_parse(template, 0, len(template)))}
+    return {f.name for f in _walk(_parsed(template))}
 
 
-def _missing(nodes: list[_Node], values: Mapping[str, str]) -> list[str]:
+def _missing(nodes: list[_Node] | tuple[_Node, ...], values: Mapping[str, str]) -> list[str]:
     missing: list[str] = []
     for f in _walk(nodes):
         if f.fallback is None and f.name not in values and f.name not in missing:
@@ -172,7 +179,7 @@ def _missing(nodes: list[_Node], values: Mapping[str, str]) -> list[str]:
 
 def missing_fields(template: str, fields: Mapping[str, str | None]) -> list[str]:
     """Fields used without a fallback that are absent or blank, in order of first use."""
-    return _missing(_parse(template, 0, len(template)), _normalize_fields(fields))
+    return _missing(_parsed(template), _normalize_fields(fields))
 
 
 def render_outreach(template: str, fields: Mapping[str, str | None], seed: str) -> str:
@@ -180,7 +187,7 @@ def render_outreach(template: str, fields: Mapping[str, str | None], seed: str) 
 
     Every branch is checked for missing fields, so whether a contact lacks data never depends on the seed.
     """
-    nodes = _parse(template, 0, len(template))
+    nodes = _parsed(template)
     values = _normalize_fields(fields)
     missing = _missing(nodes, values)
     if missing:

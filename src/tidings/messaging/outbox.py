@@ -6,12 +6,12 @@ engine's dispatcher sends whatever is due.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -79,6 +79,31 @@ async def open_sending(
     return sending
 
 
+def message_row(
+    *,
+    account_id: int,
+    channel: str,
+    sender: str,
+    recipient: str,
+    sending: Sending | None = None,
+    due_at: datetime | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The column values of a queued outbound message, due now unless scheduled.
+
+    For callers that insert many messages at once (`queue_rows`) and need no ORM object for them.
+    """
+    row: dict[str, Any] = {"account_id": account_id, "channel": channel, "direction": "out", "status": "queued",
+                           "sender": sender, "recipient": recipient, "sending_id": sending.id if sending else None,
+                           "campaign_id": sending.campaign_id if sending else None,
+                           "due_at": due_at or clock.now(), "scheduled_at": due_at}
+    row.update(fields)
+    if sending is not None:
+        sending.total += 1
+        sending.accepted += 1
+    return row
+
+
 def new_message(
     *,
     account_id: int,
@@ -90,14 +115,14 @@ def new_message(
     **fields: Any,
 ) -> Message:
     """A queued outbound message, due now unless scheduled; the caller adds it to the session."""
-    message = Message(account_id=account_id, channel=channel, direction="out", status="queued", sender=sender,
-                      recipient=recipient, sending_id=sending.id if sending else None,
-                      campaign_id=sending.campaign_id if sending else None, due_at=due_at or clock.now(),
-                      scheduled_at=due_at, **fields)
-    if sending is not None:
-        sending.total += 1
-        sending.accepted += 1
-    return message
+    return Message(**message_row(account_id=account_id, channel=channel, sender=sender, recipient=recipient,
+                                 sending=sending, due_at=due_at, **fields))
+
+
+async def queue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows made by `message_row` in one statement (no ORM objects, no ids back)."""
+    if rows:
+        await session.execute(insert(Message), list(rows))
 
 
 async def queue(session: AsyncSession, message: Message) -> Message:
