@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -50,33 +50,40 @@ async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
         related = await _load_related(session, messages)  # noqa: F841 - held for the transaction
-        for message in messages:
-            if message.expires_at is not None and message.expires_at <= now:
-                await events.record(session, message, "expired", details={"detail": "expired before sending"})
-                message.due_at = None
-                _release(message)
-                continue
-            decision = await _gates(session, message, ctx)
-            if isinstance(decision, Hold):
-                message.status, message.due_at = "queued", decision.until
-                message.attempts -= 1
-                message.extra = {**(message.extra or {}), "held": decision.reason}
-                _release(message)
-                continue
-            if isinstance(decision, Refuse):
-                await events.record(session, message, decision.kind,
-                                    details={"code": decision.code, "detail": decision.detail})
-                message.due_at = None
-                _release(message)
-                continue
-            try:
-                ready.append((message.id, await preparer_for(message)(session, message, ctx.settings)))
-            except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
-                log.warning("message cannot be prepared", message_id=message.id, error=str(exc))
-                await events.record(session, message, "failed", details={"code": "prepare", "detail": str(exc)})
-                message.due_at = None
-                _release(message)
+        async with events.batch(session):
+            await _prepare_each(ctx, session, messages, now, ready)
     return ready
+
+
+async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Sequence[Message], now: datetime,
+                        ready: list[tuple[int, Prepared]]) -> None:
+    """Expire, gate and prepare each claimed message; those ready to send are appended to `ready`."""
+    for message in messages:
+        if message.expires_at is not None and message.expires_at <= now:
+            await events.record(session, message, "expired", details={"detail": "expired before sending"})
+            message.due_at = None
+            _release(message)
+            continue
+        decision = await _gates(session, message, ctx)
+        if isinstance(decision, Hold):
+            message.status, message.due_at = "queued", decision.until
+            message.attempts -= 1
+            message.extra = {**(message.extra or {}), "held": decision.reason}
+            _release(message)
+            continue
+        if isinstance(decision, Refuse):
+            await events.record(session, message, decision.kind,
+                                details={"code": decision.code, "detail": decision.detail})
+            message.due_at = None
+            _release(message)
+            continue
+        try:
+            ready.append((message.id, await preparer_for(message)(session, message, ctx.settings)))
+        except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
+            log.warning("message cannot be prepared", message_id=message.id, error=str(exc))
+            await events.record(session, message, "failed", details={"code": "prepare", "detail": str(exc)})
+            message.due_at = None
+            _release(message)
 
 
 async def _load_related(session: AsyncSession, messages: Sequence[Message]) -> list[object]:
@@ -123,7 +130,7 @@ async def _send_all(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> di
 
 async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
     now = clock.now()
-    async with ctx.db.transaction() as session:
+    async with ctx.db.transaction() as session, events.batch(session):
         rows = (await session.execute(select(Message).where(Message.id.in_(list(results))))).scalars().all()
         for message in rows:
             result = results[message.id]
