@@ -9,6 +9,7 @@ from tidings.db.models.flow import Flow, FlowContact, FlowStep
 from tidings.db.models.job import Job
 from tidings.db.models.mailbox import Mailbox
 from tidings.db.models.message import Event, Message, Sending, Thread
+from tidings.db.models.otp import OtpCode
 from tidings.db.models.sender import Sender
 from tidings.db.models.shortlink import ShortLink
 from tidings.db.models.suppression import Suppression
@@ -31,6 +32,7 @@ __all__ = [
     "Job",
     "Mailbox",
     "Message",
+    "OtpCode",
     "Sender",
     "Sending",
     "ShortLink",
