@@ -6,7 +6,7 @@ from tidings.channels.registry import Providers
 from tidings.config import Settings
 from tidings.core import ids, secrets
 from tidings.db.engine import Database
-from tidings.messaging import shortlinks, tracking
+from tidings.messaging import otp, shortlinks, tracking
 from tidings.messaging.certificates import facts as certificates
 
 
@@ -17,6 +17,7 @@ def boot(settings: Settings) -> Database:
     secrets.configure(key)
     tracking.configure(key)
     shortlinks.configure(key)
+    otp.configure(key)
     certificates.configure(key)
     return Database(settings.database_url)
 

@@ -9,6 +9,7 @@ from tidings.api.rest import (
     certificates,
     coverage,
     mailing,
+    otp,
     scheduled,
     senders,
     sendings,
@@ -34,3 +35,4 @@ router.include_router(scheduled.router)
 router.include_router(campaigns.router)
 router.include_router(sendings.router)
 router.include_router(shortener.router)
+router.include_router(otp.router)

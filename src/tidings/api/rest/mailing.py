@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
 from tidings.api.errors import NRS_DESCRIPTION
+from tidings.messaging import otp
 from tidings.messaging.mailing import service
 from tidings.tenancy.subject import AuthSubject
 
@@ -40,6 +41,7 @@ class MailingBody(BaseModel):
     trackOpens: bool = True  # noqa: N815
     trackClicks: bool = True  # noqa: N815
     certified: bool = False
+    otpConfig: Any = None  # noqa: N815 - validated by the service, so a bad value is the dialect's 422
 
 
 def _when(result: service.Outcome) -> str | None:
@@ -56,14 +58,14 @@ async def mailing(body: MailingBody, session: deps.Session, subject: Caller) -> 
         bcc=body.bcc, from_email=body.fromEmail, from_name=body.fromName, reply_to=body.replyTo,
         subject=body.subject, schedule_date=body.scheduleDate, campaign_name=body.campaignName, tags=body.tags,
         sub=body.sub, attachments=body.attachments, track_opens=body.trackOpens, track_clicks=body.trackClicks,
-        certified=body.certified))
+        certified=body.certified, otp_config=body.otpConfig))
     await session.commit()
     result: list[dict[str, Any]] = []
     for item in queued.results:
         if item.message is None:
             code = item.error or 102
-            result.append({"accepted": False, "to": item.to,
-                           "error": {"code": code, "description": NRS_DESCRIPTION.get(code, "")}})
+            description = item.description if isinstance(item, otp.Refused) else NRS_DESCRIPTION.get(code, "")
+            result.append({"accepted": False, "to": item.to, "error": {"code": code, "description": description}})
         else:
             result.append({"accepted": True, "to": item.to, "id": str(item.message.id), "scheduledAt": _when(item)})
     sending = queued.sending

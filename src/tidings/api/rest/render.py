@@ -39,9 +39,10 @@ def parse_iso(value: str | None, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def error(code: int) -> dict[str, Any]:
-    """A per-recipient refusal: the documented code and its description."""
-    return {"code": code, "description": NRS_DESCRIPTION.get(code) or AVAILABLE_TIMES_MESSAGES.get(code, "")}
+def error(code: int, description: str | None = None) -> dict[str, Any]:
+    """A per-recipient refusal: the documented code and its description (or a more precise one)."""
+    return {"code": code,
+            "description": description or NRS_DESCRIPTION.get(code) or AVAILABLE_TIMES_MESSAGES.get(code, "")}
 
 
 def base(request: Request) -> str:

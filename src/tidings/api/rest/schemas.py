@@ -32,6 +32,7 @@ class SmsBody(BaseModel):
     certified: Any = None
     sub: Any = None
     availableTimes: Any = None  # noqa: N815
+    otpConfig: Any = None  # noqa: N815
 
 
 class ScheduledBody(BaseModel):

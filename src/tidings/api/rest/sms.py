@@ -13,7 +13,7 @@ from tidings.api.rest import pagination, render
 from tidings.api.rest.schemas import SmsBody
 from tidings.core.errors import NotFound
 from tidings.db.models import Contact, Event, Message
-from tidings.messaging import reports, tracking
+from tidings.messaging import otp, reports, tracking
 from tidings.messaging.preparers import fill_unsubscribe
 from tidings.messaging.sms import service
 from tidings.messaging.sms.service import contact_fields
@@ -33,13 +33,14 @@ async def send_sms(body: SmsBody, request: Request, session: deps.Session, subje
         split_parts=body.splitParts, trans=body.trans, flash=body.flash, schedule_date=body.scheduleDate,
         expiration_date=body.expirationDate, notification_url=body.notificationUrl,
         campaign_name=body.campaignName, tags=body.tags, certified=body.certified, sub=body.sub,
-        available_times=body.availableTimes))
+        available_times=body.availableTimes, otp_config=body.otpConfig))
     await session.commit()
     result: list[dict[str, Any]] = []
     for item in queued.results:
         message = item.message
         if message is None:
-            result.append({"accepted": False, "to": item.to, "error": render.error(item.error or 102)})
+            detail = item.description if isinstance(item, otp.Refused) else None
+            result.append({"accepted": False, "to": item.to, "error": render.error(item.error or 102, detail)})
         else:
             result.append({"accepted": True, "to": item.to, "id": str(message.id), "parts": message.parts,
                            "scheduledAt": render.plain(message.scheduled_at),

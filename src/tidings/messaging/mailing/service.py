@@ -3,6 +3,7 @@
 Everything is checked before anything is written, so a refused request leaves no sending behind.
 Each `to` address gets its own message (its own unsubscribe link and tracking); cc and bcc go with
 every one of them. Sent through the email relay by the shared pipeline (tidings.messaging.preparers).
+{OTP_CODE} in the body (or the subject) becomes a new code per `to` address (tidings.messaging.otp).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from tidings.core import clock
 from tidings.core.emails import normalize_email
 from tidings.core.errors import DomainError, ValidationFailed
 from tidings.core.templating import render_custom_fields
-from tidings.messaging import outbox, senders
+from tidings.db.models import Message
+from tidings.messaging import otp, outbox, senders
 from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
 from tidings.messaging.templates import service as templates
@@ -59,6 +61,7 @@ class MailingInput:
     track_opens: bool = True
     track_clicks: bool = True
     certified: bool = False
+    otp_config: Any = None
 
 
 def _nrs(code: int) -> DomainError:
@@ -187,31 +190,57 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
     cc, bcc = _addresses(req.cc, "cc"), _addresses(req.bcc, "bcc")
     attachments = _attachments(req.attachments)
     subs = _subs(req.sub, len(req.to))
+    config = otp.parse_config(req.otp_config, "otpConfig.")
 
     recipients = [normalize_email(to) if isinstance(to, str) else None for to in req.to]
     if not any(recipients):
         raise _nrs(102)
+    with_otp = otp.PLACEHOLDER in html or otp.PLACEHOLDER in title
+    pending: set[str] = set()
+    if with_otp and config.reject_if_pending:
+        keys = [otp.email(a).key for a in recipients if a]
+        pending = await otp.pending_keys(session, subject, keys, config.app_id)
+        if pending >= set(keys):
+            raise DomainError("every recipient has a pending code", nrs_code=422, description=otp.PENDING_DESCRIPTION)
     sending = await outbox.open_sending(session, subject, channel="email", source=SOURCE, campaign_name=campaign_name,
                                         tags=tags, scheduled_at=due,
                                         options={"certified": req.certified, "trackOpens": req.track_opens,
                                                  "trackClicks": req.track_clicks})
     queued = Queued(sending)
+    issued: list[tuple[otp.Recipient, str, Message]] = []
     for raw, address, values in zip(req.to, recipients, subs, strict=True):
         shown = raw if isinstance(raw, str) else str(raw)
         if address is None:
             queued.results.append(Outcome(shown, error=102))
             continue
+        target, code, fields = otp.email(address), None, values
+        if with_otp:
+            if target.key in pending:
+                queued.results.append(otp.Refused(shown, error=422, description=otp.PENDING_DESCRIPTION))
+                continue
+            code = otp.draw(config)
+            # The reserved variable wins over a sub value of the same name; it is not kept with the
+            # custom fields, which reports show.
+            fields = {**values, otp.VARIABLE: code}
+            if config.reject_if_pending:
+                pending.add(target.key)  # the same address twice in one request gets one code
         extra: dict[str, Any] = {"reply_to": reply_to, "cc": cc, "bcc": bcc, "attachments": attachments,
                                  "track_opens": req.track_opens, "track_clicks": req.track_clicks}
         if values:
             extra["sub"] = values
         if req.certified:
             extra["certified"] = True
+        if code is not None:
+            extra["kind"] = "transactional"
         message = outbox.new_message(
             account_id=subject.account_id, channel="email", sender=from_email, recipient=address, sending=sending,
-            due_at=due, sender_name=from_name, subject=_one_line(render_custom_fields(title, values)),
-            html=render_custom_fields(html, values), extra=extra)
+            due_at=due, sender_name=from_name, subject=_one_line(render_custom_fields(title, fields)),
+            html=render_custom_fields(html, fields), extra=extra)
         queued.results.append(Outcome(shown, message=await outbox.queue(session, message)))
+        if code is not None:
+            issued.append((target, code, message))
+    if issued:
+        await otp.issue(session, subject, [(t, c, m.id) for t, c, m in issued], config, starts_at=due)
     rejected = sum(1 for r in queued.results if r.message is None)
     sending.total += rejected
     sending.rejected += rejected

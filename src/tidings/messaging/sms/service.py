@@ -4,6 +4,7 @@ The whole request is checked before anything is written, so a refused request le
 Per-recipient problems (an invalid number, a text that grows past `parts` with its `sub` values) only
 refuse that recipient (HTTP 207); when no recipient is left, the first refusal is the request's error.
 Sending, {UNSUB_URL}, parts splitting and delivery are the shared pipeline's (tidings.messaging.preparers).
+{OTP_CODE} becomes a new code per recipient here (tidings.messaging.otp), so parts count its real length.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tidings.core.phones import normalize_phone
 from tidings.core.templating import render_custom_fields
 from tidings.core.windows import AVAILABLE_TIMES_MESSAGES, parse_available_times
 from tidings.db.models import Contact, Message
-from tidings.messaging import outbox, tracking
+from tidings.messaging import otp, outbox, tracking
 from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
 from tidings.messaging.shortlinks import Shortener
@@ -42,6 +43,7 @@ SOURCE = "rest"
 MAX_RECIPIENTS = 10_000
 MAX_URL = 2000
 PREPARER = "rest_sms"
+_PENDING_OTP = -1  # a plan's refusal: rejectIfPendingCode and a code is pending (422)
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.\-]*(?:\|[A-Za-z]+)*\}")
 
 
@@ -73,6 +75,7 @@ class SmsInput:
     certified: Any = None
     sub: Any = None
     available_times: Any = None
+    otp_config: Any = None
 
 
 @dataclass
@@ -90,6 +93,7 @@ class _Checked:
     tags: list[str]
     subs: list[dict[str, str]]
     extra: dict[str, Any]
+    otp: otp.OtpConfig
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -239,8 +243,11 @@ def check(req: SmsInput) -> _Checked:
             extra[key] = True
     if encoding is not None:
         extra["encoding"] = encoding
+    # Checked even without {OTP_CODE} in the text: a malformed otpConfig is a mistake worth reporting.
+    otp_config = otp.parse_config(req.otp_config, "otpConfig.")
     return _Checked(text=text, sender=sender, encoding=encoding, max_parts=max_parts, due=due, expires=expires,
-                    urls=urls, campaign_name=campaign_name, tags=tags, subs=_subs(req.sub, count), extra=extra)
+                    urls=urls, campaign_name=campaign_name, tags=tags, subs=_subs(req.sub, count), extra=extra,
+                    otp=otp_config)
 
 
 def contact_fields(contact: Contact) -> dict[str, str]:
@@ -285,15 +292,34 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     # {UNSUB_URL} becomes the message's own link at send time; count parts with a link of the same length.
     unsub_probe = tracking.unsubscribe_url(settings.public_url, 1)
     shortener = Shortener(subject.account_id, settings.public_url)
+    config = checked.otp
+    with_otp = otp.PLACEHOLDER in checked.text
+    pending: set[str] = set()
+    if with_otp and config.reject_if_pending:
+        pending = await otp.pending_keys(session, subject, [n for n in numbers if n], config.app_id)
     plans: list[tuple[str, str, int] | int] = []  # (body, encoding, parts) or a refusal code
+    codes: list[str | None] = []
     fits: dict[str, tuple[str, int] | int] = {}  # most requests send one text to every recipient
     for number, values in zip(numbers, checked.subs, strict=True):
+        code = None
         if number is None:
             plans.append(102)
+            codes.append(None)
             continue
+        if with_otp:
+            if number in pending:
+                plans.append(_PENDING_OTP)
+                codes.append(None)
+                continue
+            code = otp.draw(config)
+            if config.reject_if_pending:
+                pending.add(number)  # the same number twice in one request gets one code
+        codes.append(code)
         body = checked.text
         if templated:
             fields = {**(contact_fields(contacts[number]) if number in contacts else {}), **values}
+            if code is not None:
+                fields[otp.VARIABLE] = code  # the reserved variable wins over a field of the same name
             body = render_custom_fields(body, fields, shorten=shortener)
             if checked.extra.get("trans"):
                 body = sms.translate(body)
@@ -304,7 +330,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     accepted = [(n, p) for n, p in zip(numbers, plans, strict=True) if not isinstance(p, int)]
     if not accepted:
         first = next(p for p in plans if isinstance(p, int))
-        raise nrs(first)
+        raise nrs(422, otp.PENDING_DESCRIPTION) if first == _PENDING_OTP else nrs(first)
     if check_balance is not None:
         await check_balance(session, subject.account_id, [str(n) for n, _ in accepted],
                             max(p[2] for _, p in accepted if not isinstance(p, int)), "sms", settings=settings,
@@ -318,13 +344,20 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
                                         scheduled_at=checked.due, options=options)
     queued = Queued(sending)
     messages: list[Message] = []
-    for raw, number, plan, values, url in zip(raws, numbers, plans, checked.subs, checked.urls, strict=True):
+    issued: list[tuple[str, str, Message]] = []
+    for raw, number, plan, values, url, code in zip(raws, numbers, plans, checked.subs, checked.urls, codes,
+                                                    strict=True):
         shown = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else str(raw)
+        if plan == _PENDING_OTP:
+            queued.results.append(otp.Refused(shown, error=422, description=otp.PENDING_DESCRIPTION))
+            continue
         if isinstance(plan, int) or number is None:
             queued.results.append(Outcome(shown, error=plan if isinstance(plan, int) else 102))
             continue
         body, encoding, parts = plan
         extra = dict(checked.extra)
+        if code is not None:
+            extra["kind"] = "transactional"  # a code is not marketing: country quiet hours do not hold it
         if values:
             extra["sub"] = values
         if url:
@@ -336,9 +369,14 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
                                      contact_id=contact.id if contact else None, extra=extra)
         messages.append(message)
         queued.results.append(Outcome(number, message=message))
+        if code is not None:
+            issued.append((number, code, message))
     session.add_all(messages)
     await shortener.save(session)
     await session.flush()
+    if issued:
+        await otp.issue(session, subject, [(otp.phone(n), c, m.id) for n, c, m in issued], config,
+                        starts_at=checked.due)
     rejected = sum(1 for r in queued.results if r.message is None)
     sending.total += rejected
     sending.rejected += rejected
