@@ -50,6 +50,8 @@ def get_clock() -> Clock:
 
 def as_utc(value: datetime) -> datetime:
     """Treat naive datetimes (as SQLite returns them) as UTC."""
+    if value.tzinfo is UTC:
+        return value  # the common case, and hot: astimezone would only make an equal copy
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
+from tidings.db.base import table_of
 from tidings.db.counters import bump
 from tidings.db.models import Event, Message
 
@@ -67,7 +68,7 @@ async def batch(session: AsyncSession) -> AsyncIterator[None]:
     try:
         yield
         if rows:
-            await session.execute(insert(Event), rows)
+            await session.execute(insert(table_of(Event)), rows)
     finally:
         info.pop(_BATCH, None)
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.core import clock
 from tidings.core.emails import email_key
 from tidings.core.templating import MissingFieldError
+from tidings.db.base import table_of
 from tidings.db.models import Campaign, Contact, Enrollment, Mailbox, Message, Step, Thread
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import loop
@@ -189,7 +190,8 @@ async def _queue(session: AsyncSession, campaign: Campaign, plans: list[_Plan], 
     if fresh:
         # Matched back by enrollment (one plan each): RETURNING's row order is not guaranteed, and asking
         # SQLAlchemy to sort it costs one statement per row on SQLite.
-        stmt = insert(Thread).returning(Thread.id, Thread.enrollment_id)
+        table = table_of(Thread)
+        stmt = insert(table).returning(table.c.id, table.c.enrollment_id)
         created = await session.execute(stmt, [
             {"account_id": campaign.account_id, "campaign_id": campaign.id, "enrollment_id": plan.enrollment.id,
              "mailbox_id": plan.box.id, "subject": plan.subject, "last_message_at": now} for plan in fresh])
