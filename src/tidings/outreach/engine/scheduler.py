@@ -112,7 +112,8 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
     if not rows:
         await complete_if_finished(session, campaign.id)
         return 0
-    if not any(rotation.can_send(b, now) for b in pool) and all(e.mailbox_id is None for e, _ in rows):
+    turn = rotation.Round(now)
+    if not any(turn.can_send(b) for b in pool) and all(e.mailbox_id is None for e, _ in rows):
         return 0  # every mailbox is at its limit or interval: nothing to do this round
 
     suppressed = await suppressed_keys(session, account_id=campaign.account_id, client_id=campaign.client_id,
@@ -131,7 +132,7 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
             enrollment.updated_at = now
             changed += 1
             continue
-        box = await _mailbox_for(session, enrollment, boxes, pool, now)
+        box = await _mailbox_for(session, enrollment, boxes, pool, turn)
         if box is None:
             if enrollment.mailbox_id is not None and enrollment.mailbox_id in boxes:
                 # Its thread's mailbox is busy: come back when it is free instead of every round.
@@ -155,7 +156,7 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
             changed += 1
             continue
         step_counts[variant] += 1
-        rotation.reserve(box, now)
+        turn.reserve(box)
         plans.append(_Plan(enrollment, contact, step, box, variant, rendered.subject, rendered.html, rendered.text,
                            thread, references[-1] if references else None, references))
     await _queue(session, campaign, plans, now)
@@ -163,17 +164,17 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
 
 
 async def _mailbox_for(session: AsyncSession, enrollment: Enrollment, boxes: dict[int, Mailbox],
-                       pool: list[Mailbox], now: datetime) -> Mailbox | None:
+                       pool: list[Mailbox], turn: rotation.Round) -> Mailbox | None:
     """The thread's mailbox when it has one (even if no longer in the campaign), else a free one."""
     if enrollment.mailbox_id is not None:
         box = boxes.get(enrollment.mailbox_id)
         if box is None:
             box = await session.get(Mailbox, enrollment.mailbox_id)
             if box is None:
-                return rotation.pick(pool, now)
+                return turn.pick(pool)
             boxes[box.id] = box
-        return box if rotation.can_send(box, now) else None
-    return rotation.pick(pool, now)
+        return box if turn.can_send(box) else None
+    return turn.pick(pool)
 
 
 async def _queue(session: AsyncSession, campaign: Campaign, plans: list[_Plan], now: datetime) -> None:
