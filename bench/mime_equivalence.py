@@ -34,7 +34,9 @@ def words(rng: random.Random, n: int) -> str:
 def case(rng: random.Random) -> dict[str, Any]:
     headers = {}
     if rng.random() < 0.7:
-        headers = {"List-Unsubscribe": f"<https://t.acme.test/u/{rng.randrange(10**12)}>",
+        # Tokens of the real length and longer: a URL that no longer fits beside the name moves to its own line.
+        token = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789.-_") for _ in range(rng.randrange(8, 70)))
+        headers = {"List-Unsubscribe": f"<https://t.acme.test/u/{rng.choice([str(rng.randrange(10**12)), token])}>",
                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     if rng.random() < 0.2:
         headers["X-Tag"] = words(rng, rng.randrange(1, 4))

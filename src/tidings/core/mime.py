@@ -6,6 +6,7 @@ and narrow regexes that rewrite only what they must, so the rest of the markup i
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import random
 import re
@@ -17,10 +18,11 @@ from datetime import UTC, datetime
 from email import policy
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # the stdlib's own choice of 7bit/8bit/QP/base64
 from email.generator import Generator
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
 from html.parser import HTMLParser
+from typing import cast
 
 __all__ = [
     "Attachment",
@@ -148,6 +150,13 @@ _ADDRESS_HEADERS = frozenset({"from", "to"})
 _MAX_LINE = _SMTP.max_line_length or 78
 
 
+@functools.lru_cache(maxsize=256)
+def _unstructured(name: str) -> bool:
+    """Whether the header registry parses this header as free text (not an address, date or id)."""
+    registry = cast(HeaderRegistry, _SMTP.header_factory)
+    return len(name) + 1 <= _MAX_LINE and issubclass(registry[name], UnstructuredHeader)
+
+
 def _plain(line: str) -> bool:
     return len(line) <= _MAX_LINE and "=?" not in line and "(" not in line and '"' not in line
 
@@ -158,6 +167,10 @@ def _header(name: str, value: str) -> bytes:
         line = f"{name}: {value}"
         if _plain(line):
             return line.encode("ascii") + b"\r\n"
+        if " " not in value and _plain(" " + value) and _unstructured(name):
+            # One word too long for the first line but not for a line of its own (a List-Unsubscribe
+            # URL): the generator moves it to a continuation line.
+            return f"{name}:\r\n {value}\r\n".encode("ascii")
     stored_name, stored = _SMTP.header_store_parse(name, value)
     return _SMTP.fold_binary(stored_name, stored)
 
