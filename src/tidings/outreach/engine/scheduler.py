@@ -118,7 +118,10 @@ async def schedule_campaign(session: AsyncSession, campaign_id: int, *, limit: i
 
     suppressed = await suppressed_keys(session, account_id=campaign.account_id, client_id=campaign.client_id,
                                        keys=[_key(c) for _, c in rows if c.email])
-    counts = await _variant_counts(session, campaign.id)
+    # The split needs the counts only where a step has variants; the query scans every message the
+    # campaign has queued, so a campaign without variants skips it.
+    counts = (await _variant_counts(session, campaign.id)
+              if any(len(variants_of(s)) > 1 for s in steps.values()) else {})
     plans: list[_Plan] = []
     changed = 0
     for enrollment, contact in rows:
