@@ -124,3 +124,47 @@ async def test_registered_loops_run_each_tick(db: Database, settings: Settings) 
     finally:
         registry.LOOPS.pop("test.loop")
     assert calls == ["L"]
+
+
+CALLS: list[tuple[int, int]] = []
+GATE: dict[str, asyncio.Event] = {}
+
+
+@registry.io_job("test.call", ordered_by="message_id")
+async def _call(ctx: EngineContext, job: Job) -> None:
+    """A network-bound job: waits on the outside world (GATE) and records the call."""
+    if "open" in GATE:
+        await GATE["open"].wait()
+    CALLS.append((job.payload["message_id"], job.payload["n"]))
+
+
+async def test_one_messages_network_jobs_run_in_order_and_others_beside_them(
+        db: Database, settings: Settings) -> None:
+    CALLS.clear()
+    GATE.clear()
+    async with db.transaction() as s:
+        for message_id, n in ((1, 1), (2, 1), (1, 2), (1, 3), (2, 2)):
+            await enqueue(s, "test.call", {"message_id": message_id, "n": n})
+    await Runner(_ctx(db, settings, "A")).run_until_idle()
+    assert [n for m, n in CALLS if m == 1] == [1, 2, 3], "one message's calls keep their order"
+    assert [n for m, n in CALLS if m == 2] == [1, 2]
+    async with db.sessions() as s:
+        assert set((await s.execute(select(Job.status))).scalars()) == {"done"}
+
+
+async def test_a_network_job_waiting_past_its_lease_is_not_claimed_again(
+        db: Database, settings: Settings, clock: ManualClock) -> None:
+    CALLS.clear()
+    GATE.clear()
+    GATE["open"] = asyncio.Event()
+    async with db.transaction() as s:
+        await enqueue(s, "test.call", {"message_id": 7, "n": 1})
+    runner = Runner(_ctx(db, settings, "A"))
+    assert await runner.run_jobs() == 1
+    await asyncio.sleep(0)  # the call starts and waits on its receiver
+    clock.advance(settings.worker_lease_seconds + 1)
+    assert await runner.run_jobs() == 0, "still in flight here: not claimed a second time"
+    GATE["open"].set()
+    await runner.settle()
+    assert CALLS == [(7, 1)]
+    GATE.clear()

@@ -17,6 +17,8 @@ Loop = Callable[[EngineContext], Awaitable[int]]
 
 HANDLERS: dict[str, JobHandler] = {}
 IO_HANDLERS: dict[str, IoJobHandler] = {}
+# The payload field whose jobs of one claim run one after another, in their order (e.g. one message's events).
+IO_ORDER: dict[str, str] = {}
 LOOPS: dict[str, Loop] = {}
 
 
@@ -30,7 +32,7 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
     return decorate
 
 
-def io_job(kind: str) -> Callable[[IoJobHandler], IoJobHandler]:
+def io_job(kind: str, *, ordered_by: str | None = None) -> Callable[[IoJobHandler], IoJobHandler]:
     """Register a handler that calls out over the network (webhooks): it runs outside any transaction.
 
     On SQLite every transaction holds the write lock, so a slow receiver must not be waited on inside
@@ -39,6 +41,8 @@ def io_job(kind: str) -> Callable[[IoJobHandler], IoJobHandler]:
 
     def decorate(fn: IoJobHandler) -> IoJobHandler:
         IO_HANDLERS[kind] = fn
+        if ordered_by is not None:
+            IO_ORDER[kind] = ordered_by
         return fn
 
     return decorate

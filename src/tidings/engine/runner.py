@@ -17,7 +17,7 @@ from tidings.db.models import Job
 from tidings.db.queue import claim
 from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.engine.context import EngineContext
-from tidings.engine.registry import HANDLERS, IO_HANDLERS, LOOPS, RetryLater
+from tidings.engine.registry import HANDLERS, IO_HANDLERS, IO_ORDER, LOOPS, RetryLater
 
 log = structlog.get_logger("tidings.engine")
 # Network-bound jobs that may wait on their receivers at the same time, beside the engine's other work.
@@ -40,6 +40,7 @@ class Runner:
         self.ctx = ctx
         self._stop = asyncio.Event()
         self._io: set[asyncio.Task[None]] = set()
+        self._in_flight: set[int] = set()  # network-bound jobs claimed and not finished: never claimed twice
 
     async def run_jobs(self, limit: int | None = None) -> int:
         """Run the due jobs; network-bound ones are started in the background, as many as have a free slot."""
@@ -54,15 +55,28 @@ class Runner:
             # Claimed only when a slot is free, so a job never waits out its lease before it starts.
             io_jobs = [] if free <= 0 else await claim(
                 session, Job, worker=self.ctx.worker, limit=free, lease_seconds=settings.worker_lease_seconds,
-                where=[Job.status.in_(("queued", "running")), Job.kind.in_(io_kinds)])
-            io = [(j.id, j.kind) for j in io_jobs]
+                where=[Job.status.in_(("queued", "running")), Job.kind.in_(io_kinds),
+                       Job.id.not_in(sorted(self._in_flight))])
+            self._in_flight.update(j.id for j in io_jobs)
+            lanes: dict[tuple[str, object], list[tuple[int, str]]] = {}
+            for j in io_jobs:  # claims come in (due_at, id) order
+                field = IO_ORDER.get(j.kind)
+                lane = (j.kind, (j.payload or {}).get(field) if field else j.id)
+                lanes.setdefault(lane, []).append((j.id, j.kind))
         for job_id, kind in claimed:
             await self._run_one(job_id, kind)
-        for job_id, kind in io:
-            task = asyncio.create_task(self._run_one(job_id, kind))
+        for lane_jobs in lanes.values():
+            task = asyncio.create_task(self._run_lane(lane_jobs))
             self._io.add(task)
             task.add_done_callback(self._io.discard)
-        return len(claimed) + len(io)
+        return len(claimed) + len(io_jobs)
+
+    async def _run_lane(self, jobs: list[tuple[int, str]]) -> None:
+        for job_id, kind in jobs:
+            try:
+                await self._run_one(job_id, kind)
+            finally:
+                self._in_flight.discard(job_id)
 
     async def settle(self) -> None:
         """Wait for the network-bound jobs in flight (tests, one-shot runs and shutdown)."""
@@ -96,11 +110,15 @@ class Runner:
 
     async def _attempt_io(self, job_id: int, kind: str) -> None:
         """A network-bound job: its handler runs between two short transactions, not inside one."""
-        async with self.ctx.db.sessions() as session:
-            job = (await session.execute(
-                select(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker))).scalar_one_or_none()
-            if job is None:
+        async with self.ctx.db.transaction() as session:
+            # It may have waited in its lane: renew the lease for the call, unless another worker took it.
+            renewed = await session.execute(
+                update(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker, Job.status == "running")
+                .values(locked_until=clock.now() + timedelta(seconds=self.ctx.settings.worker_lease_seconds))
+                .execution_options(synchronize_session=False))
+            if not renewed.rowcount:  # type: ignore[attr-defined]
                 return
+            job = (await session.execute(select(Job).where(Job.id == job_id))).scalar_one()
             session.expunge(job)
         await IO_HANDLERS[kind](self.ctx, job)
         async with self.ctx.db.transaction() as session:

@@ -242,7 +242,7 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
     return fields
 
 
-@io_job(JOB_KIND)
+@io_job(JOB_KIND, ordered_by="message_id")
 async def deliver(ctx: EngineContext, job_row: Job) -> None:
     """POST one event to the account's current URL; schedule the next retry while the receiver fails."""
     payload: dict[str, Any] = dict(job_row.payload)

@@ -122,7 +122,7 @@ async def retry_later(ctx: EngineContext, job_row: Job, error: str, **log_fields
                       due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)
 
 
-@io_job(JOB_KIND)
+@io_job(JOB_KIND, ordered_by="message_id")
 async def notify(ctx: EngineContext, job_row: Job) -> None:
     """Call the notification URL once; schedule the next retry while the receiver fails."""
     payload: dict[str, Any] = dict(job_row.payload)
