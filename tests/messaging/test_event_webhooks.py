@@ -490,5 +490,5 @@ async def test_a_repeated_delivery_is_notified_once_but_every_open_is(client: ht
         for kind in ("delivered", "delivered", "opened", "opened"):
             await events.record(s, message, kind)
     await runner.run_until_idle()
-    # The POSTs run concurrently (network-bound jobs), so they may arrive in any order.
-    assert sorted(f["event"] for f in receiver.forms()) == ["delivered", "opened", "opened"]
+    # Other messages' POSTs run concurrently; one message's arrive in the order its events happened.
+    assert [f["event"] for f in receiver.forms()] == ["delivered", "opened", "opened"]
