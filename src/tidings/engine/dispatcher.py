@@ -132,6 +132,8 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> Non
     now = clock.now()
     async with ctx.db.transaction() as session, events.batch(session):
         rows = (await session.execute(select(Message).where(Message.id.in_(list(results))))).scalars().all()
+        # Outcome hooks and event listeners look up each message's sending and account: one query for the batch.
+        related = await _load_related(session, rows)  # noqa: F841 - held for the transaction
         for message in rows:
             result = results[message.id]
             for hook in OUTCOMES:

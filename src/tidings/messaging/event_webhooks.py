@@ -206,11 +206,12 @@ async def on_event(session: AsyncSession, happened: events.Happened) -> None:
     if not happened.first and name in ("sent", "delivered"):
         return  # a repeated status (a resent delivery receipt); repeated opens and clicks are real events
     # Cheap checks first: the dispatcher records a batch, and the account and sending are usually in the session.
-    account = await session.get(Account, message.account_id)
-    stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
-    if not stored or (stored.get("events") and name not in stored["events"]):
-        return
-    sending = await session.get(Sending, message.sending_id)
+    with session.no_autoflush:  # a lookup must not flush the caller's batch one event at a time
+        account = await session.get(Account, message.account_id)
+        stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
+        if not stored or (stored.get("events") and name not in stored["events"]):
+            return
+        sending = await session.get(Sending, message.sending_id)
     if sending is None or sending.source != SOURCE:
         return
     details = happened.event.details or {}
