@@ -180,7 +180,7 @@ async def test_a_timed_out_step_that_was_never_sent_is_stopped(
         clock.advance(timedelta(hours=2))
         await runner.run_until_idle()
     assert sink.received == [], "the email retry was cancelled when its step timed out"
-    assert await _messages(db) == [("email", "bob@example.test", ["expired"]),
+    assert await _messages(db) == [("email", "bob@example.test", ["deferred", "deferred", "expired"]),
                                    ("sms", "34666555444", ["sent", "delivered"])]
 
 

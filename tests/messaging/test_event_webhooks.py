@@ -34,6 +34,7 @@ from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
 from helpers import Receiver, basic
+from smtp_sink import smtp_sink
 
 URL = "/api/rest/account/notifications"
 FIELDS = {"id", "channel", "contactId", "campaignId", "campaignName", "event", "extra", "eventDate"}
@@ -150,6 +151,31 @@ async def test_a_hard_bounce_carries_the_smtp_response(app: Any, client: httpx.A
     [form] = receiver.forms()
     assert form["event"] == "hard_bounced" and form["smtpResponse"] == "550 sandbox refused the message"
     assert form["campaignName"] == "Spring" and form["campaignId"] == str(r.json()["campaignId"])
+
+
+async def test_a_relays_temporary_refusal_is_a_soft_bounce_then_delivered(
+        app: Any, client: httpx.AsyncClient, auth: dict[str, str], receiver: Receiver, runner: Runner, db: Database,
+        account: NewAccount, clock: ManualClock) -> None:
+    async with db.transaction() as s:
+        await senders.add_verified(s, account.account_id, "info@acme.test")
+    await _hook(client, auth, f"{receiver.base}/mail", ["soft_bounced", "sent"])
+    with smtp_sink() as sink:
+        sink.handler.refuse = {"bob@example.test": "451 4.3.0 mailbox busy, try later"}
+        app.state.providers.set("email", build_provider("email", sink.url()))
+        r = await client.post("/api/rest/mailing", headers=auth, json={
+            "to": ["bob@example.test"], "fromEmail": "info@acme.test", "replyTo": "info@acme.test",
+            "subject": "Hi", "body": "<p>x</p>", "campaignName": "Spring"})
+        await runner.run_until_idle()
+        sink.handler.refuse = {}
+        clock.advance(timedelta(minutes=2))
+        await runner.run_until_idle()
+        assert len(sink.received) == 1
+    soft, sent = receiver.forms()
+    assert soft["event"] == "soft_bounced" and soft["smtpResponse"] == "451 4.3.0 mailbox busy, try later"
+    assert sent["event"] == "sent" and soft["id"] == sent["id"] == r.json()["result"][0]["id"]
+    campaigns = (await client.get("/api/rest/campaigns", headers=auth)).json()["data"]
+    [sending] = campaigns[0]["sendings"]["data"]
+    assert sending["events"]["soft_bounced"] == 1 and sending["events"]["sent"] == 1
 
 
 @pytest.mark.parametrize(("details", "answer"), [

@@ -112,12 +112,12 @@ async def test_relay_refusals(app: Any, db: Database, account: NewAccount, runne
         await runner.run_until_idle()
         assert await _events(db, gone) == ["bounced"]
         assert (await _message(db, gone)).error_code == "550"
-        assert await _events(db, later) == [], "a 4xx is retried, not an outcome"
+        assert await _events(db, later) == ["deferred"], "a 4xx is a soft bounce, retried, not an outcome"
         assert (await _message(db, later)).status == "queued"
         sink.handler.refuse = {}
         clock.advance(timedelta(minutes=2))
         await runner.run_until_idle()
-    assert await _events(db, later) == ["sent"]
+    assert await _events(db, later) == ["deferred", "sent"]
 
 
 async def test_expired_messages_are_not_sent(app: Any, db: Database, account: NewAccount, runner: Runner,

@@ -151,13 +151,24 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> Non
                 kind = "bounced" if message.channel == EMAIL else "rejected"
                 message.due_at = None
                 await events.record(session, message, kind, details={"code": result.code, "detail": result.detail})
-            elif message.attempts >= MAX_SEND_ATTEMPTS:
-                message.due_at = None
-                await events.record(session, message, "failed", details={"code": result.code, "detail": result.detail})
-            elif message.status == "sending":
-                # Transient: try again later; an outcome hook may already have rescheduled it.
-                message.status, message.due_at = "queued", now + retry_delay(message.attempts)
-                message.error_code, message.error_detail = result.code, result.detail
+            else:
+                await _soft_bounce(session, message, result)
+                if message.attempts >= MAX_SEND_ATTEMPTS:
+                    message.due_at = None
+                    await events.record(session, message, "failed",
+                                        details={"code": result.code, "detail": result.detail})
+                elif message.status == "sending":
+                    # Transient: try again later; an outcome hook may already have rescheduled it.
+                    message.status, message.due_at = "queued", now + retry_delay(message.attempts)
+                    message.error_code, message.error_detail = result.code, result.detail
+
+
+async def _soft_bounce(session: AsyncSession, message: Message, result: SendResult) -> None:
+    """Record an email's temporary SMTP refusal (4xx) as a soft bounce; the message is retried as before."""
+    code = result.code or ""
+    mailbox_login = (result.detail or "").startswith("login failed")  # our side's problem, not the recipient's
+    if message.channel == EMAIL and len(code) == 3 and code.startswith("4") and code.isdigit() and not mailbox_login:
+        await events.record(session, message, "deferred", details={"code": code, "detail": result.detail})
 
 
 @loop("dispatch")

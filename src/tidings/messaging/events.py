@@ -27,7 +27,9 @@ from tidings.db.models import Event, Message
 
 # Outcomes after which nothing more is sent for the message.
 FAILURES = ("undelivered", "bounced", "rejected", "expired", "failed")
-KINDS = ("queued", "sent", "delivered", *FAILURES, "opened", "clicked", "replied", "autoreplied", "unsubscribed")
+# "deferred": a temporary refusal (an SMTP 4xx, a soft bounce); the message is tried again, its status unchanged.
+KINDS = ("queued", "sent", "delivered", *FAILURES, "deferred", "opened", "clicked", "replied", "autoreplied",
+         "unsubscribed")
 _TIMESTAMP = {"sent": "sent_at", "delivered": "delivered_at", "opened": "opened_at", "clicked": "clicked_at"}
 _STATUS = {"sent": "sent", "delivered": "delivered", **{k: k for k in FAILURES}}
 

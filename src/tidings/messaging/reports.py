@@ -28,7 +28,8 @@ PENDING_STATUSES: Final = ("queued", "sending")
 # The document's event names for ours (None: not reported).
 EVENT_NAMES: Final[dict[str, str | None]] = {
     "sent": "sent", "delivered": "delivered", "undelivered": "undelivered", "rejected": "rejected",
-    "expired": "expired", "failed": "undelivered", "bounced": "hard_bounced", "opened": "opened",
+    "expired": "expired", "failed": "undelivered", "bounced": "hard_bounced", "deferred": "soft_bounced",
+    "opened": "opened",
     "clicked": "clicked", "unsubscribed": "unsubscribed", "queued": None, "replied": None, "autoreplied": None,
 }
 EVENT_KEYS: Final = ("delivered", "opened", "opened_unique", "clicked", "clicked_unique", "unsubscribed",
