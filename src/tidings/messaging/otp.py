@@ -27,6 +27,7 @@ from tidings.core import clock
 from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import ValidationFailed
 from tidings.core.phones import normalize_phone
+from tidings.core.values import as_flag
 from tidings.db.models import Message, OtpCode
 from tidings.messaging.outbox import Outcome
 from tidings.tenancy.scoping import scoped
@@ -76,16 +77,11 @@ class OtpConfig:
 
 
 def flag(value: Any, name: str) -> bool:
-    """A documented boolean: true/false, 1/0 or their strings; None is false."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
-        return value.strip().lower() in ("1", "true")
-    raise invalid(name, f"The {name} field must be true or false.")
+    """A documented boolean (see core.values.as_flag); anything else is a 422 naming the field."""
+    parsed = as_flag(value)
+    if parsed is None:
+        raise invalid(name, f"The {name} field must be true or false.")
+    return parsed
 
 
 def _integer(value: Any, name: str, bounds: tuple[int, int, int]) -> int:

@@ -25,6 +25,7 @@ from tidings.core import clock, sms
 from tidings.core.errors import DomainError, ValidationFailed
 from tidings.core.phones import normalize_phone
 from tidings.core.templating import render_custom_fields
+from tidings.core.values import as_flag
 from tidings.core.windows import AVAILABLE_TIMES_MESSAGES, parse_available_times
 from tidings.db.models import Contact, Message
 from tidings.messaging import otp, outbox, tracking
@@ -97,15 +98,10 @@ class _Checked:
 
 
 def _flag(value: Any, name: str) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
-        return value.strip().lower() in ("1", "true")
-    raise ValidationFailed.on(name, f"The {name} field must be true or false.")
+    parsed = as_flag(value)
+    if parsed is None:
+        raise ValidationFailed.on(name, f"The {name} field must be true or false.")
+    return parsed
 
 
 def _recipients(raw: Any) -> list[Any]:
