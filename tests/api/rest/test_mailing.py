@@ -16,8 +16,7 @@ from tidings.core.clock import ManualClock
 from tidings.db.engine import Database
 from tidings.db.models import Campaign, Event, Message, Sending
 from tidings.engine.runner import Runner
-from tidings.messaging import senders
-from tidings.messaging.mailing import service
+from tidings.messaging import attachments, senders
 from tidings.tenancy.service import NewAccount
 
 from helpers import basic
@@ -205,7 +204,7 @@ async def test_bad_input_is_a_documented_error(client: httpx.AsyncClient, auth: 
 
 async def test_attachment_size_limit(client: httpx.AsyncClient, auth: dict[str, str], verified: None,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "MAX_ATTACHMENTS_BYTES", 10)
+    monkeypatch.setattr(attachments, "MAX_TOTAL_BYTES", 10)
     item = {"name": "a.bin", "content": base64.b64encode(b"x" * 6).decode(), "contentType": "application/pdf"}
     r = await client.post(URL, json=mailing(attachments=[item]), headers=auth)
     assert r.status_code == 202

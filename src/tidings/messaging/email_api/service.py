@@ -12,7 +12,6 @@ exactly the rows it cleared, so two concurrent calls never return the same statu
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,15 +24,14 @@ from tidings.core.emails import normalize_email
 from tidings.core.errors import ValidationFailed
 from tidings.core.templating import render_tags
 from tidings.db.models import Campaign, Message, Sending
+from tidings.messaging import attachments as attachment_input
 from tidings.messaging import events, outbox, senders
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
 SOURCE = "email_v1"
 MAX_RECIPIENTS = 1000
-MAX_ATTACHMENTS = 20
 # Decoded bytes of all attachments; relays commonly cap a message at 10-25 MB and base64 adds a third.
-MAX_ATTACHMENTS_BYTES = 10 * 1024 * 1024
 MAX_NAME = 200
 MAX_SUBJECT = 998
 MAX_CORRELATION = 255
@@ -100,31 +98,21 @@ def _address(raw: str | None, name: str) -> str:
 
 def _attachments(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The document's {data (base64), name, type} checked and kept in the preparer's shape."""
-    if len(raw) > MAX_ATTACHMENTS:
-        raise ValidationFailed.on("attachments", f"At most {MAX_ATTACHMENTS} attachments are allowed.")
+    attachment_input.check_count(raw)
     out: list[dict[str, str]] = []
     total = 0
     for i, item in enumerate(raw):
         where = f"attachments.{i}"
-        name, data, kind = item.get("name"), item.get("data"), item.get("type") or "application/octet-stream"
-        if not isinstance(name, str) or not name.strip() or len(name) > 255 or any(c in name for c in "\r\n"):
-            raise ValidationFailed.on(f"{where}.name", "The attachment name is required (at most 255 characters).")
+        kind = item.get("type") or "application/octet-stream"
+        name = attachment_input.checked_name(item.get("name"), f"{where}.name")
         # The type is applied as-is (parameters such as charset included), so it only has to be one header value.
         main = kind.split(";", 1)[0].strip() if isinstance(kind, str) else ""
         if main.count("/") != 1 or " " in main or len(kind) > 255 or any(c in kind for c in "\r\n"):
             raise ValidationFailed.on(f"{where}.type",
                                       "The attachment type must be a MIME type such as application/pdf.")
-        if not isinstance(data, str) or not data:
-            raise ValidationFailed.on(f"{where}.data", "The attachment data is required (base64).")
-        try:
-            decoded = base64.b64decode("".join(data.split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationFailed.on(f"{where}.data", "The attachment data is not valid base64.") from None
+        decoded = attachment_input.decoded(item.get("data"), f"{where}.data", "data", total)
         total += len(decoded)
-        if total > MAX_ATTACHMENTS_BYTES:
-            limit = MAX_ATTACHMENTS_BYTES // 1048576
-            raise ValidationFailed.on("attachments", f"Attachments may not exceed {limit} MB in total.")
-        out.append({"name": name.strip(), "type": kind.strip(), "data": base64.b64encode(decoded).decode()})
+        out.append({"name": name, "type": kind.strip(), "data": base64.b64encode(decoded).decode()})
     return out
 
 

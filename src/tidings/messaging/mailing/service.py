@@ -9,7 +9,6 @@ every one of them. Sent through the email relay by the shared pipeline (tidings.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from tidings.core.emails import normalize_email
 from tidings.core.errors import DomainError, ValidationFailed
 from tidings.core.templating import render_custom_fields
 from tidings.db.models import Message
+from tidings.messaging import attachments as attachment_input
 from tidings.messaging import otp, outbox, senders
 from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
@@ -28,10 +28,6 @@ from tidings.messaging.templates import service as templates
 from tidings.tenancy.subject import AuthSubject
 
 SOURCE = "rest"
-# Decoded bytes of all attachments of one mailing; relays commonly cap a whole message at 10-25 MB
-# and base64 adds a third, so 10 MB of files stays under the usual limits once encoded.
-MAX_ATTACHMENTS_BYTES = 10 * 1024 * 1024
-MAX_ATTACHMENTS = 20
 MAX_RECIPIENTS = 1000
 MAX_COPY_RECIPIENTS = 50
 MAX_ADDRESS = 320
@@ -85,29 +81,18 @@ def _attachments(raw: list[Any] | None) -> list[dict[str, str]]:
     """Document shape {name, content (base64), contentType} to the preparer's {name, type, data}."""
     out: list[dict[str, str]] = []
     total = 0
-    if len(raw or []) > MAX_ATTACHMENTS:
-        raise ValidationFailed.on("attachments", f"At most {MAX_ATTACHMENTS} attachments are allowed.")
+    attachment_input.check_count(raw or [])
     for i, item in enumerate(raw or []):
         where = f"attachments.{i}"
         if not isinstance(item, Mapping):
             raise ValidationFailed.on(where, "Each attachment must be an object with name, content and contentType.")
-        name, content = item.get("name"), item.get("content")
+        name = attachment_input.checked_name(item.get("name"), f"{where}.name")
         kind = item.get("contentType") or "application/octet-stream"
-        if not isinstance(name, str) or not name.strip() or len(name) > 255 or any(c in name for c in "\r\n"):
-            raise ValidationFailed.on(f"{where}.name", "The attachment name is required (at most 255 characters).")
         if not isinstance(kind, str) or kind.count("/") != 1 or any(c in kind for c in " \r\n;"):
             raise ValidationFailed.on(f"{where}.contentType", "The contentType must be a MIME type such as text/plain.")
-        if not isinstance(content, str) or not content:
-            raise ValidationFailed.on(f"{where}.content", "The attachment content is required (base64).")
-        try:
-            data = base64.b64decode("".join(content.split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationFailed.on(f"{where}.content", "The attachment content is not valid base64.") from None
+        data = attachment_input.decoded(item.get("content"), f"{where}.content", "content", total)
         total += len(data)
-        if total > MAX_ATTACHMENTS_BYTES:
-            limit = MAX_ATTACHMENTS_BYTES // 1048576
-            raise ValidationFailed.on("attachments", f"Attachments may not exceed {limit} MB in total.")
-        out.append({"name": name.strip(), "type": kind.lower(), "data": base64.b64encode(data).decode()})
+        out.append({"name": name, "type": kind.lower(), "data": base64.b64encode(data).decode()})
     return out
 
 
