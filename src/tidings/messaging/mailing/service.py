@@ -198,8 +198,9 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
         if address is None:
             queued.results.append(Outcome(shown, error=102))
             continue
-        target, code, fields = otp.email(address), None, values
+        target, code, fields = None, None, values
         if with_otp:
+            target = otp.email(address)  # its key validates the address again: only when a code is wanted
             if target.key in pending:
                 queued.results.append(otp.Refused(shown, error=422, description=otp.PENDING_DESCRIPTION))
                 continue
@@ -222,7 +223,7 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
             due_at=due, sender_name=from_name, subject=_one_line(render_custom_fields(title, fields)),
             html=render_custom_fields(html, fields), extra=extra)
         queued.results.append(Outcome(shown, message=await outbox.queue(session, message)))
-        if code is not None:
+        if target is not None and code is not None:
             issued.append((target, code, message))
     if issued:
         await otp.issue(session, subject, [(t, c, m.id) for t, c, m in issued], config, starts_at=due)
