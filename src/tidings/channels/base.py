@@ -41,6 +41,9 @@ class ProviderEvent:
     code: str | None = None
 
 
+LOGIN_FAILED = "login failed"
+
+
 @dataclass
 class SendResult:
     accepted: bool
@@ -50,6 +53,11 @@ class SendResult:
     code: str | None = None
     detail: str = ""
     events: list[ProviderEvent] = field(default_factory=list)
+
+    @property
+    def login_failed(self) -> bool:
+        """The provider refused our own credentials (the mailbox's fault, not the recipient's)."""
+        return not self.accepted and self.detail.startswith(LOGIN_FAILED)
 
 
 class Provider(Protocol):

@@ -166,8 +166,8 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> Non
 async def _soft_bounce(session: AsyncSession, message: Message, result: SendResult) -> None:
     """Record an email's temporary SMTP refusal (4xx) as a soft bounce; the message is retried as before."""
     code = result.code or ""
-    mailbox_login = (result.detail or "").startswith("login failed")  # our side's problem, not the recipient's
-    if message.channel == EMAIL and len(code) == 3 and code.startswith("4") and code.isdigit() and not mailbox_login:
+    temporary = len(code) == 3 and code.startswith("4") and code.isdigit()
+    if message.channel == EMAIL and temporary and not result.login_failed:
         await events.record(session, message, "deferred", details={"code": code, "detail": result.detail})
 
 

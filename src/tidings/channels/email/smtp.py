@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from tidings.channels.base import EMAIL, OutboundMessage, ProviderError, ProviderUrl, SendResult
+from tidings.channels.base import EMAIL, LOGIN_FAILED, OutboundMessage, ProviderError, ProviderUrl, SendResult
 
 
 @dataclass
@@ -76,8 +76,8 @@ class SmtpProvider:
                     errors, response = await self._client.sendmail(message.sender, rcpts, message.raw)
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     await self._drop()
-                    return SendResult(False, permanent=False, code=str(exc.code), detail=f"login failed: {exc.message}",
-                                      )
+                    return SendResult(False, permanent=False, code=str(exc.code),
+                                      detail=f"{LOGIN_FAILED}: {exc.message}")
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     refusal = exc.recipients[0] if exc.recipients else None
                     code = refusal.code if refusal else 550

@@ -96,7 +96,7 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
     """Pause a mailbox whose login fails; a later successful send makes it active again."""
     if not is_outreach(message) or message.mailbox_id is None:
         return
-    login_failed = not result.accepted and result.detail.startswith("login failed")
+    login_failed = result.login_failed
     if not login_failed and not (result.accepted and message.mailbox_id is not None):
         return
     box = await held(session, Mailbox, message.mailbox_id)
