@@ -1,12 +1,15 @@
 """Public identifiers: reversible, install-secret encodings of integer primary keys.
 
 Outreach ids are 20 lower-case alphanumerics (sqids with a secret-shuffled alphabet); email-dialect
-ids are UUIDs made by encrypting one AES block, so neither reveals the row count.
+ids are UUIDs made by encrypting one AES block; the messaging dialect's integer ids are a keyed
+52-bit permutation (a Feistel network over HMAC-SHA256) of the key and a per-kind tag, so none of
+them reveals the row count or the order of creation, and integers stay exact in JavaScript.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 import string
 import uuid
@@ -36,6 +39,25 @@ class Kind(IntEnum):
     FLOW = 15
     REPLY = 16
     JOB = 17
+    SENDER = 18
+    GROUP = 19
+    VALIDATION = 20
+    FORM = 21
+    IMAGE = 22
+    CALLER = 23
+    WHATSAPP_TEMPLATE = 24
+    WHATSAPP_SENDER = 25
+    ATTACHMENT = 26
+    LANDING = 27
+    AUDIO = 28
+
+
+_INT_BITS = 52  # below 2**53: exact in JavaScript numbers and JSON parsers that read doubles
+_TAG_BITS = 12  # a wrong guess decodes to a valid id of the kind once in 4,096 tries at most
+_HALF = _INT_BITS // 2
+_HALF_MASK = (1 << _HALF) - 1
+_ROUNDS = 4
+MAX_INT_PK = (1 << (_INT_BITS - _TAG_BITS)) - 1
 
 
 class IdCodec:
@@ -47,6 +69,7 @@ class IdCodec:
         random.Random(digest).shuffle(alphabet)
         self._sqids = Sqids(alphabet="".join(alphabet), min_length=20)
         self._aes = Cipher(algorithms.AES(digest[:16]), modes.ECB())
+        self._int_key = hashlib.sha256(b"tidings-int-ids:" + digest).digest()
 
     def encode(self, kind: Kind, pk: int) -> str:
         return self._sqids.encode([int(kind), pk])
@@ -59,6 +82,35 @@ class IdCodec:
             return None
         # Sqids can decode several strings to the same numbers; only the canonical one is valid.
         return numbers[1] if self._sqids.encode(numbers) == public else None
+
+    def to_int(self, kind: Kind, pk: int) -> int:
+        """The messaging dialect's integer id of a row: non-sequential, 1 to 2**52 - 1."""
+        if not 0 < pk <= MAX_INT_PK:
+            raise ValueError("primary key out of range for an integer public id")
+        value = (pk << _TAG_BITS) | self._tag(kind)
+        left, right = value >> _HALF, value & _HALF_MASK
+        for rnd in range(_ROUNDS):
+            left, right = right, left ^ self._round(kind, rnd, right)
+        return (left << _HALF) | right
+
+    def from_int(self, kind: Kind, public: int) -> int | None:
+        """The primary key behind an integer id, or None when it is not one of ours of this kind."""
+        if not 0 < public < (1 << _INT_BITS):
+            return None
+        left, right = public >> _HALF, public & _HALF_MASK
+        for rnd in reversed(range(_ROUNDS)):
+            left, right = right ^ self._round(kind, rnd, left), left
+        value = (left << _HALF) | right
+        if value & ((1 << _TAG_BITS) - 1) != self._tag(kind):
+            return None
+        return (value >> _TAG_BITS) or None
+
+    def _tag(self, kind: Kind) -> int:
+        return self._round(kind, 255, 0) & ((1 << _TAG_BITS) - 1)
+
+    def _round(self, kind: Kind, rnd: int, half: int) -> int:
+        mac = hmac.digest(self._int_key, bytes((int(kind), rnd)) + half.to_bytes(4, "big"), "sha256")
+        return int.from_bytes(mac[:4], "big") & _HALF_MASK
 
     def to_uuid(self, kind: Kind, pk: int) -> str:
         block = int(kind).to_bytes(4, "big") + pk.to_bytes(8, "big") + b"TDNG"
@@ -98,3 +150,16 @@ def encode(kind: Kind, pk: int) -> str:
 
 def decode(kind: Kind, public: str) -> int | None:
     return codec().decode(kind, public)
+
+
+def to_int(kind: Kind, pk: int) -> int:
+    return codec().to_int(kind, pk)
+
+
+def from_int(kind: Kind, public: int | str) -> int | None:
+    """Accepts the integer or its decimal text (a path segment); anything else is None."""
+    if isinstance(public, str):
+        if not (public.isascii() and public.isdigit()) or len(public) > 20:
+            return None
+        public = int(public)
+    return codec().from_int(kind, public)

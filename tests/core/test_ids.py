@@ -1,0 +1,37 @@
+"""Public ids: reversible for us, unguessable and non-sequential for everyone else."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tidings.core.ids import MAX_INT_PK, IdCodec, Kind
+
+
+@given(st.integers(min_value=1, max_value=MAX_INT_PK))
+def test_integer_ids_round_trip_and_stay_exact_in_javascript(pk: int) -> None:
+    codec = IdCodec("secret")
+    public = codec.to_int(Kind.MESSAGE, pk)
+    assert 0 < public < 2**53
+    assert codec.from_int(Kind.MESSAGE, public) == pk
+
+
+def test_integer_ids_are_not_sequential_and_do_not_decode_as_another_kind() -> None:
+    codec = IdCodec("secret")
+    ids = [codec.to_int(Kind.MESSAGE, pk) for pk in range(1, 200)]
+    assert ids != sorted(ids)
+    assert min(b - a for a, b in zip(sorted(ids), sorted(ids)[1:], strict=False)) > 1000
+    assert sum(codec.from_int(Kind.SENDING, public) is not None for public in ids) < 3
+    assert all(IdCodec("other").from_int(Kind.MESSAGE, public) != pk for pk, public in enumerate(ids, 1))
+
+
+def test_guessing_integer_ids_rarely_hits_one() -> None:
+    codec = IdCodec("secret")
+    hits = sum(codec.from_int(Kind.MESSAGE, guess) is not None for guess in range(1, 40_001))
+    assert hits < 40  # about 10 expected: one tag in 4,096
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2**52, 2**63])
+def test_out_of_range_integer_ids_decode_to_nothing(bad: int) -> None:
+    assert IdCodec("secret").from_int(Kind.MESSAGE, bad) is None
