@@ -8,6 +8,7 @@ from tidings.api.rest import (
     campaigns,
     certificates,
     coverage,
+    images,
     mailing,
     otp,
     scheduled,
@@ -38,3 +39,4 @@ router.include_router(sendings.router)
 router.include_router(shortener.router)
 router.include_router(otp.router)
 router.include_router(validation.router)
+router.include_router(images.router)
