@@ -54,18 +54,13 @@ class ValidationOut(BaseModel):
     data: Validation
 
 
-class PaginationLinks(BaseModel):
-    previous: str | None = None
-    next: str | None = None
-
-
 class Pagination(BaseModel):
     total: int
     count: int
     per_page: int
     current_page: int
     total_pages: int
-    links: PaginationLinks | list[str]
+    links: dict[str, str] | list[str]  # `previous` / `next` when there is such a page, else []
 
 
 class Meta(BaseModel):
