@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tidings.config import Settings
 from tidings.db.engine import Database
-from tidings.db.models import Account, EmailValidation
+from tidings.db.models import Account, EmailValidation, EmailValidationItem
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner
 from tidings.tenancy.service import NewAccount
@@ -202,6 +202,27 @@ async def test_a_broken_resolver_setting_fails_the_validation_and_says_so(
     assert data["status"] == "failed" and data["cost"] == 0 and data["resultUrl"] is None
     [body] = [json.loads(req.body)["data"] for req in receiver.requests]
     assert body["status"] == "failed" and body["error"] == "Failed to process email validation"
+
+
+async def test_an_interrupted_job_resumes_where_it_stopped(client: httpx.AsyncClient, auth: dict[str, str],
+                                                         receiver: Receiver, runner: Runner, db: Database) -> None:
+    created = await _validate(client, auth, emails=["ana@good.test", "bob@amx.test", "x@nullmx.test"],
+                              notificationUrl=f"{receiver.base}/hook", allowRisky=True)
+    # As a worker that died after its first chunk leaves it: started, one address recorded.
+    async with db.transaction() as s:
+        validation = (await s.execute(select(EmailValidation))).scalar_one()
+        validation.status, validation.processed, validation.valid, validation.checked = "started", 1, 1, 1
+        first = (await s.execute(select(EmailValidationItem).order_by(EmailValidationItem.id))).scalars().first()
+        assert first is not None
+        first.result, first.email = "valid", "kept@good.test"  # proves the recorded verdict is not redone
+    await runner.run_until_idle()
+    data = (await client.get(f"{URL}/{created['id']}", headers=auth)).json()["data"]
+    assert data["status"] == "finished" and data["processed"] == 3 and data["valid"] == 2
+    assert data["cost"] == pytest.approx(0.0105)
+    csv = (await client.get(f"{URL}/{created['id']}/result", headers=auth)).text
+    assert csv.splitlines()[1:] == ["kept@good.test;deliverable", "bob@amx.test;deliverable",
+                                    "x@nullmx.test;undeliverable"]
+    assert [json.loads(r.body)["data"]["status"] for r in receiver.requests] == ["finished"]
 
 
 def test_openapi_describes_the_routes(app: Any) -> None:

@@ -44,7 +44,7 @@ class GenerateOut(BaseModel):
 
 
 @router.post("/images/generate", response_model=GenerateOut, response_model_exclude_unset=True,
-             responses=responses(400, 401, 413, 422))
+             responses=responses(400, 401, 413, 422, 429))
 async def generate(body: GenerateIn, request: Request, subject: Caller) -> GenerateOut:
     """Store each image re-encoded without metadata; a bad image is `imageUrl: null, error: true` with a reason."""
     settings = deps.get_settings(request)

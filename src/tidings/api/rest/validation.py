@@ -95,7 +95,7 @@ def _request(body: ValidationIn, request: Request) -> service.Request:
 
 
 @router.post("/validation/emails", status_code=201, response_model=ValidationOut,
-             responses=responses(400, 401, 402, 404, 422))
+             responses=responses(400, 401, 402, 404, 413, 422, 429))
 async def create_validation(body: ValidationIn, request: Request, session: deps.Session,
                             subject: Caller) -> ValidationOut:
     """Queue a validation (status pending); the engine checks the addresses and notifies notificationUrl."""
@@ -106,7 +106,7 @@ async def create_validation(body: ValidationIn, request: Request, session: deps.
     return ValidationOut.model_validate({"data": data})
 
 
-@router.get("/validation/emails", response_model=ValidationList, responses=responses(401, 422))
+@router.get("/validation/emails", response_model=ValidationList, responses=responses(401, 422, 429))
 async def list_validations(
     request: Request, session: deps.Session, subject: Caller,
     page: Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)] = 1,
@@ -120,7 +120,8 @@ async def list_validations(
         request, total=total, count=len(data), page=page, per_page=limit)})
 
 
-@router.get("/validation/emails/{validation_id}", response_model=ValidationOut, responses=responses(401, 404))
+@router.get("/validation/emails/{validation_id}", response_model=ValidationOut,
+            responses=responses(401, 404, 429))
 async def show_validation(validation_id: str, request: Request, session: deps.Session,
                           subject: Caller) -> ValidationOut:
     validation = await service.get(session, subject, validation_id)
@@ -129,7 +130,8 @@ async def show_validation(validation_id: str, request: Request, session: deps.Se
 
 @router.get("/validation/emails/{validation_id}/result", response_class=Response,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                             "description": "`email;result` per address checked so far"}, **responses(401, 404)})
+                             "description": "`email;result` per address checked so far"},
+                       **responses(401, 404, 422, 429)})
 async def validation_result(
     validation_id: str, session: deps.Session, subject: Caller,
     include: Annotated[Literal["reason"] | None, Query(description="`reason` adds a third column")] = None,
@@ -146,7 +148,7 @@ async def validation_result(
 
 
 @router.delete("/validation/emails/{validation_id}", status_code=204, response_class=Response,
-               responses=responses(401, 404))
+               responses=responses(401, 404, 429))
 async def delete_validation(validation_id: str, session: deps.Session, subject: Caller) -> Response:
     await service.remove(session, subject, validation_id)
     await session.commit()

@@ -146,8 +146,7 @@ class Checker:
             mx = await self.resolver.resolve(domain, "MX", raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
             return DomainAnswer(Verdict(INVALID, "no_domain"))
-        except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.YXDOMAIN,
-                dns.exception.DNSException) as exc:
+        except (dns.exception.DNSException, OSError) as exc:
             log.info("validation dns failure", domain=domain, error=type(exc).__name__)
             return DomainAnswer(Verdict(RISKY, "dns_unavailable"))
         records = sorted(((r.preference, r.exchange) for r in mx.rrset or ()), key=lambda item: item[0])
@@ -174,17 +173,19 @@ class Checker:
 
     async def _addresses(self, host: str) -> tuple[list[str], bool]:
         """(A and AAAA addresses of a host, whether a lookup failed for a reason other than 'none')."""
+        answers = await asyncio.gather(*(self.resolver.resolve(host, rdtype, raise_on_no_answer=False)
+                                         for rdtype in ("A", "AAAA")), return_exceptions=True)
         found: list[str] = []
         failed = False
-        for rdtype in ("A", "AAAA"):
-            try:
-                answer = await self.resolver.resolve(host, rdtype, raise_on_no_answer=False)
-            except dns.resolver.NXDOMAIN:
+        for answer in answers:
+            if isinstance(answer, dns.resolver.NXDOMAIN):
                 continue
-            except dns.exception.DNSException:
+            if isinstance(answer, (dns.exception.DNSException, OSError)):
                 failed = True
-                continue
-            found.extend(r.to_text() for r in answer.rrset or ())
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                found.extend(r.to_text() for r in answer.rrset or ())
         return found, failed
 
     # --- SMTP probe ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ notificationUrl calls (tidings.messaging.notifications).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -91,6 +92,34 @@ async def _run(ctx: EngineContext, job_row: Job, pk: int, checker: checks.Checke
             # The document's "started" notification shows the estimate as the cost being incurred.
             validation.cost = validation.estimated_cost
             await queue_notification(session, validation, ctx.settings)
+    heartbeat = asyncio.ensure_future(_keep_lease(ctx, job_row))
+    try:
+        await _check_all(ctx, job_row, pk, checker)
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+
+
+async def _keep_lease(ctx: EngineContext, job_row: Job) -> None:
+    """Renew the job's lease while a chunk is being checked (slow DNS can outlast one lease)."""
+    period = max(1.0, ctx.settings.worker_lease_seconds / 3)
+    while True:
+        await asyncio.sleep(period)
+        async with ctx.db.transaction() as session:
+            await _renew(session, ctx, job_row)
+
+
+async def _renew(session: AsyncSession, ctx: EngineContext, job_row: Job) -> bool:
+    """Extend this worker's lease on the job; False when another worker holds it now."""
+    renewed = await session.execute(
+        update(Job).where(Job.id == job_row.id, Job.locked_by == ctx.worker)
+        .values(locked_until=clock.now() + timedelta(seconds=ctx.settings.worker_lease_seconds))
+        .execution_options(synchronize_session=False))
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
+
+
+async def _check_all(ctx: EngineContext, job_row: Job, pk: int, checker: checks.Checker) -> None:
     limit = asyncio.Semaphore(max(1, ctx.settings.validation_concurrency))
 
     async def one(email: str) -> checks.Verdict:
@@ -116,11 +145,7 @@ async def _next_chunk(ctx: EngineContext, job_row: Job, pk: int) -> tuple[
         list[tuple[int, str, str]], dict[str, checks.Verdict], int, bool] | None:
     """The next unchecked addresses and the reusable verdicts on them; None when the job should stop."""
     async with ctx.db.transaction() as session:
-        renewed = await session.execute(
-            update(Job).where(Job.id == job_row.id, Job.locked_by == ctx.worker)
-            .values(locked_until=clock.now() + timedelta(seconds=ctx.settings.worker_lease_seconds))
-            .execution_options(synchronize_session=False))
-        if not renewed.rowcount:  # type: ignore[attr-defined]
+        if not await _renew(session, ctx, job_row):
             return None
         validation = await session.get(EmailValidation, pk)
         if validation is None:
