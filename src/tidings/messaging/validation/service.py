@@ -81,7 +81,7 @@ async def create(session: AsyncSession, subject: AuthSubject, settings: Settings
     """Store a pending validation of the emails and the groups' addresses and queue its job."""
     addresses = list(req.emails)
     if req.group_pks:
-        addresses.extend(await group_addresses(session, subject.account_id, req.group_pks))
+        addresses.extend(await group_addresses(session, subject, req.group_pks))
     items = unique_addresses(addresses)
     if not items:
         raise ValidationFailed.on("emails", "The emails field is required when groupsIds is not present.")
