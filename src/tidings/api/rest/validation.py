@@ -121,7 +121,7 @@ async def list_validations(
 
 
 @router.get("/validation/emails/{validation_id}", response_model=ValidationOut,
-            responses=responses(401, 404, 429))
+            responses=responses(401, 404, 422, 429))
 async def show_validation(validation_id: str, request: Request, session: deps.Session,
                           subject: Caller) -> ValidationOut:
     validation = await service.get(session, subject, validation_id)
@@ -148,7 +148,7 @@ async def validation_result(
 
 
 @router.delete("/validation/emails/{validation_id}", status_code=204, response_class=Response,
-               responses=responses(401, 404, 429))
+               responses=responses(401, 404, 422, 429))
 async def delete_validation(validation_id: str, session: deps.Session, subject: Caller) -> Response:
     await service.remove(session, subject, validation_id)
     await session.commit()
