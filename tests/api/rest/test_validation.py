@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tidings.config import Settings
+from tidings.core.clock import ManualClock
 from tidings.db.engine import Database
 from tidings.db.models import Account, EmailValidation, EmailValidationItem
 from tidings.engine.context import EngineContext
@@ -223,6 +224,28 @@ async def test_an_interrupted_job_resumes_where_it_stopped(client: httpx.AsyncCl
     assert csv.splitlines()[1:] == ["kept@good.test;deliverable", "bob@amx.test;deliverable",
                                     "x@nullmx.test;undeliverable"]
     assert [json.loads(r.body)["data"]["status"] for r in receiver.requests] == ["finished"]
+
+
+async def test_a_failing_receiver_is_retried(client: httpx.AsyncClient, auth: dict[str, str], receiver: Receiver,
+                                             runner: Runner, clock: ManualClock) -> None:
+    receiver.statuses = [503]
+    await _validate(client, auth, emails=["ana@good.test"], notificationUrl=f"{receiver.base}/hook")
+    await runner.run_until_idle()
+    assert [json.loads(r.body)["data"]["status"] for r in receiver.requests] == ["started", "finished"]
+    clock.advance(61)
+    await runner.run_until_idle()
+    assert [json.loads(r.body)["data"]["status"] for r in receiver.requests] == ["started", "finished", "started"]
+
+
+async def test_private_notification_urls_are_refused_unless_allowed(app: Any, client: httpx.AsyncClient,
+                                                                    auth: dict[str, str]) -> None:
+    app.state.settings.outbound_allow_private = False
+    try:
+        for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]/x", "http://10.0.0.5/x"):
+            r = await client.post(URL, json={"emails": ["ana@good.test"], "notificationUrl": url}, headers=auth)
+            assert r.status_code == 400 and r.json()["error"]["code"] == 109, url
+    finally:
+        app.state.settings.outbound_allow_private = True
 
 
 def test_openapi_describes_the_routes(app: Any) -> None:
