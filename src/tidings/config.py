@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5
     omni_step_timeout: int = 600  # seconds a fallback step may take to be delivered before the next one runs
+    # Email validation (/api/rest/validation/emails): price per address checked, in the price list's currency.
+    email_validation_price: Decimal = Field(default=Decimal("0.0035"), ge=0, allow_inf_nan=False)
+    validation_resolver: str = ""  # "host[:port],..." DNS servers for MX/A lookups; empty: the system's
+    validation_dns_timeout: float = 5.0
+    validation_smtp_probe: bool = False  # RCPT TO probe (no DATA) and catch-all check at the mail host
+    validation_smtp_host: str = ""  # probe this host instead of the domain's MX (a relay allowed to probe)
+    validation_smtp_port: int = 25
+    validation_smtp_timeout: float = 10.0
+    validation_smtp_helo: str = ""  # EHLO name of the probe; empty: the host of public_url
+    validation_smtp_from: str = ""  # MAIL FROM of the probe; empty: the null sender <>
+    validation_reuse_days: int = 90  # a verdict younger than this is reused unless the request says force
+    validation_concurrency: int = 20  # addresses checked at once by one validation job
+    # Images (/api/rest/images/generate): limits per decoded image.
+    image_max_bytes: int = 5 * 1024 * 1024
+    image_max_pixels: int = 40_000_000
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

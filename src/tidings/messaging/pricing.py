@@ -371,3 +371,12 @@ def _charge_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_charges_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_CHARGES, None)
+
+
+# --- email validation: a flat price per address (TIDINGS_EMAIL_VALIDATION_PRICE) in the price list's currency ---
+
+
+def email_validation_price(settings: Settings | None = None) -> tuple[Decimal, str]:
+    """(price per address checked, currency) of an email validation."""
+    settings = settings or get_settings()
+    return settings.email_validation_price, price_list_for(settings).currency

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from tidings.api.public import certificates, senders, shortlinks, tracking
+from tidings.api.public import certificates, images, senders, shortlinks, tracking
 
 router = APIRouter(include_in_schema=False)
 router.include_router(tracking.router)
 router.include_router(senders.router)
 router.include_router(shortlinks.router)
 router.include_router(certificates.router)
+router.include_router(images.router)

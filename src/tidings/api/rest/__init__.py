@@ -8,6 +8,7 @@ from tidings.api.rest import (
     campaigns,
     certificates,
     coverage,
+    images,
     mailing,
     otp,
     scheduled,
@@ -16,6 +17,7 @@ from tidings.api.rest import (
     shortener,
     sms,
     templates,
+    validation,
 )
 
 router = APIRouter(prefix="/api/rest", tags=["messaging"])
@@ -36,3 +38,5 @@ router.include_router(campaigns.router)
 router.include_router(sendings.router)
 router.include_router(shortener.router)
 router.include_router(otp.router)
+router.include_router(validation.router)
+router.include_router(images.router)

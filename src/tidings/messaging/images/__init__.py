@@ -1,0 +1,1 @@
+"""Images of the messaging dialect: decoded, verified, re-encoded without metadata, served publicly."""

@@ -1,0 +1,1 @@
+"""Email validation (messaging dialect): checks in the engine, verdicts per address, notifications."""
