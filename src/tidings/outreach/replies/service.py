@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.errors import NotFound
@@ -59,3 +59,26 @@ async def thread(session: AsyncSession, subject: AuthSubject, thread_id: int | N
                                          .where(Enrollment.id == found.enrollment_id))).scalar_one_or_none()
     mailbox = None if found.mailbox_id is None else await session.get(Mailbox, found.mailbox_id)
     return found, messages, contact, mailbox
+
+
+async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int | None = None,
+                client_id: int | None = None, interest: str | None = None, limit: int = 50, offset: int = 0
+                ) -> tuple[int, list[tuple[Message, Campaign, Enrollment | None, Contact | None]]]:
+    """Every reply across the campaigns the subject may see, newest first, with the total for paging."""
+    subject.require("view_campaigns")
+    stmt = access.in_visible_campaigns(
+        select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
+        .outerjoin(Enrollment, Enrollment.id == Message.enrollment_id)
+        .outerjoin(Contact, Contact.id == Enrollment.contact_id)
+        .where(Message.direction == "in", Message.channel == "email",
+               (Message.classification.is_(None)) | (Message.classification.not_in(NOT_REPLIES))), subject)
+    if campaign_id is not None:
+        stmt = stmt.where(Campaign.id == campaign_id)
+    if client_id is not None:
+        stmt = stmt.where(Campaign.client_id == client_id)
+    if interest is not None:
+        stmt = stmt.where(Enrollment.interest == interest)
+    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    rows = (await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc())
+                                  .limit(limit).offset(offset))).all()
+    return total, [(m, c, e, ct) for m, c, e, ct in rows]
