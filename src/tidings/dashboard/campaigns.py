@@ -148,23 +148,6 @@ async def set_mailboxes(request: Request, public_id: str, session: deps.Session,
     return _back(public_id, notice="Mailboxes saved.")
 
 
-@router.post("/campaigns/{public_id}/{action}")
-async def change_status(request: Request, public_id: str, action: str, session: deps.Session,
-                        csrf: Annotated[str, Form()] = "") -> Response:
-    page = await web.page(request, session)
-    web.check_csrf(request, csrf)
-    verbs = {"start": campaigns.start, "pause": campaigns.pause, "stop": campaigns.stop}
-    if action not in verbs:
-        raise NotFound("No such action.")
-    try:
-        await verbs[action](session, page.subject, _pk(public_id))
-        await session.commit()
-    except DomainError as exc:
-        return _back(public_id, error=exc.message)
-    return _back(public_id, notice={"start": "Campaign started.", "pause": "Campaign paused.",
-                                    "stop": "Campaign stopped."}[action])
-
-
 @router.post("/campaigns/{public_id}/import", response_class=HTMLResponse)
 async def upload(request: Request, public_id: str, session: deps.Session, file: Annotated[UploadFile, File()],
                  csrf: Annotated[str, Form()] = "") -> Response:
@@ -215,3 +198,21 @@ async def import_chunk(request: Request, public_id: str, token: str, session: de
     return web.render(request, "import_progress.html", page, public_id=public_id, token=token, mapping=mapping,
                       done=done, total=total, created=created, updated=updated, invalid=invalid, errors=errors,
                       finished=finished, error=None)
+
+
+# Last: /campaigns/{id}/{action} would otherwise take /import for an action.
+@router.post("/campaigns/{public_id}/{action}")
+async def change_status(request: Request, public_id: str, action: str, session: deps.Session,
+                        csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    verbs = {"start": campaigns.start, "pause": campaigns.pause, "stop": campaigns.stop}
+    if action not in verbs:
+        raise NotFound("No such action.")
+    try:
+        await verbs[action](session, page.subject, _pk(public_id))
+        await session.commit()
+    except DomainError as exc:
+        return _back(public_id, error=exc.message)
+    return _back(public_id, notice={"start": "Campaign started.", "pause": "Campaign paused.",
+                                    "stop": "Campaign stopped."}[action])

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 PALETTE = {"sent": "#4f46e5", "opened": "#0891b2", "clicked": "#16a34a", "replied": "#d97706",
            "bounced": "#dc2626", "unsubscribed": "#6b7280", "delivered": "#16a34a", "failed": "#dc2626"}
-W, H, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 12, 14, 34
+W, H, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 28, 14, 34
 
 
 def _nice_max(value: int) -> int:
