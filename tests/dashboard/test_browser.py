@@ -19,9 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from smtp_sink import smtp_sink
-
 from .conftest import Server, shot
+from smtp_sink import smtp_sink
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -42,6 +41,10 @@ def set_password_via_link(page: Page, link: str, password: str) -> None:
     page.get_by_label("Repeat it").fill(password)
     page.get_by_role("button", name="Set password and sign in").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def nav(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 
 def sign_in(page: Page, url: str, email: str, password: str) -> None:
@@ -75,7 +78,7 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
     # Third Party Integrations: Generate API token, shown once, and it works on the outreach API.
-    page.get_by_role("link", name="Integrations", exact=True).click()
+    nav(page, "Integrations")
     page.get_by_label("Name").fill("CRM sync")
     page.get_by_role("button", name="Generate API token").click()
     token = page.locator("#new-secret").inner_text().strip()
@@ -86,18 +89,33 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
     page.reload()
     assert token not in page.content()
 
-    client = api.post("/api/v1/clients", json={"name": "Globex", "max_emails": 5}).json()["data"]
-    other = api.post("/api/v1/clients", json={"name": "Initech", "max_emails": 5}).json()["data"]
+    # Two clients, created in the dashboard.
+    for name in ("Globex", "Initech"):
+        nav(page, "Clients")
+        page.get_by_label("Name").fill(name)
+        page.get_by_label("Mailboxes allowed").fill("5")
+        page.get_by_role("button", name="Create client").click()
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+    initech_url = page.url
 
     with smtp_sink() as sink:
-        mailbox = api.post("/api/v1/mailboxes", json={
-            "client_id": client["id"], "email": "sam@acme.test", "name": "Sam", "smtp_host": "127.0.0.1",
-            "smtp_port": sink.port, "smtp_username": "", "smtp_password": "", "smtp_security": "none",
-            "daily_limit": 100, "min_interval_seconds": 0})
-        assert mailbox.status_code == 201, mailbox.text
+        # A mailbox on a real SMTP server, and a connection test that really connects.
+        nav(page, "Mailboxes")
+        page.get_by_label("Email address").fill("sam@acme.test")
+        page.get_by_label("Sender name").fill("Sam")
+        page.get_by_label("Client").select_option(label="Globex")
+        page.get_by_label("Seconds between sends").fill("0")
+        page.get_by_label("Daily limit").fill("100")
+        page.get_by_label("SMTP host").fill("127.0.0.1")
+        page.locator("#smtp_port").fill(str(sink.port))
+        page.locator("#smtp_security").select_option("none")
+        page.get_by_role("button", name="Add mailbox").click()
+        page.get_by_role("button", name="Test the connection of sam@acme.test").click()
+        expect(page.get_by_role("status")).to_contain_text("SMTP: connected and signed in")
+        shot(page, "mailboxes")
 
         # A campaign with one step, an all-day schedule and the mailbox, built in the browser.
-        page.get_by_role("link", name="Campaigns", exact=True).click()
+        nav(page, "Campaigns")
         page.get_by_label("Name").fill("Founders Q1")
         page.get_by_label("Client").select_option(label="Globex")
         page.get_by_label("Time zone").fill("UTC")
@@ -146,7 +164,7 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
     with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
         smtp.send_message(reply_to(first.message, "ana@globex.test", "Yes, let's talk next week."),
                           to_addrs=["sam@acme.test"])
-    page.get_by_role("link", name="Inbox", exact=True).click()
+    nav(page, "Inbox")
     wait_for(lambda: page.reload() or "let's talk next week" in page.content(), 30, "the reply in the inbox")
     shot(page, "inbox")
     page.get_by_role("link", name=re.compile("ana@globex.test")).click()
@@ -156,8 +174,9 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
     shot(page, "thread")
 
     # The campaign page: totals and the chart drawn from the real counters.
-    page.get_by_role("link", name="Campaigns", exact=True).click()
+    nav(page, "Campaigns")
     page.get_by_role("link", name="Founders Q1").click()
+    founders_campaign = page.url
     expect(page.locator('[data-kpi="replied"]')).to_have_text("1")
     expect(page.locator('[data-kpi="positive"]')).to_have_text("1")
     sent = int(page.locator('[data-kpi="messages_sent"]').inner_text())
@@ -165,26 +184,27 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
     assert page.locator('svg.chart polyline[data-series="sent"], svg.chart circle').count() > 0
     assert page.locator("svg.chart title", has_text=re.compile(r"replied \d{4}-\d\d-\d\d: 1")).count() == 1
     shot(page, "campaign")
-    page.get_by_role("link", name="Overview", exact=True).click()
+    nav(page, "Overview")
     expect(page.locator('[data-kpi="replied"]')).to_have_text("1")
     shot(page, "overview")
 
     # A client's user, invited with view_campaigns on Initech only, never sees Globex's campaign.
-    invite = api.post(f"/api/v1/clients/{other['id']}/users", json={
-        "email": "mike@initech.test", "view_campaigns": True})
-    assert invite.status_code == 200, invite.text
-    founders = api.get("/api/v1/campaigns").json()["data"][0]["id"]
+    page.goto(initech_url)
+    page.get_by_label("Email").fill("mike@initech.test")
+    page.get_by_role("button", name="Create invitation").click()
+    link = page.locator("#invitation-link").inner_text().strip()
+    assert "/invitations/inv_" in link
     guest = browser.new_context().new_page()
-    guest.goto(f"{server.url}/invitations/{invite.json()['invitation']['token']}")
+    guest.goto(link)
     guest.get_by_label("Your name").fill("Mike")
     guest.get_by_label("Password").fill("initech-password-1")
     guest.get_by_label("Repeat it").fill("initech-password-1")
     guest.get_by_role("button", name="Join and sign in").click()
     expect(guest.get_by_role("heading", name="Overview")).to_be_visible()
-    guest.get_by_role("link", name="Campaigns", exact=True).click()
+    nav(guest, "Campaigns")
     expect(guest.get_by_text("Founders Q1")).to_have_count(0)
     expect(guest.get_by_role("button", name="Create campaign")).to_have_count(0)
-    response = guest.goto(f"{server.url}/campaigns/{founders}")
+    response = guest.goto(founders_campaign)
     assert response is not None and response.status == 404, guest.content()[-1500:]
     guest.goto(f"{server.url}/inbox")
     expect(guest.get_by_text("let's talk next week")).to_have_count(0)
