@@ -9,6 +9,7 @@ client's user sees only its own client's campaigns.
 from __future__ import annotations
 
 import re
+import smtplib
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -158,20 +159,27 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
                          what="the first email at the SMTP server")
         assert first.message["Subject"] == "Question for Globex"
 
-    # Ana answers; the reply reaches Tidings' inbound SMTP listener and shows in the inbox.
-    import smtplib
+        # Ana answers; the reply reaches Tidings' inbound SMTP listener and shows in the inbox.
+        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
+            smtp.send_message(reply_to(first.message, "ana@globex.test", "Yes, let's talk next week."),
+                              to_addrs=["sam@acme.test"])
+        nav(page, "Inbox")
+        wait_for(lambda: page.reload() or "let's talk next week" in page.content(), 30, "the reply in the inbox")
+        shot(page, "inbox")
+        page.get_by_role("link", name=re.compile("ana@globex.test")).click()
+        expect(page.get_by_text("Yes, let's talk next week.")).to_be_visible()
+        page.get_by_role("button", name="Positive").click()
+        expect(page.get_by_text("Interest:")).to_contain_text("positive")
 
-    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as smtp:
-        smtp.send_message(reply_to(first.message, "ana@globex.test", "Yes, let's talk next week."),
-                          to_addrs=["sam@acme.test"])
-    nav(page, "Inbox")
-    wait_for(lambda: page.reload() or "let's talk next week" in page.content(), 30, "the reply in the inbox")
-    shot(page, "inbox")
-    page.get_by_role("link", name=re.compile("ana@globex.test")).click()
-    expect(page.get_by_text("Yes, let's talk next week.")).to_be_visible()
-    page.get_by_role("button", name="Positive").click()
-    expect(page.get_by_text("Interest:")).to_contain_text("positive")
-    shot(page, "thread")
+        # Our answer goes out through the mailbox's SMTP, threaded under Ana's reply.
+        page.get_by_label(re.compile("Answer ana@globex.test")).fill("Great: Tuesday at 10?")
+        page.get_by_role("button", name="Send answer").click()
+        expect(page.get_by_role("status")).to_have_text("Your answer is on its way.")
+        answer = wait_for(lambda: next((r for r in sink.received if b"Tuesday at 10" in r.data), None),
+                          what="our answer at the SMTP server")
+        assert answer.message["In-Reply-To"] == "<reply-1@globex.test>"
+        assert answer.message["Subject"] == "Re: Question for Globex"
+        shot(page, "thread")
 
     # The campaign page: totals and the chart drawn from the real counters.
     nav(page, "Campaigns")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.api import deps
-from tidings.core.errors import NotFound
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.ids import Kind, decode, encode
 from tidings.dashboard import web
 from tidings.outreach.campaigns import service as campaigns
@@ -34,15 +34,22 @@ async def inbox(request: Request, session: deps.Session, campaign: str = "", int
                       interest=interest, interests=INTERESTS, thread_id=lambda pk: encode(Kind.THREAD, pk))
 
 
-@router.get("/inbox/{thread_public}", response_class=HTMLResponse)
-async def thread(request: Request, thread_public: str, session: deps.Session) -> Response:
-    page = await web.page(request, session)
+async def _thread_page(request: Request, session: deps.Session, page: web.Page, thread_public: str, *,
+                       error: str | None = None, notice: str | None = None, status_code: int = 200) -> Response:
     found, messages, contact, mailbox = await replies.thread(session, page.subject, decode(Kind.THREAD, thread_public))
     enrollment = None
     if found.enrollment_id is not None:
         enrollment, _, _ = await contacts.show(session, page.subject, found.enrollment_id)
-    return web.render(request, "thread.html", page, thread=found, messages=messages, contact=contact,
-                      mailbox=mailbox, enrollment=enrollment, thread_public=thread_public, interests=INTERESTS)
+    return web.render(request, "thread.html", page, status_code=status_code, thread=found, messages=messages,
+                      contact=contact, mailbox=mailbox, enrollment=enrollment, thread_public=thread_public,
+                      interests=INTERESTS, error=error, notice=notice)
+
+
+@router.get("/inbox/{thread_public}", response_class=HTMLResponse)
+async def thread(request: Request, thread_public: str, session: deps.Session, sent: str = "") -> Response:
+    page = await web.page(request, session)
+    return await _thread_page(request, session, page, thread_public,
+                              notice="Your answer is on its way." if sent else None)
 
 
 @router.post("/inbox/{thread_public}/interest")
@@ -56,3 +63,18 @@ async def mark_interest(request: Request, thread_public: str, session: deps.Sess
     await contacts.set_interest(session, page.subject, found.enrollment_id, interest)
     await session.commit()
     return RedirectResponse(f"/inbox/{thread_public}", status_code=303)
+
+
+@router.post("/inbox/{thread_public}/answer", response_class=HTMLResponse)
+async def answer(request: Request, thread_public: str, session: deps.Session,
+                 body: Annotated[str, Form(max_length=100_000)], csrf: Annotated[str, Form()] = "") -> Response:
+    """Send our answer through the mailbox that wrote the thread."""
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    try:
+        await replies.answer(session, page.subject, decode(Kind.THREAD, thread_public), body)
+        await session.commit()
+    except ValidationFailed as exc:
+        await session.rollback()
+        return await _thread_page(request, session, page, thread_public, error=exc.message, status_code=422)
+    return RedirectResponse(f"/inbox/{thread_public}?sent=1", status_code=303)
