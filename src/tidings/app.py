@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 
-from tidings import api
+from tidings import api, dashboard
 from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, rest
 from tidings.config import Settings, get_settings
 from tidings.engine import imap_poller, inbound_smtp
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         app.include_router(module.router)
     for extra in api.extra_routers():
         app.include_router(extra)
+    dashboard.install(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, str]:

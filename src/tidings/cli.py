@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.config import get_settings
+from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
 from tidings.db.migrate import revision, upgrade
 from tidings.runtime import boot
@@ -103,13 +103,29 @@ def account_create(
     name: Annotated[str, typer.Option(help="The account's name (agency or company).")],
     email: Annotated[str, typer.Option(help="The owner's email address.")],
     username: Annotated[str | None, typer.Option(help="Basic-auth username; derived from the email if unset.")] = None,
+    set_password: Annotated[bool, typer.Option("--set-password", help="Ask for the owner's dashboard password now.")
+                            ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Create an account with its owner; prints the owner's secrets once."""
+    """Create an account with its owner; prints the owner's secrets and a set-password link once."""
+    from tidings.db.models import User
+    from tidings.tenancy import passwords
     from tidings.tenancy.service import create_account
 
+    password = typer.prompt("Dashboard password", hide_input=True, confirmation_prompt=True) if set_password else None
+    settings = get_settings()
+
     async def work(session: AsyncSession) -> dict[str, object]:
-        return asdict(await create_account(session, name=name, email=email, username=username))
+        created = asdict(await create_account(session, name=name, email=email, username=username))
+        owner = await session.get(User, await _owner_id(session, int(created["account_id"])))
+        assert owner is not None
+        if password is not None:
+            passwords.set_password(owner, password)
+            await session.flush()
+        else:
+            created["password_link"] = _password_link(settings, passwords.reset_token(settings.resolved_secret_key(),
+                                                                                      owner))
+        return created
 
     result = _in_transaction(work)
     if as_json:
@@ -120,6 +136,61 @@ def account_create(
     console.print(f"  Bearer token / AuthenticationToken: {result['api_token']}")
     console.print(f"  Basic auth username:              {result['username']}")
     console.print(f"  Basic auth API password:          {result['api_password']}")
+    if "password_link" in result:
+        typer.echo(f"Set the dashboard password (link valid 7 days, once): {result['password_link']}")
+    else:
+        console.print(f"Sign in at {settings.public_url}/ with {result['email']} and the password you chose.")
+
+
+async def _owner_id(session: AsyncSession, account_id: int) -> int:
+    from sqlalchemy import select
+
+    from tidings.db.models import User
+
+    return int((await session.execute(select(User.id).where(User.account_id == account_id, User.is_owner.is_(True))
+                                      .order_by(User.id).limit(1))).scalar_one())
+
+
+def _password_link(settings: Settings, token: str) -> str:
+    return f"{settings.public_url.rstrip('/')}/set-password/{token}"
+
+
+@account_app.command("password")
+def account_password(
+    email: Annotated[str, typer.Option(help="The user's email address.")],
+    account: Annotated[int | None, typer.Option("--account", help="Account id, when the email is in several.")] = None,
+    set_now: Annotated[bool, typer.Option("--set", help="Ask for the new password here instead of printing a link.")
+                       ] = False,
+) -> None:
+    """Print a one-time link that sets a user's dashboard password (or --set it here)."""
+    from sqlalchemy import func, select
+
+    from tidings.db.models import User
+    from tidings.tenancy import passwords
+
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True) if set_now else None
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> str | None:
+        stmt = select(User).where(func.lower(User.email) == email.strip().lower(), User.active.is_(True))
+        if account is not None:
+            stmt = stmt.where(User.account_id == account)
+        users = list((await session.execute(stmt.limit(2))).scalars())
+        if len(users) != 1:
+            return None
+        if password is not None:
+            passwords.set_password(users[0], password)
+            return ""
+        return _password_link(settings, passwords.reset_token(settings.resolved_secret_key(), users[0]))
+
+    link = _in_transaction(work)
+    if link is None:
+        typer.echo("error: no single active user has that email (give --account)", err=True)
+        raise typer.Exit(1)
+    if link:
+        typer.echo(f"Set the dashboard password (link valid 7 days, once): {link}")
+    else:
+        console.print("password set")
 
 
 @account_app.command("allow-ips")

@@ -80,6 +80,18 @@ async def _connect(box: Mailbox) -> aioimaplib.IMAP4:
     return client
 
 
+async def check(box: Mailbox) -> str | None:
+    """Sign in to the mailbox's IMAP server once: None when that works, else why (without secrets)."""
+    try:
+        client = await asyncio.wait_for(_connect(box), TIMEOUT + 5)
+    except ImapError as exc:
+        return str(exc)
+    except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
+        return "could not connect: " + type(exc).__name__
+    await _close(client)
+    return None
+
+
 async def _close(client: aioimaplib.IMAP4) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(client.logout(), 5)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.errors import NotFound
 from tidings.db.models import Campaign, Event, Message, Sending, StatCounter
-from tidings.tenancy.scoping import scoped
+from tidings.tenancy.scoping import get_owned, scoped
 from tidings.tenancy.subject import AuthSubject
 
 # The document's channel names for ours, and back.
@@ -178,3 +178,26 @@ def event_name(kind: str) -> str | None:
 def details_url(details: dict[str, Any] | None) -> str:
     value = (details or {}).get("url")
     return str(value) if value else ""
+
+
+async def message_log(session: AsyncSession, subject: AuthSubject, *, recipient: str = "", channel: str = "",
+                      limit: int = 50, offset: int = 0) -> tuple[int, list[Message]]:
+    """Outbound messages of every channel, newest first, searched by recipient; with the total."""
+    stmt = scoped(select(Message), Message, subject).where(Message.direction == "out")
+    if recipient.strip():
+        stmt = stmt.where(Message.recipient.contains(recipient.strip(), autoescape=True))
+    if channel:
+        stmt = stmt.where(Message.channel == channel)
+    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    rows = await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc())
+                                 .limit(limit).offset(offset))
+    return total, list(rows.scalars())
+
+
+async def message_events(session: AsyncSession, subject: AuthSubject, message_id: int) -> tuple[Message, list[Event]]:
+    """One message the subject may see and everything that happened to it, oldest first."""
+    message = await get_owned(session, Message, message_id, subject, "Message")
+    events = await session.execute(select(Event).where(Event.message_id == message.id,
+                                                       Event.account_id == message.account_id)
+                                   .order_by(Event.occurred_at, Event.id))
+    return message, list(events.scalars())

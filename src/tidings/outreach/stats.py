@@ -68,3 +68,20 @@ async def totals_of(session: AsyncSession, campaign: Campaign) -> dict[str, Any]
         steps.append(entry)
     out["campaign_steps"] = steps
     return out
+
+
+async def across_campaigns(session: AsyncSession, subject: AuthSubject, start: date
+                           ) -> list[tuple[date, dict[str, int]]]:
+    """Totals per UTC day over every campaign the subject may see, oldest first, from `start` on."""
+    subject.require("view_campaigns")
+    stmt = access.in_visible_campaigns(
+        select(StatCounter.day, StatCounter.metric, func.sum(StatCounter.value))
+        .join(Campaign, Campaign.id == StatCounter.scope_id)
+        .where(StatCounter.scope == SCOPE, StatCounter.step == 0, StatCounter.day >= start,
+               StatCounter.account_id == subject.account_id)
+        .group_by(StatCounter.day, StatCounter.metric), subject)
+    days: dict[date, dict[str, int]] = {}
+    for day, metric, value in (await session.execute(stmt)).all():
+        if metric in CAMPAIGN_METRICS:
+            days.setdefault(day, dict.fromkeys(CAMPAIGN_METRICS, 0))[metric] = int(value or 0)
+    return sorted(days.items())

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.errors import Forbidden, ValidationFailed
 from tidings.db.models import Client
-from tidings.tenancy.scoping import scoped
+from tidings.tenancy.scoping import get_owned, scoped
 from tidings.tenancy.subject import AuthSubject
 
 
@@ -29,5 +29,20 @@ async def create_client(session: AsyncSession, subject: AuthSubject, *, name: st
         raise ValidationFailed.on("max_emails", "The max emails must be at least 0.")
     client = Client(account_id=subject.account_id, name=name.strip(), max_emails=max_emails)
     session.add(client)
+    await session.flush()
+    return client
+
+
+async def update_client(session: AsyncSession, subject: AuthSubject, client_id: int | None, *, name: str,
+                        max_emails: int) -> Client:
+    """Rename a client or change how many mailboxes it may add; agency users only."""
+    if not subject.is_agency:
+        raise Forbidden("Only agency users can change clients.")
+    client = await get_owned(session, Client, client_id, subject, "Client")
+    if not name.strip() or len(name.strip()) > 200:
+        raise ValidationFailed.on("name", "The name is required and may not be greater than 200 characters.")
+    if not 0 <= max_emails <= 100000:
+        raise ValidationFailed.on("max_emails", "The max emails must be between 0 and 100000.")
+    client.name, client.max_emails = name.strip(), max_emails
     await session.flush()
     return client

@@ -6,12 +6,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from ipaddress import ip_address, ip_network
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.core.emails import normalize_email
-from tidings.core.errors import Conflict, IpNotAllowed, Unauthenticated, ValidationFailed
+from tidings.core.errors import Conflict, Forbidden, IpNotAllowed, NotFound, Unauthenticated, ValidationFailed
 from tidings.core.secrets import hash_secret, new_password, new_token
 from tidings.db.models import Account, ApiCredential, User
 from tidings.tenancy import repository
@@ -83,14 +84,19 @@ async def issue_credential(session: AsyncSession, user: User, kind: str, label: 
     return secret
 
 
-async def _subject_for(session: AsyncSession, cred: ApiCredential, user: User) -> AuthSubject:
+async def subject_of_user(session: AsyncSession, user: User, credential_id: int | None = None) -> AuthSubject:
+    """What a user may touch: the same subject whether it signs in to the dashboard or calls an API."""
     roles: frozenset[str] = frozenset(user.roles or [])
     if user.client_id is not None:
         member = await repository.membership(session, user.id, user.client_id)
         roles = frozenset(member.roles if member else [])
-    cred.last_used_at = clock.now()
     return AuthSubject(account_id=user.account_id, user_id=user.id, client_id=user.client_id,
-                       roles=roles, credential_id=cred.id)
+                       roles=roles, credential_id=credential_id)
+
+
+async def _subject_for(session: AsyncSession, cred: ApiCredential, user: User) -> AuthSubject:
+    cred.last_used_at = clock.now()
+    return await subject_of_user(session, user, cred.id)
 
 
 async def authenticate_token(session: AsyncSession, token: str) -> AuthSubject:
@@ -152,3 +158,21 @@ async def set_allowed_ips(session: AsyncSession, account_id: int, ips: list[str]
     if account is None:
         raise ValidationFailed.on("account", "No such account.")
     account.allowed_ips = list(ips)
+
+
+async def update_profile(session: AsyncSession, subject: AuthSubject, *, name: str, timezone: str) -> Account:
+    """The account's name and time zone (the default zone of new campaigns and of the dashboard's dates)."""
+    if not subject.is_agency:
+        raise Forbidden("Only the agency's users change the account's profile.")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed.on("name", "The name is required and may not be greater than 200 characters.")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed.on("timezone", "The timezone must be a valid zone such as Europe/Madrid.") from None
+    account = await session.get(Account, subject.account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    account.name, account.timezone = name, timezone
+    return account

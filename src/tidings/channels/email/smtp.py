@@ -100,6 +100,18 @@ class SmtpProvider:
                 return SendResult(True, provider_id=response.strip()[:255] or None)
         return SendResult(False, permanent=False, code="connection", detail="unreachable")
 
+    async def check(self) -> str | None:
+        """Connect and sign in once, then quit: None when that works, else why (without secrets)."""
+        try:
+            client = await self._connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return f"{LOGIN_FAILED}: {exc.code} {exc.message}"
+        except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            return "could not connect: " + (type(exc).__name__ if isinstance(exc, OSError) else str(exc))
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()
+        return None
+
     async def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:

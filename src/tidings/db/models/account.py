@@ -42,6 +42,8 @@ class User(IdMixin, TimestampMixin, TenantMixin, Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     roles: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # argon2id hash of the dashboard password; None until one is set (API credentials work without it).
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class ApiCredential(IdMixin, TimestampMixin, TenantMixin, Base):

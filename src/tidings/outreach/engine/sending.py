@@ -67,7 +67,8 @@ async def prepare_mailbox_email(session: AsyncSession, message: Message, setting
 @gate
 async def outreach_gate(session: AsyncSession, message: Message, settings: Settings) -> Hold | Refuse | None:
     """Drop steps of contacts that replied, bounced or left; hold them while paused or outside the window."""
-    if not is_outreach(message):
+    if not is_outreach(message) or (message.extra or {}).get("manual"):
+        # A person's answer in a thread goes out now, whatever the sequence's state or schedule.
         return None
     now = clock.now()
     enrollment = await enrollment_of(session, message)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.core.errors import NotFound
+from tidings.core import clock
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.db.models import Campaign, Contact, Enrollment, Mailbox, Message, Thread
+from tidings.messaging import outbox
 from tidings.outreach import access
+from tidings.outreach.text import is_storable
 from tidings.tenancy.subject import AuthSubject
 
 # Bounces are delivery failures, not answers from the contact; every other inbound message is a reply.
@@ -59,3 +62,56 @@ async def thread(session: AsyncSession, subject: AuthSubject, thread_id: int | N
                                          .where(Enrollment.id == found.enrollment_id))).scalar_one_or_none()
     mailbox = None if found.mailbox_id is None else await session.get(Mailbox, found.mailbox_id)
     return found, messages, contact, mailbox
+
+
+async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int | None = None,
+                client_id: int | None = None, interest: str | None = None, limit: int = 50, offset: int = 0
+                ) -> tuple[int, list[tuple[Message, Campaign, Enrollment | None, Contact | None]]]:
+    """Every reply across the campaigns the subject may see, newest first, with the total for paging."""
+    subject.require("view_campaigns")
+    stmt = access.in_visible_campaigns(
+        select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
+        .outerjoin(Enrollment, Enrollment.id == Message.enrollment_id)
+        .outerjoin(Contact, Contact.id == Enrollment.contact_id)
+        .where(Message.direction == "in", Message.channel == "email",
+               (Message.classification.is_(None)) | (Message.classification.not_in(NOT_REPLIES))), subject)
+    if campaign_id is not None:
+        stmt = stmt.where(Campaign.id == campaign_id)
+    if client_id is not None:
+        stmt = stmt.where(Campaign.client_id == client_id)
+    if interest is not None:
+        stmt = stmt.where(Enrollment.interest == interest)
+    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    rows = (await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc())
+                                  .limit(limit).offset(offset))).all()
+    return total, [(m, c, e, ct) for m, c, e, ct in rows]
+
+
+async def answer(session: AsyncSession, subject: AuthSubject, thread_id: int | None, text: str) -> Message:
+    """Queue our answer in a thread, from the mailbox that sent it, threaded under the last message.
+
+    It goes out through the mailbox's SMTP like a step, but it is not a step: the sequence, its
+    counters and the contact's status are left alone.
+    """
+    subject.require("create_campaigns")
+    body = text.strip()
+    if not body:
+        raise ValidationFailed.on("body", "Write something to send.")
+    if len(body) > 100_000 or not is_storable(body):
+        raise ValidationFailed.on("body", "The answer is too long or holds characters that cannot be sent.")
+    found, messages, contact, mailbox = await thread(session, subject, thread_id)
+    if mailbox is None or contact is None or not contact.email:
+        raise ValidationFailed.on("thread", "This thread has no mailbox or contact address to answer from.")
+    ids = [m.rfc_message_id for m in messages if m.rfc_message_id]
+    last = messages[-1] if messages else None
+    title = (next((m.subject for m in messages if m.subject), None) or found.subject or "").strip()
+    if not title.lower().startswith("re:"):
+        title = f"Re: {title}" if title else "Re:"
+    message = outbox.new_message(
+        account_id=found.account_id, channel="email", sender=mailbox.email, recipient=contact.email,
+        sender_name=mailbox.name or None, subject=title, body=body, campaign_id=found.campaign_id,
+        enrollment_id=found.enrollment_id, contact_id=contact.id, mailbox_id=mailbox.id, thread_id=found.id,
+        in_reply_to=last.rfc_message_id if last else None,
+        extra={"preparer": "mailbox", "references": ids[-20:], "manual": True, "list_unsubscribe": False})
+    found.last_message_at = clock.now()
+    return await outbox.queue(session, message)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.core.emails import email_key, normalize_email
-from tidings.core.errors import ValidationFailed
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.db.models import Campaign, Contact, Enrollment, Suppression
 from tidings.outreach import access
+from tidings.tenancy.scoping import get_owned, scoped
 from tidings.tenancy.subject import AuthSubject
 
 CHANNEL = "email"
@@ -147,3 +148,27 @@ async def add_domains(session: AsyncSession, subject: AuthSubject, client_id: in
     await _add(session, account_id=subject.account_id, client_id=client.id, kind="domain", values=values,
                reason="api")
     return [g.strip() for g in given]
+
+
+async def list_suppressions(session: AsyncSession, subject: AuthSubject, *, kind: str | None = None,
+                            search: str = "", limit: int = 50, offset: int = 0) -> tuple[int, list[Suppression]]:
+    """A page of the outreach suppressions the subject may see, newest first, with the total."""
+    subject.require("view_campaigns")
+    stmt = scoped(select(Suppression), Suppression, subject).where(Suppression.channel == CHANNEL)
+    if kind in ("email", "domain"):
+        stmt = stmt.where(Suppression.kind == kind)
+    if search.strip():
+        stmt = stmt.where(Suppression.value.contains(search.strip().lower(), autoescape=True))
+    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    rows = (await session.execute(stmt.order_by(Suppression.id.desc()).limit(limit).offset(offset))).scalars()
+    return total, list(rows)
+
+
+async def remove(session: AsyncSession, subject: AuthSubject, suppression_id: int | None) -> None:
+    """Lift one suppression; contacts it unsubscribed stay unsubscribed (they may have asked to be)."""
+    subject.require("create_campaigns")
+    found = await get_owned(session, Suppression, suppression_id, subject, "Suppression")
+    if found.channel != CHANNEL:
+        raise NotFound("Suppression not found.")
+    await session.delete(found)
+    await session.flush()
