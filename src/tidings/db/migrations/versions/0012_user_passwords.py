@@ -1,7 +1,7 @@
 """dashboard passwords of users
 
 Revision ID: 0012
-Revises: 0003
+Revises: 0008
 Create Date: 2026-12-01 15:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0012'
-down_revision: str | None = '0003'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
