@@ -238,3 +238,59 @@ def test_sign_in_attempts_are_throttled(server: Server) -> None:
                                           "csrf": csrf.group(1)}).status_code for i in range(7)]
     assert codes[:5] == [401] * 5
     assert codes[-1] == 429
+
+
+def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any) -> None:
+    owner = server.account("Shop", "ops@shop.test")
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    set_password_via_link(page, owner["password_link"], "shop-password-123")
+
+    # The part counter and the estimate follow the text as it is typed.
+    nav(page, "Send SMS")
+    page.get_by_label("From (up to 11 letters, or a number)").fill("Shop")
+    page.get_by_label("To (one number a line, international format)").fill("+34666555444\n+34666555445\nnope")
+    page.get_by_label("Message").fill("x" * 161)
+    expect(page.locator('[data-est="parts"]')).to_have_text("2")
+    expect(page.locator('[data-est="valid"]')).to_have_text("2")
+    page.get_by_label("Message").fill("Your order has shipped ✅")
+    expect(page.locator('[data-est="parts"]')).to_have_text("1")
+    expect(page.locator("#estimate")).to_contain_text("utf-16")
+    shot(page, "send-sms")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_contain_text("Some recipients were refused")
+    expect(page.get_by_role("status")).to_contain_text("accepted")
+
+    # The message log finds it by recipient, with what happened to it (the sandbox delivers).
+    nav(page, "Message log")
+    page.get_by_label("Recipient").fill("34666555444")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("cell", name="34666555444", exact=True)).to_be_visible()
+    page.locator("table a").first.click()
+    expect(page.get_by_role("heading", name=re.compile("SMS to 34666555444"))).to_be_visible()
+    wait_for(lambda: page.reload() or "delivered" in page.locator(".timeline").inner_text(), 30,
+             "the delivery event")
+
+    # A blacklisted number is refused the next time.
+    nav(page, "Blacklists")
+    page.get_by_label("Phone number").fill("+34666555444")
+    page.get_by_role("button", name="Add to the sms blacklist").click()
+    expect(page.get_by_role("cell", name="34666555444", exact=True)).to_be_visible()
+
+    # A template, saved and previewed.
+    nav(page, "Templates")
+    page.get_by_label("Name").fill("Welcome")
+    page.get_by_label("HTML").fill("<h1>Welcome aboard</h1>")
+    page.get_by_role("button", name="Save template").click()
+    expect(page.frame_locator("iframe.preview").get_by_role("heading", name="Welcome aboard")).to_be_visible()
+
+    # A scheduled SMS is listed and can be cancelled.
+    nav(page, "Send SMS")
+    page.get_by_label("From (up to 11 letters, or a number)").fill("Shop")
+    page.get_by_label("To (one number a line, international format)").fill("+34666555446")
+    page.get_by_label("Message").fill("See you tomorrow")
+    page.get_by_label("Send at (optional, UTC)").fill("2030-01-02T10:00")
+    page.get_by_role("button", name="Send").click()
+    nav(page, "Scheduled")
+    expect(page.get_by_role("cell", name="34666555446", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Cancel the message to 34666555446").click()
+    expect(page.get_by_text("Nothing scheduled.")).to_be_visible()

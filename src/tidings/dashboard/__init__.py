@@ -5,12 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tidings.dashboard import auth, campaigns, clients, home, inbox, mailboxes, messaging, settings, suppressions
+from tidings.dashboard import (
+    auth,
+    campaigns,
+    clients,
+    home,
+    inbox,
+    mailboxes,
+    messaging,
+    send,
+    settings,
+    suppressions,
+)
 from tidings.dashboard.web import HERE
 
 
 def install(app: FastAPI) -> None:
     """Mount the pages at / and the vendored assets at /static/dashboard."""
     app.mount("/static/dashboard", StaticFiles(directory=str(HERE / "static")), name="dashboard-static")
-    for module in (auth, home, settings, clients, mailboxes, campaigns, inbox, suppressions, messaging):
+    for module in (auth, home, settings, clients, mailboxes, campaigns, inbox, suppressions, messaging, send):
         app.include_router(module.router)

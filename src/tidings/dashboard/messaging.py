@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.api import deps
-from tidings.core.errors import NotFound
+from tidings.core.errors import DomainError, NotFound
 from tidings.core.ids import Kind, from_int, to_int
 from tidings.dashboard import web
-from tidings.messaging import reports
+from tidings.messaging import blacklist, reports, scheduled
+from tidings.messaging.templates import service as templates
 
 router = APIRouter(route_class=web.DashboardRoute, include_in_schema=False)
 PER_PAGE = 50
@@ -42,3 +45,85 @@ async def sendings(request: Request, session: deps.Session, q: str = "", p: int 
     rows, total = await reports.campaigns_page(session, page.subject, name=q[:255] or None, page=max(p, 1),
                                                limit=PER_PAGE)
     return web.render(request, "sendings.html", page, rows=rows, total=total, q=q, p=max(p, 1), per_page=PER_PAGE)
+
+
+@router.get("/templates", response_class=HTMLResponse)
+async def templates_page(request: Request, session: deps.Session, version: int = 2, p: int = 1,
+                         show: str = "") -> Response:
+    page = await web.page(request, session)
+    version = 1 if version == 1 else 2
+    rows, total = await templates.list_page(session, page.subject, version, max(p, 1), PER_PAGE)
+    shown = None
+    if show.isdigit():
+        shown = await templates.get(session, page.subject, version, int(show))
+    return web.render(request, "templates.html", page, rows=rows, total=total, version=version, p=max(p, 1),
+                      per_page=PER_PAGE, shown=shown, error=None)
+
+
+@router.post("/templates", response_class=HTMLResponse)
+async def create_template(request: Request, session: deps.Session, name: Annotated[str, Form(max_length=255)],
+                          html: Annotated[str, Form(max_length=2_000_000)], version: Annotated[int, Form()] = 2,
+                          csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    version = 1 if version == 1 else 2
+    try:
+        created = await templates.create(session, page.subject, version, name, html)
+        await session.commit()
+    except DomainError as exc:
+        await session.rollback()
+        rows, total = await templates.list_page(session, page.subject, version, 1, PER_PAGE)
+        return web.render(request, "templates.html", page, status_code=exc.status if exc.status < 500 else 400,
+                          rows=rows, total=total, version=version, p=1, per_page=PER_PAGE, shown=None,
+                          error=exc.message)
+    return RedirectResponse(f"/templates?version={version}&show={created.id}", status_code=303)
+
+
+@router.get("/scheduled", response_class=HTMLResponse)
+async def scheduled_page(request: Request, session: deps.Session) -> Response:
+    page = await web.page(request, session)
+    rows = await scheduled.find(session, page.subject, scheduled.Filter())
+    return web.render(request, "scheduled.html", page, rows=rows[:500], total=len(rows),
+                      public=lambda pk: to_int(Kind.MESSAGE, pk))
+
+
+@router.post("/scheduled/{public_id}/cancel")
+async def cancel_scheduled(request: Request, public_id: str, session: deps.Session,
+                           csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    pk = from_int(Kind.MESSAGE, public_id)
+    if pk is None or not await scheduled.cancel(session, page.subject, scheduled.Filter(guids=[pk])):
+        raise NotFound("No such scheduled message.")
+    await session.commit()
+    return RedirectResponse("/scheduled", status_code=303)
+
+
+@router.get("/blacklist", response_class=HTMLResponse)
+async def blacklist_page(request: Request, session: deps.Session, type: str = "sms", q: str = "",  # noqa: A002
+                         p: int = 1, error: str | None = None) -> Response:
+    page = await web.page(request, session)
+    kind = type if type in blacklist.TYPES else "sms"
+    rows, total = await blacklist.page(session, page.account.id, kind, recipient=q[:320] or None,
+                                       page_number=max(p, 1), limit=PER_PAGE)
+    return web.render(request, "blacklist.html", page, rows=rows, total=total, kind=kind, kinds=blacklist.TYPES,
+                      q=q, p=max(p, 1), per_page=PER_PAGE, error=error)
+
+
+@router.post("/blacklist", response_class=HTMLResponse)
+async def blacklist_change(request: Request, session: deps.Session, recipient: Annotated[str, Form(max_length=320)],
+                           type: Annotated[str, Form(max_length=16)] = "sms",  # noqa: A002
+                           remove: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    kind = type if type in blacklist.TYPES else "sms"
+    try:
+        if remove:
+            await blacklist.remove(session, page.account.id, kind, recipient)
+        else:
+            await blacklist.add(session, page.account.id, kind, recipient, reason="dashboard")
+        await session.commit()
+    except DomainError as exc:
+        await session.rollback()
+        return await blacklist_page(request, session, type=kind, error=exc.message)
+    return RedirectResponse(f"/blacklist?type={kind}", status_code=303)

@@ -1,0 +1,83 @@
+"""Send an SMS from a form, with the part counter and the cost estimate updated as you type."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tidings.api import deps
+from tidings.core import sms
+from tidings.core.errors import DomainError
+from tidings.core.phones import normalize_phone
+from tidings.dashboard import web
+from tidings.messaging import pricing
+from tidings.messaging.sms import service
+
+router = APIRouter(route_class=web.DashboardRoute, include_in_schema=False)
+MAX_FORM_RECIPIENTS = 1000
+
+
+def _numbers(raw: str) -> list[str]:
+    return [n for n in raw.replace(",", "\n").replace(";", "\n").split() if n][:MAX_FORM_RECIPIENTS]
+
+
+def _estimate(request: Request, text: str, to: str, certified: bool) -> dict[str, object]:
+    """What the form shows beside the text: encoding, characters, parts, and the cost for valid numbers."""
+    try:
+        length = sms.count_parts(text, sms.detect_encoding(text)) if text else None
+    except sms.UnencodableText:
+        length = None
+    numbers = [n for n in (normalize_phone(r) for r in _numbers(to)) if n]
+    settings = deps.get_settings(request)
+    parts = length.parts if length else 1
+    cost = pricing.total_cost(numbers, parts, settings=settings, certified=certified) if numbers else Decimal("0")
+    return {"length": length, "valid": len(numbers), "given": len(_numbers(to)), "cost": cost,
+            "currency": pricing.price_list_for(settings).currency}
+
+
+def _nrs_date(local: str) -> str | None:
+    """The form's datetime-local value (UTC) as the dialect's YYYYmmddHHiiss; the service judges it."""
+    digits = "".join(c for c in local if c.isdigit())
+    return (digits + "00")[:14] if digits else None
+
+
+@router.get("/send/sms", response_class=HTMLResponse)
+async def form(request: Request, session: deps.Session) -> Response:
+    page = await web.page(request, session)
+    return web.render(request, "send_sms.html", page, est=_estimate(request, "", "", False), values={}, result=None,
+                      error=None)
+
+
+@router.post("/send/sms/estimate", response_class=HTMLResponse)
+async def estimate(request: Request, session: deps.Session, message: Annotated[str, Form(max_length=5000)] = "",
+                   to: Annotated[str, Form(max_length=50_000)] = "",
+                   certified: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    return web.render(request, "_sms_estimate.html", page, est=_estimate(request, message, to, bool(certified)))
+
+
+@router.post("/send/sms", response_class=HTMLResponse)
+async def send(request: Request, session: deps.Session, sender: Annotated[str, Form(max_length=64)],
+               to: Annotated[str, Form(max_length=50_000)], message: Annotated[str, Form(max_length=5000)],
+               campaign_name: Annotated[str, Form(max_length=255)] = "",
+               schedule_date: Annotated[str, Form(max_length=32)] = "", certified: Annotated[str, Form()] = "",
+               csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    values = {"sender": sender, "to": to, "message": message, "campaign_name": campaign_name,
+              "schedule_date": schedule_date, "certified": certified}
+    est = _estimate(request, message, to, bool(certified))
+    try:
+        queued = await service.send(session, page.subject, deps.get_settings(request), service.SmsInput(
+            to=_numbers(to), sender=sender, message=message, campaign_name=campaign_name or None,
+            schedule_date=_nrs_date(schedule_date), certified=bool(certified)))
+        await session.commit()
+    except DomainError as exc:
+        await session.rollback()
+        return web.render(request, "send_sms.html", page, status_code=exc.status if exc.status < 500 else 400,
+                          est=est, values=values, result=None, error=exc.message)
+    return web.render(request, "send_sms.html", page, est=est, values={}, result=queued.results, error=None,
+                      partial=queued.partial)
