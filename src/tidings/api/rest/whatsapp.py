@@ -120,18 +120,13 @@ class Conversation(BaseModel):
     contact: ContactWrap
 
 
-class PageLinks(BaseModel):
-    previous: str | None = None
-    next: str | None = None
-
-
 class Pagination(BaseModel):
     total: int
     count: int
     per_page: int
     current_page: int
     total_pages: int
-    links: PageLinks | list[Any]
+    links: dict[str, str] | list[Any] = Field(description="previous and next page URLs; [] when there is no other page.")
 
 
 class PageMeta(BaseModel):

@@ -459,7 +459,7 @@ async def _auto_answer(session: AsyncSession, conv: WhatsappConversation, sender
             answers, kind = [str(conv.button_answers[index])], "button"
     if not answers and conv.default_answer:
         answers = [str(a) for a in conv.default_answer]
-        conv.default_answer = []  # only the first message after the template gets it
+    conv.default_answer = []  # only the user's first message after the template calls for it
     for text in answers:
         await _queue_text(session, conv, sender, text, sending=sending, auto=kind)
 
