@@ -126,7 +126,7 @@ class Pagination(BaseModel):
     per_page: int
     current_page: int
     total_pages: int
-    links: dict[str, str] | list[Any] = Field(description="previous and next page URLs; [] when there is no other page.")
+    links: dict[str, str] | list[Any] = Field(description="previous and next page URLs; [] on a single page.")
 
 
 class PageMeta(BaseModel):
