@@ -75,7 +75,7 @@ async def test_refusals_are_permanent_or_transient(cloud: FakeCloudApi) -> None:
     assert not mismatch.accepted and mismatch.permanent and mismatch.code == "132000"
     assert not no_id.accepted and no_id.permanent
     wrong = await _provider(cloud.url().replace(cloud.token, "other"))
-    down = await _provider(f"meta://:t@127.0.0.1:9?tls=false&timeout=1s")
+    down = await _provider("meta://:t@127.0.0.1:9?tls=false&timeout=1s")
     try:
         denied = await wrong.send(_template())
         unreachable = await down.send(_template())
