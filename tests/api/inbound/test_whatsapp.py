@@ -184,3 +184,23 @@ async def test_conversation_over_the_cloud_api(
     async with db.sessions() as s:
         pending = select(Job).where(Job.kind == "whatsapp.status", Job.status == "queued")
         assert (await s.execute(pending)).first() is None, "a status nobody claims is dropped after ten minutes"
+
+
+async def test_the_engine_syncs_templates_every_hour(
+        db: Database, account: NewAccount, meta: MetaProvider, cloud: FakeCloudApi, runner: Runner,
+        clock: ManualClock) -> None:
+    await register(db, account.account_id)
+
+    async def names() -> dict[str, str]:
+        async with db.sessions() as s:
+            return {r.name: r.status for r in (await s.execute(select(WhatsappTemplate))).scalars()}
+
+    await runner.run_until_idle()
+    assert await names() == {"welcome": "APPROVED", "code": "APPROVED", "draft": "PENDING"}
+    cloud.templates[2]["status"] = "APPROVED"
+    await runner.run_until_idle()
+    assert (await names())["draft"] == "PENDING", "not again within the hour"
+    clock.advance(3601)
+    await runner.run_until_idle()
+    assert (await names())["draft"] == "APPROVED"
+    assert len(cloud.template_requests) == 2

@@ -15,15 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.db.jobs import enqueue
-from tidings.db.models import Job
-from tidings.engine.context import EngineContext
-from tidings.engine.registry import job
 from tidings.messaging.whatsapp import service
 from tidings.messaging.whatsapp.service import Inbound
 
 STATUS_JOB = "whatsapp.status"
 STATUS_RETRY_SECONDS = 5
-STATUS_GIVE_UP = timedelta(minutes=10)
 MAX_TEXT = 10_000
 
 
@@ -113,17 +109,3 @@ async def apply(session: AsyncSession, inbound: list[Inbound], statuses: list[St
                                                 "code": update.code, "detail": update.detail,
                                                 "first_seen": clock.now().isoformat()},
                           due_at=clock.now() + timedelta(seconds=STATUS_RETRY_SECONDS))
-
-
-@job(STATUS_JOB)
-async def retry_status(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
-    """A status that arrived before the dispatcher recorded its message's provider id."""
-    from datetime import datetime
-
-    payload = job_row.payload
-    if await service.apply_status(session, str(payload["id"]), str(payload["status"]),
-                                  str(payload.get("detail") or ""), payload.get("code")):
-        return
-    first = datetime.fromisoformat(str(payload.get("first_seen")))
-    if clock.now() - clock.as_utc(first) < STATUS_GIVE_UP:
-        await enqueue(session, STATUS_JOB, dict(payload), due_at=clock.now() + timedelta(seconds=STATUS_RETRY_SECONDS))
