@@ -8,6 +8,7 @@ routes answer 404 unless TIDINGS_WHATSAPP_URL is a provider of their kind.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -107,8 +108,6 @@ async def sandbox_reply(body: SandboxReply, request: Request, session: deps.Sess
     user = normalize_phone(body.user)
     if user is None:
         raise ValidationFailed.on("from", "from must be a valid international phone number")
-    import secrets
-
     message = await receive(session, Inbound(
         phone_number_id=sender.phone_number_id, user=user, external_id=f"sbx-in-{secrets.token_hex(12)}",
         type="button" if body.button else "text", text=(body.content or "") if not body.button else "",

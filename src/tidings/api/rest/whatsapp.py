@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tidings.api import deps
 from tidings.api.rest import pagination, render
 from tidings.core import ids
+from tidings.core.phones import normalize_phone
 from tidings.db.models import Contact, Message, WhatsappConversation
 from tidings.messaging.whatsapp import repository, service
 from tidings.tenancy.subject import AuthSubject
@@ -27,6 +29,7 @@ To = Annotated[str, Path(max_length=32, description="The user's number.")]
 class ErrorBody(BaseModel):
     code: int
     description: str
+    fields: dict[str, list[str]] | None = Field(default=None, description="With code 422: what each field lacks.")
 
 
 class ErrorEnvelope(BaseModel):
@@ -206,8 +209,6 @@ def _opt(value: Any) -> str | None:
 def _iso_text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    from datetime import datetime
-
     try:
         return render.iso(datetime.fromisoformat(value))
     except ValueError:
@@ -293,8 +294,6 @@ def _filter(raw: str | None) -> str | None:
     """A number filter in the form we store (international digits); an unreadable one matches nothing."""
     if raw is None or not raw.strip():
         return None
-    from tidings.core.phones import normalize_phone
-
     return normalize_phone(raw) or raw.strip()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.core import clock
+from tidings.core import clock, ids
 from tidings.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from tidings.core.phones import normalize_phone
 from tidings.db.models import Message, Sending, WhatsappConversation, WhatsappSender, WhatsappTemplate
@@ -204,37 +204,49 @@ def _coordinate(value: str, bound: float) -> bool:
     return -bound <= number <= bound
 
 
-def _plan(template: WhatsappTemplate, needs: templates.Needs, item: MessageInput, index: int,
-          ) -> tuple[str, templates.Values] | tuple[int, str]:
-    """The recipient's number and values, or the refusal (code, description)."""
+@dataclass
+class _Plan:
+    """One recipient's number and values, or why it is refused (code, description)."""
+
+    number: str = ""
+    values: templates.Values | None = None
+    code: int = 0
+    description: str = ""
+
+
+def _refuse(code: int, description: str) -> _Plan:
+    return _Plan(code=code, description=description)
+
+
+def _plan(needs: templates.Needs, item: MessageInput, index: int) -> _Plan:
     number = normalize_phone(item.to) if isinstance(item.to, str) and item.to.strip() else None
     if number is None:
-        return 102, f"The messages.{index}.to field does not contain a valid phone number"
+        return _refuse(102, f"The messages.{index}.to field does not contain a valid phone number")
     for values, wanted, name in ((item.header_fields, needs.header, "headerFields"),
                                  (item.body_fields, needs.body, "bodyFields"),
                                  (item.call_to_action_fields, needs.actions, "callToActionFields")):
         problem = _fields(values, wanted, name, index)
         if problem:
-            return 422, problem
+            return _refuse(422, problem)
     location = None
     if needs.location:
         loc = item.location
         if loc is None:
-            return 422, f"The messages.{index}.location field is required for this template"
+            return _refuse(422, f"The messages.{index}.location field is required for this template")
         if not _coordinate(loc.lat, 90) or not _coordinate(loc.long, 180):
-            return 422, f"The messages.{index}.location lat and long must be coordinates"
+            return _refuse(422, f"The messages.{index}.location lat and long must be coordinates")
         location = {"lat": loc.lat.strip(), "long": loc.long.strip()}
         location.update({k: v[:MAX_FIELD] for k, v in (("name", loc.name), ("address", loc.address)) if v})
     answers = item.button_answers or []
     if len(answers) > needs.quick_replies:
-        return 422, (f"The messages.{index}.buttonAnswers field has {len(answers)} answers; "
-                     f"the template has {needs.quick_replies} quick-reply buttons")
+        return _refuse(422, f"The messages.{index}.buttonAnswers field has {len(answers)} answers; "
+                            f"the template has {needs.quick_replies} quick-reply buttons")
     for text in [*(item.default_answer or []), *answers]:
         if not text.strip() or len(text) > MAX_TEXT:
-            return 422, f"Automatic answers of messages.{index} must be texts of 1 to {MAX_TEXT} characters"
-    return number, templates.Values(header=list(item.header_fields or []), body=list(item.body_fields or []),
-                                    actions=list(item.call_to_action_fields or []), location=location,
-                                    with_payloads=bool(answers))
+            return _refuse(422, f"Automatic answers of messages.{index} must be texts of 1 to {MAX_TEXT} characters")
+    return _Plan(number, templates.Values(header=list(item.header_fields or []), body=list(item.body_fields or []),
+                                          actions=list(item.call_to_action_fields or []), location=location,
+                                          with_payloads=bool(answers)))
 
 
 def _campaign(req: SendInput) -> tuple[str | None, list[str]]:
@@ -251,8 +263,6 @@ def _campaign(req: SendInput) -> tuple[str | None, list[str]]:
 
 async def check_template(session: AsyncSession, subject: AuthSubject, template_id: int | None) -> WhatsappTemplate:
     """The account's approved template behind a public id, else 140."""
-    from tidings.core import ids
-
     if template_id is None:
         raise nrs(140)
     pk = ids.from_int(ids.Kind.WHATSAPP_TEMPLATE, template_id) if template_id > 0 else None
@@ -282,30 +292,26 @@ async def send(session: AsyncSession, subject: AuthSubject, req: SendInput) -> Q
         raise ValidationFailed.on("messages", f"The messages field may not have more than {MAX_MESSAGES} items.")
     campaign_name, tags = _campaign(req)
     needs = templates.needs(template)
-    plans = [_plan(template, needs, item, i) for i, item in enumerate(req.messages)]
-    if not any(isinstance(p[1], templates.Values) for p in plans):
-        code, description = plans[0]
-        assert isinstance(code, int) and isinstance(description, str)
-        raise nrs(code, description)
+    plans = [_plan(needs, item, i) for i, item in enumerate(req.messages)]
+    if all(p.values is None for p in plans):
+        raise nrs(plans[0].code, plans[0].description)
     sending = await outbox.open_sending(session, subject, channel=CHANNEL, source=SOURCE,
                                         campaign_name=campaign_name, tags=tags, options={"tags": tags})
     queued = Queued(sending)
     accepted: list[tuple[Message, MessageInput]] = []
     for item, plan in zip(req.messages, plans, strict=True):
-        number, values = plan
-        if not isinstance(values, templates.Values):
-            assert isinstance(number, int)
-            queued.results.append(Refused(str(item.to or ""), error=number, description=values))
+        values = plan.values
+        if values is None:
+            queued.results.append(Refused(str(item.to or ""), error=plan.code, description=plan.description))
             continue
-        assert isinstance(number, str)
         extra: dict[str, Any] = {"type": "template", "phone_number_id": sender.phone_number_id,
                                  "template_id": template.id, "wa": templates.message_object(template, values)}
         message = outbox.new_message(account_id=subject.account_id, channel=CHANNEL, sender=sender.number,
-                                     recipient=number, sending=sending, body=templates.content(template, values),
+                                     recipient=plan.number, sending=sending, body=templates.content(template, values),
                                      extra=extra)
         session.add(message)
         accepted.append((message, item))
-        queued.results.append(Outcome(number, message=message))
+        queued.results.append(Outcome(plan.number, message=message))
     await session.flush()
     for message, item in accepted:
         conv = await _conversation(session, subject, message.sender, message.recipient)
