@@ -3,6 +3,7 @@ the 24-hour window, automatic answers, event notifications and tenant isolation.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -305,3 +306,16 @@ async def test_events_reach_the_accounts_notifications_as_channel_whatsapp(
     async with db.sessions() as s:
         kinds = (await s.execute(select(Event.kind).order_by(Event.id))).scalars().all()
     assert list(kinds) == ["sent", "delivered"]
+
+
+async def test_concurrent_first_messages_share_one_conversation(
+        client: httpx.AsyncClient, auth: dict[str, str], ids_: list[int]) -> None:
+    body = {"templateId": ids_[2], "from": SENDER, "messages": [{"to": "34666555444", "bodyFields": ["1234"]}]}
+    answers = await asyncio.gather(*(client.post(URL, headers=auth, json=body) for _ in range(4)),
+                                   *(client.post("/inbound/whatsapp/sandbox", headers=auth, json={
+                                       "from": "34666555444", "to": SENDER, "content": f"hola {n}"})
+                                     for n in range(2)))
+    assert [r.status_code for r in answers] == [202] * 4 + [200] * 2, [r.text for r in answers]
+    r = await client.get(f"{URL}/conversations", headers=auth)
+    [conv] = r.json()["data"]
+    assert conv["totalMessages"] == 6

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.db.models import Contact, Message, WhatsappConversation, WhatsappSender, WhatsappTemplate
@@ -58,6 +60,14 @@ async def conversation(session: AsyncSession, subject: AuthSubject, sender: str,
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def ensure_conversation(session: AsyncSession, account_id: int, sender: str, recipient: str) -> None:
+    """Create the conversation unless it exists; two requests creating it at once both succeed."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(WhatsappConversation).values(account_id=account_id, sender=sender,
+                                                              recipient=recipient)
+                          .on_conflict_do_nothing(index_elements=["account_id", "sender", "recipient"]))
 
 
 async def conversations(session: AsyncSession, subject: AuthSubject, *, sender: str | None, recipient: str | None,

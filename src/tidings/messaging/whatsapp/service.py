@@ -314,7 +314,7 @@ async def send(session: AsyncSession, subject: AuthSubject, req: SendInput) -> Q
         queued.results.append(Outcome(plan.number, message=message))
     await session.flush()
     for message, item in accepted:
-        conv = await _conversation(session, subject, message.sender, message.recipient)
+        conv = await _conversation(session, subject, message.sender, message.recipient, lock=True)
         conv.total_messages += 1
         conv.updated_at = clock.now()
         conv.template_message_id = message.id
@@ -326,12 +326,15 @@ async def send(session: AsyncSession, subject: AuthSubject, req: SendInput) -> Q
     return queued
 
 
-async def _conversation(session: AsyncSession, subject: AuthSubject, ours: str, user: str) -> WhatsappConversation:
-    conv = await repository.conversation(session, subject, ours, user)
+async def _conversation(session: AsyncSession, subject: AuthSubject, ours: str, user: str, *,
+                        lock: bool = False) -> WhatsappConversation:
+    """The conversation of a number and a user, created on first use (locked for an update on PostgreSQL)."""
+    conv = await repository.conversation(session, subject, ours, user, lock=lock)
     if conv is None:
-        conv = WhatsappConversation(account_id=subject.account_id, sender=ours, recipient=user)
-        session.add(conv)
-        await session.flush()
+        await repository.ensure_conversation(session, subject.account_id, ours, user)
+        conv = await repository.conversation(session, subject, ours, user, lock=lock)
+    if conv is None:  # pragma: no cover - the row was just inserted or found
+        raise NotFound("Conversation not found")
     return conv
 
 
@@ -428,9 +431,7 @@ async def receive(session: AsyncSession, inbound: Inbound) -> Message | None:
     if inbound.type == "reaction":
         await _react(session, inbound)
         return None
-    conv = await repository.conversation(session, subject, sender.number, user, lock=True)
-    if conv is None:
-        conv = await _conversation(session, subject, sender.number, user)
+    conv = await _conversation(session, subject, sender.number, user, lock=True)
     now = clock.now()
     extra: dict[str, Any] = {"type": inbound.type, **inbound.details}
     if inbound.button_payload or inbound.button_text:
