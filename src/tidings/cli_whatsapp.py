@@ -104,6 +104,7 @@ def template_add(
     category: Annotated[str, typer.Option(help="MARKETING, UTILITY or AUTHENTICATION.")] = "MARKETING",
     header: Annotated[str | None, typer.Option(help="A text header (may have variables).")] = None,
     header_location: Annotated[bool, typer.Option("--header-location", help="A location header.")] = False,
+    header_media: Annotated[str | None, typer.Option(help="A media header: image, video or document.")] = None,
     footer: Annotated[str | None, typer.Option(help="A footer text.")] = None,
     button: Annotated[list[str] | None, typer.Option(
         help="A button: QUICK_REPLY:Text, URL:Text:https://x/{{1}}, PHONE_NUMBER:Text, OTP:Copy code (repeatable).")]
@@ -114,11 +115,15 @@ def template_add(
     """Add (or replace) a template by hand; prints its templateId for POST /api/rest/whatsapp."""
     from tidings.messaging.whatsapp import service
 
-    if header and header_location:
-        raise typer.BadParameter("--header and --header-location exclude each other")
+    if sum(bool(h) for h in (header, header_location, header_media)) > 1:
+        raise typer.BadParameter("--header, --header-location and --header-media exclude each other")
     head: dict[str, str] = {"format": "TEXT", "text": header} if header else {}
     if header_location:
         head = {"format": "LOCATION"}
+    if header_media:
+        if header_media.upper() not in ("IMAGE", "VIDEO", "DOCUMENT"):
+            raise typer.BadParameter("--header-media is image, video or document")
+        head = {"format": header_media.upper()}
     values = {"name": name, "language": language, "category": category, "body": body, "header": head,
               "footer": footer, "buttons": _buttons(button or []), "status": status}
 

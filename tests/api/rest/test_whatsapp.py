@@ -143,6 +143,12 @@ async def test_refusals_use_the_documented_codes_and_write_nothing(
     r = await client.post(URL, headers=auth, json={"templateId": store, "from": SENDER,
                                                    "messages": [{"to": "34666555444"}]})
     assert "location" in await _error(r, 422, 422)
+    [image] = await register(db, account.account_id, {"name": "promo", "language": "es", "body": "Mira",
+                                                      "header": {"format": "IMAGE"}})
+    for header in ([], ["http://cdn.example/a.png"], ["not a url"]):
+        r = await client.post(URL, headers=auth, json={"templateId": image, "from": SENDER,
+                                                       "messages": [{"to": "34666555444", "headerFields": header}]})
+        assert "headerFields" in await _error(r, 422, 422)
     r = await client.post(URL, headers=auth, json={"templateId": welcome, "from": SENDER, "messages": one,
                                                    "tags": ["x"]})
     await _error(r, 400, 126)

@@ -71,3 +71,10 @@ def test_provider_templates_become_rows() -> None:
     assert row["header"] == {"format": "TEXT", "text": "Hi {{1}}"} and row["buttons"] == [
         {"type": "QUICK_REPLY", "text": "Sí"}]
     assert templates.from_provider({"name": "x"}) is None
+
+
+def test_a_media_header_takes_its_url() -> None:
+    row = _row(header={"format": "IMAGE"}, body="Mira")
+    assert templates.needs(row).header == 1 and templates.needs(row).media
+    assert templates.components(row, Values(header=["https://cdn.example/a.png"])) == [
+        {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example/a.png"}}]}]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -196,6 +197,14 @@ def _fields(values: list[str] | None, wanted: int, name: str, index: int) -> str
     return None
 
 
+def _is_https(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname) and not any(c.isspace() for c in url.strip())
+
+
 def _coordinate(value: str, bound: float) -> bool:
     try:
         number = float(value)
@@ -228,6 +237,8 @@ def _plan(needs: templates.Needs, item: MessageInput, index: int) -> _Plan:
         problem = _fields(values, wanted, name, index)
         if problem:
             return _refuse(422, problem)
+    if needs.media and not _is_https(item.header_fields[0] if item.header_fields else ""):
+        return _refuse(422, f"The messages.{index}.headerFields value must be the https URL of the header's media")
     location = None
     if needs.location:
         loc = item.location

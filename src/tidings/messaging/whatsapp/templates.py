@@ -1,7 +1,8 @@
 """What a template needs and what a send makes of it: its positional variables, the Cloud API
 components filled with a recipient's values, and the text as the user reads it (a conversation's content).
 
-Variables are positional (`{{1}}`, `{{2}}` ...): a header's go in headerFields, the body's in bodyFields,
+Variables are positional (`{{1}}`, `{{2}}` ...): a header's go in headerFields (for an image, video or
+document header, its one value is the media's https URL, which the provider fetches), the body's in bodyFields,
 and those of URL buttons, in button order, in callToActionFields. An authentication template's
 copy-code button repeats the code, the body's first value, as the Cloud API requires.
 """
@@ -41,6 +42,7 @@ class Needs:
     actions: int
     location: bool
     quick_replies: int
+    media: bool = False  # the header's one value is a media URL
 
 
 def _is_code_button(template: WhatsappTemplate, button: dict[str, Any]) -> bool:
@@ -53,10 +55,11 @@ def needs(template: WhatsappTemplate) -> Needs:
     header = template.header or {}
     fmt = str(header.get("format") or "").upper()
     buttons = [b for b in template.buttons or [] if isinstance(b, dict)]
-    return Needs(header=count(header.get("text")) if fmt == "TEXT" else 0, body=count(template.body),
+    header_values = count(header.get("text")) if fmt == "TEXT" else 1 if fmt in MEDIA_HEADERS else 0
+    return Needs(header=header_values, body=count(template.body),
                  actions=sum(count(b.get("url")) for b in buttons
                            if str(b.get("type")).upper() == "URL" and not _is_code_button(template, b)),
-                 location=fmt == "LOCATION",
+                 location=fmt == "LOCATION", media=fmt in MEDIA_HEADERS,
                  quick_replies=sum(1 for b in buttons if str(b.get("type")).upper() == QUICK_REPLY))
 
 
@@ -82,6 +85,9 @@ def components(template: WhatsappTemplate, values: Values) -> list[dict[str, Any
     fmt = str(header.get("format") or "").upper()
     if fmt == "TEXT" and values.header:
         out.append({"type": "header", "parameters": _text(values.header)})
+    elif fmt in MEDIA_HEADERS and values.header:
+        media = fmt.lower()
+        out.append({"type": "header", "parameters": [{"type": media, media: {"link": values.header[0]}}]})
     elif fmt == "LOCATION" and values.location:
         loc = values.location
         location = {"latitude": loc["lat"], "longitude": loc["long"]}
