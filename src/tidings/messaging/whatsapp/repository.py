@@ -15,6 +15,7 @@ from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
 CHANNEL = "whatsapp"
+CHUNK = 500
 
 
 async def sender_by_number(session: AsyncSession, subject: AuthSubject, number: str) -> WhatsappSender | None:
@@ -62,12 +63,27 @@ async def conversation(session: AsyncSession, subject: AuthSubject, sender: str,
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def ensure_conversation(session: AsyncSession, account_id: int, sender: str, recipient: str) -> None:
-    """Create the conversation unless it exists; two requests creating it at once both succeed."""
+async def ensure_conversations(session: AsyncSession, account_id: int, sender: str, recipients: list[str]) -> None:
+    """Create the conversations that do not exist yet; requests creating the same one at once all succeed."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(WhatsappConversation).values(account_id=account_id, sender=sender,
-                                                              recipient=recipient)
-                          .on_conflict_do_nothing(index_elements=["account_id", "sender", "recipient"]))
+    for start in range(0, len(recipients), CHUNK):
+        rows = [{"account_id": account_id, "sender": sender, "recipient": r} for r in recipients[start:start + CHUNK]]
+        await session.execute(insert(WhatsappConversation).values(rows)
+                              .on_conflict_do_nothing(index_elements=["account_id", "sender", "recipient"]))
+
+
+async def conversations_of(session: AsyncSession, subject: AuthSubject, sender: str, recipients: list[str],
+                           ) -> dict[str, WhatsappConversation]:
+    """One number's conversations with these users, locked for an update (in recipient order: no deadlocks)."""
+    found: dict[str, WhatsappConversation] = {}
+    ordered = sorted(set(recipients))
+    for start in range(0, len(ordered), CHUNK):
+        stmt = (scoped(select(WhatsappConversation), WhatsappConversation, subject)
+                .where(WhatsappConversation.sender == sender,
+                       WhatsappConversation.recipient.in_(ordered[start:start + CHUNK]))
+                .order_by(WhatsappConversation.recipient).with_for_update())
+        found.update((c.recipient, c) for c in (await session.execute(stmt)).scalars())
+    return found
 
 
 async def conversations(session: AsyncSession, subject: AuthSubject, *, sender: str | None, recipient: str | None,

@@ -324,8 +324,11 @@ async def send(session: AsyncSession, subject: AuthSubject, req: SendInput) -> Q
         accepted.append((message, item))
         queued.results.append(Outcome(plan.number, message=message))
     await session.flush()
+    recipients = [message.recipient for message, _ in accepted]
+    await repository.ensure_conversations(session, subject.account_id, sender.number, recipients)
+    conversations = await repository.conversations_of(session, subject, sender.number, recipients)
     for message, item in accepted:
-        conv = await _conversation(session, subject, message.sender, message.recipient, lock=True)
+        conv = conversations[message.recipient]
         conv.total_messages += 1
         conv.updated_at = clock.now()
         conv.template_message_id = message.id
@@ -337,16 +340,10 @@ async def send(session: AsyncSession, subject: AuthSubject, req: SendInput) -> Q
     return queued
 
 
-async def _conversation(session: AsyncSession, subject: AuthSubject, ours: str, user: str, *,
-                        lock: bool = False) -> WhatsappConversation:
-    """The conversation of a number and a user, created on first use (locked for an update on PostgreSQL)."""
-    conv = await repository.conversation(session, subject, ours, user, lock=lock)
-    if conv is None:
-        await repository.ensure_conversation(session, subject.account_id, ours, user)
-        conv = await repository.conversation(session, subject, ours, user, lock=lock)
-    if conv is None:  # pragma: no cover - the row was just inserted or found
-        raise NotFound("Conversation not found")
-    return conv
+async def _conversation(session: AsyncSession, subject: AuthSubject, ours: str, user: str) -> WhatsappConversation:
+    """The conversation of a number and a user, created on first use, locked for an update."""
+    await repository.ensure_conversations(session, subject.account_id, ours, [user])
+    return (await repository.conversations_of(session, subject, ours, [user]))[user]
 
 
 # --- conversations -----------------------------------------------------------------------------------
@@ -361,11 +358,11 @@ def session_active(conv: WhatsappConversation) -> bool:
     return expires is not None and clock.now() < expires
 
 
-async def get_conversation(session: AsyncSession, subject: AuthSubject, ours: str, user: str,
-                           ) -> WhatsappConversation:
+async def get_conversation(session: AsyncSession, subject: AuthSubject, ours: str, user: str, *,
+                           lock: bool = False) -> WhatsappConversation:
     """The conversation between one of the account's numbers and a user; 404 when there is none."""
     a, b = normalize_phone(ours), normalize_phone(user)
-    conv = await repository.conversation(session, subject, a, b) if a and b else None
+    conv = await repository.conversation(session, subject, a, b, lock=lock) if a and b else None
     if conv is None:
         raise NotFound("Conversation not found")
     return conv
@@ -374,7 +371,7 @@ async def get_conversation(session: AsyncSession, subject: AuthSubject, ours: st
 async def send_text(session: AsyncSession, subject: AuthSubject, ours: str, user: str, content: str | None,
                     ) -> Message:
     """Free text to a user who wrote within the last 24 hours; refused outside that window."""
-    conv = await get_conversation(session, subject, ours, user)
+    conv = await get_conversation(session, subject, ours, user, lock=True)
     if content is None or not content.strip():
         raise nrs(104)
     if len(content) > MAX_TEXT:
@@ -442,7 +439,7 @@ async def receive(session: AsyncSession, inbound: Inbound) -> Message | None:
     if inbound.type == "reaction":
         await _react(session, inbound)
         return None
-    conv = await _conversation(session, subject, sender.number, user, lock=True)
+    conv = await _conversation(session, subject, sender.number, user)
     now = clock.now()
     extra: dict[str, Any] = {"type": inbound.type, **inbound.details}
     if inbound.button_payload or inbound.button_text:
