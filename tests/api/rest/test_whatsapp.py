@@ -301,17 +301,23 @@ async def test_events_reach_the_accounts_notifications_as_channel_whatsapp(
     r = await client.put("/api/rest/account/notifications", headers=auth, json={"url": receiver.base + "/hook"})
     assert r.status_code == 200, r.text
     r = await client.post(URL, headers=auth, json={"templateId": ids_[2], "from": SENDER, "campaignName": "OTP",
-                                                   "messages": [{"to": "34666555444", "bodyFields": ["1234"]}]})
+                                                   "messages": [{"to": "34666555444", "bodyFields": ["1234"],
+                                                                 "defaultAnswer": "De nada"}]})
     assert r.status_code == 202, r.text
     await runner.run_until_idle()
     clock.advance(2)
     await runner.run_until_idle()
+    await _reply(client, auth, content="Gracias")
+    await runner.run_until_idle()
+    clock.advance(2)
+    await runner.run_until_idle()
     forms = receiver.forms()
-    assert [(f["channel"], f["event"]) for f in forms] == [("whatsapp", "sent"), ("whatsapp", "delivered")]
-    assert forms[0]["campaignName"] == "OTP"
+    assert [(f["channel"], f["event"]) for f in forms] == [("whatsapp", "sent"), ("whatsapp", "delivered")] * 2
+    assert forms[0]["campaignName"] == forms[2]["campaignName"] == "OTP", "the automatic answer is the campaign's"
+    assert forms[0]["id"] != forms[2]["id"]
     async with db.sessions() as s:
         kinds = (await s.execute(select(Event.kind).order_by(Event.id))).scalars().all()
-    assert list(kinds) == ["sent", "delivered"]
+    assert list(kinds) == ["sent", "delivered", "replied", "sent", "delivered"]
 
 
 async def test_concurrent_first_messages_share_one_conversation(

@@ -461,8 +461,8 @@ async def _auto_answer(session: AsyncSession, conv: WhatsappConversation, sender
     """A button press gets its button's answer; the user's first message gets the default answer."""
     template_message = (await session.get(Message, conv.template_message_id)
                         if conv.template_message_id is not None else None)
-    sending = (await session.get(Sending, template_message.sending_id)
-               if template_message is not None and template_message.sending_id is not None else None)
+    template_sending = (await session.get(Sending, template_message.sending_id)
+                        if template_message is not None and template_message.sending_id is not None else None)
     if template_message is not None and template_message.direction == "out":
         await events.record(session, template_message, "replied", details={"external_id": inbound.external_id})
     answers: list[str] = []
@@ -475,6 +475,14 @@ async def _auto_answer(session: AsyncSession, conv: WhatsappConversation, sender
     if not answers and conv.default_answer:
         answers = [str(a) for a in conv.default_answer]
     conv.default_answer = []  # only the user's first message after the template calls for it
+    if not answers:
+        return
+    # A batch of its own in the template's campaign: the template's sending is another request's row.
+    sending = Sending(account_id=conv.account_id, channel=CHANNEL, source=SOURCE,
+                      campaign_id=template_sending.campaign_id if template_sending else None,
+                      options={"auto_answer": kind})
+    session.add(sending)
+    await session.flush()
     for text in answers:
         await _queue_text(session, conv, sender, text, sending=sending, auto=kind)
 
