@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import weakref
 from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import ProviderError
-from tidings.channels.whatsapp.meta import MetaProvider
 from tidings.core import clock
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job, WhatsappSender
@@ -25,10 +25,19 @@ from tidings.messaging.whatsapp import service
 from tidings.messaging.whatsapp.webhook import STATUS_JOB, STATUS_RETRY_SECONDS
 
 log = structlog.get_logger("tidings.whatsapp")
+
+
+@runtime_checkable
+class TemplateSource(Protocol):
+    """A provider with a template API (the Cloud API's meta://); the sandbox has none."""
+
+    async def list_templates(self, waba_id: str) -> list[dict[str, Any]]: ...
+
+
 STATUS_GIVE_UP = timedelta(minutes=10)
 SYNC_EVERY = timedelta(hours=1)
 # Per provider instance: a new provider URL (a restart, a test's app) syncs at once.
-_last_sync: weakref.WeakKeyDictionary[MetaProvider, datetime] = weakref.WeakKeyDictionary()
+_last_sync: weakref.WeakKeyDictionary[TemplateSource, datetime] = weakref.WeakKeyDictionary()
 
 
 @job(STATUS_JOB)
@@ -50,7 +59,7 @@ async def sync_templates(ctx: EngineContext) -> int:
         provider = ctx.providers.get("whatsapp")
     except ProviderError:
         return 0
-    if not isinstance(provider, MetaProvider):
+    if not isinstance(provider, TemplateSource):
         return 0
     now = clock.now()
     last = _last_sync.get(provider)
