@@ -85,6 +85,9 @@ async def test_documented_examples_are_sent_with_uuid_ids(
     r = await client.post(URL, headers=auth, json={"templateId": code, "from": SENDER,
                                                    "messages": [{"to": "34666555442", "bodyFields": ["auth_code"]}]})
     assert r.status_code == 202, r.text
+    r = await client.post(URL, headers=auth, json={"templateId": code, "from": SENDER,
+                                                   "messages": [{"to": 34666555441, "bodyFields": [123456]}]})
+    assert r.status_code == 202 and r.json()["result"][0]["to"] == "34666555441", r.text
 
     await runner.run_until_idle()
     provider = app.state.providers.get("whatsapp")

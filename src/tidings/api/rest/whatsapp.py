@@ -55,9 +55,10 @@ class WhatsappMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     to: str | int | None = Field(default=None, description="Mobile number with its international prefix.")
-    headerFields: list[str] | None = None  # noqa: N815 - the document's names
-    bodyFields: list[str] | None = None  # noqa: N815
-    callToActionFields: list[str] | None = None  # noqa: N815
+    headerFields: list[str | int | float] | None = None  # noqa: N815 - the document's names
+    bodyFields: list[str | int | float] | None = Field(  # noqa: N815
+        default=None, description="Values of the body's variables, in order (numbers are taken as text).")
+    callToActionFields: list[str | int | float] | None = None  # noqa: N815
     defaultAnswer: str | list[str] | None = Field(  # noqa: N815
         default=None, description="Sent automatically in answer to the user's first message.")
     buttonAnswers: list[str] | None = Field(  # noqa: N815
@@ -225,6 +226,10 @@ def _message(message: Message) -> ConversationMessage:
         readAt=render.iso(message.opened_at), failedAt=_iso_text(extra.get("failed_at")))
 
 
+def _texts(values: list[str | int | float] | None) -> list[str] | None:
+    return None if values is None else [str(v) for v in values]
+
+
 def _page(page: int, limit: int) -> tuple[int, int]:
     return max(1, min(page, pagination.MAX_PAGE)), max(1, min(limit, pagination.MAX_LIMIT))
 
@@ -246,8 +251,9 @@ async def send_template(body: WhatsappBody, session: deps.Session, subject: Call
         template_id=body.templateId, sender=None if body.sender is None else str(body.sender),
         campaign_name=body.campaignName, tags=body.tags,
         messages=None if body.messages is None else [service.MessageInput(
-            to=None if m.to is None else str(m.to), header_fields=m.headerFields, body_fields=m.bodyFields,
-            call_to_action_fields=m.callToActionFields, default_answer=answer, button_answers=m.buttonAnswers,
+            to=None if m.to is None else str(m.to), header_fields=_texts(m.headerFields),
+            body_fields=_texts(m.bodyFields), call_to_action_fields=_texts(m.callToActionFields),
+            default_answer=answer, button_answers=m.buttonAnswers,
             location=None if m.location is None else service.Location(
                 str(m.location.lat), str(m.location.long), m.location.name, m.location.address))
             for m, answer in zip(body.messages, answers, strict=True)]))
