@@ -328,5 +328,9 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise typer.Exit(2) from None
 
 
+from tidings.cli_whatsapp import whatsapp_app  # noqa: E402  (after _in_transaction, which it uses)
+
+app.add_typer(whatsapp_app, name="whatsapp")
+
 if __name__ == "__main__":
     app()

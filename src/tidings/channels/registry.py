@@ -78,3 +78,4 @@ class Providers:
 # Providers that register themselves under a URL scheme; imported here so every process has them.
 from tidings.channels.sms import smpp as _smpp  # noqa: E402, F401
 from tidings.channels.sms import twilio as _twilio  # noqa: E402, F401
+from tidings.channels.whatsapp import meta as _meta  # noqa: E402, F401

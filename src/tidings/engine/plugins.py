@@ -17,6 +17,7 @@ import tidings.messaging.receipts  # noqa: F401
 import tidings.messaging.restrictions  # noqa: F401
 import tidings.messaging.sms.dispatch  # noqa: F401  (availableTimes gate, splitParts preparer)
 import tidings.messaging.validation.jobs  # noqa: F401  (email validation job and its notificationUrl calls)
+import tidings.messaging.whatsapp.jobs  # noqa: F401  (WhatsApp: late statuses, hourly template sync; failedAt listener)
 import tidings.outreach.engine.listeners  # noqa: F401  (cold-email engine: enrollment effects, counters)
 import tidings.outreach.engine.scheduler  # noqa: F401  (sequence scheduler loop)
 import tidings.outreach.engine.sending  # noqa: F401  (mailbox preparer, gate, outcome)

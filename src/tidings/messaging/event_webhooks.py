@@ -45,7 +45,8 @@ SOURCE: Final = "rest"
 # The document's events, without the form and landing ones (Tidings has no forms or landing pages).
 EVENTS: Final = ("delivered", "opened", "clicked", "unsubscribed", "hard_bounced", "complaint", "sent",
                  "soft_bounced", "undelivered", "rejected", "expired")
-CHANNELS: Final = {k: v for k, v in reports.CHANNEL_NAMES.items() if v in ("sms", "mailing", "text2speech")}
+CHANNELS: Final = {k: v for k, v in reports.CHANNEL_NAMES.items()
+                   if v in ("sms", "mailing", "text2speech", "whatsapp")}
 # Our kinds that have a document name; the mapping is the events report's (reports.EVENT_NAMES).
 KINDS: Final = tuple(k for k, v in reports.EVENT_NAMES.items() if v in EVENTS)
 SMTP_EVENTS: Final = ("delivered", "hard_bounced", "soft_bounced")

@@ -22,7 +22,7 @@ from tidings.tenancy.subject import AuthSubject
 
 # The document's channel names for ours, and back.
 CHANNEL_NAMES: Final = {"sms": "sms", "email": "mailing", "voice": "text2speech", "landing": "landing",
-                        "voice-interactive": "voice-interactive"}
+                        "voice-interactive": "voice-interactive", "whatsapp": "whatsapp"}
 CHANNELS_BY_NAME: Final = {v: k for k, v in CHANNEL_NAMES.items()}
 PENDING_STATUSES: Final = ("queued", "sending")
 # The document's event names for ours (None: not reported).

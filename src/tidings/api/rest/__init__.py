@@ -18,6 +18,7 @@ from tidings.api.rest import (
     sms,
     templates,
     validation,
+    whatsapp,
 )
 
 router = APIRouter(prefix="/api/rest", tags=["messaging"])
@@ -40,3 +41,4 @@ router.include_router(shortener.router)
 router.include_router(otp.router)
 router.include_router(validation.router)
 router.include_router(images.router)
+router.include_router(whatsapp.router)

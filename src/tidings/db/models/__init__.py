@@ -15,6 +15,7 @@ from tidings.db.models.shortlink import ShortLink
 from tidings.db.models.suppression import Suppression
 from tidings.db.models.template import Template
 from tidings.db.models.validation import EmailValidation, EmailValidationItem, EmailVerdict
+from tidings.db.models.whatsapp import WhatsappConversation, WhatsappSender, WhatsappTemplate
 
 __all__ = [
     "Account",
@@ -46,4 +47,7 @@ __all__ = [
     "EmailValidation",
     "EmailValidationItem",
     "EmailVerdict",
+    "WhatsappConversation",
+    "WhatsappSender",
+    "WhatsappTemplate",
 ]

@@ -1,0 +1,1 @@
+"""WhatsApp providers: the Cloud API (meta://) here; the sandbox is the channel-wide one."""

@@ -1,0 +1,1 @@
+"""WhatsApp: sender and template registry, template sends, conversations, inbound messages and statuses."""
