@@ -21,7 +21,8 @@ def test_account_create_prints_credentials_once_as_json(tmp_path: Path) -> None:
     out = _tidings(tmp_path, "account", "create", "--name", "Acme", "--email", "owner@acme.test", "--json")
     assert out.returncode == 0, out.stderr
     created = json.loads(out.stdout)
-    assert set(created) == {"account_id", "email", "api_token", "username", "api_password"}
+    assert set(created) == {"account_id", "email", "api_token", "username", "api_password", "password_link"}
+    assert "/set-password/" in created["password_link"]
     assert created["email"] == "owner@acme.test" and created["username"] == "owner"
     assert (tmp_path / ".tidings_secret").exists(), "the install secret is generated and kept"
     again = json.loads(_tidings(tmp_path, "account", "create", "--name", "Other", "--email", "owner@x.test",
