@@ -122,8 +122,13 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
         page.get_by_label("Time zone").fill("UTC")
         page.get_by_role("button", name="Create campaign").click()
         expect(page.get_by_role("heading", name=re.compile("Founders Q1"))).to_be_visible()
-        page.get_by_label("Subject").fill("Question for {{company}}")
-        page.get_by_label("Body").fill("Hi {{first_name}},\nare you the right person to talk to?")
+        page.get_by_label("Subject", exact=True).fill("Question for {{company}}")
+        page.get_by_label("Body", exact=True).fill("Hi {{first_name}},\nare you the right person to talk to?")
+        # The live preview renders the step with a sample contact while the campaign has none.
+        expect(page.locator('[data-preview="subject"]').first).to_have_text("Question for Globex")
+        page.get_by_text("A/B test: add variant B").click()
+        page.get_by_label("Variant B body").fill("Hey {{first_name}}, who handles growth at {{company}}?")
+        expect(page.locator('[data-preview="subject"]')).to_have_count(2)
         page.get_by_role("button", name="Add step").click()
         expect(page.get_by_role("status")).to_have_text("Step added.")
         for day in ("Sat", "Sun"):

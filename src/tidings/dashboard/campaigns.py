@@ -84,6 +84,7 @@ async def show(request: Request, public_id: str, session: deps.Session, start: s
         session, page.subject, pk, status=status if status in STATUSES else None,
         interest=interest if interest in INTERESTS else None, limit=PER_PAGE + 1, offset=(max(p, 1) - 1) * PER_PAGE)
     totals = await stats.totals_of(session, campaign)
+    variants = await stats.per_variant(session, campaign)
     boxes = await mailboxes.list_mailboxes(session, page.subject)
     chosen = {m.id for m in await campaigns.mailboxes_of(session, campaign.id)}
     return web.render(
@@ -94,7 +95,7 @@ async def show(request: Request, public_id: str, session: deps.Session, start: s
         statuses=STATUSES, interests=INTERESTS,
         mailboxes=[m for m in boxes if m.client_id in (None, campaign.client_id)],
         chosen=chosen, total_contacts=await contacts.count_in_campaign(session, campaign.id), error=error,
-        notice=notice, schedule=campaign.schedule or {})
+        notice=notice, schedule=campaign.schedule or {}, variants=variants)
 
 
 def _back(public_id: str, **query: str) -> RedirectResponse:
@@ -103,15 +104,38 @@ def _back(public_id: str, **query: str) -> RedirectResponse:
     return RedirectResponse(f"/campaigns/{public_id}" + (f"?{urlencode(query)}" if query else ""), status_code=303)
 
 
+@router.post("/campaigns/{public_id}/preview", response_class=HTMLResponse)
+async def preview(request: Request, public_id: str, session: deps.Session,
+                  subject_line: Annotated[str, Form(max_length=998)] = "",
+                  body: Annotated[str, Form(max_length=100_000)] = "",
+                  variant_subject: Annotated[str, Form(max_length=998)] = "",
+                  variant_body: Annotated[str, Form(max_length=100_000)] = "") -> Response:
+    """The step as its first contact will read it, rendered as the user types (variant B beside A)."""
+    page = await web.page(request, session)
+    shown = []
+    for label, subj, text in (("A", subject_line, body), ("B", variant_subject or subject_line, variant_body)):
+        if text.strip():
+            try:
+                shown.append((label, *await campaigns.preview_step(session, page.subject, _pk(public_id),
+                                                                    subject_line=subj, body=text)))
+            except DomainError as exc:
+                shown.append((label, subj, "", None, exc.message))
+    return web.render(request, "_step_preview.html", page, shown=shown)
+
+
 @router.post("/campaigns/{public_id}/steps")
 async def add_step(request: Request, public_id: str, session: deps.Session,
                    subject_line: Annotated[str, Form(max_length=998)], body: Annotated[str, Form(max_length=100_000)],
-                   delay_days: Annotated[float, Form(ge=0, le=365)] = 0, csrf: Annotated[str, Form()] = "") -> Response:
+                   delay_days: Annotated[float, Form(ge=0, le=365)] = 0,
+                   variant_subject: Annotated[str, Form(max_length=998)] = "",
+                   variant_body: Annotated[str, Form(max_length=100_000)] = "",
+                   csrf: Annotated[str, Form()] = "") -> Response:
     page = await web.page(request, session)
     web.check_csrf(request, csrf)
+    variants = [{"subject": variant_subject, "body": variant_body}] if variant_body.strip() else []
     try:
         await campaigns.add_step(session, page.subject, _pk(public_id), subject_line=subject_line, body=body,
-                                 delay_days=delay_days, variants=[])
+                                 delay_days=delay_days, variants=variants)
         await session.commit()
     except DomainError as exc:
         return _back(public_id, error=exc.message)

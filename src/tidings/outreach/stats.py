@@ -85,3 +85,17 @@ async def across_campaigns(session: AsyncSession, subject: AuthSubject, start: d
         if metric in CAMPAIGN_METRICS:
             days.setdefault(day, dict.fromkeys(CAMPAIGN_METRICS, 0))[metric] = int(value or 0)
     return sorted(days.items())
+
+
+async def per_variant(session: AsyncSession, campaign: Campaign) -> dict[int, dict[int, dict[str, int]]]:
+    """Sent and replied per step and A/B variant (the counters the engine keeps as v<N>_<metric>)."""
+    stmt = (select(StatCounter.step, StatCounter.metric, func.sum(StatCounter.value))
+            .where(StatCounter.scope == SCOPE, StatCounter.scope_id == campaign.id, StatCounter.step > 0,
+                   StatCounter.account_id == campaign.account_id, StatCounter.metric.like("v%\\_%", escape="\\"))
+            .group_by(StatCounter.step, StatCounter.metric))
+    out: dict[int, dict[int, dict[str, int]]] = {}
+    for step, metric, value in (await session.execute(stmt)).all():
+        head, _, what = str(metric).partition("_")
+        if head[1:].isdigit() and what:
+            out.setdefault(int(step), {}).setdefault(int(head[1:]), {})[what] = int(value or 0)
+    return out

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.templating import MissingFieldError
 from tidings.db.models import Campaign, CampaignMailbox, Client, Contact, Enrollment, Mailbox, Step
 from tidings.outreach import access
+from tidings.outreach.engine.rendering import render_step
 from tidings.outreach.fields import check_template, is_missing_data, merge_fields, templates
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
@@ -331,3 +333,25 @@ async def complete_if_finished(session: AsyncSession, campaign_id: int) -> bool:
     campaign.completed_at = clock.now()
     await session.flush()
     return True
+
+
+async def preview_step(session: AsyncSession, subject: AuthSubject, campaign_id: int | None, *, subject_line: str,
+                       body: str) -> tuple[str, str, str | None, str | None]:
+    """The step rendered for the campaign's first contact (or a sample): subject, html, whose, what is missing."""
+    subject.require("view_campaigns")
+    campaign = await access.campaign(session, subject, campaign_id)
+    contact = (await session.execute(select(Contact).join(Enrollment, Enrollment.contact_id == Contact.id)
+                                     .where(Enrollment.campaign_id == campaign.id).order_by(Enrollment.id)
+                                     .limit(1))).scalar_one_or_none()
+    fields = merge_fields(contact) if contact is not None else dict(SAMPLE_CONTACT)
+    who = contact.email if contact is not None else None
+    step = Step(subject=subject_line, body=body, variants=[])
+    try:
+        rendered = render_step(step, 0, fields, seed="preview", first_subject=None)
+    except MissingFieldError as exc:
+        return subject_line, "", who, str(exc)
+    return rendered.subject, rendered.html, who, None
+
+
+SAMPLE_CONTACT = {"email": "ana@example.com", "first_name": "Ana", "last_name": "García", "company": "Globex",
+                  "title": "Head of Growth", "city": "Madrid", "country": "Spain", "website": "globex.example"}
