@@ -8,6 +8,8 @@ from tidings.api.rest import (
     campaigns,
     certificates,
     coverage,
+    forms,
+    landing,
     mailing,
     otp,
     scheduled,
@@ -36,3 +38,6 @@ router.include_router(campaigns.router)
 router.include_router(sendings.router)
 router.include_router(shortener.router)
 router.include_router(otp.router)
+# Forms (POST /form, /forms...) and landing SMS (/landingsms).
+router.include_router(forms.router)
+router.include_router(landing.router)
