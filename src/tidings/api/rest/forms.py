@@ -38,9 +38,11 @@ class ErrorBody(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid JSON (125)"},
     401: {"model": ErrorBody, "description": "Username or password unknown (103), IP address not allowed (112)"},
     404: {"model": ErrorBody, "description": "Resource not found (404): unknown id or another account's form"},
     422: {"model": ErrorBody, "description": "Input validation error (422), the fields named"},
+    429: {"model": ErrorBody, "description": "Too many requests"},
 }
 
 
@@ -64,6 +66,23 @@ class FormElement(BaseModel):
     customField: str | None = Field(default=None, max_length=64)  # noqa: N815 - the document's names
     options: list[FormOption] | None = Field(default=None, max_length=fields.MAX_OPTIONS)
     rows: int | None = Field(default=None, ge=1, le=fields.MAX_ROWS)
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class StoredElement(BaseModel):
+    """An element as stored and shown: the keys it was given (inputs always show `required`)."""
+
+    type: ElementType
+    label: str
+    required: bool | None = Field(default=None, exclude_if=_absent)
+    description: str | None = Field(default=None, exclude_if=_absent)
+    placeholder: str | None = Field(default=None, exclude_if=_absent)
+    customField: str | None = Field(default=None, exclude_if=_absent)  # noqa: N815
+    options: list[FormOption] | None = Field(default=None, exclude_if=_absent)
+    rows: int | None = Field(default=None, exclude_if=_absent)
 
 
 class FormBody(BaseModel):
@@ -91,7 +110,7 @@ class FormData(BaseModel):
     rejectButton: bool  # noqa: N815
     backgroundUrl: str | None  # noqa: N815
     logoUrl: str | None  # noqa: N815
-    formFields: list[dict[str, Any]]  # noqa: N815
+    formFields: list[StoredElement]  # noqa: N815
 
 
 class FormSummary(BaseModel):
@@ -135,7 +154,8 @@ def _summary(form: Form) -> dict[str, Any]:
 
 def _data(form: Form) -> FormData:
     return FormData(**_summary(form), editable=form.editable, rejectButton=form.reject_button,
-                    backgroundUrl=form.background_url, logoUrl=form.logo_url, formFields=list(form.fields or []))
+                    backgroundUrl=form.background_url, logoUrl=form.logo_url,
+                    formFields=[StoredElement.model_validate(e) for e in form.fields or []])
 
 
 def _definition(body: FormBody) -> service.Definition:

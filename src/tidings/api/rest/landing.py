@@ -40,7 +40,7 @@ class LandingBody(BaseModel):
     campaignName: str | None = None  # noqa: N815
     tags: list[str | int] | None = None
     certified: bool | str | int | None = None
-    sub: list[dict[str, Any]] | None = None
+    sub: list[dict[str, str | int | float | bool | None]] | None = None
     templateBody: str | None = Field(default=None, description="The landing page in HTML")  # noqa: N815
     templateId: int | str | None = None  # noqa: N815
     templateV2Id: int | str | None = None  # noqa: N815
@@ -69,11 +69,12 @@ class LandingResult(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     207: {"model": LandingResult, "description": "Some recipients were refused, each with its error"},
-    400: {"model": ErrorBody, "description": "102, 104-110, 113, 119, 126, 140 Template missing, "
+    400: {"model": ErrorBody, "description": "102, 104-110, 113, 119, 125 Invalid JSON, 126, 140 Template missing, "
                                              "141 Missing landing placeholder"},
     401: {"model": ErrorBody, "description": "103 Username or password unknown, 112 IP address not allowed"},
     402: {"model": ErrorBody, "description": "111 Not enough credits"},
     422: {"model": ErrorBody, "description": "Input validation error, the fields named"},
+    429: {"model": ErrorBody, "description": "Too many requests"},
 }
 
 
