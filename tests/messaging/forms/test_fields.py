@@ -68,9 +68,9 @@ def test_wrong_and_missing_answers_are_reported_per_field() -> None:
     stored = fields.check_definition(EVERY_TYPE)
     checked = fields.check_answers(stored, {
         "email": "nope", "age": "1e5", "birthday": "2020-02-30", "colour": "red", "country": "XX", "plan": "b",
-        "score": "11", "notes": "x" * (fields.MAX_TEXTAREA + 1)})
+        "score": "11", "notes": "x" * (fields.MAX_TEXTAREA + 1), "pin": "a\x00b"})
     assert set(checked.errors) == {"name", "email", "age", "birthday", "colour", "country", "plan", "score",
-                                   "notes", "terms"}
+                                   "notes", "terms", "pin"}
     assert checked.errors["name"] == "This field is required."
     assert checked.errors["terms"] == "This box must be checked."
 

@@ -144,6 +144,9 @@ def check_answers(elements: Sequence[Mapping[str, Any]], posted: Mapping[str, st
         key = key_of(element, i)
         raw = posted.get(key, "")
         raw = raw.strip() if kind != "password" else raw
+        if "\x00" in raw:  # no text column can store a NUL
+            result.errors[key] = "Contains a character that cannot be stored."
+            continue
         if kind == "checkbox":
             checked = raw not in ("", "0")
             if element.get("required") and not checked:
