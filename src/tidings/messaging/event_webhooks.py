@@ -237,7 +237,7 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
     """The document's fields of one notification."""
     fields = {
         "id": str(message.id),
-        "channel": "landing" if (message.extra or {}).get(LANDING_KEY) else CHANNELS[message.channel],
+        "channel": CHANNELS[message.channel],
         "contactId": str(message.contact_id or ""),
         "campaignId": str(campaign.id if campaign else 0),
         "campaignName": campaign.name if campaign else "",
@@ -245,6 +245,8 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
         "extra": json.dumps(payload.get("extra") or {}, separators=(",", ":")),
         "eventDate": clock.as_utc(datetime.fromisoformat(str(payload["at"]))).replace(microsecond=0).isoformat(),
     }
+    if (message.extra or {}).get(LANDING_KEY):
+        fields["channel"] = "landing"
     if payload.get("form_id") is not None:
         fields["formId"] = str(payload["form_id"])
     if payload.get("smtp_response"):

@@ -292,7 +292,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     templated = bool(_PLACEHOLDER.search(checked.text))
     contacts = await contacts_by_phone(session, subject, [n for n in numbers if n]) if templated else {}
     # {UNSUB_URL} becomes the message's own link at send time; count parts with a link of the same length.
-    probes = {"{UNSUB_URL}": tracking.unsubscribe_url(settings.public_url, 1), **(req.probes or {})}
+    unsub_probe = tracking.unsubscribe_url(settings.public_url, 1)
     shortener = Shortener(subject.account_id, settings.public_url)
     config = checked.otp
     with_otp = otp.PLACEHOLDER in checked.text
@@ -327,8 +327,8 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
                 body = sms.translate(body)
         fit = fits.get(body)
         if fit is None:
-            probed = body
-            for placeholder, probe in probes.items():
+            probed = body.replace("{UNSUB_URL}", unsub_probe)
+            for placeholder, probe in (req.probes or {}).items():
                 probed = probed.replace(placeholder, probe)
             fit = fits[body] = _fit(probed, checked.encoding, checked.max_parts)
         plans.append(fit if isinstance(fit, int) else (body, fit[0], fit[1]))
