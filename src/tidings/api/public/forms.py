@@ -21,9 +21,9 @@ _NOT_VALID = ("Link not valid", "This form link is not valid. Check the message 
 _ANSWERED = ("Already answered", "This form has already been sent. Thank you!")
 
 
-def render_form(form: Form, *, action: str = "", values: Mapping[str, str] | None = None,
-                errors: Mapping[str, str] | None = None, preview: bool = False) -> str:
-    """The form's page; the REST preview renders the same page without a target."""
+def render_form(form: Form, *, values: Mapping[str, str] | None = None, errors: Mapping[str, str] | None = None,
+                preview: bool = False) -> str:
+    """The form's page (it posts to its own URL); the REST preview renders the same page without posting."""
     elements: list[dict[str, Any]] = []
     labels: dict[str, str] = {}
     for i, element in enumerate(form.fields or []):
@@ -33,7 +33,7 @@ def render_form(form: Form, *, action: str = "", values: Mapping[str, str] | Non
             labels[item["key"]] = str(element.get("label") or item["key"])
         elements.append(item)
     needs_countries = any(e.get("type") == "countrySelector" for e in elements)
-    return pages.render("form.html", form=form, elements=elements, labels=labels, action=action,
+    return pages.render("form.html", form=form, elements=elements, labels=labels,
                         values=dict(values or {}), errors=dict(errors or {}), preview=preview,
                         countries=fields.countries() if needs_countries else [],
                         background_url=form.background_url, logo_url=form.logo_url)
@@ -57,7 +57,7 @@ async def show(token: str, form_id: str, request: Request, session: deps.Session
         return _notice(visit.form, *_ANSWERED)
     await service.opened(session, visit, devices.describe(request.headers.get("user-agent")))
     await session.commit()
-    return _page(visit.form, action=str(request.url.path))
+    return _page(visit.form)
 
 
 @router.post("/f/{token}/{form_id}")
@@ -81,6 +81,6 @@ async def answer(token: str, form_id: str, request: Request, session: deps.Sessi
     checked = await service.submit(session, visit, posted)
     if checked.errors:
         shown = {k: v for k, v in posted.items() if k != "_action"}
-        return _page(visit.form, 422, action=str(request.url.path), values=shown, errors=checked.errors)
+        return _page(visit.form, 422, values=shown, errors=checked.errors)
     await session.commit()
     return _notice(visit.form, "Thank you!", "Your answers have been received.")
