@@ -32,8 +32,11 @@ async def served(app: Any) -> AsyncIterator[str]:
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(200):  # at most 10 s
+        if server.started:
+            break
         await asyncio.sleep(0.05)
+    assert server.started, "uvicorn did not start"
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
