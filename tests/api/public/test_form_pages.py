@@ -96,7 +96,7 @@ async def test_a_recipient_answers_through_the_link_in_their_mail(
 
     page = await client.get(_path(link), headers={"User-Agent": IPHONE})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert page.headers["cache-control"].startswith("no-store")
+    assert page.headers["cache-control"].startswith("no-store") and page.headers["x-frame-options"] == "DENY"
     text = page.text
     assert '<meta name="viewport"' in text and 'method="post"' in text and "<script" not in text
     assert '<label for="f-form_name">Name' in text and 'aria-required="true"' in text

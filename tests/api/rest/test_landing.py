@@ -193,6 +193,14 @@ async def test_templates_by_id_are_kept_as_they_were_sent(client: httpx.AsyncCli
                      headers=auth)
     assert (await client.get(await _landing_path(client, message))).text == "<p>Version one</p>"
 
+    legacy = await client.post("/api/rest/templates", json={"name": "Old", "html": "<p>Legacy {name}</p>"},
+                               headers=auth)
+    r = await client.post(URL, json=example(templateBody=None, templateId=legacy.json()["data"]["id"],
+                                            sub=[{"name": "Ann"}]), headers=auth)
+    assert r.status_code == 202, r.text
+    message = await _message(db, r.json()["result"][0]["id"])
+    assert (await client.get(await _landing_path(client, message))).text == "<p>Legacy Ann</p>"
+
     stranger = await make_account("Stranger", "owner@stranger.test")
     r = await client.post(URL, json=example(templateBody=None, templateV2Id=template_id),
                           headers=basic(stranger.username, stranger.api_password))

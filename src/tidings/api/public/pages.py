@@ -9,8 +9,9 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+# Our own pages: never cached (they are per recipient), never framed (a framed form could be clicked blind).
 NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer"}
+            "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 
 
 @lru_cache(maxsize=1)
