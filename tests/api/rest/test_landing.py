@@ -245,3 +245,15 @@ async def test_pages_of_other_messages_and_forged_links_are_404(client: httpx.As
         r = await client.get(path)
         assert r.status_code == 404 and "Page not found" in r.text, path
         assert (await client.post(path + "/unsubscribe")).status_code == 404
+    web = await client.get(f"/v/{tracking.token(pk)}")
+    assert web.status_code == 200 and "<pre" in web.text and ">hi</pre>" in web.text, "[show_link] of an SMS"
+
+
+async def test_the_show_link_of_a_landing_sms_is_its_page(client: httpx.AsyncClient, auth: dict[str, str],
+                                                          db: Database) -> None:
+    r = await client.post(URL, json=example(templateBody='<a href="[show_link]">this page</a>'), headers=auth)
+    message = await _message(db, r.json()["result"][0]["id"])
+    page = (await client.get(await _landing_path(client, message))).text
+    assert page == f'<a href="{PUBLIC}/l/{tracking.token(message.id)}">this page</a>', "not click-tracked either"
+    web = await client.get(f"/v/{tracking.token(message.id)}")
+    assert web.status_code == 302 and web.headers["location"] == f"/l/{tracking.token(message.id)}"
