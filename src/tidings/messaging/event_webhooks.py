@@ -1,8 +1,8 @@
 """Event notifications of the messaging dialect: a signed form POST to the account's URL for every event.
 
 An account sets one URL (and optionally which events it wants). Every event of a message the
-messaging API sent (SMS `sms`, email mailing `mailing`, voice `text2speech`, landing SMS `landing`) queues a job in the
-event's own transaction; the job POSTs the document's fields as application/x-www-form-urlencoded
+messaging API sent (SMS `sms`, email mailing `mailing`, voice `text2speech`, landing SMS `landing`)
+queues a job in the event's own transaction; the job POSTs the document's fields as application/x-www-form-urlencoded
 with an `X-Tidings-Signature` HMAC header, and is retried like notificationUrl calls (5 retries,
 1 to 5 minutes apart; `tidings.messaging.notifications.retry_later`).
 
