@@ -8,6 +8,7 @@ import json
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -326,6 +327,51 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         detail = "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
         typer.echo(f"error: {detail}", err=True)
         raise typer.Exit(2) from None
+
+
+attachment_app = typer.Typer(help="Files that messages link with [attachment_{ID}] (kept under the data dir).",
+                             no_args_is_help=True)
+app.add_typer(attachment_app, name="attachment")
+
+
+@attachment_app.command("add")
+def attachment_add(
+    file: Annotated[Path, typer.Argument(help="The file to store.", exists=True, dir_okay=False, readable=True)],
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    name: Annotated[str, typer.Option(help="File name shown to recipients (default: the file's).")] = "",
+    content_type: Annotated[str, typer.Option("--type", help="MIME type (default: guessed from the name).")] = "",
+) -> None:
+    """Store a file for an account and print the ID that `[attachment_{ID}]` links name."""
+    import mimetypes
+
+    from tidings.messaging import stored_attachments
+    from tidings.tenancy.subject import AuthSubject
+
+    shown = name or file.name
+    kind = content_type or mimetypes.guess_type(shown)[0] or "application/octet-stream"
+    data = file.read_bytes()
+
+    async def work(session: AsyncSession) -> int:
+        row = await stored_attachments.store(session, AuthSubject(account_id=account, user_id=0),
+                                             get_settings().data_dir, shown, kind, data)
+        return stored_attachments.public_id(row)
+
+    public = _in_transaction(work)
+    typer.echo(f"{public}\t{shown}\t{kind}\t[attachment_{public}]")
+
+
+@attachment_app.command("list")
+def attachment_list(account: Annotated[int, typer.Option("--account", help="Account id.")]) -> None:
+    """List an account's stored files with their IDs."""
+    from tidings.messaging import stored_attachments
+    from tidings.tenancy.subject import AuthSubject
+
+    async def work(session: AsyncSession) -> list[tuple[int, str, str, int]]:
+        rows = await stored_attachments.listing(session, AuthSubject(account_id=account, user_id=0))
+        return [(stored_attachments.public_id(r), r.name, r.content_type, r.size) for r in rows]
+
+    for public, shown, kind, size in _in_transaction(work):
+        typer.echo(f"{public}\t{shown}\t{kind}\t{size}")
 
 
 from tidings.cli_whatsapp import whatsapp_app  # noqa: E402  (after _in_transaction, which it uses)

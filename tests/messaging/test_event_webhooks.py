@@ -331,7 +331,7 @@ async def test_endpoints_validate_and_never_show_the_secret(app: Any, client: ht
                 {"url": "https://hooks.example.com/" + "x" * 2100}]:
         error = await refused(bad, 109, 400)
         assert error["description"].startswith("Notification URL incorrect")
-    await refused({"url": "https://hooks.example.com/x", "events": ["delivered", "form_opened"]}, 422, 422)
+    await refused({"url": "https://hooks.example.com/x", "events": ["delivered", "teleported"]}, 422, 422)
     await refused({"url": "https://hooks.example.com/x", "events": "delivered"}, 422, 422)
     await refused({"url": "https://hooks.example.com/x", "events": [1]}, 422, 422)
     r = await client.put(URL, content=b"{nope", headers={**auth, "Content-Type": "application/json"})

@@ -144,11 +144,11 @@ async def blacklist_gate(session: AsyncSession, message: Message, settings: Sett
     return None
 
 
-@events.on_event("unsubscribed")
+@events.on_event("unsubscribed", "unsubscribed_landing")
 async def blacklist_on_unsubscribe(session: AsyncSession, happened: events.Happened) -> None:
-    """An unsubscribe link of a messaging-API message puts its recipient on the blacklist."""
+    """An unsubscribe link of a messaging-API message (or of its landing page) puts its recipient on the blacklist."""
     message = happened.message
     type_ = await _dialect_type(session, message)
     if type_ is not None and normalize(type_, message.recipient) is not None:
         await add(session, message.account_id, type_, message.recipient, sending_id=message.sending_id,
-                  reason="unsubscribed")
+                  reason=happened.event.kind)

@@ -1,8 +1,8 @@
 """Event notifications of the messaging dialect: a signed form POST to the account's URL for every event.
 
 An account sets one URL (and optionally which events it wants). Every event of a message the
-messaging API sent (SMS `sms`, email mailing `mailing`, voice `text2speech`) queues a job in the
-event's own transaction; the job POSTs the document's fields as application/x-www-form-urlencoded
+messaging API sent (SMS `sms`, email mailing `mailing`, voice `text2speech`, landing SMS `landing`)
+queues a job in the event's own transaction; the job POSTs the document's fields as application/x-www-form-urlencoded
 with an `X-Tidings-Signature` HMAC header, and is retried like notificationUrl calls (5 retries,
 1 to 5 minutes apart; `tidings.messaging.notifications.retry_later`).
 
@@ -42,9 +42,12 @@ SETTINGS_KEY: Final = "event_notifications"
 SIGNATURE_HEADER: Final = "X-Tidings-Signature"
 # Messages the messaging API queued (SMS, mailing); other dialects have their own notifications.
 SOURCE: Final = "rest"
-# The document's events, without the form and landing ones (Tidings has no forms or landing pages).
+# The document's events.
 EVENTS: Final = ("delivered", "opened", "clicked", "unsubscribed", "hard_bounced", "complaint", "sent",
-                 "soft_bounced", "undelivered", "rejected", "expired")
+                 "soft_bounced", "undelivered", "rejected", "expired", "unsubscribed_landing", "form_opened",
+                 "form_submitted", "form_rejected")
+# A landing SMS is an SMS whose message carries this extra key (tidings.messaging.landing); it is reported as such.
+LANDING_KEY: Final = "landing"
 CHANNELS: Final = {k: v for k, v in reports.CHANNEL_NAMES.items()
                    if v in ("sms", "mailing", "text2speech", "whatsapp")}
 # Our kinds that have a document name; the mapping is the events report's (reports.EVENT_NAMES).
@@ -219,8 +222,12 @@ async def on_event(session: AsyncSession, happened: events.Happened) -> None:
     extra: dict[str, Any] = {}
     if name == "clicked" and details.get("url"):
         extra["url"] = quote(str(details["url"]), safe="")
+    if name == "form_submitted":
+        extra["formValues"] = dict(details.get("formValues") or {})
     payload: dict[str, Any] = {"message_id": message.id, "event": name, "extra": extra, "retry": 0,
                                "at": clock.as_utc(happened.event.occurred_at).isoformat()}
+    if details.get("formId") is not None:
+        payload["form_id"] = details["formId"]
     if message.channel == "email" and name in SMTP_EVENTS and (answer := smtp_response(details)):
         payload["smtp_response"] = answer
     # Added without a flush: a dispatcher batch writes its events and jobs together at commit.
@@ -239,6 +246,10 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
         "extra": json.dumps(payload.get("extra") or {}, separators=(",", ":")),
         "eventDate": clock.as_utc(datetime.fromisoformat(str(payload["at"]))).replace(microsecond=0).isoformat(),
     }
+    if (message.extra or {}).get(LANDING_KEY):
+        fields["channel"] = "landing"
+    if payload.get("form_id") is not None:
+        fields["formId"] = str(payload["form_id"])
     if payload.get("smtp_response"):
         fields["smtpResponse"] = str(payload["smtp_response"])
     return fields

@@ -27,9 +27,11 @@ from tidings.db.models import Event, Message
 
 # Outcomes after which nothing more is sent for the message.
 FAILURES = ("undelivered", "bounced", "rejected", "expired", "failed")
+# A recipient on a hosted form (tidings.messaging.forms), or a landing page's unsubscribe (tidings.messaging.landing).
+RECIPIENT_KINDS = ("form_opened", "form_submitted", "form_rejected", "unsubscribed_landing")
 # "deferred": a temporary refusal (an SMTP 4xx, a soft bounce); the message is tried again, its status unchanged.
 KINDS = ("queued", "sent", "delivered", *FAILURES, "deferred", "opened", "clicked", "replied", "autoreplied",
-         "unsubscribed")
+         "unsubscribed", *RECIPIENT_KINDS)
 _TIMESTAMP = {"sent": "sent_at", "delivered": "delivered_at", "opened": "opened_at", "clicked": "clicked_at"}
 _STATUS = {"sent": "sent", "delivered": "delivered", **{k: k for k in FAILURES}}
 

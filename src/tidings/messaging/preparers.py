@@ -3,8 +3,9 @@
 Message `extra` keys read here (all optional): reply_to, cc, bcc, headers, attachments
 ([{name, type, data(base64)}]), references, track_opens, track_clicks, list_unsubscribe,
 encoding (sms), flash (sms). `[unsubscribe_link]` and `{UNSUB_URL}` become the message's
-own unsubscribe link at send time. A certified message also gets `as_sent`: the SHA-256 of what its
-provider was handed (tidings.messaging.certificates).
+own unsubscribe link at send time, and an email's custom links (`[form_{ID}]`, `[show_link]`,
+`[attachment_{ID}]`) its own links (tidings.messaging.custom_links). A certified message also gets
+`as_sent`: the SHA-256 of what its provider was handed (tidings.messaging.certificates).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tidings.config import Settings
 from tidings.core import mime, sms
 from tidings.core.emails import email_domain
 from tidings.db.models import Message
-from tidings.messaging import tracking
+from tidings.messaging import custom_links, tracking
 from tidings.messaging.certificates.sealing import record_as_sent
 from tidings.messaging.delivery import Prepared, preparer
 
@@ -50,8 +51,8 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
     """Build the RFC 5322 message: tracking, unsubscribe headers, threading, attachments."""
     extra = message.extra or {}
     unsub = tracking.unsubscribe_url(settings.public_url, message.id)
-    html = fill_unsubscribe(message.html, unsub)
-    text = fill_unsubscribe(message.body, unsub)
+    html = custom_links.fill(fill_unsubscribe(message.html, unsub), settings.public_url, message.id)
+    text = custom_links.fill(fill_unsubscribe(message.body, unsub), settings.public_url, message.id)
     if html and extra.get("track_clicks"):
         base = settings.public_url.rstrip("/")
         html = mime.rewrite_links(html, lambda url: tracking.click_url(settings.public_url, message.id, url),

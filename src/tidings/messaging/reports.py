@@ -31,6 +31,8 @@ EVENT_NAMES: Final[dict[str, str | None]] = {
     "expired": "expired", "failed": "undelivered", "bounced": "hard_bounced", "deferred": "soft_bounced",
     "opened": "opened",
     "clicked": "clicked", "unsubscribed": "unsubscribed", "queued": None, "replied": None, "autoreplied": None,
+    "unsubscribed_landing": "unsubscribed_landing", "form_opened": "form_opened", "form_submitted": "form_submitted",
+    "form_rejected": "form_rejected",
 }
 EVENT_KEYS: Final = ("delivered", "opened", "opened_unique", "clicked", "clicked_unique", "unsubscribed",
                      "hard_bounced", "complaint", "sent", "soft_bounced", "undelivered", "rejected", "expired",
@@ -112,7 +114,7 @@ async def sending_stats(session: AsyncSession, sendings: Iterable[Sending]) -> d
         .group_by(StatCounter.scope_id, StatCounter.metric))
     for scope_id, metric, value in counters:
         name = EVENT_NAMES.get(str(metric))
-        if name is not None:
+        if name is not None and name in out[int(scope_id)].events:  # form events have no counter of the document
             out[int(scope_id)].events[name] += int(value or 0)
     for stats in out.values():
         # Open and click counters count each message once (events.record counts first occurrences).

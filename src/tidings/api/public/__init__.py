@@ -1,8 +1,9 @@
-"""Public routes: tracking pixel, click redirect, unsubscribe, short links, certificate verification."""
+"""Public routes: tracking pixel, click redirect, unsubscribe, short links, certificate verification, form pages,
+the web view of a message and its attachments, landing pages."""
 
 from fastapi import APIRouter
 
-from tidings.api.public import certificates, images, senders, shortlinks, tracking
+from tidings.api.public import certificates, forms, images, landing, senders, shortlinks, tracking, views
 
 router = APIRouter(include_in_schema=False)
 router.include_router(tracking.router)
@@ -10,3 +11,6 @@ router.include_router(senders.router)
 router.include_router(shortlinks.router)
 router.include_router(certificates.router)
 router.include_router(images.router)
+router.include_router(forms.router)
+router.include_router(views.router)
+router.include_router(landing.router)

@@ -8,7 +8,9 @@ from tidings.api.rest import (
     campaigns,
     certificates,
     coverage,
+    forms,
     images,
+    landing,
     mailing,
     otp,
     scheduled,
@@ -42,3 +44,6 @@ router.include_router(otp.router)
 router.include_router(validation.router)
 router.include_router(images.router)
 router.include_router(whatsapp.router)
+# Forms (POST /form, /forms...) and landing SMS (/landingsms).
+router.include_router(forms.router)
+router.include_router(landing.router)

@@ -63,7 +63,7 @@ def sending(request: Request, row: Sending, stats: SendingStats, campaign_name: 
         "channel": reports.CHANNEL_NAMES.get(row.channel, row.channel),
         "total": row.accepted,
         "processed": stats.processed,
-        "totalSmsParts": stats.parts if row.channel == "sms" else 0,
+        "totalSmsParts": stats.parts if row.channel in ("sms", "landing") else 0,
         "cost": float(row.cost or 0),
         "currency": row.currency,
         # Sendings of this dialect keep their own tags; others show their campaign's.

@@ -68,8 +68,10 @@ async def events_report(
         line: list[Any] = [names.get(sending.campaign_id or 0, ""), sending.campaign_id or 0, sending.id,
                            message.contact_id or "", reports.event_name(event.kind),
                            "" if is_email else message.recipient, message.recipient if is_email else "", "", country]
-        line += [(event.details or {}).get("duration", "")] if voice else [
-            "", "", reports.details_url(event.details)]
+        details = event.details or {}
+        # browser and os: a landing page's or form's visit (tidings.messaging.devices); other events have none.
+        line += [details.get("duration", "")] if voice else [
+            details.get("browser", ""), details.get("os", ""), reports.details_url(event.details)]
         sub = (message.extra or {}).get("sub") or {}
         line += [sub.get(k, "") for k in custom]
         line.append(render.iso(event.occurred_at))

@@ -105,7 +105,9 @@ async def show_sms(message_ids: str, request: Request, session: deps.Session, su
             "sendingId": message.sending_id,
             "isDelivered": message.delivered_at is not None,
             "isClicked": message.clicked_at is not None,
-            "events": [{"type": name, "date": render.iso(e.occurred_at), "isMobile": False, "browser": "", "os": ""}
+            "events": [{"type": name, "date": render.iso(e.occurred_at),
+                        "isMobile": (e.details or {}).get("device") in ("mobile", "tablet"),
+                        "browser": (e.details or {}).get("browser", ""), "os": (e.details or {}).get("os", "")}
                        for e in events[message.id] if (name := reports.event_name(e.kind))],
             "customFields": fields,
             "links": {"self": f"{render.base(request)}/sms/{message.id}"},

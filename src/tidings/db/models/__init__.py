@@ -6,6 +6,7 @@ from tidings.db.models.client import Client, ClientInvitation, ClientMembership
 from tidings.db.models.contact import Contact, Enrollment
 from tidings.db.models.counter import StatCounter
 from tidings.db.models.flow import Flow, FlowContact, FlowStep
+from tidings.db.models.form import Form, FormResponse, StoredAttachment
 from tidings.db.models.job import Job
 from tidings.db.models.mailbox import Mailbox
 from tidings.db.models.message import Event, Message, Sending, Thread
@@ -31,6 +32,8 @@ __all__ = [
     "Flow",
     "FlowContact",
     "FlowStep",
+    "Form",
+    "FormResponse",
     "Job",
     "Mailbox",
     "Message",
@@ -40,6 +43,7 @@ __all__ = [
     "ShortLink",
     "StatCounter",
     "Step",
+    "StoredAttachment",
     "Suppression",
     "Template",
     "Thread",

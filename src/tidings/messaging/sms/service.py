@@ -77,6 +77,12 @@ class SmsInput:
     sub: Any = None
     available_times: Any = None
     otp_config: Any = None
+    # For capabilities sent as SMS (landing SMS): the sending's channel and options, keys added to every
+    # message's extra, and placeholders filled after queueing with a value of this text's length (parts count it).
+    sending_channel: str = "sms"
+    sending_options: Mapping[str, Any] | None = None
+    message_extra: Mapping[str, Any] | None = None
+    probes: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -321,7 +327,10 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
                 body = sms.translate(body)
         fit = fits.get(body)
         if fit is None:
-            fit = fits[body] = _fit(body.replace("{UNSUB_URL}", unsub_probe), checked.encoding, checked.max_parts)
+            probed = body.replace("{UNSUB_URL}", unsub_probe)
+            for placeholder, probe in (req.probes or {}).items():
+                probed = probed.replace(placeholder, probe)
+            fit = fits[body] = _fit(probed, checked.encoding, checked.max_parts)
         plans.append(fit if isinstance(fit, int) else (body, fit[0], fit[1]))
     accepted = [(n, p) for n, p in zip(numbers, plans, strict=True) if not isinstance(p, int)]
     if not accepted:
@@ -332,10 +341,10 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
                             max(p[2] for _, p in accepted if not isinstance(p, int)), "sms", settings=settings,
                             certified=bool(checked.extra.get("certified")))
 
-    options: dict[str, Any] = {"tags": checked.tags}
+    options: dict[str, Any] = {**(req.sending_options or {}), "tags": checked.tags}
     if checked.expires is not None:
         options["expiresAt"] = checked.expires.isoformat()
-    sending = await outbox.open_sending(session, subject, channel="sms", source=SOURCE,
+    sending = await outbox.open_sending(session, subject, channel=req.sending_channel, source=SOURCE,
                                         campaign_name=checked.campaign_name, tags=checked.tags,
                                         scheduled_at=checked.due, options=options)
     queued = Queued(sending)
@@ -351,7 +360,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
             queued.results.append(Outcome(shown, error=plan if isinstance(plan, int) else 102))
             continue
         body, encoding, parts = plan
-        extra = dict(checked.extra)
+        extra = {**checked.extra, **(req.message_extra or {})}
         if code is not None:
             extra["kind"] = "transactional"  # a code is not marketing: country quiet hours do not hold it
         if values:
