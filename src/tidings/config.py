@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5
     omni_step_timeout: int = 600  # seconds a fallback step may take to be delivered before the next one runs
+    # What an answered call costs per started minute, in the account's currency (unanswered calls cost nothing).
+    voice_price_per_minute: Decimal = Field(default=Decimal("0"), ge=0, allow_inf_nan=False)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

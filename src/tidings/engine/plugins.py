@@ -16,6 +16,7 @@ import tidings.messaging.pricing  # noqa: F401
 import tidings.messaging.receipts  # noqa: F401
 import tidings.messaging.restrictions  # noqa: F401
 import tidings.messaging.sms.dispatch  # noqa: F401  (availableTimes gate, splitParts preparer)
+import tidings.messaging.voice.calls  # noqa: F401  (voice preparer, call outcomes and retries, charging)
 import tidings.outreach.engine.listeners  # noqa: F401  (cold-email engine: enrollment effects, counters)
 import tidings.outreach.engine.scheduler  # noqa: F401  (sequence scheduler loop)
 import tidings.outreach.engine.sending  # noqa: F401  (mailbox preparer, gate, outcome)

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from tidings.api.inbound import sms
+from tidings.api.inbound import sms, voice
 
 router = APIRouter()
 router.include_router(sms.router)
+router.include_router(voice.router)

@@ -16,6 +16,7 @@ from tidings.api.rest import (
     shortener,
     sms,
     templates,
+    voice,
 )
 
 router = APIRouter(prefix="/api/rest", tags=["messaging"])
@@ -36,3 +37,5 @@ router.include_router(campaigns.router)
 router.include_router(sendings.router)
 router.include_router(shortener.router)
 router.include_router(otp.router)
+# Voice: /voice (text to speech) and /voiceAudio.
+router.include_router(voice.router)

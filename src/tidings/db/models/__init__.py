@@ -14,6 +14,7 @@ from tidings.db.models.sender import Sender
 from tidings.db.models.shortlink import ShortLink
 from tidings.db.models.suppression import Suppression
 from tidings.db.models.template import Template
+from tidings.db.models.voice import VoiceAudio, VoiceCaller
 
 __all__ = [
     "Account",
@@ -42,4 +43,6 @@ __all__ = [
     "Template",
     "Thread",
     "User",
+    "VoiceAudio",
+    "VoiceCaller",
 ]
