@@ -36,7 +36,7 @@ class VoiceSandbox:
 
     async def send(self, message: OutboundMessage) -> SendResult:
         if self.url.flag("refuse"):
-            return SendResult(False, permanent=True, code="21211", detail="sandbox refused the call")
+            return SendResult(False, permanent=True, code="550", detail="sandbox refused the message")
         self.outbox.append(message)
         sid = f"sbx-call-{next(_ids)}"
         attempt = max(1, int(message.options.get("attempt") or 1))

@@ -258,7 +258,8 @@ async def send_audio(session: AsyncSession, subject: AuthSubject, settings: Sett
     common = await _common(session, subject, req)
     await _check_balance(session, subject, settings, sum(1 for n in common.numbers if n))
     try:
-        fetched = await audio.fetch(req.audio_url.strip(), allow_private=settings.outbound_allow_private)
+        fetched = await audio.fetch(req.audio_url.strip(), allow_private=settings.outbound_allow_private,
+                                    max_bytes=audio.MAX_BYTES)
     except audio.AudioError as exc:
         raise refuse(exc.code, exc.reason) from None
     kept = VoiceAudio(account_id=subject.account_id, token=audio.new_token(), source_url=req.audio_url.strip(),
