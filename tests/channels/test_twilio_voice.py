@@ -55,7 +55,7 @@ async def test_calls_api_wire_format(twilio: FakeTwilio) -> None:
                                                           options={"language": "arb", "gender": "M"}))
     finally:
         await provider.close()
-    assert said.accepted and played.accepted and said.provider_id == twilio.calls[0]["sid"]
+    assert said.accepted and played.accepted and female_only.accepted and said.provider_id == twilio.calls[0]["sid"]
     first, second, third = twilio.calls
     assert {k: first[k] for k in ("To", "From", "Twiml", "StatusCallback", "StatusCallbackEvent",
                                   "MachineDetection")} == {
