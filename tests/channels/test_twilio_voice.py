@@ -113,7 +113,7 @@ async def test_signed_callbacks_drive_delivery_retries_and_amd(
     assert answered.status == "delivered" and answered.cost == 0
     assert retried.status == "queued" and machine.status == "undelivered" and machine.error_code == "machine"
     delivered = [d for mid, k, d in await _events(db) if k == "delivered"]
-    assert delivered == [{"callDurationSeconds": 61}]
+    assert delivered == [{"duration": 61}]
     clock.advance(timedelta(minutes=10))
     await runner.run_until_idle()
     assert len(twilio.calls) == 4 and twilio.calls[3]["To"] == "+34666000222"

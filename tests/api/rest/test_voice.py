@@ -85,7 +85,7 @@ async def test_documented_example_is_called_answered_charged_and_reported(
     clock.advance(20)
     await runner.run_until_idle()
     events = await _events(db, message.id)
-    assert [k for k, _ in events] == ["sent", "delivered"] and events[1][1]["callDurationSeconds"] == 75
+    assert [k for k, _ in events] == ["sent", "delivered"] and events[1][1]["duration"] == 75
     async with db.sessions() as s:
         stored = await s.get(Message, message.id)
         sending = await s.get(Sending, message.sending_id)
@@ -95,6 +95,11 @@ async def test_documented_example_is_called_answered_charged_and_reported(
     assert sending is not None and sending.cost == RATE * 2 and sending.channel == "voice"
     assert owner is not None and owner.balance == -RATE * 2
     assert campaign is not None and campaign.name == "Calls" and campaign.tags == ["a"]
+    # The events report has the document's voice columns, with the call's duration.
+    report = await client.get(f"/api/rest/sendings/{message.sending_id}/reports/events", headers=auth)
+    lines = report.text.strip().splitlines()
+    assert lines[0].split(",")[9] == "callDurationSeconds"
+    assert [line.split(",")[4] for line in lines[1:]] == ["sent", "delivered"] and lines[2].split(",")[9] == "75"
     # The campaigns list names the channel as the document does.
     listed = (await client.get("/api/rest/campaigns", headers=auth)).json()["data"]
     assert listed[0]["sendings"]["data"][0]["channel"] == "text2speech"

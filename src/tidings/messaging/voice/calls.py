@@ -2,7 +2,8 @@
 
 Progress comes as CallUpdates, from the Twilio status callbacks (tidings.api.inbound.voice) or known
 at once by the sandbox (`voice.call_status` jobs). Outcomes:
-- completed after an answer: `delivered` (with callDurationSeconds); charged per started minute;
+- completed after an answer: `delivered` (details `duration`, the events report's callDurationSeconds); charged
+  per started minute;
 - no-answer, busy: the call is placed again no sooner than 10 minutes later while retries remain and
   that time is before the expiration date; then `undelivered` (retries spent) or `expired`;
 - failed, canceled: `undelivered`;
@@ -113,7 +114,7 @@ async def apply(session: AsyncSession, message: Message, upd: CallUpdate) -> boo
                 "code": "machine", "answeredBy": answered_by,
                 "detail": "an answering machine answered; the call was ended (amd)"})
         elif extra.get("answered") or upd.duration > 0:
-            details: dict[str, Any] = {"callDurationSeconds": upd.duration}
+            details: dict[str, Any] = {"duration": upd.duration}
             if answered_by:
                 details["answeredBy"] = answered_by
             await events.record(session, message, "delivered", details=details)
@@ -160,7 +161,7 @@ async def charge_answered(session: AsyncSession, happened: events.Happened) -> N
     message = happened.message
     if not happened.first or message.channel != VOICE or message.direction != "out":
         return
-    seconds = int((happened.event.details or {}).get("callDurationSeconds") or 0)
+    seconds = int((happened.event.details or {}).get("duration") or 0)
     cost = _rate(message) * max(1, math.ceil(seconds / 60))
     message.cost = cost
     if cost <= 0:
