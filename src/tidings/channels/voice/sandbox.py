@@ -2,7 +2,8 @@
 
 `sandbox://?outcome=answered&delay=1s&duration=20`: outcome is answered, no-answer, busy, failed or
 machine; a comma-separated list gives the outcome of each attempt at the same message in turn (the
-last one repeats), e.g. `outcome=no-answer,answered` to watch a retry succeed.
+last one repeats), e.g. `outcome=no-answer,answered` to watch a retry succeed. The other channels'
+`delivery=` is understood too: delivered is answered, any other outcome a failed call.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class VoiceSandbox:
     outbox: list[OutboundMessage] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.outcomes = [o.strip() for o in (self.url.query.get("outcome") or "answered").split(",") if o.strip()]
+        default = "answered" if self.url.query.get("delivery", "delivered") == "delivered" else "failed"
+        self.outcomes = [o.strip() for o in (self.url.query.get("outcome") or default).split(",") if o.strip()]
         if not self.outcomes or any(o not in OUTCOMES for o in self.outcomes):
             raise ProviderError(f"sandbox voice outcome must be one of {', '.join(OUTCOMES)}")
         try:
