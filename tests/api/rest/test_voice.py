@@ -306,3 +306,19 @@ async def test_voice_audio_is_fetched_kept_and_played(
     assert played.status_code == 200 and played.content == WAV and played.headers["content-type"] == "audio/wav"
     assert call.options["audio_url"].endswith(".wav")
     assert (await client.get("/audio/nothing.wav")).status_code == 404
+
+
+async def test_openapi_describes_the_documented_request_response_and_errors(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path, required in (("/api/rest/voice", ["to", "message", "language", "gender"]),
+                           ("/api/rest/voiceAudio", ["to", "audioUrl"])):
+        post = spec["paths"][path]["post"]
+        assert set(post["responses"]) >= {"202", "207", "400", "401", "402", "422"}
+        assert post["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+        body = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert spec["components"]["schemas"][body]["required"] == required
+    schemas = spec["components"]["schemas"]
+    assert schemas["VoiceBody"]["properties"]["language"]["enum"][:2] == ["en_GB", "en_US"]
+    assert schemas["VoiceBody"]["properties"]["retries"]["maximum"] == 5
+    assert set(schemas["RecipientResult"]["properties"]) == {"accepted", "to", "id", "scheduledAt", "expiresAt",
+                                                             "error"}
