@@ -7,6 +7,7 @@ everywhere or nowhere. Add a module here when it registers something.
 # SMS receipts loop and retry job; pricing and country-restriction gates; charge on sent; multi-part ids.
 import tidings.engine.imap_poller  # noqa: F401  (IMAP polling and IDLE of mailboxes)
 import tidings.engine.receipts  # noqa: F401
+import tidings.engine.voice  # noqa: F401  (voice call statuses due later, AMD hang-ups)
 import tidings.flows.jobs  # noqa: F401  (fallback flows: step timeout job; the events listener advancing flows)
 import tidings.messaging.blacklist  # noqa: F401  (blacklist gate, unsubscribe listener)
 import tidings.messaging.email_api.service  # noqa: F401  (email dialect: flags new statuses for status/list)

@@ -1,7 +1,7 @@
 """A voice message's calls: preparing each one, following its progress, retrying, charging.
 
 Progress comes as CallUpdates, from the Twilio status callbacks (tidings.api.inbound.voice) or known
-at once by the sandbox (`voice.call_status` jobs). Outcomes:
+at once by the sandbox (`voice.call_status` jobs, run by tidings.engine.voice). Outcomes:
 - completed after an answer: `delivered` (details `duration`, the events report's callDurationSeconds); charged
   per started minute;
 - no-answer, busy: the call is placed again no sooner than 10 minutes later while retries remain and
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import VOICE, OutboundMessage, SendResult
@@ -28,10 +28,8 @@ from tidings.channels.voice import ANSWERED, COMPLETED, FAILED, MACHINE, PROGRES
 from tidings.config import Settings
 from tidings.core import clock
 from tidings.db.jobs import enqueue
-from tidings.db.models import Account, Job, Message, Sending
-from tidings.engine.context import EngineContext
-from tidings.engine.registry import RetryLater, io_job, job
-from tidings.messaging import delivery, events, tracking
+from tidings.db.models import Message
+from tidings.messaging import delivery, events, pricing, tracking
 from tidings.messaging.voice.audio import EXTENSIONS
 from tidings.messaging.voice.languages import DEFAULT_GENDER, DEFAULT_LANGUAGE
 
@@ -40,7 +38,6 @@ CALLBACK_PATH: Final = "/inbound/voice/twilio"
 STATUS_JOB: Final = "voice.call_status"
 HANGUP_JOB: Final = "voice.hangup"
 RETRY_AFTER: Final = timedelta(minutes=10)
-GIVE_UP_AFTER: Final = timedelta(minutes=10)
 
 
 def callback_url(settings: Settings) -> str:
@@ -162,15 +159,7 @@ async def charge_answered(session: AsyncSession, happened: events.Happened) -> N
     if not happened.first or message.channel != VOICE or message.direction != "out":
         return
     seconds = int((happened.event.details or {}).get("duration") or 0)
-    cost = _rate(message) * max(1, math.ceil(seconds / 60))
-    message.cost = cost
-    if cost <= 0:
-        return
-    if message.sending_id is not None:
-        await session.execute(update(Sending).where(Sending.id == message.sending_id)
-                              .values(cost=Sending.cost + cost).execution_options(synchronize_session=False))
-    await session.execute(update(Account).where(Account.id == message.account_id)
-                          .values(balance=Account.balance - cost).execution_options(synchronize_session=False))
+    pricing.charge(session, message, _rate(message) * max(1, math.ceil(seconds / 60)))
 
 
 async def apply_updates(session: AsyncSession, message: Message, updates: list[CallUpdate]) -> None:
@@ -181,26 +170,10 @@ async def apply_updates(session: AsyncSession, message: Message, updates: list[C
                           account_id=message.account_id)
 
 
-def _updates(payload: dict[str, Any]) -> list[CallUpdate]:
+def updates_from(payload: dict[str, Any]) -> list[CallUpdate]:
+    """The CallUpdates of a `voice.call_status` job."""
     return [CallUpdate(str(u["provider_id"]), str(u["status"]), int(u.get("duration") or 0),
                        str(u.get("answered_by") or "")) for u in payload.get("updates") or []]
-
-
-@job(STATUS_JOB)
-async def call_status(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
-    """Statuses the sandbox announced, or a callback that arrived before its call was recorded."""
-    payload = job_row.payload or {}
-    updates = _updates(payload)
-    if not updates:
-        return
-    message = (await session.get(Message, int(payload["message_id"])) if payload.get("message_id")
-               else await find_call(session, updates[0].provider_id))
-    if message is not None and message.external_id == updates[0].provider_id:
-        await apply_updates(session, message, updates)
-        return
-    first_seen = datetime.fromisoformat(str(payload.get("first_seen") or clock.now().isoformat()))
-    if message is None and clock.now() - first_seen < GIVE_UP_AFTER:
-        raise RetryLater(5, "call not recorded yet")
 
 
 async def later(session: AsyncSession, updates: list[CallUpdate]) -> None:
@@ -208,15 +181,3 @@ async def later(session: AsyncSession, updates: list[CallUpdate]) -> None:
     await enqueue(session, STATUS_JOB, {"updates": [asdict(u) for u in updates],
                                         "first_seen": clock.now().isoformat()},
                   due_at=clock.now() + timedelta(seconds=5))
-
-
-@io_job(HANGUP_JOB)
-async def hang_up(ctx: EngineContext, job_row: Job) -> None:
-    """End a call an answering machine took (the provider then reports it completed)."""
-    provider = ctx.providers.get(VOICE)
-    hangup = getattr(provider, "hangup", None)
-    if hangup is None:
-        return
-    result: SendResult = await hangup(str(job_row.payload["provider_id"]))
-    if not result.accepted and not result.permanent:
-        raise RuntimeError(f"hang-up failed: {result.code}")
