@@ -322,3 +322,27 @@ async def test_openapi_describes_the_documented_request_response_and_errors(clie
     assert schemas["VoiceBody"]["properties"]["retries"]["maximum"] == 5
     assert set(schemas["RecipientResult"]["properties"]) == {"accepted", "to", "id", "scheduledAt", "expiresAt",
                                                              "error"}
+
+
+async def test_balance_and_schedule(
+        app: Any, client: httpx.AsyncClient, auth: dict[str, str], db: Database, runner: Runner, clock: ManualClock,
+        settings: Settings, account: NewAccount) -> None:
+    provider = sandbox(app)
+    settings.enforce_balance = True
+    r = await client.post("/api/rest/voice", json=DOC_EXAMPLE, headers=auth)
+    assert r.status_code == 402 and r.json()["error"]["code"] == 111
+    assert await _count(db, Message) == 0
+    async with db.transaction() as s:
+        owner = await s.get(Account, account.account_id)
+        assert owner is not None
+        owner.balance = RATE
+    when = clock.now() + timedelta(hours=2)
+    r = await client.post("/api/rest/voice", json={**DOC_EXAMPLE, "scheduleDate": when.strftime("%Y%m%d%H%M%S")},
+                          headers=auth)
+    assert r.status_code == 202, r.text
+    assert r.json()["result"][0]["scheduledAt"] == when.strftime("%Y-%m-%d %H:%M:%S")
+    await runner.run_until_idle()
+    assert provider.outbox == [], "not called before its schedule date"
+    clock.advance(timedelta(hours=2))
+    await runner.run_until_idle()
+    assert len(provider.outbox) == 1
