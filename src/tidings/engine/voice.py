@@ -23,8 +23,8 @@ async def call_status(ctx: EngineContext, session: AsyncSession, job_row: Job) -
     updates = calls.updates_from(payload)
     if not updates:
         return
-    message = (await session.get(Message, int(payload["message_id"])) if payload.get("message_id")
-               else await calls.find_call(session, updates[0].provider_id))
+    message = (await session.get(Message, int(payload["message_id"]), with_for_update=True, populate_existing=True)
+               if payload.get("message_id") else await calls.find_call(session, updates[0].provider_id))
     if message is not None and message.external_id == updates[0].provider_id:
         await calls.apply_updates(session, message, updates)
         return

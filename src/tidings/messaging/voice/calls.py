@@ -86,9 +86,10 @@ async def on_call_placed(session: AsyncSession, message: Message, result: SendRe
 
 
 async def find_call(session: AsyncSession, provider_id: str) -> Message | None:
-    """The voice message whose current call has this provider id."""
+    """The voice message whose current call has this provider id, locked (a repeated callback waits, then sees it)."""
     stmt = (select(Message).where(Message.channel == VOICE, Message.external_id == provider_id,
-                                  Message.direction == "out").order_by(Message.id.desc()).limit(1))
+                                  Message.direction == "out").order_by(Message.id.desc()).limit(1)
+            .with_for_update().execution_options(populate_existing=True))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
