@@ -149,3 +149,14 @@ async def test_unsigned_or_forged_callbacks_are_refused(
     assert job.payload["updates"][0]["provider_id"] == "CAlater"
     assert (await twilio.post_signed(client, CALLBACK, fields)).status_code == 204
     assert [k for _, k, _ in await _events(db)] == ["sent", "delivered"]
+
+
+async def test_own_text_to_speech_plays_the_rendered_wav(twilio: FakeTwilio) -> None:
+    provider = build_provider("voice", twilio.url(**{"from": "%2B34911222333", "tts": "espeak"}))
+    try:
+        result = await provider.send(OutboundMessage("voice", "", "34666555444", body="Hola", options={
+            "language": "es_ES", "gender": "F", "tts_url": "http://tidings.test/audio/tts/t.wav"}))
+    finally:
+        await provider.close()
+    assert result.accepted
+    assert twilio.calls[0]["Twiml"] == "<Response><Play>http://tidings.test/audio/tts/t.wav</Play></Response>"
