@@ -105,7 +105,7 @@ class VoiceResponse(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     207: {"model": VoiceResponse, "description": "Some recipients were refused (each with its error)."},
-    400: {"model": ErrorEnvelope, "description": "102, 104, 105, 108, 109, 119, 126, 130-134."},
+    400: {"model": ErrorEnvelope, "description": "102, 104, 105, 108, 109, 119, 125 (malformed JSON), 126, 130-134."},
     401: {"model": ErrorEnvelope, "description": "103 unknown credentials, 112 IP address not allowed."},
     402: {"model": ErrorEnvelope, "description": "111 not enough credits."},
     422: {"model": ErrorEnvelope, "description": "Input validation error (retries, tags, sub, amd ...)."},
