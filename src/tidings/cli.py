@@ -26,6 +26,11 @@ app.add_typer(account_app, name="account")
 sender_app = typer.Typer(help="Verified sender addresses of an account (messaging API fromEmail/replyTo).",
                          no_args_is_help=True)
 app.add_typer(sender_app, name="sender")
+voice_app = typer.Typer(help="Voice calls of the messaging API.", no_args_is_help=True)
+app.add_typer(voice_app, name="voice")
+caller_app = typer.Typer(help="Caller ids an account may use in a request's `callers` (error 132 otherwise).",
+                         no_args_is_help=True)
+voice_app.add_typer(caller_app, name="caller")
 console = Console()
 T = TypeVar("T")
 
@@ -303,6 +308,58 @@ def sender_list(
         return
     for row in rows:
         console.print(f"{row['email']}\t{'verified' if row['verified'] else 'not verified'}\t{row['name']}")
+
+
+@caller_app.command("add")
+def voice_caller_add(
+    country: Annotated[str, typer.Argument(help="ISO 3166 alpha-2 country the caller is used for, e.g. ES.")],
+    number: Annotated[str, typer.Argument(help="The caller's number, e.g. 34911222333.")],
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+) -> None:
+    """Register a caller id for an account in one country."""
+    from tidings.messaging.voice import callers
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        row = await callers.add(session, account, country, number)
+        return row.country, row.number
+
+    iso, digits = _in_transaction(work)
+    console.print(f"{digits} is a caller of account {account} for {iso}")
+
+
+@caller_app.command("remove")
+def voice_caller_remove(
+    country: Annotated[str, typer.Argument(help="ISO 3166 alpha-2 country.")],
+    number: Annotated[str, typer.Argument(help="The caller's number.")],
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+) -> None:
+    """Take a caller id away from an account."""
+    from tidings.messaging.voice import callers
+
+    async def work(session: AsyncSession) -> None:
+        await callers.remove(session, account, country, number)
+
+    _in_transaction(work)
+    console.print("removed")
+
+
+@caller_app.command("list")
+def voice_caller_list(
+    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """List an account's caller ids by country."""
+    from tidings.messaging.voice import callers
+
+    async def work(session: AsyncSession) -> list[dict[str, str]]:
+        return [{"country": r.country, "number": r.number} for r in await callers.listed(session, account)]
+
+    rows = _in_transaction(work)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        console.print(f"{row['country']}\t{row['number']}")
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

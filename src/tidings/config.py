@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # Images (/api/rest/images/generate): limits per decoded image.
     image_max_bytes: int = 5 * 1024 * 1024
     image_max_pixels: int = 40_000_000
+    # What an answered call costs per started minute, in the account's currency (unanswered calls cost nothing).
+    voice_price_per_minute: Decimal = Field(default=Decimal("0"), ge=0, allow_inf_nan=False)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

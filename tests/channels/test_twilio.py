@@ -1,4 +1,4 @@
-"""The Twilio-compatible provider against a fake API, and status callbacks through the inbound route."""
+"""The Twilio-compatible provider against a fake API, and signed status callbacks through the inbound route."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tidings.db.engine import Database
 from tidings.db.models import Event, Job, Message
 from tidings.engine.runner import Runner
 from tidings.messaging import outbox
-from tidings.messaging.receipts import callback_url
+from tidings.messaging.receipts import callback_token, callback_url
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
@@ -89,10 +89,19 @@ async def test_status_callbacks_become_events(app: Any, client: httpx.AsyncClien
     mid = await _queue(db, account)
     await runner.run_until_idle()
     (sent,) = twilio.received
-    assert sent["StatusCallback"] == callback_url(app.state.settings), "the engine set the install's callback"
-    path = sent["StatusCallback"].removeprefix(app.state.settings.public_url)
-    assert (await client.post(path, data={"MessageSid": sent["sid"], "MessageStatus": "sent"})).status_code == 204
-    r = await client.post(path, data={"MessageSid": sent["sid"], "MessageStatus": "undelivered", "ErrorCode": "30003"})
+    url = sent["StatusCallback"]
+    assert url == callback_url(app.state.settings) == "http://tidings.test/inbound/sms/twilio", \
+        "the engine set the install's callback, without a secret in it"
+    assert (await twilio.post_signed(client, url, {"MessageSid": sent["sid"], "MessageStatus": "sent"})).status_code \
+        == 204
+    # Unsigned, wrongly signed or signed for other fields: refused, and nothing is recorded.
+    forged = {"MessageSid": sent["sid"], "MessageStatus": "delivered"}
+    assert (await client.post(url, data=forged)).status_code == 403
+    assert (await client.post(url, data=forged, headers={"X-Twilio-Signature": "AAAA"})).status_code == 403
+    other = twilio.sign(url, {"MessageSid": sent["sid"], "MessageStatus": "sent"})
+    assert (await client.post(url, data=forged, headers={"X-Twilio-Signature": other})).status_code == 403
+    r = await twilio.post_signed(client, url, {"MessageSid": sent["sid"], "MessageStatus": "undelivered",
+                                               "ErrorCode": "30003"})
     assert r.status_code == 204
     async with db.sessions() as s:
         events = [(e.kind, e.details.get("code")) for e in
@@ -100,14 +109,19 @@ async def test_status_callbacks_become_events(app: Any, client: httpx.AsyncClien
         message = await s.get(Message, mid)
     assert events == [("sent", None), ("undelivered", "30003")]
     assert message is not None and message.status == "undelivered"
-    # A wrong token is a 404; a body without the fields is a 4xx, never a 500.
-    assert (await client.post("/inbound/sms/twilio/forged", data={"MessageSid": "x",
-                                                                  "MessageStatus": "delivered"})).status_code == 404
-    assert (await client.post(path, data={"Foo": "bar"})).status_code == 422
-    assert (await client.post(path, content=b"\xff\xfe", headers={"Content-Type": "multipart/form-data"})
+    # The older URL with a path token still answers for messages sent before, with a signature too.
+    old = f"{url}/{callback_token(app.state.settings.resolved_secret_key())}"
+    assert (await client.post(old, data=forged)).status_code == 403
+    assert (await twilio.post_signed(client, old, {"MessageSid": sent["sid"], "MessageStatus": "sent"})
+            ).status_code == 204
+    assert (await twilio.post_signed(client, url + "/forged", forged)).status_code == 404
+    # A signed body without the fields is a 4xx, never a 500.
+    assert (await twilio.post_signed(client, url, {"Foo": "bar"})).status_code == 422
+    assert (await client.post(url, content=b"\xff\xfe", headers={"Content-Type": "multipart/form-data"})
             ).status_code in (400, 422)
     # A status for a message not recorded yet waits as a job.
-    assert (await client.post(path, data={"MessageSid": "SMunknown", "MessageStatus": "delivered"})).status_code == 204
+    assert (await twilio.post_signed(client, url, {"MessageSid": "SMunknown", "MessageStatus": "delivered"})
+            ).status_code == 204
     async with db.sessions() as s:
         assert (await s.execute(select(Job).where(Job.kind == "sms.receipt"))).scalar_one().payload["provider_id"] \
             == "SMunknown"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tidings.channels.base import CHANNELS, EMAIL, Provider, ProviderError, ProviderUrl
+from tidings.channels.base import CHANNELS, EMAIL, VOICE, Provider, ProviderError, ProviderUrl
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 from tidings.channels.sandbox import SandboxProvider
+from tidings.channels.voice.sandbox import VoiceSandbox
 
 
 def build_provider(channel: str, url: str) -> Provider:
@@ -15,6 +16,8 @@ def build_provider(channel: str, url: str) -> Provider:
         raise ProviderError(f"unknown channel {channel}")
     parsed = ProviderUrl.parse(url)
     if parsed.scheme == "sandbox":
+        if channel == VOICE:
+            return VoiceSandbox(parsed)
         return SandboxProvider(channel, parsed)
     if channel == EMAIL and parsed.scheme in ("smtp", "smtps"):
         return SmtpProvider(SmtpSettings.from_url(parsed))
@@ -78,4 +81,5 @@ class Providers:
 # Providers that register themselves under a URL scheme; imported here so every process has them.
 from tidings.channels.sms import smpp as _smpp  # noqa: E402, F401
 from tidings.channels.sms import twilio as _twilio  # noqa: E402, F401
+from tidings.channels.voice import twilio as _twilio_voice  # noqa: E402, F401
 from tidings.channels.whatsapp import meta as _meta  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Default preparers: email through the relay, SMS, voice and WhatsApp through their providers.
+"""Default preparers: email through the relay, SMS and WhatsApp through their providers (voice: messaging.voice.calls).
 
 Message `extra` keys read here (all optional): reply_to, cc, bcc, headers, attachments
 ([{name, type, data(base64)}]), references, track_opens, track_clicks, list_unsubscribe,
@@ -15,7 +15,7 @@ import binascii
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.channels.base import EMAIL, SMS, VOICE, WHATSAPP, OutboundMessage
+from tidings.channels.base import EMAIL, SMS, WHATSAPP, OutboundMessage
 from tidings.config import Settings
 from tidings.core import mime, sms
 from tidings.core.emails import email_domain
@@ -98,12 +98,6 @@ async def prepare_sms(session: AsyncSession, message: Message, settings: Setting
     return Prepared(OutboundMessage(SMS, message.sender, message.recipient, body=body, parts=parts, encoding=encoding,
                                     reference=str(message.id), options={"flash": bool(extra.get("flash"))}),
                     key="channel:sms")
-
-
-@preparer(VOICE)
-async def prepare_voice(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
-    return Prepared(OutboundMessage(VOICE, message.sender, message.recipient, body=message.body or "",
-                                    reference=str(message.id), options=dict(message.extra or {})), key="channel:voice")
 
 
 @preparer(WHATSAPP)

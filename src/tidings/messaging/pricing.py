@@ -340,6 +340,20 @@ async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> No
     pending[(Account, message.account_id)] += cost
 
 
+def charge(session: AsyncSession, message: Message, cost: Decimal) -> None:
+    """Set a message's cost; its sending's cost and its account's balance move when the transaction commits.
+
+    For channels charged on another event than SMS's "sent" (voice: an answered call).
+    """
+    message.cost = cost
+    if cost == 0:
+        return
+    pending = _pending_charges(session.sync_session)
+    if message.sending_id is not None:
+        pending[(Sending, message.sending_id)] += cost
+    pending[(Account, message.account_id)] += cost
+
+
 def _pending_charges(session: Session) -> defaultdict[tuple[type[Any], int], Decimal]:
     pending: defaultdict[tuple[type[Any], int], Decimal] | None = session.info.get(_PENDING_CHARGES)
     if pending is None:

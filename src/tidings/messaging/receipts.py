@@ -108,14 +108,14 @@ TWILIO_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed
 
 
 def callback_token(install_secret: str) -> str:
-    """The secret path segment of this install's status-callback URL (an HMAC of the install secret)."""
+    """The secret path segment of the status-callback URL before signatures (still accepted, with a signature)."""
     digest = hmac.new(install_secret.encode(), b"tidings-sms-status-callback", hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
 
 
 def callback_url(settings: Settings) -> str:
-    """Where a Twilio-compatible provider posts delivery statuses for this install."""
-    return f"{settings.public_url.rstrip('/')}/inbound/sms/twilio/{callback_token(settings.resolved_secret_key())}"
+    """Where a Twilio-compatible provider posts delivery statuses for this install (X-Twilio-Signature checked)."""
+    return f"{settings.public_url.rstrip('/')}/inbound/sms/twilio"
 
 
 def twilio_receipt(form: dict[str, str]) -> Receipt | None:

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from tidings.api.inbound import sms, whatsapp
+from tidings.api.inbound import sms, voice, whatsapp
 
 router = APIRouter()
 router.include_router(sms.router)
 router.include_router(whatsapp.router)
+router.include_router(voice.router)

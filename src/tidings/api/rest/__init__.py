@@ -20,6 +20,7 @@ from tidings.api.rest import (
     sms,
     templates,
     validation,
+    voice,
     whatsapp,
 )
 
@@ -47,3 +48,5 @@ router.include_router(whatsapp.router)
 # Forms (POST /form, /forms...) and landing SMS (/landingsms).
 router.include_router(forms.router)
 router.include_router(landing.router)
+# Voice: /voice (text to speech) and /voiceAudio.
+router.include_router(voice.router)

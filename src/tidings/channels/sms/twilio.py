@@ -2,8 +2,8 @@
 
 `twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com` (HTTPS; `?tls=false` for a local test server), or any
 compatible service at `http(s)://ACCOUNT_SID:AUTH_TOKEN@host[:port][/base]`. Form fields To, From, Body
-and StatusCallback (the install's /inbound/sms/twilio/{token} route, set by the engine from
-TIDINGS_PUBLIC_URL, or `?callback=URL`). A 4xx answer is a permanent refusal except 429; 5xx and
+and StatusCallback (the install's /inbound/sms/twilio route, set by the engine from TIDINGS_PUBLIC_URL,
+or `?callback=URL`), whose posts carry X-Twilio-Signature. A 4xx answer is a permanent refusal except 429; 5xx and
 network errors are transient. The auth token is sent as Basic auth only, never logged or returned.
 """
 
@@ -42,6 +42,11 @@ class TwilioProvider:
         except ValueError as exc:
             raise ProviderError("timeout must be a duration such as 15s") from exc
         self._client = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+
+    @property
+    def auth_token(self) -> str:
+        """Verifies the signature of the status callbacks (never logged or returned)."""
+        return self._token
 
     @property
     def endpoint(self) -> str:

@@ -16,6 +16,7 @@ from tidings.db.models.shortlink import ShortLink
 from tidings.db.models.suppression import Suppression
 from tidings.db.models.template import Template
 from tidings.db.models.validation import EmailValidation, EmailValidationItem, EmailVerdict
+from tidings.db.models.voice import VoiceAudio, VoiceCaller
 from tidings.db.models.whatsapp import WhatsappConversation, WhatsappSender, WhatsappTemplate
 
 __all__ = [
@@ -54,4 +55,6 @@ __all__ = [
     "WhatsappConversation",
     "WhatsappSender",
     "WhatsappTemplate",
+    "VoiceAudio",
+    "VoiceCaller",
 ]

@@ -1,0 +1,1 @@
+"""Voice calls of the messaging dialect: text to speech (/voice) and audio files (/voiceAudio)."""
