@@ -299,3 +299,39 @@ def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any
     expect(page.get_by_role("cell", name="34666555446", exact=True)).to_be_visible()
     page.get_by_role("button", name="Cancel the message to 34666555446").click()
     expect(page.get_by_text("Nothing scheduled.")).to_be_visible()
+
+
+def test_settings_send_a_test_event_to_the_notification_url(server: Server, browser: Any) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import parse_qs
+
+    got: list[tuple[dict[str, list[str]], str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            got.append((parse_qs(body), self.headers.get("X-Tidings-Signature", "")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        owner = server.account("Shop", "ops@shop.test")
+        page = browser.new_context().new_page()
+        set_password_via_link(page, owner["password_link"], "shop-password-123")
+        nav(page, "Settings")
+        page.get_by_label("Notification URL").fill(f"http://127.0.0.1:{receiver.server_port}/hook")
+        page.get_by_role("button", name="Save URL").click()
+        expect(page.get_by_role("status")).to_contain_text("signed with whsec_")
+        page.get_by_role("button", name="Send a test event").click()
+        expect(page.get_by_role("status")).to_contain_text("test event is on its way")
+        fields, signature = wait_for(lambda: got[0] if got else None, 30, "the test notification")
+        assert fields["event"] == ["test"] and signature
+        shot(page, "settings")
+    finally:
+        receiver.shutdown()

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tidings.api import deps
 from tidings.core.errors import DomainError
 from tidings.dashboard import web
-from tidings.messaging import event_webhooks
+from tidings.messaging import event_webhooks, senders
 from tidings.tenancy import credentials
 from tidings.tenancy import service as tenancy
 from tidings.tenancy.service import API_PASSWORD, TOKEN
@@ -23,7 +23,8 @@ async def _settings_page(request: Request, session: deps.Session, page: web.Page
                          error: str | None = None, notice: str | None = None) -> Response:
     notifications = await event_webhooks.show(session, page.subject) if page.is_agency else None
     return web.render(request, "settings.html", page, status_code=status_code, error=error, notice=notice,
-                      notifications=notifications, allowed_ips="\n".join(page.account.allowed_ips or []))
+                      notifications=notifications, allowed_ips="\n".join(page.account.allowed_ips or []),
+                      senders=await senders.list_senders(session, page.subject))
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -78,6 +79,42 @@ async def save_notifications(request: Request, session: deps.Session, url: Annot
     except DomainError as exc:
         return await _settings_page(request, session, page, status_code=exc.status, error=exc.message)
     return RedirectResponse("/settings?saved=notifications", status_code=303)
+
+
+@router.post("/settings/notifications/test", response_class=HTMLResponse)
+async def test_notification(request: Request, session: deps.Session, csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    try:
+        await event_webhooks.send_test(session, page.subject)
+        await session.commit()
+    except DomainError as exc:
+        return await _settings_page(request, session, page, status_code=exc.status, error=exc.message)
+    return await _settings_page(request, session, page, notice="A test event is on its way to your URL.")
+
+
+@router.post("/settings/senders", response_class=HTMLResponse)
+async def add_sender(request: Request, session: deps.Session, email: Annotated[str, Form(max_length=320)],
+                     name: Annotated[str, Form(max_length=200)] = "", csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    try:
+        await senders.register(session, page.subject, deps.get_settings(request), email, name)
+        await session.commit()
+    except DomainError as exc:
+        await session.rollback()
+        return await _settings_page(request, session, page, status_code=exc.status, error=exc.message)
+    return await _settings_page(request, session, page, notice=f"A verification link was mailed to {email}.")
+
+
+@router.post("/settings/senders/{sender_id}/delete")
+async def remove_sender(request: Request, sender_id: int, session: deps.Session,
+                        csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    await senders.remove(session, page.subject, sender_id)
+    await session.commit()
+    return RedirectResponse("/settings", status_code=303)
 
 
 @router.get("/settings/integrations", response_class=HTMLResponse)

@@ -255,6 +255,26 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
     return fields
 
 
+TEST_EVENT: Final = "test"
+
+
+async def send_test(session: AsyncSession, subject: AuthSubject) -> None:
+    """Queue one signed `test` notification to the account's URL, so an operator can see its receiver work."""
+    account = await _account(session, subject)
+    if not (account.settings or {}).get(SETTINGS_KEY):
+        raise ValidationFailed.on("url", "Set a notification URL first.")
+    session.add(Job(kind=JOB_KIND, due_at=clock.now(), account_id=account.id,
+                    payload={"test": True, "message_id": 0, "event": TEST_EVENT, "extra": {}, "retry": 0,
+                             "at": clock.as_utc(clock.now()).isoformat()}))
+
+
+def sample_fields(payload: dict[str, Any]) -> dict[str, str]:
+    """A test notification: the document's fields, about no message."""
+    return {"id": "0", "channel": "sms", "contactId": "", "campaignId": "0", "campaignName": "",
+            "event": TEST_EVENT, "extra": "{}",
+            "eventDate": clock.as_utc(datetime.fromisoformat(str(payload["at"]))).replace(microsecond=0).isoformat()}
+
+
 @io_job(JOB_KIND, ordered_by="message_id")
 async def deliver(ctx: EngineContext, job_row: Job) -> None:
     """POST one event to the account's current URL; schedule the next retry while the receiver fails."""
@@ -269,14 +289,19 @@ async def deliver(ctx: EngineContext, job_row: Job) -> None:
     except ValueError:
         log.warning("event notification settings cannot be decrypted", account_id=job_row.account_id)
         return
-    if target is None or not target.wants(str(payload["event"])):
+    is_test = bool(payload.get("test"))
+    if target is None or not (is_test or target.wants(str(payload["event"]))):
         return  # removed or narrowed since the event was queued
-    if message is None or message.channel not in CHANNELS:
+    if is_test:
+        fields = sample_fields(payload)
+    elif message is None or message.channel not in CHANNELS:
         return
-    body = urlencode(form(message, campaign, payload)).encode()
+    else:
+        fields = form(message, campaign, payload)
+    body = urlencode(fields).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded",
                SIGNATURE_HEADER: sign(target.secret, int(clock.now().timestamp()), body)}
-    context = {"account_id": job_row.account_id, "message_id": message.id, "event_name": payload["event"],
+    context = {"account_id": job_row.account_id, "message_id": payload["message_id"], "event_name": payload["event"],
                "host": target.host}
     try:
         error = await notifications.call(target.url, ctx.settings.outbound_allow_private, method="POST",
