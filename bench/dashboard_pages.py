@@ -42,7 +42,8 @@ def seed(url: str, account_id: int) -> tuple[int, int, int]:
                                                                  created_at=now).returning(m.Client.id)).scalar_one()
         campaign_id = c.execute(insert(m.Campaign.__table__).values(
             account_id=account_id, client_id=client_id, name="Founders Q1", status="RUNNING", kind="sequence",
-            channel="email", timezone="UTC", tags=[], settings={}, created_at=now).returning(m.Campaign.id)).scalar_one()
+            channel="email", timezone="UTC", tags=[], settings={}, created_at=now,
+        ).returning(m.Campaign.id)).scalar_one()
         for n in (1, 2):
             c.execute(insert(m.Step.__table__).values(account_id=account_id, campaign_id=campaign_id, number=n,
                                                       channel="email", subject=f"Step {n}", body="Hi {{first_name}}",
@@ -71,7 +72,8 @@ def seed(url: str, account_id: int) -> tuple[int, int, int]:
                  "subject": f"Step {1 + i // CONTACTS}", "body": "Hi", "campaign_id": campaign_id,
                  "enrollment_id": first_enrollment + i % CONTACTS, "contact_id": first_contact + i % CONTACTS,
                  "mailbox_id": box, "step_number": 1 + i // CONTACTS, "parts": 1, "cost": 0, "extra": {},
-                 "attempts": 0, "created_at": now - timedelta(minutes=messages - i)} for i in range(start, start + batch)])
+                 "attempts": 0, "created_at": now - timedelta(minutes=messages - i)}
+                for i in range(start, start + batch)])
         first_message = c.execute(select(m.Message.id).order_by(m.Message.id).limit(1)).scalar_one()
         kinds = ("queued", "sent", "delivered", "opened", "clicked")
         for start in range(0, EVENTS, 50_000):
@@ -111,7 +113,7 @@ def main() -> int:
     started = time.perf_counter()
     _, campaign_id, thread_id = seed(env["TIDINGS_DATABASE_URL"], int(created["account_id"]))
     seeded = time.perf_counter() - started
-    server = subprocess.Popen([*cli, "serve", "--no-engine", "--port", str(port)], env=env,
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         web = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
@@ -130,7 +132,7 @@ def main() -> int:
         pages = {"healthz (baseline)": "/healthz", "overview": "/", "campaigns": "/campaigns",
                  "campaign": f"/campaigns/{campaign}", "campaign contacts page 500": f"/campaigns/{campaign}?p=500",
                  "inbox": "/inbox", "thread": f"/inbox/{codec.encode(Kind.THREAD, thread_id)}",
-                 "message log": "/messages", "message log search": "/messages?q=lead4242",
+                 "message log": "/messages", "message log search": "/messages?q=lead4242@prospects.test",
                  "message": f"/messages/{codec.to_int(Kind.MESSAGE, 1000)}", "sendings": "/sendings",
                  "suppressions": "/suppressions", "settings": "/settings", "integrations": "/settings/integrations",
                  "mailboxes": "/mailboxes", "clients": "/clients"}

@@ -267,7 +267,7 @@ def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any
 
     # The message log finds it by recipient, with what happened to it (the sandbox delivers).
     nav(page, "Message log")
-    page.get_by_label("Recipient").fill("34666555444")
+    page.get_by_label("Recipient (the whole address or number)").fill("+34 666 555 444")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("cell", name="34666555444", exact=True)).to_be_visible()
     page.locator("table a").first.click()

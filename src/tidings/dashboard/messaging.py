@@ -22,10 +22,10 @@ CHANNELS = ("sms", "email", "voice", "whatsapp")
 @router.get("/messages", response_class=HTMLResponse)
 async def log(request: Request, session: deps.Session, q: str = "", channel: str = "", p: int = 1) -> Response:
     page = await web.page(request, session)
-    total, rows = await reports.message_log(session, page.subject, recipient=q[:320],
-                                            channel=channel if channel in CHANNELS else "",
-                                            limit=PER_PAGE, offset=(max(p, 1) - 1) * PER_PAGE)
-    return web.render(request, "messages.html", page, rows=rows, total=total, q=q, channel=channel,
+    rows, more = await reports.message_log(session, page.subject, recipient=q[:320],
+                                           channel=channel if channel in CHANNELS else "",
+                                           limit=PER_PAGE, offset=(max(p, 1) - 1) * PER_PAGE)
+    return web.render(request, "messages.html", page, rows=rows, more=more, q=q, channel=channel,
                       channels=CHANNELS, p=max(p, 1), per_page=PER_PAGE, public=lambda pk: to_int(Kind.MESSAGE, pk))
 
 

@@ -6,6 +6,7 @@ everywhere or nowhere. Add a module here when it registers something.
 
 # SMS receipts loop and retry job; pricing and country-restriction gates; charge on sent; multi-part ids.
 import tidings.engine.imap_poller  # noqa: F401  (IMAP polling and IDLE of mailboxes)
+import tidings.engine.maintenance  # noqa: F401  (SQLite planner statistics)
 import tidings.engine.receipts  # noqa: F401
 import tidings.engine.voice  # noqa: F401  (voice call statuses due later, AMD hang-ups)
 import tidings.flows.jobs  # noqa: F401  (fallback flows: step timeout job; the events listener advancing flows)

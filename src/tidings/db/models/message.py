@@ -52,6 +52,9 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
         Index("ix_messages_external", "channel", "external_id"),
         Index("ix_messages_account_created", "account_id", "created_at"),
         Index("ix_messages_list_pending", "account_id", "list_pending"),
+        # The dashboard's message log and inbox (newest first by direction) and the search by recipient.
+        Index("ix_messages_account_direction_created", "account_id", "direction", "created_at"),
+        Index("ix_messages_account_recipient", "account_id", "recipient"),
     )
 
     channel: Mapped[str] = mapped_column(String(16))

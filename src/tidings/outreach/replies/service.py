@@ -73,7 +73,7 @@ async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int
         select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
         .outerjoin(Enrollment, Enrollment.id == Message.enrollment_id)
         .outerjoin(Contact, Contact.id == Enrollment.contact_id)
-        .where(Message.direction == "in", Message.channel == "email",
+        .where(Message.account_id == subject.account_id, Message.direction == "in", Message.channel == "email",
                (Message.classification.is_(None)) | (Message.classification.not_in(NOT_REPLIES))), subject)
     if campaign_id is not None:
         stmt = stmt.where(Campaign.id == campaign_id)
