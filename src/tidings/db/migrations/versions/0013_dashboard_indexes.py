@@ -1,7 +1,7 @@
 """indexes for the dashboard's lists: messages by direction and by recipient, enrollments by step
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-01 16:30:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0013'
-down_revision: str | None = '0012'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
