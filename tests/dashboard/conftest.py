@@ -78,8 +78,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open,
+    which the asyncio tests of other modules must not find."""
     if CHROMIUM is None:
         if os.environ.get("TIDINGS_TEST_REQUIRE_CHROMIUM"):
             raise RuntimeError("Chromium is required here (TIDINGS_TEST_REQUIRE_CHROMIUM) but not installed")
