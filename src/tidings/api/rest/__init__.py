@@ -36,3 +36,8 @@ router.include_router(campaigns.router)
 router.include_router(sendings.router)
 router.include_router(shortener.router)
 router.include_router(otp.router)
+# Contact databases and groups (issue 10).
+from tidings.api.rest import contacts, groups  # noqa: E402
+
+router.include_router(contacts.router)
+router.include_router(groups.router)
