@@ -42,7 +42,8 @@ async def test_document_example_create_show_update_delete(client: httpx.AsyncCli
     plain = (await client.get(f"{URL}/{data['id']}", headers=auth)).json()["data"]
     assert "customFields" not in plain and "groups" not in plain
 
-    r = await client.put(f"{URL}/{data['id']}", headers=auth, json={"name": "Ana", "surname": "García", "landline": None})
+    r = await client.put(f"{URL}/{data['id']}", headers=auth,
+                         json={"name": "Ana", "surname": "García", "landline": None})
     assert r.status_code == 200, r.text
     assert r.json()["data"]["name"] == "Ana" and r.json()["data"]["email"] == "new.contact@example.com"
 
@@ -107,7 +108,8 @@ async def test_concurrent_creates_of_one_person_make_one_contact(client: httpx.A
     ({"email": "a@example.com"}, "groupsIds", None),
     ({"email": "a@example.com", "groupsIds": [123]}, "groupsIds.0", None),
     ({"email": "a@example.com", "groupsNames": [""]}, "name", None),
-    ({"email": "a@example.com", "groupsNames": ["A"], "customFields": [{"key": "d", "type": "date", "value": "31/12/2024"}]},
+    ({"email": "a@example.com", "groupsNames": ["A"],
+      "customFields": [{"key": "d", "type": "date", "value": "31/12/2024"}]},
      "customFields.0.value", None),
     ({"email": "a@example.com", "groupsNames": ["A"],
       "customFields": [{"key": "n", "type": "decimal", "value": "1,5"}]}, "customFields.0.value", None),
@@ -139,7 +141,8 @@ async def test_typed_custom_fields(client: httpx.AsyncClient, auth: dict[str, st
         {"key": "color", "value": "green"}]})
     assert r.status_code == 201, r.text
     cid = r.json()["data"]["id"]
-    fields = (await client.get(f"{URL}/{cid}?include=customFields", headers=auth)).json()["data"]["customFields"]["data"]
+    fields = (await client.get(f"{URL}/{cid}?include=customFields", headers=auth)).json()["data"]["customFields"][
+        "data"]
     assert fields == [
         {"key": "balance", "type": "decimal", "value": "-12.50"},
         {"key": "birthday", "type": "date", "value": "1990-05-17"},
@@ -149,7 +152,8 @@ async def test_typed_custom_fields(client: httpx.AsyncClient, auth: dict[str, st
     # A null value removes a field; a new type replaces the old one.
     r = await client.put(f"{URL}/{cid}", headers=auth, json={"customFields": [
         {"key": "color", "value": None}, {"key": "score", "type": "string", "value": "high"}]})
-    fields = (await client.get(f"{URL}/{cid}?include=customFields", headers=auth)).json()["data"]["customFields"]["data"]
+    fields = (await client.get(f"{URL}/{cid}?include=customFields", headers=auth)).json()["data"]["customFields"][
+        "data"]
     assert {f["key"]: (f["type"], f["value"]) for f in fields} == {
         "balance": ("decimal", "-12.50"), "birthday": ("date", "1990-05-17"), "score": ("string", "high"),
         "since": ("date", "2024-01-02T10:00:00+01:00")}
