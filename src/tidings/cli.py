@@ -27,6 +27,10 @@ sender_app = typer.Typer(help="Verified sender addresses of an account (messagin
 app.add_typer(sender_app, name="sender")
 console = Console()
 T = TypeVar("T")
+# Contact database CSV import and export (issue 10).
+from tidings.cli_contacts import contacts_app  # noqa: E402
+
+app.add_typer(contacts_app, name="contacts")
 
 
 @app.command()

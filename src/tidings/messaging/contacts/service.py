@@ -8,7 +8,7 @@ placeholders). Outreach enrollments keep their own per-campaign rows (`in_databa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -60,7 +60,8 @@ class ContactData:
 
     @property
     def email_key(self) -> str | None:
-        return email_key(self.email) if self.email else None
+        # `email` is already normalised: its key is the lower-cased form (core.emails.email_key).
+        return self.email.lower() if self.email else None
 
 
 @dataclass
@@ -498,3 +499,68 @@ async def by_emails(session: AsyncSession, subject: AuthSubject, addresses: Iter
     """The database contacts holding these addresses, by email key."""
     keys = {email_key(a) for a in addresses if a}
     return {str(c.email_key): c for c in await repo.matching(session, subject, keys, set()) if c.email_key}
+
+
+# CSV import and export (the CLI commits each batch, so memory stays flat in the file's size)
+
+@dataclass
+class BatchReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (line, field, message)
+
+
+async def group_named(session: AsyncSession, subject: AuthSubject, raw_name: Any, *, create: bool) -> Group:
+    """The account's group with this name; created when asked to, NotFound otherwise."""
+    name = group_name(raw_name)
+    group = (await repo.groups_by_names(session, subject, [name])).get(name)
+    if group is None:
+        if not create:
+            raise NotFound(f"There is no group named {name!r}.")
+        group = await create_group(session, subject, name)
+    return group
+
+
+async def import_batch(session: AsyncSession, subject: AuthSubject, group_id: int,
+                       rows: Sequence[tuple[int, Mapping[str, Any]]]) -> BatchReport:
+    """Validate and upsert rows of an import file (line, API fields) into a group; bad rows are reported."""
+    report = BatchReport()
+    valid: list[tuple[int, ContactData]] = []
+    for line, raw in rows:
+        try:
+            valid.append((line, clean(raw)))
+        except ValidationFailed as exc:
+            name, message = next(iter(exc.fields), ""), exc.message
+            if name.startswith("customFields."):
+                # A custom field is a column of the file: name the column, not the API's list index.
+                index = name.split(".")[1]
+                column = str(raw["customFields"][int(index)]["key"])
+                message = message.replace(f"customFields.{index}.value", column)
+                name = column
+            report.errors.append((line, name, message))
+    outcomes = await upsert(session, subject, [d for _, d in valid], [group_id])
+    for (line, _), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, Refused):
+            report.errors.append((line, outcome.field, outcome.message))
+        elif outcome.created:
+            report.created += 1
+        else:
+            report.updated += 1
+    report.errors.sort()
+    return report
+
+
+async def custom_field_types(session: AsyncSession, subject: AuthSubject, group_id: int) -> dict[str, str]:
+    """Every custom field of a group's contacts with its type (string when contacts disagree)."""
+    found: dict[str, str] = {}
+    async for contacts in repo.member_pages(session, subject, group_id):
+        for contact in contacts:
+            types = contact.custom_field_types or {}
+            for key in contact.custom_fields or {}:
+                kind = str(types.get(key, "string"))
+                found[key] = kind if found.get(key, kind) == kind else "string"
+    return found
+
+
+def member_pages(session: AsyncSession, subject: AuthSubject, group_id: int) -> AsyncIterator[list[Contact]]:
+    return repo.member_pages(session, subject, group_id)
