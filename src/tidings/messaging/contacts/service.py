@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.core import clock
 from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import NotFound, ValidationFailed
-from tidings.core.phones import is_mobile, normalize_phone
+from tidings.core.phones import normalize_phone, normalize_phone_typed
 from tidings.db.models import Contact, Group
 from tidings.messaging.contacts import repository as repo
 from tidings.tenancy.subject import AuthSubject
@@ -104,12 +104,12 @@ def _number(raw: Any, name: str, country: str | None) -> str | None:
         return None
     if country is None:
         raise invalid("countryIso", f"The countryIso field is required when {name} is present.")
-    number = normalize_phone(value, country)
-    if number is None:
+    read = normalize_phone_typed(value, country)
+    if read is None:
         raise invalid(name, f"The {name} is not a valid phone number for countryIso {country}.")
-    if name == "phone" and not is_mobile(number):
+    if name == "phone" and not read[1]:
         raise invalid(name, "The phone must be a mobile phone number.")
-    return number
+    return read[0]
 
 
 def typed_value(kind: str, raw: Any, where: str) -> str | None:
