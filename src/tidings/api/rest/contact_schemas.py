@@ -20,10 +20,11 @@ class ErrorEnvelope(BaseModel):
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for the error statuses a route can answer with."""
+    """`responses=` for the error statuses a route can answer with (every route: 401 and 429 too)."""
     text = {401: "Username or password unknown, or IP address not allowed", 404: "Resource not found",
-            422: "Input validation error", 400: "Invalid JSON", 409: "Concurrent change, try again"}
-    return {s: {"model": ErrorEnvelope, "description": text.get(s, "Error")} for s in statuses}
+            422: "Input validation error", 400: "Invalid JSON", 409: "Concurrent change, try again",
+            429: "Too many requests (Retry-After)"}
+    return {s: {"model": ErrorEnvelope, "description": text[s]} for s in sorted({401, 429, *statuses})}
 
 
 class CustomFieldIn(BaseModel):

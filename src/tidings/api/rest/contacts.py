@@ -170,7 +170,7 @@ async def update_contact(contact_id: str, body: ContactBody, request: Request, s
 
 
 @router.delete("/contacts/{contact_id}", status_code=204, response_class=Response,
-               responses=errors(401, 404))
+               responses=errors(401, 404, 422))
 async def delete_contact(contact_id: str, session: deps.Session, subject: Caller) -> Response:
     """Delete a contact (its messages stay, without the link to it)."""
     await service.delete(session, subject, _contact_pk(contact_id))

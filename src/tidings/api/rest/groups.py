@@ -52,7 +52,7 @@ async def list_groups(request: Request, session: deps.Session, subject: Caller, 
                      meta=ListMeta(pagination=Pagination.model_validate(meta["pagination"])))
 
 
-@router.get("/groups/{group_id}", response_model=GroupEnvelope, responses=errors(401, 404))
+@router.get("/groups/{group_id}", response_model=GroupEnvelope, responses=errors(401, 404, 422))
 async def show_group(group_id: str, session: deps.Session, subject: Caller) -> GroupEnvelope:
     return GroupEnvelope(data=render(await service.get_group(session, subject, _pk(group_id))))
 
@@ -78,7 +78,7 @@ async def update_group(group_id: str, session: deps.Session, subject: Caller,
     return await _once_more_on_conflict(session, work)
 
 
-@router.delete("/groups/{group_id}", status_code=204, response_class=Response, responses=errors(401, 404))
+@router.delete("/groups/{group_id}", status_code=204, response_class=Response, responses=errors(401, 404, 422))
 async def delete_group(group_id: str, session: deps.Session, subject: Caller) -> Response:
     """Delete a group; its contacts stay in the database."""
     await service.delete_group(session, subject, _pk(group_id))
