@@ -84,6 +84,8 @@ def test_import_reports_each_refused_row_and_export_is_formula_safe(tmp_path: Pa
     bad.write_text("first,second\n1,2\n")
     out = _tidings(tmp_path, "contacts", "import", "--account", account, "--group", "X", str(bad))
     assert out.returncode == 2 and "email, phone or landline column" in out.stderr
+    out = _tidings(tmp_path, "contacts", "import", "--account", "999", "--group", "X", str(source))
+    assert out.returncode == 2 and "no account 999" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_escape_and_unescape() -> None:

@@ -26,6 +26,7 @@ from tidings.core.errors import DomainError
 from tidings.core.ids import Kind
 from tidings.db.engine import Database, is_sqlite
 from tidings.db.migrate import upgrade
+from tidings.db.models import Account
 from tidings.messaging.contacts import csvfile
 from tidings.messaging.contacts import service as contacts
 from tidings.runtime import boot
@@ -70,12 +71,17 @@ async def run_import(db: Database, subject: AuthSubject, group: str, stream: Bin
     counting = _Counting(stream)
     text = io.TextIOWrapper(io.BufferedReader(counting, 1 << 16), encoding="utf-8-sig", errors="replace", newline="")
     reader = csv.reader(text)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise DomainError(f"line 1: the file is not CSV ({exc}).") from None
     if header is None:
         raise DomainError("The file is empty.")
     columns = csvfile.Columns.of(header)
     default_country = country.strip().upper() if country else None
     async with db.transaction() as session:
+        if await session.get(Account, subject.account_id) is None:
+            raise DomainError(f"There is no account {subject.account_id}.")
         group_id = (await contacts.group_named(session, subject, group, create=True)).id
     result = ImportResult(group_id=group_id)
 
@@ -93,14 +99,19 @@ async def run_import(db: Database, subject: AuthSubject, group: str, stream: Bin
             on_progress(counting.count)
 
     pending: list[tuple[int, dict[str, Any]]] = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        result.rows += 1
-        pending.append((reader.line_num, columns.raw(row, default_country)))
-        if len(pending) >= batch:
-            await flush(pending)
-            pending = []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            result.rows += 1
+            pending.append((reader.line_num, columns.raw(row, default_country)))
+            if len(pending) >= batch:
+                await flush(pending)
+                pending = []
+    except csv.Error as exc:
+        # The rows before it are imported (their batches are committed); say where the file broke.
+        raise DomainError(f"line {reader.line_num}: the file is not valid CSV ({exc}); "
+                          f"{result.created + result.updated} rows were imported before it.") from None
     if pending:
         await flush(pending)
     return result
