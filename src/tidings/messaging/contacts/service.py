@@ -405,14 +405,14 @@ async def groups_of(session: AsyncSession, contact_ids: Sequence[int]) -> dict[i
 
 # Groups
 
-def group_name(raw: Any) -> str:
+def group_name(raw: Any, where: str = "name") -> str:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise invalid("name", "The name field is required.")
+        raise invalid(where, f"The {where} field is required.")
     if not isinstance(raw, str):
-        raise invalid("name", "The name must be a string.")
+        raise invalid(where, f"The {where} must be a string.")
     name = raw.strip()
     if len(name) > MAX_GROUP_NAME:
-        raise invalid("name", f"The name may not be greater than {MAX_GROUP_NAME} characters.")
+        raise invalid(where, f"The {where} may not be greater than {MAX_GROUP_NAME} characters.")
     return name
 
 
@@ -467,7 +467,7 @@ async def resolve_groups(session: AsyncSession, subject: AuthSubject, ids: Seque
             raise invalid("groupsIds", "The groupsIds field is required when groupsNames is not present.")
         return None
     wanted = list(ids or [])
-    clean_names = [group_name(n) for n in (names or [])]
+    clean_names = [group_name(n, f"groupsNames.{i}") for i, n in enumerate(names or [])]
     if len(wanted) + len(clean_names) > MAX_GROUPS:
         raise invalid("groupsIds", f"A contact may be added to at most {MAX_GROUPS} groups.")
     if required and not wanted and not clean_names:
