@@ -35,7 +35,6 @@ MAX_EXTERNAL_ID = 255
 MAX_GROUP_NAME = 255
 MAX_GROUPS = 100
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_NOT_GIVEN: Any = object()
 
 
 def invalid(field: str, message: str) -> ValidationFailed:
