@@ -563,3 +563,30 @@ async def custom_field_types(session: AsyncSession, subject: AuthSubject, group_
 
 def member_pages(session: AsyncSession, subject: AuthSubject, group_id: int) -> AsyncIterator[list[Contact]]:
     return repo.member_pages(session, subject, group_id)
+
+
+# For other capabilities (email validation of groups, forms that store answers on the contact)
+
+async def emails_in_groups(session: AsyncSession, subject: AuthSubject, group_ids: Sequence[int]) -> list[str]:
+    """The addresses of the contacts in these groups (each once, by contact id); NotFound for another's group."""
+    seen: dict[str, None] = {}
+    for pk in group_ids:
+        group = await get_group(session, subject, pk)
+        async for contacts in repo.member_pages(session, subject, group.id):
+            seen.update((c.email, None) for c in contacts if c.email)
+    return list(seen)
+
+
+async def set_custom_fields(session: AsyncSession, subject: AuthSubject, contact_id: int,
+                            values: Mapping[str, tuple[str, Any]]) -> Contact:
+    """Store typed values (key -> (type, value), validated as the API does) on a database contact."""
+    contact = await get(session, subject, contact_id)
+    typed: dict[str, tuple[str, str | None]] = {}
+    for key, (kind, value) in values.items():
+        if kind not in FIELD_TYPES:
+            raise invalid(key, f"The {key} type must be one of: {', '.join(FIELD_TYPES)}.")
+        typed[key] = (kind, typed_value(kind, value, key))
+    _merge_custom(contact, typed)
+    contact.updated_at = clock.now()
+    await session.flush()
+    return contact

@@ -1,4 +1,5 @@
-"""SMS and mailings to a known contact are linked to it, and its custom fields fill the placeholders."""
+"""The contact database as other capabilities use it: SMS and mailings to a known contact are linked to it and
+filled from its fields; group addresses and typed values for validation and forms."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import pytest
 from sqlalchemy import select
 
 from tidings.core import ids
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Contact, Message
 from tidings.messaging import senders
+from tidings.messaging.contacts import service
 from tidings.tenancy.service import NewAccount
+from tidings.tenancy.subject import AuthSubject
 
 from helpers import basic
 
@@ -83,3 +87,24 @@ async def test_outreach_copies_and_other_accounts_are_not_matched(client: httpx.
     assert r.status_code == 202
     [message] = await _messages(db)
     assert message.contact_id is None and message.body == "Hi {name}"
+
+
+async def test_group_addresses_and_typed_values_for_other_capabilities(
+        client: httpx.AsyncClient, auth: dict[str, str], db: Database, account: NewAccount) -> None:
+    pk = await _contact(client, auth)
+    await client.post("/api/rest/contacts", headers=auth, json={"phone": "666555443", "countryIso": "ES",
+                                                                "groupsNames": ["Clients"]})
+    subject = AuthSubject(account_id=account.account_id, user_id=0)
+    async with db.transaction() as s:
+        [group] = (await service.group_page(s, subject, 1, 10))[0]
+        assert await service.emails_in_groups(s, subject, [group.id]) == ["ana@example.test"]
+        contact = await service.set_custom_fields(s, subject, pk, {"visits": ("decimal", "3"),
+                                                                   "renewal": ("date", None)})
+        assert contact.custom_fields == {"balance": "12.50", "visits": "3"}
+        with pytest.raises(ValidationFailed) as refused:
+            await service.set_custom_fields(s, subject, pk, {"when": ("date", "tomorrow")})
+        assert "when" in refused.value.fields
+    other = AuthSubject(account_id=account.account_id + 1000, user_id=0)
+    async with db.sessions() as s:
+        with pytest.raises(NotFound):
+            await service.emails_in_groups(s, other, [group.id])
