@@ -29,9 +29,9 @@ carl@example.com,,,Carl,,,31/12/1990,,
 """
 
 
-def _tidings(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _tidings(tmp_path: Path, *args: str, tty: bool = False) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TIDINGS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-           "TIDINGS_DATA_DIR": str(tmp_path)}
+           "TIDINGS_DATA_DIR": str(tmp_path), "TTY_COMPATIBLE": "1" if tty else "0"}
     env.pop("TIDINGS_SECRET_KEY", None)
     return subprocess.run([sys.executable, "-m", "tidings.cli", *args], capture_output=True, text=True, env=env,
                           timeout=120)
@@ -84,6 +84,10 @@ def test_import_reports_each_refused_row_and_export_is_formula_safe(tmp_path: Pa
     bad.write_text("first,second\n1,2\n")
     out = _tidings(tmp_path, "contacts", "import", "--account", account, "--group", "X", str(bad))
     assert out.returncode == 2 and "email, phone or landline column" in out.stderr
+    # On a terminal (rich's TTY_COMPATIBLE stands for one) a progress bar runs, the refused rows above it.
+    shown = _tidings(tmp_path, "contacts", "import", "--account", account, "--group", "Clients", str(source), tty=True)
+    assert "importing" in shown.stderr and "100%" in shown.stderr
+    assert "line 7: birthday: The birthday is not a valid ISO 8601 date." in shown.stderr
     out = _tidings(tmp_path, "contacts", "import", "--account", "999", "--group", "X", str(source))
     assert out.returncode == 2 and "no account 999" in out.stderr and "Traceback" not in out.stderr
 

@@ -177,7 +177,8 @@ def import_command(
         if report_writer is not None:
             report_writer.writerow([line, name, message])
         else:
-            typer.echo(f"line {line}: {name}: {message}", err=True)
+            # Through the console that draws the progress bar, so each line lands above the bar.
+            err.print(f"line {line}: {name}: {message}", markup=False, highlight=False, soft_wrap=True)
 
     async def work(db: Database) -> ImportResult:
         with file.open("rb") as stream:
