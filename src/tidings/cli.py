@@ -33,6 +33,10 @@ caller_app = typer.Typer(help="Caller ids an account may use in a request's `cal
 voice_app.add_typer(caller_app, name="caller")
 console = Console()
 T = TypeVar("T")
+# Contact database CSV import and export (issue 10).
+from tidings.cli_contacts import contacts_app  # noqa: E402
+
+app.add_typer(contacts_app, name="contacts")
 
 
 @app.command()

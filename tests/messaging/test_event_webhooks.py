@@ -23,8 +23,10 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from tidings.channels.registry import build_provider
+from tidings.core import ids
 from tidings.core.clock import ManualClock
 from tidings.core.errors import Forbidden
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Account, Contact, Job, Message, Sending
 from tidings.engine.runner import Runner
@@ -80,7 +82,7 @@ async def test_sms_sent_and_delivered_are_posted_with_the_documented_fields(
         clock: ManualClock, db: Database, account: NewAccount) -> None:
     app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered&delay=60s"))
     async with db.transaction() as s:
-        s.add(Contact(account_id=account.account_id, phone="34666555444", first_name="Ana"))
+        s.add(Contact(account_id=account.account_id, phone="34666555444", first_name="Ana", in_database=True))
     secret = await _hook(client, auth, f"{receiver.base}/hook")
     sent = await _sms(client, auth, message="Hi {name}", campaignName="Promo")
     await runner.run_until_idle()
@@ -94,7 +96,8 @@ async def test_sms_sent_and_delivered_are_posted_with_the_documented_fields(
     assert set(form) == FIELDS, "no smtpResponse for SMS"
     async with db.sessions() as s:
         contact_id = (await s.execute(select(Contact.id))).scalar_one()
-    assert form == {"id": sent["result"][0]["id"], "channel": "sms", "contactId": str(contact_id),
+    public_contact = str(ids.to_int(Kind.CONTACT, contact_id))
+    assert form == {"id": sent["result"][0]["id"], "channel": "sms", "contactId": public_contact,
                     "campaignId": str(sent["campaignId"]), "campaignName": "Promo", "event": "delivered",
                     "extra": "{}", "eventDate": "2026-01-05T09:01:01+00:00"}
     assert first.form()["event"] == "sent" and first.form()["eventDate"] == "2026-01-05T09:00:00+00:00"

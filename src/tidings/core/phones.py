@@ -29,6 +29,20 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
     Accepts "+34 666 55 54 44", "0034666555444" and "34666555444"; with `default_region` (ISO
     alpha-2) a national number such as "666555444" is read in that region first.
     """
+    number = _read(raw, default_region)
+    return None if number is None else phonenumbers.format_number(number, PhoneNumberFormat.E164).removeprefix("+")
+
+
+def normalize_phone_typed(raw: str, default_region: str | None = None) -> tuple[str, bool] | None:
+    """As `normalize_phone`, with whether the number may be a mobile line (one parse for both)."""
+    number = _read(raw, default_region)
+    if number is None:
+        return None
+    digits = phonenumbers.format_number(number, PhoneNumberFormat.E164).removeprefix("+")
+    return digits, phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def _read(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber | None:
     text = raw.strip()
     if not _ALLOWED.fullmatch(text):
         return None
@@ -48,7 +62,7 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
         except NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, PhoneNumberFormat.E164).removeprefix("+")
+            return number
     return None
 
 

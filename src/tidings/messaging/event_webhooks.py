@@ -27,8 +27,9 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.core import clock, secrets
+from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from tidings.core.ids import Kind
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import io_job
@@ -239,7 +240,8 @@ def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -
     fields = {
         "id": str(message.id),
         "channel": CHANNELS[message.channel],
-        "contactId": str(message.contact_id or ""),
+        # The contact's id as /api/rest/contacts shows it.
+        "contactId": str(ids.to_int(Kind.CONTACT, message.contact_id)) if message.contact_id else "",
         "campaignId": str(campaign.id if campaign else 0),
         "campaignName": campaign.name if campaign else "",
         "event": str(payload["event"]),

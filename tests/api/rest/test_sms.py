@@ -185,7 +185,7 @@ async def test_sub_filters_contacts_and_unsubscribe(app: Any, client: httpx.Asyn
                                                     db: Database, account: NewAccount, runner: Runner) -> None:
     async with db.transaction() as s:
         s.add(Contact(account_id=account.account_id, phone="34666555443", first_name="ana", email="ana@test.test",
-                      custom_fields={"city": "madrid"}))
+                      custom_fields={"city": "madrid"}, in_database=True))
     r = await post(client, auth, to=["34666555444", "34666555443"],
                    message="Hi {name|capitalize} {CITY|upper} {amount|formatDotComma} {url|shorten} {UNSUB_URL}",
                    sub=[{"name": "BOB SMITH", "amount": "1234.5", "url": "https://acme.test/x"}, {}])

@@ -110,6 +110,20 @@ async def test_allow_risky_blacklists_nothing(client: httpx.AsyncClient, auth: d
     assert (await client.get("/api/rest/v2/blacklist/mailing", headers=auth)).json()["data"] == []
 
 
+async def test_a_contact_groups_addresses_are_validated(client: httpx.AsyncClient, auth: dict[str, str],
+                                                       runner: Runner) -> None:
+    group = (await client.post("/api/rest/groups", json={"name": "Leads"}, headers=auth)).json()["data"]
+    for email in ("ana@good.test", "x@nullmx.test"):
+        r = await client.post("/api/rest/contacts", json={"email": email, "groupsIds": [group["id"]]}, headers=auth)
+        assert r.status_code == 201, r.text
+    started = await _validate(client, auth, groupsIds=[group["id"]], emails=["bob@amx.test"], allowRisky=True)
+    assert started["total"] == 3
+    await runner.run_until_idle()
+    result = await client.get(f"{URL}/{started['id']}/result", headers=auth)
+    assert sorted(result.text.strip().splitlines()[1:]) == [
+        "ana@good.test;deliverable", "bob@amx.test;deliverable", "x@nullmx.test;undeliverable"]
+
+
 async def test_verdicts_are_reused_unless_forced(client: httpx.AsyncClient, auth: dict[str, str],
                                                  runner: Runner) -> None:
     await _validate(client, auth, emails=["ana@good.test", "x@nullmx.test"], allowRisky=True)

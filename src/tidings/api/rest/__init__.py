@@ -7,8 +7,10 @@ from tidings.api.rest import (
     blacklist,
     campaigns,
     certificates,
+    contacts,
     coverage,
     forms,
+    groups,
     images,
     landing,
     mailing,
@@ -50,3 +52,6 @@ router.include_router(forms.router)
 router.include_router(landing.router)
 # Voice: /voice (text to speech) and /voiceAudio.
 router.include_router(voice.router)
+# Contact databases and groups (issue 10).
+router.include_router(contacts.router)
+router.include_router(groups.router)

@@ -3,7 +3,7 @@
 from tidings.db.models.account import Account, ApiCredential, User
 from tidings.db.models.campaign import Campaign, CampaignMailbox, Step
 from tidings.db.models.client import Client, ClientInvitation, ClientMembership
-from tidings.db.models.contact import Contact, Enrollment
+from tidings.db.models.contact import Contact, Enrollment, Group, group_members
 from tidings.db.models.counter import StatCounter
 from tidings.db.models.flow import Flow, FlowContact, FlowStep
 from tidings.db.models.form import Form, FormResponse, StoredAttachment
@@ -57,4 +57,6 @@ __all__ = [
     "WhatsappTemplate",
     "VoiceAudio",
     "VoiceCaller",
+    "Group",
+    "group_members",
 ]

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tidings.db.base import Base, IdMixin, TenantMixin, TimestampMixin
+from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin
+
+# The account's contact database holds one contact per email and per phone; outreach enrollments
+# keep their own per-campaign rows (in_database false), which these indexes leave alone.
+_LISTED = text("in_database")
 
 
 class Contact(IdMixin, TimestampMixin, TenantMixin, Base):
@@ -16,6 +20,11 @@ class Contact(IdMixin, TimestampMixin, TenantMixin, Base):
     __table_args__ = (
         Index("ix_contacts_account_email_key", "account_id", "email_key"),
         Index("ix_contacts_account_phone", "account_id", "phone"),
+        Index("uq_contacts_database_email", "account_id", "email_key", unique=True,
+              sqlite_where=_LISTED, postgresql_where=_LISTED),
+        Index("uq_contacts_database_phone", "account_id", "phone", unique=True,
+              sqlite_where=_LISTED, postgresql_where=_LISTED),
+        Index("ix_contacts_account_external_id", "account_id", "external_id"),
     )
 
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
@@ -38,6 +47,32 @@ class Contact(IdMixin, TimestampMixin, TenantMixin, Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A contact of the account's database (messaging /contacts and groups), not a campaign's copy.
+    in_database: Mapped[bool] = mapped_column(default=False, server_default=false())
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    # ISO alpha-2 country the phone and landline were read in.
+    country_iso: Mapped[str | None] = mapped_column(String(2), default=None)
+    # Type of each custom field ("date", "decimal"); a key not listed is a string.
+    custom_field_types: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+
+
+class Group(IdMixin, TimestampMixin, TenantMixin, Base):
+    """A named list of contacts in an account's database."""
+
+    __tablename__ = "contact_groups"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# Membership rows go with either side: deleting a group keeps its contacts.
+group_members = Table(
+    "contact_group_members",
+    Base.metadata,
+    Column("group_id", PK, ForeignKey("contact_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", PK, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class Enrollment(IdMixin, TimestampMixin, TenantMixin, Base):

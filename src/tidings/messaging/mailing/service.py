@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
-from tidings.core.emails import normalize_email
+from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import DomainError, ValidationFailed
 from tidings.core.templating import render_custom_fields
 from tidings.db.models import Message
 from tidings.messaging import attachments as attachment_input
 from tidings.messaging import otp, outbox, senders
+from tidings.messaging.contacts import service as contact_database
 from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
 from tidings.messaging.templates import service as templates
@@ -180,6 +181,8 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
     recipients = [normalize_email(to) if isinstance(to, str) else None for to in req.to]
     if not any(recipients):
         raise _nrs(102)
+    # A mailing to a known contact is linked to it, and its fields fill the placeholders under the sub values.
+    contacts = await contact_database.by_emails(session, subject, [a for a in recipients if a])
     with_otp = otp.PLACEHOLDER in html or otp.PLACEHOLDER in title
     pending: set[str] = set()
     if with_otp and config.reject_if_pending:
@@ -198,7 +201,9 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
         if address is None:
             queued.results.append(Outcome(shown, error=102))
             continue
-        target, code, fields = None, None, values
+        contact = contacts.get(email_key(address))
+        target, code = None, None
+        fields = {**contact_database.template_fields(contact), **values} if contact is not None else values
         if with_otp:
             target = otp.email(address)  # its key validates the address again: only when a code is wanted
             if target.key in pending:
@@ -207,7 +212,7 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
             code = otp.draw(config)
             # The reserved variable wins over a sub value of the same name; it is not kept with the
             # custom fields, which reports show.
-            fields = {**values, otp.VARIABLE: code}
+            fields = {**fields, otp.VARIABLE: code}
             if config.reject_if_pending:
                 pending.add(target.key)  # the same address twice in one request gets one code
         extra: dict[str, Any] = {"reply_to": reply_to, "cc": cc, "bcc": bcc, "attachments": attachments,
@@ -221,7 +226,8 @@ async def send(session: AsyncSession, subject: AuthSubject, req: MailingInput) -
         message = outbox.new_message(
             account_id=subject.account_id, channel="email", sender=from_email, recipient=address, sending=sending,
             due_at=due, sender_name=from_name, subject=_one_line(render_custom_fields(title, fields)),
-            html=render_custom_fields(html, fields), extra=extra)
+            html=render_custom_fields(html, fields), contact_id=contact.id if contact is not None else None,
+            extra=extra)
         queued.results.append(Outcome(shown, message=await outbox.queue(session, message)))
         if target is not None and code is not None:
             issued.append((target, code, message))

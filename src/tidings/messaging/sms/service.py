@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.config import Settings
@@ -29,10 +28,10 @@ from tidings.core.values import as_flag
 from tidings.core.windows import AVAILABLE_TIMES_MESSAGES, parse_available_times
 from tidings.db.models import Contact, Message
 from tidings.messaging import otp, outbox, tracking
+from tidings.messaging.contacts import service as contact_database
 from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
 from tidings.messaging.shortlinks import Shortener
-from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
 try:  # 5c's balance check; absent until pricing lands, then always called before queueing.
@@ -253,22 +252,12 @@ def check(req: SmsInput) -> _Checked:
 
 
 def contact_fields(contact: Contact) -> dict[str, str]:
-    values = {"name": contact.first_name, "lastName": contact.last_name, "email": contact.email,
-              "phone": contact.phone, "landline": contact.landline, "company": contact.company}
-    out = {k: str(v) for k, v in values.items() if v}
-    out.update({str(k): str(v) for k, v in (contact.custom_fields or {}).items() if v is not None})
-    return out
+    return contact_database.template_fields(contact)
 
 
 async def contacts_by_phone(session: AsyncSession, subject: AuthSubject, phones: list[str]) -> dict[str, Contact]:
-    """The account's contacts with these numbers (the first by id for a number held twice)."""
-    found: dict[str, Contact] = {}
-    unique = sorted(set(phones))
-    for start in range(0, len(unique), 500):
-        stmt = scoped(select(Contact), Contact, subject).where(Contact.phone.in_(unique[start:start + 500]))
-        for contact in (await session.execute(stmt.order_by(Contact.id))).scalars():
-            found.setdefault(str(contact.phone), contact)
-    return found
+    """The account's database contacts with these numbers."""
+    return await contact_database.by_phones(session, subject, phones)
 
 
 def _fit(text: str, encoding: str | None, max_parts: int) -> tuple[str, int] | int:
@@ -290,7 +279,8 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     if not any(numbers):
         raise nrs(102)
     templated = bool(_PLACEHOLDER.search(checked.text))
-    contacts = await contacts_by_phone(session, subject, [n for n in numbers if n]) if templated else {}
+    # Also without placeholders: a message to a known contact is linked to it (contactId in notifications).
+    contacts = await contacts_by_phone(session, subject, [n for n in numbers if n])
     # {UNSUB_URL} becomes the message's own link at send time; count parts with a link of the same length.
     unsub_probe = tracking.unsubscribe_url(settings.public_url, 1)
     shortener = Shortener(subject.account_id, settings.public_url)

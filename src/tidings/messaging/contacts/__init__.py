@@ -1,0 +1,1 @@
+"""The account's contact database and its groups (messaging /contacts and /groups, CSV import and export)."""

@@ -1,0 +1,141 @@
+"""Every query of the contact database and its groups (always scoped to the caller's account)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.db.base import table_of
+from tidings.db.models import Contact, Group, group_members
+from tidings.tenancy.scoping import get_owned, scoped
+from tidings.tenancy.subject import AuthSubject
+
+CHUNK = 500
+
+
+def contacts(subject: AuthSubject) -> Select[Contact]:
+    """The account's database contacts (not the outreach campaigns' own copies)."""
+    return scoped(select(Contact), Contact, subject).where(Contact.in_database.is_(True))
+
+
+async def contact(session: AsyncSession, subject: AuthSubject, pk: int | None) -> Contact | None:
+    if pk is None:
+        return None
+    return (await session.execute(contacts(subject).where(Contact.id == pk))).scalar_one_or_none()
+
+
+async def matching(session: AsyncSession, subject: AuthSubject, email_keys: Collection[str],
+                   phones: Collection[str]) -> list[Contact]:
+    """Database contacts holding any of these email keys or phones."""
+    found: dict[int, Contact] = {}
+    keys, numbers = sorted(email_keys), sorted(phones)
+    for start in range(0, max(len(keys), len(numbers)), CHUNK):
+        conds = []
+        if keys[start:start + CHUNK]:
+            conds.append(Contact.email_key.in_(keys[start:start + CHUNK]))
+        if numbers[start:start + CHUNK]:
+            conds.append(Contact.phone.in_(numbers[start:start + CHUNK]))
+        for row in (await session.execute(contacts(subject).where(or_(*conds)))).scalars():
+            found[row.id] = row
+    return list(found.values())
+
+
+async def insert_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert new contacts; their ids in the rows' order."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLAlchemy sends an ordered RETURNING insert one row at a time on SQLite. One executemany
+        # instead: this transaction holds SQLite's only write lock from it to the commit, so the
+        # newest len(rows) ids are ours, given in insertion order.
+        await session.execute(insert(table_of(Contact)), list(rows))
+        stmt = select(Contact.id).where(Contact.account_id == rows[0]["account_id"]).order_by(Contact.id.desc())
+        return sorted((await session.execute(stmt.limit(len(rows)))).scalars())
+    ids: list[int] = []
+    for start in range(0, len(rows), 1000):
+        result = await session.execute(insert(table_of(Contact)).returning(Contact.id, sort_by_parameter_order=True),
+                                       list(rows[start:start + 1000]))
+        ids += list(result.scalars())
+    return ids
+
+
+async def memberships(session: AsyncSession, contact_ids: Collection[int]) -> set[tuple[int, int]]:
+    """(group_id, contact_id) pairs of these contacts."""
+    out: set[tuple[int, int]] = set()
+    ordered = sorted(contact_ids)
+    for start in range(0, len(ordered), CHUNK):
+        stmt = select(group_members.c.group_id, group_members.c.contact_id).where(
+            group_members.c.contact_id.in_(ordered[start:start + CHUNK]))
+        out.update((int(g), int(c)) for g, c in (await session.execute(stmt)).all())
+    return out
+
+
+async def add_members(session: AsyncSession, pairs: Collection[tuple[int, int]]) -> None:
+    rows = [{"group_id": g, "contact_id": c} for g, c in sorted(pairs)]
+    for start in range(0, len(rows), 1000):
+        await session.execute(insert(group_members), rows[start:start + 1000])
+
+
+async def remove_members(session: AsyncSession, contact_id: int, group_ids: Collection[int]) -> None:
+    if group_ids:
+        await session.execute(delete(group_members).where(group_members.c.contact_id == contact_id,
+                                                          group_members.c.group_id.in_(sorted(group_ids))))
+
+
+async def groups_of(session: AsyncSession, contact_ids: Collection[int]) -> dict[int, list[Group]]:
+    """Each contact's groups, by name."""
+    out: dict[int, list[Group]] = {c: [] for c in contact_ids}
+    ordered = sorted(contact_ids)
+    for start in range(0, len(ordered), CHUNK):
+        stmt = (select(group_members.c.contact_id, Group).join(Group, Group.id == group_members.c.group_id)
+                .where(group_members.c.contact_id.in_(ordered[start:start + CHUNK])).order_by(Group.name, Group.id))
+        for contact_id, group in (await session.execute(stmt)).all():
+            out[int(contact_id)].append(group)
+    return out
+
+
+async def page_of(session: AsyncSession, stmt: Select[Any], page: int, limit: int) -> tuple[list[Any], int]:
+    """One page of a scoped query (by id) and the total count."""
+    total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+    rows = (await session.execute(stmt.limit(limit).offset((page - 1) * limit))).scalars().all()
+    return list(rows), int(total)
+
+
+def groups(subject: AuthSubject) -> Select[Group]:
+    return scoped(select(Group), Group, subject)
+
+
+async def group(session: AsyncSession, subject: AuthSubject, pk: int | None) -> Group:
+    return await get_owned(session, Group, pk, subject, "Group")
+
+
+async def groups_by_ids(session: AsyncSession, subject: AuthSubject, pks: Collection[int]) -> dict[int, Group]:
+    if not pks:
+        return {}
+    rows = (await session.execute(groups(subject).where(Group.id.in_(sorted(pks))))).scalars()
+    return {g.id: g for g in rows}
+
+
+async def groups_by_names(session: AsyncSession, subject: AuthSubject, names: Collection[str]) -> dict[str, Group]:
+    if not names:
+        return {}
+    rows = (await session.execute(groups(subject).where(Group.name.in_(sorted(names))))).scalars()
+    return {g.name: g for g in rows}
+
+
+async def member_pages(session: AsyncSession, subject: AuthSubject, group_id: int,
+                       size: int = 1000) -> AsyncIterator[list[Contact]]:
+    """A group's contacts by id, a page at a time (keyset: memory stays flat for any group size)."""
+    after = 0
+    while True:
+        stmt = (contacts(subject).join(group_members, group_members.c.contact_id == Contact.id)
+                .where(group_members.c.group_id == group_id, Contact.id > after).order_by(Contact.id).limit(size))
+        rows = list((await session.execute(stmt)).scalars())
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+        session.expunge_all()
