@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import ssl
 import weakref
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,7 +69,7 @@ def _state(db: Database) -> _State:
     return state
 
 
-class _PinnedIMAP4(aioimaplib.IMAP4):  # type: ignore[misc]
+class _PinnedIMAP4(aioimaplib.IMAP4):
     """aioimaplib's client on a socket the outbound guard connected; TLS still checks the host name."""
 
     def __init__(self, sock: socket.socket, host: str, ssl_context: ssl.SSLContext | None) -> None:

@@ -28,7 +28,8 @@ def unreachable_message(host: str, port: int) -> str:
     return f"cannot connect to {host}:{port}"
 
 
-async def open_socket(host: str, port: int, *, allow_private: bool, timeout: float) -> socket.socket:
+async def open_socket(host: str, port: int, *, allow_private: bool,
+                      timeout: float) -> socket.socket:  # noqa: ASYNC109 - a connect timeout, not the caller's
     """A connected, non-blocking socket to an allowed address of `host`.
 
     UnsafeUrl when the guard refuses the host or any of its addresses; Unreachable for any other failure.
