@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings import net
 from tidings.core.emails import normalize_email
 from tidings.core.errors import ValidationFailed
+from tidings.core.headerfields import require_single_line
 from tidings.core.secrets import vault
 from tidings.db.models import Mailbox
 from tidings.outreach import access
@@ -56,6 +57,7 @@ def _check(data: MailboxIn, allow_private: bool) -> str:
     address = normalize_email(data.email or "")
     if address is None:
         raise ValidationFailed.on("email", "The email must be a valid email address.")
+    require_single_line(data.name, "name")
     if not data.smtp_host.strip():
         raise ValidationFailed.on("smtp_host", "The smtp host field is required.")
     if data.smtp_security not in SECURITY:
