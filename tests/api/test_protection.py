@@ -97,7 +97,8 @@ async def test_a_declared_body_over_the_cap_is_413_in_each_dialect_without_readi
 
 async def test_a_streamed_body_is_cut_at_the_cap(app: Any, account: NewAccount) -> None:
     upload = Upload(800)  # no Content-Length: chunked
-    status, _, body = await call(app, "POST", "/api/rest/sms", basic(account.username, account.api_password), upload)
+    status, _, body = await call(app, "PUT", "/api/rest/account/notifications",
+                                 basic(account.username, account.api_password), upload)
     assert status == 413 and body["error"]["code"] == 413
     assert upload.pulled <= 5, "reading stops at the cap (256 KiB here), not at the end"
 
@@ -105,7 +106,8 @@ async def test_a_streamed_body_is_cut_at_the_cap(app: Any, account: NewAccount) 
 async def test_imports_and_attachments_get_the_large_cap(settings: Settings) -> None:
     assert protection.limit_for(settings, "/api/v1/campaigns/abc/contacts/import") == 1024 * 1024
     assert protection.limit_for(settings, "/v1/email/send") == 1024 * 1024
-    assert protection.limit_for(settings, "/api/rest/sms") == 256 * 1024
+    assert protection.limit_for(settings, "/api/rest/sms") == 1024 * 1024, "bulk sends"
+    assert protection.limit_for(settings, "/api/rest/account/notifications") == 256 * 1024
     assert protection.limit_for(settings, "/api/v1/contacts") == 256 * 1024
 
 

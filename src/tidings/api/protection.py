@@ -32,12 +32,13 @@ from tidings.core.errors import DomainError, NotFound, Unauthenticated
 SUBJECT_KEY = "tidings.subject"  # scope key: (credential style, AuthSubject) authenticated by BodyGuard
 STYLE_ATTRIBUTE = "tidings_style"  # set by deps.caller on its dependency functions
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Routes that carry files: imports and messages with attachments get TIDINGS_BODY_LIMIT_LARGE.
+# Routes that carry files or bulk lists get TIDINGS_BODY_LIMIT_LARGE: imports, messages with
+# attachments, sends to many recipients at once, bulk contacts and validations.
 LARGE_BODY_ROUTES = [
     re.compile(r"^/api/v1/campaigns/[^/]+/contacts/import$"),
     re.compile(r"^/v1/email/send$"),
     re.compile(r"^/v1/omni/send$"),
-    re.compile(r"^/api/rest/mailing$"),
+    re.compile(r"^/api/rest/(?:sms|mailing|voice|voiceAudio|whatsapp|contacts|validation/emails)$"),
     re.compile(r"^/api/rest/contacts/import$"),
 ]
 
