@@ -92,15 +92,14 @@ def nested_too_deep(raw: bytes, limit: int) -> bool:
     return False
 
 
-_STYLES: dict[int, str | None] = {}
+_CACHED = "_tidings_style"  # where style_of keeps its answer on the route object
 
 
 def style_of(route: Any) -> str | None:
     """The credential style of the first `caller` dependency of a route, if it has one."""
     if not isinstance(route, APIRoute):
         return None
-    key = id(route)
-    if key not in _STYLES:
+    if not hasattr(route, _CACHED):
         found: str | None = None
         pending = list(route.dependant.dependencies)
         while pending and found is None:
@@ -108,8 +107,9 @@ def style_of(route: Any) -> str | None:
             style = getattr(dependant.call, STYLE_ATTRIBUTE, None)
             found = style if isinstance(style, str) else None
             pending.extend(dependant.dependencies)
-        _STYLES[key] = found
-    return _STYLES[key]
+        setattr(route, _CACHED, found)
+    cached: str | None = getattr(route, _CACHED)
+    return cached
 
 
 Authenticator = Callable[[Request, str], Awaitable[Any]]
@@ -162,7 +162,8 @@ class _Guarded:
             length = None
         if length is not None and length > limit:
             raise _too_large(limit)
-        if "json" in headers.get("content-type", "").lower():
+        content_type = headers.get("content-type", "").lower()
+        if "json" in content_type or not content_type:  # without a type, a route may still parse JSON
             body = await _read_all(self.inner, limit)
             if nested_too_deep(body, settings.json_max_depth):
                 raise _too_deep(settings.json_max_depth)
