@@ -13,11 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 
 from tidings import api, dashboard
-from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, rest
+from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, protection, rest
 from tidings.config import Settings, get_settings
 from tidings.engine import imap_poller, inbound_smtp
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner, release_worker, worker_name
+from tidings.logging import redact_access_log, redact_path
 from tidings.runtime import boot, providers_for
 
 log = structlog.get_logger("tidings.app")
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()  # after uvicorn configured its loggers
         db = boot(settings)
         app.state.db = db
         app.state.settings = settings
@@ -71,12 +73,14 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", path=request.url.path, error=type(exc).__name__)
+        log.error("unhandled error", path=redact_path(request.url.path), error=type(exc).__name__)
         from tidings.core.errors import DomainError
 
         err = DomainError("Internal error", nrs_code=101)
         err.status = 500
         return errors.render(request, err)
+
+    protection.install(app, deps.authenticate_request)
 
     @app.middleware("http")
     async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -99,7 +103,8 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        protection.require_metrics_token(settings, request)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

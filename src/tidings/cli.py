@@ -67,6 +67,7 @@ def serve(
 
     from tidings.app import create_app
     from tidings.logging import configure
+    from tidings.serving import uvicorn_options
 
     settings = get_settings()
     configure(settings.log_level)
@@ -75,7 +76,7 @@ def serve(
     if smtp_port is not None:
         settings.inbound_smtp_port = smtp_port
     uvicorn.run(create_app(settings, engine=not no_engine), host=host, port=port, log_level=settings.log_level,
-                proxy_headers=True)
+                **uvicorn_options(settings))
 
 
 @app.command()

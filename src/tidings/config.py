@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     image_max_pixels: int = 40_000_000
     # What an answered call costs per started minute, in the account's currency (unanswered calls cost nothing).
     voice_price_per_minute: Decimal = Field(default=Decimal("0"), ge=0, allow_inf_nan=False)
+    # Security (docs/security.md): forwarded headers only from these proxies (comma-separated addresses/networks).
+    trusted_proxies: str = ""
+    body_limit: int = Field(default=2 * 1024 * 1024, ge=1024)  # bytes of a request body on most routes
+    body_limit_large: int = Field(default=32 * 1024 * 1024, ge=1024)  # imports and attachment-carrying routes
+    json_max_depth: int = Field(default=32, ge=2)  # nesting of arrays and objects in a JSON body
+    metrics_token: str = ""  # /metrics answers only with `Authorization: Bearer <token>`; empty: /metrics is off
+    signin_failures_per_address: str = "30/10 minutes"  # failed sign-ins from one client address
+    signin_failures_per_user: str = "10/10 minutes"  # failed sign-ins for one username from one client address
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

@@ -45,11 +45,12 @@ async def test_wrong_method_is_405_not_500(client: httpx.AsyncClient, account: N
     assert r.json()["error"]["code"] == 405
 
 
-async def test_ops_endpoints(client: httpx.AsyncClient) -> None:
+async def test_ops_endpoints(app: Any, client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/clients" in spec["paths"] and "/api/rest/account" in spec["paths"]
-    metrics = (await client.get("/metrics")).text
+    app.state.settings.metrics_token = "scrape-me"
+    metrics = (await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert "tidings_http_requests_total" in metrics
 
 

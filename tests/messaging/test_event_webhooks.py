@@ -345,7 +345,8 @@ async def test_endpoints_validate_and_never_show_the_secret(app: Any, client: ht
     app.state.settings.outbound_allow_private = False
     try:
         for private in ["http://127.0.0.1:9/x", "http://10.0.0.8/", "http://[::1]/", "http://localhost/",
-                        "http://169.254.169.254/latest"]:
+                        "http://169.254.169.254/latest", "http://2130706433/", "http://0x7f000001/",
+                        "http://0177.0.0.1/", "http://127.1/", "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/"]:
             await refused({"url": private}, 109, 400)
     finally:
         app.state.settings.outbound_allow_private = True

@@ -20,8 +20,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings.api.protection import STYLE_ATTRIBUTE, SUBJECT_KEY
+from tidings.api.signin import SigninThrottle
 from tidings.config import Settings
-from tidings.core.errors import RateLimited, Unauthenticated, ValidationFailed
+from tidings.core.errors import IpNotAllowed, RateLimited, Unauthenticated, ValidationFailed
 from tidings.db.engine import Database
 from tidings.outreach.text import MESSAGE, find_unstorable, is_storable
 from tidings.tenancy import service as tenancy
@@ -51,6 +53,47 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def _authenticate(request: Request, session: AsyncSession, style: str) -> AuthSubject:
+    """Authenticate one credential style, refusing (429) a client address or username that failed too often."""
+    throttle: SigninThrottle = request.app.state.rate_limiter.signin
+    address = request.client.host if request.client else None
+    username = _claimed_username(request, style)
+    await throttle.check(address, username)
+    try:
+        return await _verify(request, session, style)
+    except (Unauthenticated, IpNotAllowed):
+        await throttle.failed(address, username)
+        raise
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    username, sep, password = decoded.partition(":")
+    if scheme.lower() != "basic" or not sep:
+        return None
+    return username, password
+
+
+def _claimed_username(request: Request, style: str) -> str | None:
+    if style == "basic":
+        found = _basic_credentials(request)
+        return found[0] if found else None
+    if style == "headers":
+        return request.headers.get("username") or None
+    return None  # a Bearer token names nobody: its failures count per address only
+
+
+async def authenticate_request(request: Request, style: str) -> AuthSubject:
+    """Authenticate in a session of its own (BodyGuard calls this before the body is read)."""
+    async with get_db(request).sessions() as session:
+        return await _authenticate(request, session, style)
+
+
+async def _verify(request: Request, session: AsyncSession, style: str) -> AuthSubject:
     if style == "bearer":
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -58,15 +101,10 @@ async def _authenticate(request: Request, session: AsyncSession, style: str) -> 
             raise Unauthenticated("Unauthenticated.")
         subject = await tenancy.authenticate_token(session, token.strip())
     elif style == "basic":
-        header = request.headers.get("authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            decoded = ""
-        username, sep, password = decoded.partition(":")
-        if scheme.lower() != "basic" or not sep:
+        credentials = _basic_credentials(request)
+        if credentials is None:
             raise Unauthenticated("Username or password unknown")
+        username, password = credentials
         client_ip = request.client.host if request.client else None
         subject = await tenancy.authenticate_basic(session, username, password, client_ip)
     else:
@@ -89,6 +127,7 @@ class RateLimiter:
         # The `limits` library selects its asyncio storages by the async+ prefix.
         uri = uri if uri.startswith("async+") else "async+" + uri
         self.limiter = MovingWindowRateLimiter(storage_from_string(uri))
+        self.signin = SigninThrottle(settings, self.limiter)
 
     async def check(self, group: str, user_id: int) -> None:
         item = parse(self.settings.limit_for(group))
@@ -136,13 +175,20 @@ def caller(style: str, group: str, *, check_input: bool = False) -> Callable[...
     """
 
     async def dependency(request: Request, session: Session) -> AuthSubject:
-        subject = await _authenticate(request, session, style)
+        # BodyGuard authenticated body-carrying requests already, before their body was read.
+        done = request.scope.get(SUBJECT_KEY)
+        if done is not None and done[0] == style:
+            subject: AuthSubject = done[1]
+        else:
+            subject = await _authenticate(request, session, style)
+            request.scope[SUBJECT_KEY] = (style, subject)  # a body read later in the handler needs no second check
         limiter: RateLimiter = request.app.state.rate_limiter
         await limiter.check(group, subject.user_id)
         if check_input:
             await require_storable_input(request)
         return subject
 
+    setattr(dependency, STYLE_ATTRIBUTE, style)
     return dependency
 
 

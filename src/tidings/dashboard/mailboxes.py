@@ -76,9 +76,10 @@ async def test_connection(request: Request, public_id: str, session: deps.Sessio
     page = await web.page(request, session)
     web.check_csrf(request, csrf)
     box = await mailboxes.get(session, page.subject, decode(Kind.MAILBOX, public_id))
-    results: list[tuple[str, str | None]] = [("SMTP", await SmtpProvider(smtp_settings(box)).check())]
+    allow_private = deps.get_settings(request).outbound_allow_private
+    results: list[tuple[str, str | None]] = [("SMTP", await SmtpProvider(smtp_settings(box, allow_private)).check())]
     if box.imap_host:
-        results.append(("IMAP", await imap_poller.check(box)))
+        results.append(("IMAP", await imap_poller.check(box, allow_private)))
     return await _page(request, session, page, checked={box.id: results})
 
 

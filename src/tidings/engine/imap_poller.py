@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
+import ssl
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import aioimaplib
 import structlog
 from sqlalchemy import select, update
 
+from tidings import net
 from tidings.core import clock
 from tidings.core.secrets import vault
 from tidings.db.engine import Database
@@ -50,6 +54,7 @@ class _State:
     polled: dict[int, datetime] = field(default_factory=dict)
     locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     watchers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    allow_private: bool = False  # TIDINGS_OUTBOUND_ALLOW_PRIVATE, set by each polling round
 
 
 _STATES: weakref.WeakKeyDictionary[Database, _State] = weakref.WeakKeyDictionary()
@@ -64,14 +69,41 @@ def _state(db: Database) -> _State:
     return state
 
 
-async def _connect(box: Mailbox) -> aioimaplib.IMAP4:
+class _PinnedIMAP4(aioimaplib.IMAP4):
+    """aioimaplib's client on a socket the outbound guard connected; TLS still checks the host name."""
+
+    def __init__(self, sock: socket.socket, host: str, ssl_context: ssl.SSLContext | None) -> None:
+        self._sock = sock
+        super().__init__(host, 0, timeout=TIMEOUT, ssl_context=ssl_context)
+
+    def create_client(self, host: str, port: int, loop: asyncio.AbstractEventLoop | None,
+                      conn_lost_cb: Any = None, ssl_context: ssl.SSLContext | None = None) -> None:
+        running = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = aioimaplib.IMAP4ClientProtocol(running, conn_lost_cb)
+        self._client_task = running.create_task(running.create_connection(
+            lambda: self.protocol, sock=self._sock, ssl=ssl_context,
+            server_hostname=host if ssl_context is not None else None))
+
+
+async def _connect(box: Mailbox, allow_private: bool) -> aioimaplib.IMAP4:
     security = box.imap_security or ("tls" if box.imap_port == 993 else "none")
     if security == "starttls":
         raise ImapError("IMAP STARTTLS is not supported; use tls (port 993) or none")
     port = box.imap_port or (993 if security == "tls" else 143)
-    client: aioimaplib.IMAP4 = (aioimaplib.IMAP4_SSL(box.imap_host, port, timeout=TIMEOUT) if security == "tls"
-                                else aioimaplib.IMAP4(box.imap_host, port, timeout=TIMEOUT))
-    await client.wait_hello_from_server()
+    host = box.imap_host or ""
+    try:
+        sock = await net.open_socket(host, port, allow_private=allow_private, timeout=TIMEOUT)
+    except net.UnsafeUrl:
+        raise ImapError("IMAP host refused: it leads to a non-public address") from None
+    except net.Unreachable as exc:
+        raise ImapError(f"IMAP {exc}") from None
+    client = _PinnedIMAP4(sock, host, ssl.create_default_context() if security == "tls" else None)
+    try:
+        await client.wait_hello_from_server()
+    except Exception:  # noqa: BLE001 - no greeting reads like no connection, so ports cannot be told apart
+        _abort(client)
+        sock.close()
+        raise ImapError("IMAP " + net.unreachable_message(host, port)) from None
     password = vault().decrypt(box.imap_password_enc) if box.imap_password_enc else ""
     response = await client.login(box.imap_username or box.email, password)
     if response.result != "OK":
@@ -80,10 +112,10 @@ async def _connect(box: Mailbox) -> aioimaplib.IMAP4:
     return client
 
 
-async def check(box: Mailbox) -> str | None:
+async def check(box: Mailbox, allow_private: bool) -> str | None:
     """Sign in to the mailbox's IMAP server once: None when that works, else why (without secrets)."""
     try:
-        client = await asyncio.wait_for(_connect(box), TIMEOUT + 5)
+        client = await asyncio.wait_for(_connect(box, allow_private), TIMEOUT + 5)
     except ImapError as exc:
         return str(exc)
     except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
@@ -131,7 +163,7 @@ async def poll_mailbox(db: Database, mailbox_id: int) -> int:
             box = await session.get(Mailbox, mailbox_id)
         if box is None or not box.imap_host:
             return 0
-        client = await _connect(box)
+        client = await _connect(box, _state(db).allow_private)
         try:
             selected = await client.select("INBOX")
             if selected.result != "OK":
@@ -193,7 +225,7 @@ async def _watch(db: Database, mailbox_id: int) -> None:
                 box = await session.get(Mailbox, mailbox_id)
             if box is None or not box.imap_host:
                 return
-            client = await _connect(box)
+            client = await _connect(box, _state(db).allow_private)
             try:
                 if not client.has_capability("IDLE"):
                     return
@@ -244,6 +276,7 @@ async def stop_watchers(db: Database) -> None:
 async def poll(ctx: EngineContext) -> int:
     """Poll every IMAP mailbox that is due; start IDLE watchers where the server has IDLE."""
     state = _state(ctx.db)
+    state.allow_private = ctx.settings.outbound_allow_private
     now = clock.now()
     async with ctx.db.sessions() as session:
         ids = (await session.execute(select(Mailbox.id).where(Mailbox.imap_host.is_not(None), Mailbox.imap_host != "")

@@ -27,13 +27,14 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings import net
 from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tidings.core.ids import Kind
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import io_job
-from tidings.messaging import events, netguard, notifications, reports
+from tidings.messaging import events, notifications, reports
 from tidings.tenancy.subject import AuthSubject
 
 log = structlog.get_logger("tidings.event_webhooks")
@@ -101,7 +102,7 @@ def _refuse_url(reason: str) -> DomainError:
 
 
 def check_url(raw: Any, allow_private: bool) -> tuple[str, str]:
-    """The URL and its host, or 109: http(s) with a host, no literal private address (netguard's static checks)."""
+    """The URL and its host, or 109: http(s) with a host, no literal private address (net.check_static)."""
     if not isinstance(raw, str) or not raw.strip():
         raise _refuse_url("url is required")
     url = raw.strip()
@@ -110,9 +111,9 @@ def check_url(raw: Any, allow_private: bool) -> tuple[str, str]:
     if _UNSAFE_CHARS.search(url):
         raise _refuse_url("spaces and control characters are not allowed")
     try:
-        host, _ = netguard.check_static(url, allow_private)
+        host, _ = net.check_static(url, allow_private)
         httpx.URL(url)
-    except netguard.UnsafeUrl as exc:
+    except net.UnsafeUrl as exc:
         raise _refuse_url(str(exc)) from None
     except httpx.InvalidURL:
         raise _refuse_url("malformed URL") from None
@@ -308,7 +309,7 @@ async def deliver(ctx: EngineContext, job_row: Job) -> None:
     try:
         error = await notifications.call(target.url, ctx.settings.outbound_allow_private, method="POST",
                                          content=body, headers=headers)
-    except netguard.UnsafeUrl as exc:
+    except net.UnsafeUrl as exc:
         log.warning("event notification refused", reason=str(exc), **context)
         return
     if error is not None:

@@ -5,7 +5,7 @@ rejected, failed), a job is queued in the same transaction; the job expands the 
 (%i %p %P %t %c %s %m %y %n %C %S) and calls it. A receiver that does not answer 200 is called
 again up to 5 times, 1, 2, 3, 4 and 5 minutes apart, as the document describes. URLs that reach
 private, loopback or link-local addresses are refused when the connection is made
-(tidings.messaging.netguard.client).
+(tidings.net.client).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings import net
 from tidings.core import clock
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job, Message
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import io_job
-from tidings.messaging import events, netguard
+from tidings.messaging import events
 
 log = structlog.get_logger("tidings.notifications")
 
@@ -97,13 +98,13 @@ async def call(url: str, allow_private: bool, *, method: str = "GET", content: b
 
     UnsafeUrl when the URL or the addresses its host resolves to at connection time may not be called.
     """
-    netguard.parse_target(url)
+    net.parse_target(url)
     try:
-        async with netguard.client(allow_private, timeout=TIMEOUT_SECONDS) as client:
+        async with net.client(allow_private, timeout=TIMEOUT_SECONDS) as client:
             response = await client.request(method, url, content=content,
                                             headers={"User-Agent": USER_AGENT, **(headers or {})})
     except httpx.InvalidURL:
-        raise netguard.UnsafeUrl("the URL is not valid") from None
+        raise net.UnsafeUrl("the URL is not valid") from None
     except httpx.HTTPError as exc:
         # httpx messages name the error, not the URL; the replace is for the odd one that quotes it.
         return f"{type(exc).__name__}: {str(exc).replace(url, '<url>')}"
@@ -134,7 +135,7 @@ async def notify(ctx: EngineContext, job_row: Job) -> None:
                                                  datetime.fromisoformat(str(payload["at"]))))
     try:
         error = await call(url, ctx.settings.outbound_allow_private)
-    except netguard.UnsafeUrl as exc:
+    except net.UnsafeUrl as exc:
         log.warning("notification refused", message_id=message.id, reason=str(exc))
         return
     if error is not None:

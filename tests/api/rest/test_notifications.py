@@ -125,8 +125,12 @@ async def test_private_targets_are_refused_unless_allowed(app: Any, client: http
     app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered&delay=0s"))
     app.state.settings.outbound_allow_private = False
     try:
-        await _send(client, auth, notificationUrl=f"{receiver.base}/n")
-        await _send(client, auth, notificationUrl=f"http://localhost:{receiver.port}/n")
+        for url in (f"{receiver.base}/n", f"http://localhost:{receiver.port}/n", f"http://2130706433:{receiver.port}/n",
+                    f"http://0x7f000001:{receiver.port}/n", f"http://[::ffff:127.0.0.1]:{receiver.port}/n"):
+            # A URL that can never be called is refused when the message is submitted (error 109).
+            r = await client.post("/api/rest/sms", json={"to": ["34666555444"], "from": "SAMPLE", "message": "hi",
+                                                         "notificationUrl": url}, headers=auth)
+            assert r.status_code == 400 and r.json()["error"]["code"] == 109, (url, r.text)
         await runner.run_until_idle()
         clock.advance(3600)
         await runner.run_until_idle()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from tidings.api import deps
 from tidings.api.outreach_v1 import render
 from tidings.api.outreach_v1.common import Caller, RowsCaller, SearchCaller, filter_pk, flag, page, pk
+from tidings.core import csvsafe
 from tidings.core.clock import epoch
 from tidings.core.errors import ValidationFailed
 from tidings.core.ids import Kind
@@ -214,7 +215,7 @@ async def export_contacts(campaign_id: str, session: deps.Session, subject: Call
     campaign, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))
     custom = sorted({k for _, c in rows for k in (c.custom_fields or {})})
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(["id", *CONTACT_FIELDS, "timezone", "status", "interest", "emails_sent", "completed_steps",
                      "is_missing_data", "is_suppressed", "created_at", *custom])
     for enrollment, contact in rows:

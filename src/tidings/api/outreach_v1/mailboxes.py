@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tidings.api import deps
@@ -37,7 +37,8 @@ class MailboxBody(BaseModel):
 
 
 @router.post("/mailboxes", status_code=201)
-async def create_mailbox(body: MailboxBody, session: deps.Session, subject: Caller) -> dict[str, Any]:
+async def create_mailbox(body: MailboxBody, request: Request, session: deps.Session, subject: Caller
+                         ) -> dict[str, Any]:
     """Add a mailbox to a client, within the client's max_emails."""
     client_id = None
     if body.client_id:
@@ -45,7 +46,8 @@ async def create_mailbox(body: MailboxBody, session: deps.Session, subject: Call
         if client_id is None:
             raise NotFound("Client not found.")
     data = service.MailboxIn(**{**body.model_dump(), "client_id": client_id})
-    box = await service.create(session, subject, data)
+    box = await service.create(session, subject, data,
+                               allow_private=deps.get_settings(request).outbound_allow_private)
     await session.commit()
     return {"data": render.mailbox(box)}
 

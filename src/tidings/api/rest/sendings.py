@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +9,7 @@ from fastapi.responses import Response
 
 from tidings.api import deps
 from tidings.api.rest import pagination, render
+from tidings.core import csvsafe
 from tidings.core.errors import NotFound
 from tidings.core.phones import phone_country
 from tidings.db.models import Campaign
@@ -27,10 +26,7 @@ KEY_COLUMNS = ["phonenumber", "key", "message"]
 
 
 def _csv(rows: list[list[Any]], filename: str) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(csvsafe.render(rows, lineterminator="\n"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -3,13 +3,19 @@
 `smtp://user:pass@host:587?starttls=true`, `smtps://user:pass@host:465` (implicit TLS),
 `?verify=false` to accept a self-signed certificate. A 5xx answer for the recipient is a
 permanent refusal (a hard bounce); 4xx and connection errors are transient.
+
+A customer's mailbox server is reached through a `connector` (the outbound address guard's checked
+socket, given by the caller: channels know nothing of it); then every failure before the server's
+greeting reads the same, so that refused, filtered and non-SMTP ports cannot be told apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -26,6 +32,8 @@ class SmtpSettings:
     security: str = "none"  # none | starttls | tls
     verify: bool = True
     timeout: float = 30.0
+    # (host, port, timeout) -> a connected socket; None: aiosmtplib resolves and connects itself.
+    connector: Callable[[str, int, float], Awaitable[socket.socket]] | None = None
 
     @classmethod
     def from_url(cls, url: ProviderUrl) -> SmtpSettings:
@@ -54,11 +62,22 @@ class SmtpProvider:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
-        client = aiosmtplib.SMTP(
-            hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
-            start_tls=s.security == "starttls", tls_context=self._tls_context() if s.security != "none" else None,
-        )
-        await client.connect()
+        tls = self._tls_context() if s.security != "none" else None
+        if s.connector is None:
+            client = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
+                                     start_tls=s.security == "starttls", tls_context=tls)
+            await client.connect()
+        else:
+            sock = await s.connector(s.host, s.port, s.timeout)
+            # The host name stays for TLS (certificate check, SNI); the socket is the checked address.
+            client = aiosmtplib.SMTP(hostname=s.host, sock=sock, timeout=s.timeout, use_tls=s.security == "tls",
+                                     start_tls=s.security == "starttls", tls_context=tls)
+            try:
+                await client.connect()
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                client.close()
+                sock.close()
+                raise ConnectionError(f"cannot connect to {s.host}:{s.port}") from None
         if s.username:
             await client.login(s.username, s.password or "")
         return client
@@ -106,6 +125,8 @@ class SmtpProvider:
             client = await self._connect()
         except aiosmtplib.SMTPAuthenticationError as exc:
             return f"{LOGIN_FAILED}: {exc.code} {exc.message}"
+        except ConnectionError as exc:
+            return str(exc) or "could not connect"  # the guard's words: the same for refused, filtered, timed out
         except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
             return "could not connect: " + (type(exc).__name__ if isinstance(exc, OSError) else str(exc))
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):

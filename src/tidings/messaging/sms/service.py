@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings import net
 from tidings.config import Settings
 from tidings.core import clock, sms
 from tidings.core.errors import DomainError, ValidationFailed
@@ -150,26 +151,28 @@ def _parts(raw: Any) -> int:
     return raw
 
 
-def _valid_url(url: Any) -> bool:
+def _valid_url(url: Any, allow_private: bool) -> bool:
+    """http(s) with a host that the outbound guard would call (no loopback or private host, however spelled)."""
     if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL or any(c.isspace() for c in url.strip()):
         return False
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
+        net.check_static(url.strip(), allow_private)
+    except ValueError:  # net.UnsafeUrl is one
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _notification_urls(raw: Any, count: int) -> list[str | None]:
-    """One URL for every recipient, or one per recipient (109 when malformed or the count differs)."""
+def _notification_urls(raw: Any, count: int, allow_private: bool) -> list[str | None]:
+    """One URL for every recipient, or one per recipient (109 when unusable or the count differs)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return [None] * count
     if isinstance(raw, str):
-        if not _valid_url(raw):
+        if not _valid_url(raw, allow_private):
             raise nrs(109)
         return [raw.strip()] * count
-    if not isinstance(raw, list) or len(raw) != count or not all(_valid_url(u) for u in raw):
+    if not isinstance(raw, list) or len(raw) != count or not all(_valid_url(u, allow_private) for u in raw):
         raise nrs(109)
     return [str(u).strip() for u in raw]
 
@@ -201,7 +204,7 @@ def _subs(raw: Any, count: int) -> list[dict[str, str]]:
     return out
 
 
-def check(req: SmsInput) -> _Checked:
+def check(req: SmsInput, *, allow_private: bool = False) -> _Checked:
     """Every request-level rule, in the order the documented codes are reported."""
     count = len(_recipients(req.to))
     if not isinstance(req.message, str) or not req.message.strip():
@@ -215,7 +218,7 @@ def check(req: SmsInput) -> _Checked:
     expires = parse_nrs_date(req.expiration_date, 119)
     if expires is not None and (expires <= clock.now() or (due is not None and expires <= due)):
         raise nrs(119)
-    urls = _notification_urls(req.notification_url, count)
+    urls = _notification_urls(req.notification_url, count, allow_private)
     tags = _tags(req.tags)
     campaign_name = req.campaign_name.strip() if isinstance(req.campaign_name, str) else None
     if req.campaign_name is not None and not isinstance(req.campaign_name, str):
@@ -272,7 +275,7 @@ def _fit(text: str, encoding: str | None, max_parts: int) -> tuple[str, int] | i
 
 async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, req: SmsInput) -> Queued:
     """Validate the whole request, then open a sending and queue one message per valid recipient."""
-    checked = check(req)
+    checked = check(req, allow_private=settings.outbound_allow_private)
     raws: list[Any] = _recipients(req.to)
     numbers = [normalize_phone(str(r)) if isinstance(r, str | int) and not isinstance(r, bool) else None
                for r in raws]

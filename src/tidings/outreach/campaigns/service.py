@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.headerfields import require_single_line
 from tidings.core.templating import MissingFieldError
 from tidings.db.models import Campaign, CampaignMailbox, Client, Contact, Enrollment, Mailbox, Step
 from tidings.outreach import access
@@ -112,11 +113,13 @@ def _check_step(subject_line: str, body: str, delay_days: float, variants: Seque
         raise ValidationFailed.on("body", "The body field is required.")
     if not (0 <= delay_days <= 365):
         raise ValidationFailed.on("delay_days", "The delay days must be between 0 and 365.")
+    require_single_line(subject_line, "subject")
     check_template(subject_line, "subject")
     check_template(body, "body")
     for i, variant in enumerate(variants):
         if not str(variant.get("body") or "").strip():
             raise ValidationFailed.on(f"variants.{i}.body", "Each variant needs a body.")
+        require_single_line(variant.get("subject"), f"variants.{i}.subject")
         check_template(str(variant.get("subject") or ""), f"variants.{i}.subject")
         check_template(str(variant.get("body") or ""), f"variants.{i}.body")
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.core import clock
 from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import ValidationFailed
+from tidings.core.headerfields import require_single_line
 from tidings.db.models import Campaign, Contact, Enrollment
 from tidings.outreach import access, counters
 from tidings.outreach.campaigns.service import check_timezone, refresh_missing_data, steps_of
@@ -114,6 +115,11 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
+# Standard columns that reach headers: names in To, any of them merged into a subject. A postal
+# address may span lines (it is merged into bodies; a subject flattens it).
+HEADER_BOUND = frozenset(CONTACT_FIELDS) - {"email", "address"}
+
+
 def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate one contact's columns; raises ValidationFailed naming the field."""
     out: dict[str, Any] = {}
@@ -133,6 +139,8 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
             raise ValidationFailed.on(name, f"The {name} must be a string.")
         text = str(value).strip()
         require_storable(text, name)
+        if name in HEADER_BOUND:
+            require_single_line(text, name)
         if len(text) > MAX_LEN[name]:
             raise ValidationFailed.on(name, f"The {name} may not be greater than {MAX_LEN[name]} characters.")
         if name == "timezone" and text and not _valid_zone(text):

@@ -3,7 +3,8 @@
 sent: the step is done; the next one is due `delay_days` later. bounced: BOUNCED. replied:
 REPLIED, the sequence stops. autoreplied: AUTOREPLIED, counted once; the sequence goes on unless
 the campaign stops on auto-replies. unsubscribed: the address is suppressed for the client.
-failed (transient errors until the dispatcher gave up): the step is tried again later, not lost.
+failed (transient errors until the dispatcher gave up): the step is tried again later, not lost;
+failed because the message could not be built: the contact is STOPPED (the message keeps the error).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.db.counters import bump
-from tidings.db.models import Campaign, Enrollment, Message, Step
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
 from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
+PREPARE_FAILED = "prepare"  # the dispatcher's code for a message that could not be built
 
 
 async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment, Campaign] | None:
@@ -154,5 +156,18 @@ async def on_failed(session: AsyncSession, happened: events.Happened) -> None:
     if found is None:
         return
     enrollment, campaign = found
-    if enrollment.next_step == happened.message.step_number and sendable(enrollment.status, campaign):
-        enrollment.next_due_at = clock.now() + RETRY_FAILED_STEP
+    message = happened.message
+    if enrollment.next_step != message.step_number or not sendable(enrollment.status, campaign):
+        return
+    now = clock.now()
+    if (happened.event.details or {}).get("code") == PREPARE_FAILED and await _mailbox_exists(session, message):
+        # Building the step again would fail again: stop the contact, where the API shows it (its status;
+        # the message keeps the error), instead of retrying unseen every hour.
+        enrollment.status, enrollment.next_due_at, enrollment.updated_at = "STOPPED", None, now
+        return
+    enrollment.next_due_at = now + RETRY_FAILED_STEP
+
+
+async def _mailbox_exists(session: AsyncSession, message: Message) -> bool:
+    """A message whose mailbox was deleted meanwhile goes out later through another one."""
+    return message.mailbox_id is not None and await session.get(Mailbox, message.mailbox_id) is not None

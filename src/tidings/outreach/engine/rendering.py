@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tidings.core.headerfields import one_line
 from tidings.core.templating import render_outreach
 from tidings.db.models import Step
 
@@ -46,7 +47,8 @@ def render_step(step: Step, variant: int, fields: Mapping[str, str | None], seed
     A follow-up without a subject of its own replies to the thread: "Re: " + the first subject.
     """
     subject_t, body_t = variants_of(step)[variant]
-    subject = render_outreach(subject_t, fields, seed + ":s").strip() if subject_t.strip() else ""
+    # A merged value may span lines (custom fields, addresses); a header cannot.
+    subject = one_line(render_outreach(subject_t, fields, seed + ":s")).strip() if subject_t.strip() else ""
     body = render_outreach(body_t, fields, seed + ":b")
     if not subject and first_subject is not None:
         subject = first_subject if first_subject.lower().startswith("re:") else "Re: " + first_subject

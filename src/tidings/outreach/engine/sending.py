@@ -8,12 +8,14 @@ an outcome hook pauses a mailbox whose SMTP login fails (its error shows on GET 
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import dkim
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings import net
 from tidings.channels.base import SendResult
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 from tidings.config import Settings
@@ -44,10 +46,21 @@ def dkim_sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -
     return bytes(signature) + raw
 
 
-def smtp_settings(box: Mailbox) -> SmtpSettings:
+def smtp_settings(box: Mailbox, allow_private: bool = False) -> SmtpSettings:
+    """The mailbox's SMTP server, reached only through the outbound address guard."""
     password = vault().decrypt(box.smtp_password_enc) if box.smtp_password_enc else None
     security = box.smtp_security if box.smtp_security in ("none", "starttls", "tls") else "starttls"
-    return SmtpSettings(box.smtp_host, box.smtp_port, box.smtp_username or None, password, security)
+
+    async def connector(host: str, port: int, timeout: float) -> socket.socket:  # noqa: ASYNC109 - SmtpSettings' shape
+        try:
+            return await net.open_socket(host, port, allow_private=allow_private, timeout=timeout)
+        except net.UnsafeUrl:
+            # A connection error like any other (retried, shown in last_error), without the address it resolved to.
+            raise ConnectionError(f"{net.unreachable_message(host, port)}: refused by the outbound address guard"
+                                  ) from None
+
+    return SmtpSettings(box.smtp_host, box.smtp_port, box.smtp_username or None, password, security,
+                        connector=connector)
 
 
 @preparer(PREPARER)
@@ -60,7 +73,7 @@ async def prepare_mailbox_email(session: AsyncSession, message: Message, setting
     if box.dkim_selector and box.dkim_private_key_enc and outbound.raw is not None:
         outbound.raw = dkim_sign(outbound.raw, domain=email_domain(box.email), selector=box.dkim_selector,
                                  private_key_pem=vault().decrypt(box.dkim_private_key_enc))
-    smtp = smtp_settings(box)
+    smtp = smtp_settings(box, settings.outbound_allow_private)
     return Prepared(outbound, key=f"mailbox:{box.id}", provider_factory=lambda: SmtpProvider(smtp))
 
 
@@ -94,11 +107,15 @@ async def outreach_gate(session: AsyncSession, message: Message, settings: Setti
 
 @outcome
 async def mailbox_outcome(session: AsyncSession, message: Message, result: SendResult) -> None:
-    """Pause a mailbox whose login fails; a later successful send makes it active again."""
+    """Pause a mailbox whose login fails; a later successful send makes it active again.
+
+    A server that cannot be reached shows in `last_error` too (the message is retried as usual).
+    """
     if not is_outreach(message) or message.mailbox_id is None:
         return
     login_failed = result.login_failed
-    if not login_failed and not (result.accepted and message.mailbox_id is not None):
+    unreachable = not result.accepted and result.code == "connection"
+    if not login_failed and not unreachable and not result.accepted:
         return
     box = await held(session, Mailbox, message.mailbox_id)
     if box is None:
@@ -107,5 +124,9 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
         box.status, box.last_error = "paused", f"SMTP {result.detail} (code {result.code})"
         box.paused_until = clock.now() + PAUSE
         log.warning("mailbox paused: SMTP login failed", mailbox_id=box.id)
+    elif unreachable:
+        box.last_error = f"SMTP {result.detail}"
     elif box.status == "paused":
         box.status, box.last_error, box.paused_until = "active", None, None
+    elif (box.last_error or "").startswith("SMTP "):
+        box.last_error = None

@@ -2,6 +2,7 @@
 
 A client may not have more mailboxes than its `max_emails`. The engine reads the passwords with
 `tidings.core.secrets.vault().decrypt`, and writes `status` and `last_error` when a login fails.
+SMTP and IMAP hosts go through the outbound address guard (`tidings.net`) here and again at connect time.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings import net
 from tidings.core.emails import normalize_email
 from tidings.core.errors import ValidationFailed
+from tidings.core.headerfields import require_single_line
 from tidings.core.secrets import vault
 from tidings.db.models import Mailbox
 from tidings.outreach import access
@@ -41,10 +44,20 @@ class MailboxIn:
     min_interval_seconds: int = 60
 
 
-def _check(data: MailboxIn) -> str:
+def _host(field: str, host: str, allow_private: bool) -> str:
+    """The normalised host, or 422 naming the field when the guard would refuse to connect to it."""
+    try:
+        return net.check_host(host, allow_private)
+    except net.UnsafeUrl:
+        label = field.replace("_", " ")
+        raise ValidationFailed.on(field, f"The {label} must be a public host name or address.") from None
+
+
+def _check(data: MailboxIn, allow_private: bool) -> str:
     address = normalize_email(data.email or "")
     if address is None:
         raise ValidationFailed.on("email", "The email must be a valid email address.")
+    require_single_line(data.name, "name")
     if not data.smtp_host.strip():
         raise ValidationFailed.on("smtp_host", "The smtp host field is required.")
     if data.smtp_security not in SECURITY:
@@ -56,13 +69,17 @@ def _check(data: MailboxIn) -> str:
     for name, port in (("smtp_port", data.smtp_port), ("imap_port", data.imap_port)):
         if port is not None and not 1 <= port <= 65535:
             raise ValidationFailed.on(name, f"The {name.replace('_', ' ')} must be between 1 and 65535.")
+    data.smtp_host = _host("smtp_host", data.smtp_host, allow_private)
+    if data.imap_host and data.imap_host.strip():
+        data.imap_host = _host("imap_host", data.imap_host, allow_private)
     return address
 
 
-async def create(session: AsyncSession, subject: AuthSubject, data: MailboxIn) -> Mailbox:
+async def create(session: AsyncSession, subject: AuthSubject, data: MailboxIn, *,
+                 allow_private: bool = False) -> Mailbox:
     """Add a mailbox to a client within its max_emails allowance."""
     subject.require("create_campaigns")
-    address = _check(data)
+    address = _check(data, allow_private)
     client_id = data.client_id if data.client_id is not None or subject.is_agency else subject.client_id
     if client_id is not None:
         client = await access.client(session, subject, client_id)

@@ -1,6 +1,6 @@
-"""Outbound calls connect only to addresses netguard resolved and checked (no DNS rebinding gap).
+"""Outbound HTTP calls connect only to addresses the guard resolved and checked (no DNS rebinding gap).
 
-Names are mapped to addresses by replacing netguard's resolver, so a name can "rebind" to
+Names are mapped to addresses by replacing the guard's resolver, so a name can "rebind" to
 127.0.0.1 between a check and the connection; the servers are real, on 127.0.0.1.
 """
 
@@ -18,23 +18,24 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tidings.messaging import netguard
+from tidings import net
+from tidings.net import addresses
 
 from helpers import Receiver
 
 
 @pytest.fixture
 def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Host name -> addresses, consulted by netguard before the system resolver."""
+    """Host name -> addresses, consulted by the guard before the system resolver."""
     table: dict[str, list[str]] = {}
-    real = netguard.resolve
+    real = addresses.resolve
 
     async def resolve(host: str, port: int) -> list[str]:
         if host in table:
             return list(table[host])
         return await real(host, port)
 
-    monkeypatch.setattr(netguard, "resolve", resolve)
+    monkeypatch.setattr(addresses, "resolve", resolve)
     return table
 
 
@@ -47,10 +48,10 @@ def receiver() -> Iterator[Receiver]:
 async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(dns: dict[str, list[str]],
                                                                        receiver: Receiver) -> None:
     dns["rebind.test"] = ["127.0.0.1"]
-    async with netguard.client(False, timeout=5) as client:
-        with pytest.raises(netguard.UnsafeUrl, match="non-public address"):
+    async with net.client(False, timeout=5) as client:
+        with pytest.raises(net.UnsafeUrl, match="non-public address"):
             await client.get(f"http://rebind.test:{receiver.port}/x")
-        with pytest.raises(netguard.UnsafeUrl):
+        with pytest.raises(net.UnsafeUrl):
             await client.get(f"http://localhost:{receiver.port}/x")  # the system resolver's 127.0.0.1
     assert receiver.requests == []
 
@@ -64,10 +65,10 @@ async def test_the_connection_uses_the_checked_answer_not_a_second_lookup(receiv
 
     url = f"http://rebind.test:{receiver.port}/x"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(netguard, "resolve", rebinding)
-        assert await netguard.check_url(url, allow_private=False) == ["93.184.216.34"]
-        async with netguard.client(False, timeout=5) as client:
-            with pytest.raises(netguard.UnsafeUrl):
+        mp.setattr(addresses, "resolve", rebinding)
+        assert await net.check_url(url, allow_private=False) == ["93.184.216.34"]
+        async with net.client(False, timeout=5) as client:
+            with pytest.raises(net.UnsafeUrl):
                 await client.get(url)
     assert receiver.requests == []
 
@@ -75,8 +76,8 @@ async def test_the_connection_uses_the_checked_answer_not_a_second_lookup(receiv
 async def test_one_private_address_among_public_ones_is_refused(dns: dict[str, list[str]],
                                                                 receiver: Receiver) -> None:
     dns["mixed.test"] = ["93.184.216.34", "127.0.0.1"]
-    async with netguard.client(False, timeout=5) as client:
-        with pytest.raises(netguard.UnsafeUrl):
+    async with net.client(False, timeout=5) as client:
+        with pytest.raises(net.UnsafeUrl):
             await client.get(f"http://mixed.test:{receiver.port}/")
     assert receiver.requests == []
 
@@ -84,7 +85,7 @@ async def test_one_private_address_among_public_ones_is_refused(dns: dict[str, l
 async def test_private_addresses_when_allowed_connect_to_the_resolved_address(dns: dict[str, list[str]],
                                                                                receiver: Receiver) -> None:
     dns["hooks.test"] = ["127.0.0.1"]
-    async with netguard.client(True, timeout=5) as client:
+    async with net.client(True, timeout=5) as client:
         response = await client.post(f"http://hooks.test:{receiver.port}/in", content=b"a=1")
     assert response.status_code == 200
     [seen] = receiver.requests
@@ -92,7 +93,7 @@ async def test_private_addresses_when_allowed_connect_to_the_resolved_address(dn
 
 
 async def test_a_host_that_does_not_resolve_is_a_connect_error() -> None:
-    async with netguard.client(False, timeout=5) as client:
+    async with net.client(False, timeout=5) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get("http://does-not-exist.invalid/")
 
@@ -128,7 +129,7 @@ async def test_tls_checks_the_host_name_while_connecting_to_the_address(dns: dic
     trust = ssl.create_default_context(cafile=str(cert))
     dns["hooks.test"] = dns["other.test"] = ["127.0.0.1"]
     with Receiver(server_ctx) as receiver:
-        async with netguard.client(True, timeout=5, verify=trust) as client:
+        async with net.client(True, timeout=5, verify=trust) as client:
             response = await client.get(f"https://hooks.test:{receiver.port}/tls")
             assert response.status_code == 200 and receiver.calls == ["/tls"]
             assert names == ["hooks.test"], "SNI is the host name, not the address connected to"
@@ -140,11 +141,11 @@ async def test_tls_checks_the_host_name_while_connecting_to_the_address(dns: dic
 @pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://[::1]/", "http://10.0.0.1/", "http://localhost:8/",
                                  "http://a.localhost/", "ftp://example.com/", "http:///x", "http://169.254.169.254/"])
 def test_static_check_refuses_without_dns(url: str) -> None:
-    with pytest.raises(netguard.UnsafeUrl):
-        netguard.check_static(url, allow_private=False)
+    with pytest.raises(net.UnsafeUrl):
+        net.check_static(url, allow_private=False)
 
 
 def test_static_check_allows_names_and_public_literals() -> None:
-    assert netguard.check_static("https://hooks.example.com/in", allow_private=False) == ("hooks.example.com", 443)
-    assert netguard.check_static("http://8.8.8.8:8080/", allow_private=False) == ("8.8.8.8", 8080)
-    assert netguard.check_static("http://127.0.0.1/", allow_private=True) == ("127.0.0.1", 80)
+    assert net.check_static("https://hooks.example.com/in", allow_private=False) == ("hooks.example.com", 443)
+    assert net.check_static("http://8.8.8.8:8080/", allow_private=False) == ("8.8.8.8", 8080)
+    assert net.check_static("http://127.0.0.1/", allow_private=True) == ("127.0.0.1", 80)

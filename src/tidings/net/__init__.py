@@ -1,0 +1,29 @@
+"""Outbound network access to customer-supplied targets: the one place every domain goes through.
+
+`addresses` decides which addresses may be reached (and normalises hosts when they are saved),
+`http` is the pinned httpx client for URLs (webhooks, notification URLs, audio and image fetches),
+`sockets` opens checked TCP connections for SMTP, IMAP and the like.
+"""
+
+from __future__ import annotations
+
+from tidings.net.addresses import (
+    UnsafeUrl,
+    check_addresses,
+    check_host,
+    check_static,
+    embedded_ipv4,
+    is_public_address,
+    normalize_host,
+    parse_target,
+    resolve,
+    resolve_checked,
+)
+from tidings.net.http import PinnedBackend, PinnedTransport, check_url, client
+from tidings.net.sockets import Unreachable, open_socket, unreachable_message
+
+__all__ = [
+    "PinnedBackend", "PinnedTransport", "Unreachable", "UnsafeUrl", "check_addresses", "check_host", "check_static",
+    "check_url", "client", "embedded_ipv4", "is_public_address", "normalize_host", "open_socket", "parse_target",
+    "resolve", "resolve_checked", "unreachable_message",
+]
