@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tidings.dashboard import (
+    audience,
     auth,
     campaigns,
     clients,
@@ -23,5 +24,5 @@ from tidings.dashboard.web import HERE
 def install(app: FastAPI) -> None:
     """Mount the pages at / and the vendored assets at /static/dashboard."""
     app.mount("/static/dashboard", StaticFiles(directory=str(HERE / "static")), name="dashboard-static")
-    for module in (auth, home, settings, clients, mailboxes, campaigns, inbox, suppressions, messaging, send):
+    for module in (auth, home, settings, clients, mailboxes, campaigns, inbox, suppressions, messaging, send, audience):
         app.include_router(module.router)

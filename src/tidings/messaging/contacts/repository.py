@@ -104,6 +104,11 @@ async def page_of(session: AsyncSession, stmt: Select[Any], page: int, limit: in
     return list(rows), int(total)
 
 
+def in_group(stmt: Select[Contact], group_id: int) -> Select[Contact]:
+    """Only the contacts that belong to this group."""
+    return stmt.where(Contact.id.in_(select(group_members.c.contact_id).where(group_members.c.group_id == group_id)))
+
+
 def groups(subject: AuthSubject) -> Select[Group]:
     return scoped(select(Group), Group, subject)
 

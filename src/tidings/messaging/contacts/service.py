@@ -374,6 +374,7 @@ class Filters:
     landline: str | None = None
     country_iso: str | None = None
     external_id: str | None = None
+    group_id: int | None = None  # the dashboard's filter (the API's list has none)
 
 
 def _filtered(subject: AuthSubject, f: Filters) -> Select[Contact]:
@@ -389,6 +390,8 @@ def _filtered(subject: AuthSubject, f: Filters) -> Select[Contact]:
         stmt = stmt.where(Contact.country_iso == region)
     if f.external_id is not None:
         stmt = stmt.where(Contact.external_id == f.external_id)
+    if f.group_id is not None:
+        stmt = repo.in_group(stmt, f.group_id)
     return stmt.order_by(Contact.id)
 
 
