@@ -258,6 +258,8 @@ def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any
     expect(page.locator('[data-est="parts"]')).to_have_text("2")
     expect(page.locator('[data-est="valid"]')).to_have_text("2")
     page.get_by_label("Message").fill("Your order has shipped ✅")
+    page.get_by_label("Campaign name (optional)").fill("Shipping")
+    page.get_by_label("Tags (comma-separated)").fill("orders, transactional")
     expect(page.locator('[data-est="parts"]')).to_have_text("1")
     expect(page.locator("#estimate")).to_contain_text("utf-16")
     shot(page, "send-sms")
@@ -274,6 +276,15 @@ def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any
     expect(page.get_by_role("heading", name=re.compile("SMS to 34666555444"))).to_be_visible()
     wait_for(lambda: page.reload() or "delivered" in page.locator(".timeline").inner_text(), 30,
              "the delivery event")
+
+    # The sendings page charts the events of the campaigns with a tag.
+    nav(page, "Sendings")
+    page.get_by_label("Tag").select_option("orders")
+    page.get_by_role("button", name="Show").click()
+    delivered_two = page.locator("svg.chart title", has_text=re.compile(r"delivered \d{4}-\d\d-\d\d: 2"))
+    wait_for(lambda: page.reload() or delivered_two.count() == 1, 30, "both deliveries in the chart")
+    expect(page.get_by_role("heading", name=re.compile("Shipping"))).to_be_visible()
+    shot(page, "sendings")
 
     # A blacklisted number is refused the next time.
     nav(page, "Blacklists")

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.api import deps
+from tidings.core import clock
 from tidings.core.errors import DomainError, NotFound
 from tidings.core.ids import Kind, from_int, to_int
-from tidings.dashboard import web
+from tidings.dashboard import charts, series, web
 from tidings.messaging import blacklist, reports, scheduled
 from tidings.messaging.templates import service as templates
 
 router = APIRouter(route_class=web.DashboardRoute, include_in_schema=False)
 PER_PAGE = 50
 CHANNELS = ("sms", "email", "voice", "whatsapp")
+# Chart label -> the sending counter behind it (event kinds as the engine records them).
+MESSAGING_SERIES = {"sent": "sent", "delivered": "delivered", "opened": "opened", "clicked": "clicked",
+                    "failed": "undelivered"}
 
 
 @router.get("/messages", response_class=HTMLResponse)
@@ -40,11 +45,18 @@ async def show(request: Request, public_id: str, session: deps.Session) -> Respo
 
 
 @router.get("/sendings", response_class=HTMLResponse)
-async def sendings(request: Request, session: deps.Session, q: str = "", p: int = 1) -> Response:
+async def sendings(request: Request, session: deps.Session, q: str = "", tag: str = "", p: int = 1) -> Response:
     page = await web.page(request, session)
     rows, total = await reports.campaigns_page(session, page.subject, name=q[:255] or None, page=max(p, 1),
                                                limit=PER_PAGE)
-    return web.render(request, "sendings.html", page, rows=rows, total=total, q=q, p=max(p, 1), per_page=PER_PAGE)
+    today = clock.now().date()
+    start = today - timedelta(days=29)
+    daily = await reports.daily_events(session, page.subject, start=start, tag=tag or None)
+    days, lines = series.dense(daily, start, today, MESSAGING_SERIES)
+    title = f"Messaging events, last 30 days{f' (tag {tag})' if tag else ''}"
+    return web.render(request, "sendings.html", page, rows=rows, total=total, q=q, p=max(p, 1), per_page=PER_PAGE,
+                      tag=tag, tags=await reports.tags_in_use(session, page.subject), lines=lines,
+                      chart=charts.line_chart(days, lines, title))
 
 
 @router.get("/templates", response_class=HTMLResponse)

@@ -63,16 +63,18 @@ async def estimate(request: Request, session: deps.Session, message: Annotated[s
 async def send(request: Request, session: deps.Session, sender: Annotated[str, Form(max_length=64)],
                to: Annotated[str, Form(max_length=50_000)], message: Annotated[str, Form(max_length=5000)],
                campaign_name: Annotated[str, Form(max_length=255)] = "",
+               tags: Annotated[str, Form(max_length=1000)] = "",
                schedule_date: Annotated[str, Form(max_length=32)] = "", certified: Annotated[str, Form()] = "",
                csrf: Annotated[str, Form()] = "") -> Response:
     page = await web.page(request, session)
     web.check_csrf(request, csrf)
-    values = {"sender": sender, "to": to, "message": message, "campaign_name": campaign_name,
+    values = {"sender": sender, "to": to, "message": message, "campaign_name": campaign_name, "tags": tags,
               "schedule_date": schedule_date, "certified": certified}
     est = _estimate(request, message, to, bool(certified))
     try:
         queued = await service.send(session, page.subject, deps.get_settings(request), service.SmsInput(
             to=_numbers(to), sender=sender, message=message, campaign_name=campaign_name or None,
+            tags=[t.strip() for t in tags.split(",") if t.strip()] or None,
             schedule_date=_nrs_date(schedule_date), certified=bool(certified)))
         await session.commit()
     except DomainError as exc:

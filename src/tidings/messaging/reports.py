@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import Select, func, select
@@ -212,3 +212,27 @@ async def message_events(session: AsyncSession, subject: AuthSubject, message_id
                                                        Event.account_id == message.account_id)
                                    .order_by(Event.occurred_at, Event.id))
     return message, list(events.scalars())
+
+
+async def tags_in_use(session: AsyncSession, subject: AuthSubject) -> list[str]:
+    """Every tag of the account's messaging campaigns, sorted."""
+    stmt = scoped(select(Campaign.tags), Campaign, subject).where(Campaign.kind == "broadcast")
+    return sorted({str(t) for tags in (await session.execute(stmt)).scalars() for t in (tags or [])})
+
+
+async def daily_events(session: AsyncSession, subject: AuthSubject, *, start: date, tag: str | None = None
+                       ) -> list[tuple[date, dict[str, int]]]:
+    """Messaging events per UTC day (first occurrences, from the sendings' counters), optionally of one tag."""
+    campaigns = scoped(select(Campaign.id, Campaign.tags), Campaign, subject).where(Campaign.kind == "broadcast")
+    wanted = [cid for cid, tags in (await session.execute(campaigns)).all() if tag is None or tag in (tags or [])]
+    sendings = select(Sending.id).where(Sending.account_id == subject.account_id)
+    if tag is not None:
+        sendings = sendings.where(Sending.campaign_id.in_(wanted or [0]))
+    stmt = (select(StatCounter.day, StatCounter.metric, func.sum(StatCounter.value))
+            .where(StatCounter.account_id == subject.account_id, StatCounter.scope == "sending",
+                   StatCounter.scope_id.in_(sendings), StatCounter.day >= start)
+            .group_by(StatCounter.day, StatCounter.metric))
+    days: dict[date, dict[str, int]] = {}
+    for day, metric, value in (await session.execute(stmt)).all():
+        days.setdefault(day, {})[str(metric)] = int(value or 0)
+    return sorted(days.items())
