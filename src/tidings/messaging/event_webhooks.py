@@ -27,8 +27,9 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.core import clock, secrets
+from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from tidings.core.ids import Kind
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import io_job
@@ -229,10 +230,10 @@ async def on_event(session: AsyncSession, happened: events.Happened) -> None:
 def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -> dict[str, str]:
     """The document's fields of one notification."""
     fields = {
-        "id": str(message.id),
+        "id": str(ids.to_int(Kind.MESSAGE, message.id)),
         "channel": CHANNELS[message.channel],
-        "contactId": str(message.contact_id or ""),
-        "campaignId": str(campaign.id if campaign else 0),
+        "contactId": str(ids.to_int(Kind.CONTACT, message.contact_id)) if message.contact_id else "",
+        "campaignId": str(ids.to_int(Kind.CAMPAIGN, campaign.id) if campaign else 0),
         "campaignName": campaign.name if campaign else "",
         "event": str(payload["event"]),
         "extra": json.dumps(payload.get("extra") or {}, separators=(",", ":")),

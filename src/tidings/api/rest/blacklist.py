@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination
+from tidings.api.rest import pagination, public_ids
 from tidings.api.rest.templates import iso
 from tidings.core.errors import DomainError, NotFound
+from tidings.core.ids import Kind
 from tidings.db.models import Suppression
 from tidings.messaging import blacklist
 from tidings.tenancy.subject import AuthSubject
@@ -28,7 +29,7 @@ class RecipientBody(BaseModel):
 def _render(type_: str, row: Suppression, campaign_name: str | None, *, sending: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"type": type_, "recipient": row.value, "isDefinitive": False}
     if sending:
-        out["sendingId"] = row.sending_id
+        out["sendingId"] = public_ids.show(Kind.SENDING, row.sending_id)
     out["campaignName"] = campaign_name
     out["createdAt"] = iso(row.created_at)
     return out
@@ -48,10 +49,11 @@ async def list_blacklist(
     page: Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = pagination.DEFAULT_LIMIT,
     recipient: str | None = None,
-    sendingId: Annotated[int | None, Query(ge=1, le=pagination.MAX_ID)] = None,  # noqa: N803 - documented name
+    sendingId: Annotated[int | None, Query(ge=1, le=public_ids.MAX_PUBLIC)] = None,  # noqa: N803 - documented name
 ) -> dict[str, Any]:
     """Newest first; filters `recipient` and `sendingId`; `limit` up to 1000 (default 100)."""
-    rows, total = await blacklist.page(session, subject.account_id, type_, recipient=recipient, sending_id=sendingId,
+    sending = None if sendingId is None else public_ids.filter_pk(Kind.SENDING, sendingId)
+    rows, total = await blacklist.page(session, subject.account_id, type_, recipient=recipient, sending_id=sending,
                                        page_number=page, limit=limit)
     data = [_render(type_, e.row, e.campaign_name) for e in rows]
     return {"data": data, "meta": pagination.meta(request, total=total, count=len(data), page=page, per_page=limit)}

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from tidings.api import deps
-from tidings.api.rest import pagination, render
+from tidings.api.rest import pagination, public_ids, render
 from tidings.core.errors import DomainError, NotFound
+from tidings.core.ids import Kind
 from tidings.messaging import reports
 from tidings.messaging.reports import CampaignRow
 from tidings.tenancy.subject import AuthSubject
@@ -52,7 +53,7 @@ async def list_campaigns(
 
 
 async def _one(request: Request, session: deps.Session, subject: AuthSubject, raw_id: str) -> CampaignRow:
-    campaign_id = pagination.parse_id(raw_id)
+    campaign_id = public_ids.parse(Kind.CAMPAIGN, raw_id)
     rows, _ = await reports.campaigns_page(session, subject, campaign_id=campaign_id)
     if not rows:
         raise NotFound("Resource not found")

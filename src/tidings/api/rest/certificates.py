@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from tidings.api import deps
-from tidings.api.rest import pagination
+from tidings.api.rest import public_ids
+from tidings.core.ids import Kind
 from tidings.messaging.certificates import pdf, service
 from tidings.tenancy.subject import AuthSubject
 
@@ -20,7 +21,8 @@ CODE_HEADER = "X-Certificate-Code"
 
 async def _answer(request: Request, session: deps.Session, subject: AuthSubject, raw_id: str, channel: str,
                   name: str) -> Response:
-    cert = await service.issue(session, subject, deps.get_settings(request), pagination.parse_id(raw_id), channel)
+    pk = public_ids.parse(Kind.MESSAGE, raw_id)
+    cert = await service.issue(session, subject, deps.get_settings(request), pk, channel)
     # Laying out and subsetting the font takes tens of milliseconds: keep it off the event loop.
     body = await asyncio.to_thread(pdf.render, cert)
     filename = f"certificate-{name}-{cert.facts['message_id']}.pdf"

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
 from tidings.api.errors import NRS_DESCRIPTION
+from tidings.api.rest.public_ids import decode, show, text
+from tidings.core.ids import Kind
 from tidings.messaging import otp
 from tidings.messaging.mailing import service
 from tidings.tenancy.subject import AuthSubject
@@ -44,6 +46,11 @@ class MailingBody(BaseModel):
     otpConfig: Any = None  # noqa: N815 - validated by the service, so a bad value is the dialect's 422
 
 
+def _template(raw: int | None) -> int | None:
+    """A template's primary key; an id that is not ours is 0, which the service answers with 140."""
+    return None if raw is None else decode(Kind.TEMPLATE, raw) or 0
+
+
 def _when(result: service.Outcome) -> str | None:
     message = result.message
     at = message.scheduled_at if message is not None else None
@@ -54,7 +61,8 @@ def _when(result: service.Outcome) -> str | None:
 async def mailing(body: MailingBody, session: deps.Session, subject: Caller) -> JSONResponse:
     """202 when every recipient was accepted, 207 when some were refused (each with its error)."""
     queued = await service.send(session, subject, service.MailingInput(
-        to=body.to, body=body.body, template_id=body.templateId, template_v2_id=body.templateV2Id, cc=body.cc,
+        to=body.to, body=body.body, template_id=_template(body.templateId), template_v2_id=_template(body.templateV2Id),
+        cc=body.cc,
         bcc=body.bcc, from_email=body.fromEmail, from_name=body.fromName, reply_to=body.replyTo,
         subject=body.subject, schedule_date=body.scheduleDate, campaign_name=body.campaignName, tags=body.tags,
         sub=body.sub, attachments=body.attachments, track_opens=body.trackOpens, track_clicks=body.trackClicks,
@@ -67,8 +75,9 @@ async def mailing(body: MailingBody, session: deps.Session, subject: Caller) -> 
             description = item.description if isinstance(item, otp.Refused) else NRS_DESCRIPTION.get(code, "")
             result.append({"accepted": False, "to": item.to, "error": {"code": code, "description": description}})
         else:
-            result.append({"accepted": True, "to": item.to, "id": str(item.message.id), "scheduledAt": _when(item)})
+            result.append({"accepted": True, "to": item.to, "id": text(Kind.MESSAGE, item.message.id),
+                           "scheduledAt": _when(item)})
     sending = queued.sending
-    return JSONResponse({"campaignId": sending.campaign_id if sending else None,
-                         "sendingId": sending.id if sending else None, "result": result},
+    return JSONResponse({"campaignId": show(Kind.CAMPAIGN, sending.campaign_id) if sending else None,
+                         "sendingId": show(Kind.SENDING, sending.id) if sending else None, "result": result},
                         status_code=207 if queued.partial else 202)

@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination
+from tidings.api.rest import pagination, public_ids
 from tidings.api.rest.templates import iso
+from tidings.core.ids import Kind
 from tidings.db.models import Sender
 from tidings.messaging import senders
 from tidings.tenancy.subject import AuthSubject
@@ -32,7 +33,8 @@ class SenderBody(BaseModel):
 
 
 def _render(sender: Sender) -> dict[str, Any]:
-    return {"id": sender.id, "email": sender.email, "name": sender.name, "verified": sender.verified_at is not None,
+    return {"id": public_ids.show(Kind.SENDER, sender.id), "email": sender.email, "name": sender.name,
+            "verified": sender.verified_at is not None,
             "verifiedAt": iso(sender.verified_at), "createdAt": iso(sender.created_at)}
 
 
@@ -55,11 +57,11 @@ async def register_sender(body: SenderBody, request: Request, session: deps.Sess
 
 @router.get("/senders/{sender_id}")
 async def show_sender(sender_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
-    return {"data": _render(await senders.get(session, subject, pagination.parse_id(sender_id)))}
+    return {"data": _render(await senders.get(session, subject, public_ids.parse(Kind.SENDER, sender_id)))}
 
 
 @router.delete("/senders/{sender_id}", status_code=204)
 async def delete_sender(sender_id: str, session: deps.Session, subject: Caller) -> Response:
-    await senders.remove(session, subject, pagination.parse_id(sender_id))
+    await senders.remove(session, subject, public_ids.parse(Kind.SENDER, sender_id))
     await session.commit()
     return Response(status_code=204)

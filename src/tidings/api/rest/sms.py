@@ -9,9 +9,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from tidings.api import deps
-from tidings.api.rest import pagination, render
+from tidings.api.rest import render
+from tidings.api.rest.public_ids import decode, show, text
 from tidings.api.rest.schemas import SmsBody
 from tidings.core.errors import NotFound
+from tidings.core.ids import Kind
 from tidings.db.models import Contact, Event, Message
 from tidings.messaging import otp, reports, tracking
 from tidings.messaging.preparers import fill_unsubscribe
@@ -42,12 +44,13 @@ async def send_sms(body: SmsBody, request: Request, session: deps.Session, subje
             detail = item.description if isinstance(item, otp.Refused) else None
             result.append({"accepted": False, "to": item.to, "error": render.error(item.error or 102, detail)})
         else:
-            result.append({"accepted": True, "to": item.to, "id": str(message.id), "parts": message.parts,
+            result.append({"accepted": True, "to": item.to, "id": text(Kind.MESSAGE, message.id),
+                           "parts": message.parts,
                            "scheduledAt": render.plain(message.scheduled_at),
                            "expiresAt": render.plain(message.expires_at)})
     sending = queued.sending
-    return JSONResponse({"campaignId": sending.campaign_id if sending else None,
-                         "sendingId": sending.id if sending else None, "result": result},
+    return JSONResponse({"campaignId": show(Kind.CAMPAIGN, sending.campaign_id) if sending else None,
+                         "sendingId": show(Kind.SENDING, sending.id) if sending else None, "result": result},
                         status_code=207 if queued.partial else 202)
 
 
@@ -60,12 +63,9 @@ def _as_sent(message: Message, request: Request) -> str | None:
 
 
 def _ids(raw: str) -> list[int]:
-    ids: list[int] = []
-    for part in raw.split(","):
-        text = part.strip()
-        if text.isascii() and text.isdigit() and 0 < int(text) <= pagination.MAX_ID:
-            ids.append(int(text))
-    return list(dict.fromkeys(ids))[:MAX_IDS]
+    """The primary keys of the comma-separated ids that are ours; others are simply not found."""
+    pks = [pk for part in raw.split(",")[:MAX_IDS] if (pk := decode(Kind.MESSAGE, part)) is not None]
+    return list(dict.fromkeys(pks))
 
 
 @router.get("/sms/{message_ids}")
@@ -97,17 +97,17 @@ async def show_sms(message_ids: str, request: Request, session: deps.Session, su
             fields.update(contact_fields(contacts[message.contact_id]))
         fields.update((message.extra or {}).get("sub") or {})
         data.append({
-            "id": str(message.id),
+            "id": text(Kind.MESSAGE, message.id),
             "from": message.sender,
             "to": message.recipient,
             "message": _as_sent(message, request),
-            "campaignId": message.campaign_id,
-            "sendingId": message.sending_id,
+            "campaignId": show(Kind.CAMPAIGN, message.campaign_id),
+            "sendingId": show(Kind.SENDING, message.sending_id),
             "isDelivered": message.delivered_at is not None,
             "isClicked": message.clicked_at is not None,
             "events": [{"type": name, "date": render.iso(e.occurred_at), "isMobile": False, "browser": "", "os": ""}
                        for e in events[message.id] if (name := reports.event_name(e.kind))],
             "customFields": fields,
-            "links": {"self": f"{render.base(request)}/sms/{message.id}"},
+            "links": {"self": f"{render.base(request)}/sms/{text(Kind.MESSAGE, message.id)}"},
         })
     return {"data": data}

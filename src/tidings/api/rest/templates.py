@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination
+from tidings.api.rest import pagination, public_ids
+from tidings.core.ids import Kind
 from tidings.db.models import Template
 from tidings.messaging.templates import service
 from tidings.tenancy.subject import AuthSubject
@@ -36,7 +37,8 @@ def iso(value: datetime | None) -> str | None:
 
 def _render(request: Request, template: Template, version: int, *, html: bool = True,
             links: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": template.id, "name": template.name}
+    public = public_ids.show(Kind.TEMPLATE, template.id)
+    out: dict[str, Any] = {"id": public, "name": template.name}
     if version == 2:
         out["type"] = template.type
     if html:
@@ -44,7 +46,7 @@ def _render(request: Request, template: Template, version: int, *, html: bool = 
     out["createdAt"] = iso(template.created_at)
     out["updatedAt"] = iso(template.updated_at)
     if links:
-        base = str(request.base_url).rstrip("/") + _PREFIX[version] + f"/{template.id}"
+        base = str(request.base_url).rstrip("/") + _PREFIX[version] + f"/{public}"
         out["links"] = {"self": base, "preview": base + "/preview"}
     return out
 
@@ -66,7 +68,7 @@ def _routes(version: int, prefix: str) -> None:
 
     @router.get(prefix + "/{template_id}", name=f"templates_v{version}_show")
     async def show(template_id: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
-        template = await service.get(session, subject, version, pagination.parse_id(template_id))
+        template = await service.get(session, subject, version, public_ids.parse(Kind.TEMPLATE, template_id))
         return {"data": _render(request, template, version)}
 
     @router.post(prefix, name=f"templates_v{version}_create", status_code=201)
@@ -79,14 +81,14 @@ def _routes(version: int, prefix: str) -> None:
     async def update(template_id: str, body: TemplateBody, request: Request, session: deps.Session,
                      subject: Caller) -> JSONResponse:
         """Replaces name and html; answers 201 as the document shows."""
-        pk = pagination.parse_id(template_id)
+        pk = public_ids.parse(Kind.TEMPLATE, template_id)
         template = await service.update(session, subject, version, pk, body.name, body.html)
         await session.commit()
         return JSONResponse({"data": _render(request, template, version, links=True)}, status_code=201)
 
     @router.delete(prefix + "/{template_id}", name=f"templates_v{version}_delete", status_code=204)
     async def delete(template_id: str, session: deps.Session, subject: Caller) -> Response:
-        await service.delete(session, subject, version, pagination.parse_id(template_id))
+        await service.delete(session, subject, version, public_ids.parse(Kind.TEMPLATE, template_id))
         await session.commit()
         return Response(status_code=204)
 
@@ -95,7 +97,8 @@ def _routes(version: int, prefix: str) -> None:
     async def preview(template_id: str, request: Request, session: deps.Session, subject: Caller) -> HTMLResponse:
         """The template's HTML; query parameters fill custom fields (?name=Ann renders {name})."""
         values = {k: v for k, v in request.query_params.items()}
-        return HTMLResponse(await service.preview(session, subject, version, pagination.parse_id(template_id), values))
+        pk = public_ids.parse(Kind.TEMPLATE, template_id)
+        return HTMLResponse(await service.preview(session, subject, version, pk, values))
 
 
 _routes(1, "/templates")
