@@ -38,10 +38,21 @@ class InterestRemove(BaseModel):
 
 def _contact_body(body: dict[str, Any]) -> dict[str, Any]:
     data = dict(body)
-    # The document's example sends the PHP-style key "custom_merge_fields[]".
-    if "custom_merge_fields" not in data and "custom_merge_fields[]" in data:
-        data["custom_merge_fields"] = data["custom_merge_fields[]"]
+    # The document's example sends the PHP-style key "custom_merge_fields[]" with bare values
+    # (["aut"]). Laravel ignores what it does not know, so does this: its name/value entries count,
+    # the rest is dropped rather than refused.
+    legacy = data.pop("custom_merge_fields[]", None)
+    if "custom_merge_fields" not in data and legacy is not None:
+        data["custom_merge_fields"] = ([e for e in legacy if _is_field(e)] if isinstance(legacy, list)
+                                       else legacy if isinstance(legacy, dict) else None)
     return data
+
+
+def _is_field(entry: Any) -> bool:
+    """An entry `custom_fields_from` reads as one field: {"name", "value"}, {name: value} or "name:value"."""
+    if isinstance(entry, dict):
+        return "name" in entry or len(entry) == 1
+    return isinstance(entry, str) and ":" in entry
 
 
 @router.post("/contacts", status_code=201)
