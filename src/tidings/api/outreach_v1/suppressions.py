@@ -8,11 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tidings.api import deps
+from tidings.api.contract import ExactRoute
+from tidings.api.outreach_v1 import schemas
 from tidings.api.outreach_v1.common import Caller, pk
 from tidings.core.ids import Kind
 from tidings.outreach.suppressions import service
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 class EmailsIn(BaseModel):
@@ -25,7 +27,7 @@ class DomainsIn(BaseModel):
     domains: list[Any] = Field(min_length=1, max_length=service.MAX_ITEMS)
 
 
-@router.post("/suppressions/emails", status_code=201)
+@router.post("/suppressions/emails", status_code=201, response_model=schemas.Suppressed)
 async def add_emails(body: EmailsIn, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Suppress addresses; matching contacts become UNSUBSCRIBED."""
     added = await service.add_emails(session, subject, pk(Kind.CLIENT, body.client_id), body.emails)
@@ -33,7 +35,7 @@ async def add_emails(body: EmailsIn, session: deps.Session, subject: Caller) -> 
     return {"data": added}
 
 
-@router.post("/suppressions/domains", status_code=201)
+@router.post("/suppressions/domains", status_code=201, response_model=schemas.Suppressed)
 async def add_domains(body: DomainsIn, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Suppress domains; matching contacts become UNSUBSCRIBED."""
     added = await service.add_domains(session, subject, pk(Kind.CLIENT, body.client_id), body.domains)
