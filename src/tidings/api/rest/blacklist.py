@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination, public_ids
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import pagination, public_ids, schemas
 from tidings.api.rest.templates import iso
 from tidings.core.errors import DomainError, NotFound
 from tidings.core.ids import Kind
@@ -16,7 +17,7 @@ from tidings.db.models import Suppression
 from tidings.messaging import blacklist
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -43,7 +44,7 @@ def _recipient(type_: str, body: RecipientBody | None) -> str:
     return str(body.recipient)
 
 
-@router.get("/v2/blacklist/{type_}")
+@router.get("/v2/blacklist/{type_}", response_model=schemas.BlacklistList)
 async def list_blacklist(
     type_: str, request: Request, session: deps.Session, subject: Caller,
     page: Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)] = 1,
@@ -59,7 +60,7 @@ async def list_blacklist(
     return {"data": data, "meta": pagination.meta(request, total=total, count=len(data), page=page, per_page=limit)}
 
 
-@router.put("/v2/blacklist/{type_}")
+@router.put("/v2/blacklist/{type_}", response_model=schemas.BlacklistOne)
 async def add_to_blacklist(type_: str, session: deps.Session, subject: Caller,
                           body: RecipientBody | None = None) -> dict[str, Any]:
     """Add a recipient (idempotent: adding it again answers with the existing entry)."""

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from tidings.api import deps
+from tidings.api.contract import ExactRoute, pdf_response
 from tidings.api.rest import public_ids
 from tidings.core.ids import Kind
 from tidings.messaging.certificates import pdf, service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 CODE_HEADER = "X-Certificate-Code"
 
@@ -32,14 +33,14 @@ async def _answer(request: Request, session: deps.Session, subject: AuthSubject,
 
 
 @router.get("/sms/certificates/{message_id}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+            responses=pdf_response("The certificate"))
 async def sms_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
     """The PDF certificate of a certified SMS of the caller's account; 404 otherwise."""
     return await _answer(request, session, subject, message_id, "sms", "sms")
 
 
 @router.get("/mailing/certificates/{message_id}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+            responses=pdf_response("The certificate"))
 async def mailing_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
     """The PDF certificate of a certified email of the caller's account; 404 otherwise."""
     return await _answer(request, session, subject, message_id, "email", "mailing")

@@ -9,14 +9,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
+from tidings.api.contract import ExactRoute
 from tidings.api.errors import NRS_DESCRIPTION
 from tidings.api.rest.public_ids import decode, show, text
+from tidings.api.rest.schemas import sent_responses
 from tidings.core.ids import Kind
 from tidings.messaging import otp
 from tidings.messaging.mailing import service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -57,7 +59,7 @@ def _when(result: service.Outcome) -> str | None:
     return at.strftime("%Y-%m-%d %H:%M:%S") if at is not None else None
 
 
-@router.post("/mailing", status_code=202)
+@router.post("/mailing", status_code=202, responses=sent_responses)
 async def mailing(body: MailingBody, session: deps.Session, subject: Caller) -> JSONResponse:
     """202 when every recipient was accepted, 207 when some were refused (each with its error)."""
     queued = await service.send(session, subject, service.MailingInput(

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from tidings.api import deps
-from tidings.api.rest import public_ids, render
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import public_ids, render, schemas
 from tidings.api.rest.schemas import ScheduledBody
 from tidings.core.errors import DomainError, NotFound
 from tidings.core.ids import Kind
@@ -20,7 +21,7 @@ from tidings.db.models import Message
 from tidings.messaging import scheduled
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -68,7 +69,7 @@ def _item(message: Message, *, content: bool) -> dict[str, Any]:
     return out
 
 
-@router.get("/scheduled")
+@router.get("/scheduled", response_model=schemas.ScheduledList)
 async def list_scheduled(request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Every scheduled message (filters guid, type, sendingId); one scalar guid shows that message's content."""
     params = request.query_params
@@ -90,7 +91,7 @@ def _body_or_query(body: ScheduledBody | None, request: Request) -> ScheduledBod
                          scheduleDate=params.get("scheduleDate"))
 
 
-@router.put("/scheduled")
+@router.put("/scheduled", response_model=schemas.ScheduledUpdated)
 async def update_scheduled(request: Request, session: deps.Session, subject: Caller,
                            body: ScheduledBody | None = None) -> dict[str, Any]:
     """Move the matching scheduled messages (all of them when no guid is given) to scheduleDate."""
@@ -108,7 +109,7 @@ async def update_scheduled(request: Request, session: deps.Session, subject: Cal
     return {"result": True, "updated": updated}
 
 
-@router.delete("/scheduled")
+@router.delete("/scheduled", response_model=schemas.ScheduledDeleted)
 async def delete_scheduled(request: Request, session: deps.Session, subject: Caller,
                            body: ScheduledBody | None = None) -> dict[str, Any]:
     """Cancel the matching scheduled messages (all of them when no guid is given)."""

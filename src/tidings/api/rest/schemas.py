@@ -1,4 +1,4 @@
-"""Request bodies of the messaging dialect's SMS and scheduled routes.
+"""Request bodies of the messaging dialect's SMS and scheduled routes, and the dialect's response shapes.
 
 Values are typed `Any` on purpose: the service validates them so that a wrong value is the
 documented error code (110 for parts, 113 for encoding ...), not a generic 422.
@@ -6,9 +6,11 @@ documented error code (110 for parts, 113 for encoding ...), not a generic 422.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.api.contract import Out
 
 
 class SmsBody(BaseModel):
@@ -44,3 +46,336 @@ class ScheduledBody(BaseModel):
     type: Any = None
     sendingId: Any = None  # noqa: N815
     scheduleDate: Any = None  # noqa: N815
+
+
+# Response shapes, as the OpenAPI document shows them (closed and strict: see tidings.api.contract).
+
+
+class ErrorDetail(Out):
+    code: int = Field(description="The documented error code (102..140, 404, 422)")
+    description: str
+    fields: dict[str, list[str]] | None = None
+
+
+class Error(Out):
+    """The messaging error envelope."""
+
+    error: ErrorDetail
+
+
+class Refusal(Out):
+    code: int
+    description: str
+
+
+class PaginationLinks(Out):
+    previous: str | None = None
+    next: str | None = None
+
+
+class Pagination(Out):
+    total: int
+    count: int
+    per_page: int
+    current_page: int
+    total_pages: int
+    links: PaginationLinks | list[str] = Field(description="`[]` when there is no other page, as documented")
+
+
+class Meta(Out):
+    pagination: Pagination
+
+
+class Account(Out):
+    username: str
+    email: str | None
+    timezone: str | None
+    language: str | None
+    balance: float
+    creationDate: str  # noqa: N815 - the document's names
+    country: str | None
+    currency: str | None
+
+
+class Notifications(Out):
+    url: str | None
+    events: list[str] | None
+    hasSecret: bool  # noqa: N815
+    updatedAt: str | None  # noqa: N815
+    secret: str | None = Field(default=None, description="Only in the answer to PUT, shown this once")
+
+
+class NotificationsOne(Out):
+    data: Notifications
+
+
+class Coverage(Out):
+    countryIso: str  # noqa: N815
+    countryName: str  # noqa: N815
+    networkName: str  # noqa: N815
+    mcc: str | None
+    mnc: str | None
+    cost: float
+    currencyCode: str  # noqa: N815
+    currencySymbol: str  # noqa: N815
+
+
+class CoverageList(Out):
+    data: list[Coverage]
+
+
+class CountryCoverage(Out):
+    countryIso: str  # noqa: N815
+    countryName: str  # noqa: N815
+    networks: list[str]
+    minCost: float  # noqa: N815
+    maxCost: float  # noqa: N815
+    currencyCode: str  # noqa: N815
+    currencySymbol: str  # noqa: N815
+
+
+class CountryCoverageList(Out):
+    data: list[CountryCoverage]
+
+
+class SentItem(Out):
+    """One recipient of POST /sms or /mailing: accepted with its id, or refused with the documented error."""
+
+    accepted: bool
+    to: str | int
+    id: str | None = Field(default=None, description="The message id (a string of digits), when accepted")
+    parts: int | None = Field(default=None, description="SMS only")
+    scheduledAt: str | None = None  # noqa: N815
+    expiresAt: str | None = None  # noqa: N815
+    error: Refusal | None = Field(default=None, description="When refused")
+
+
+class Sent(Out):
+    campaignId: int | None  # noqa: N815
+    sendingId: int | None  # noqa: N815
+    result: list[SentItem]
+
+
+class TemplateLinks(Out):
+    self: str
+    preview: str
+
+
+class Template(Out):
+    id: int
+    name: str | None
+    type: str | None = Field(default=None, description="v2 only")
+    html: str | None = Field(default=None, description="Left out of the v2 list")
+    createdAt: str | None  # noqa: N815
+    updatedAt: str | None  # noqa: N815
+    links: TemplateLinks | None = Field(default=None, description="In the answers to POST and PUT")
+
+
+class TemplateOne(Out):
+    data: Template
+
+
+class TemplateList(Out):
+    data: list[Template]
+    meta: Meta
+
+
+class Sender(Out):
+    id: int
+    email: str
+    name: str | None
+    verified: bool
+    verifiedAt: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+
+
+class SenderOne(Out):
+    data: Sender
+
+
+class SenderList(Out):
+    data: list[Sender]
+    meta: Meta
+
+
+class BlacklistEntry(Out):
+    type: str
+    recipient: str
+    isDefinitive: bool  # noqa: N815
+    sendingId: int | None = Field(default=None, description="In the list only")  # noqa: N815
+    campaignName: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+
+
+class BlacklistOne(Out):
+    data: BlacklistEntry
+
+
+class BlacklistList(Out):
+    data: list[BlacklistEntry]
+    meta: Meta
+
+
+class SmsEvent(Out):
+    type: str
+    date: str | None
+    isMobile: bool  # noqa: N815
+    browser: str
+    os: str
+
+
+class SelfLink(Out):
+    self: str
+
+
+class SmsMessage(Out):
+    id: str
+    from_: str | None = Field(alias="from")
+    to: str
+    message: str | None
+    campaignId: int | None  # noqa: N815
+    sendingId: int | None  # noqa: N815
+    isDelivered: bool  # noqa: N815
+    isClicked: bool  # noqa: N815
+    events: list[SmsEvent]
+    customFields: dict[str, str | int | float | bool | None]  # noqa: N815
+    links: SelfLink
+
+
+class SmsMessageList(Out):
+    data: list[SmsMessage]
+
+
+class ScheduledContent(Out):
+    to: str
+    from_: str | None = Field(alias="from")
+    encoding: str | None = Field(default=None, description="SMS only")
+    fromName: str | None = Field(default=None, description="Mailing only")  # noqa: N815
+    subject: str | None = Field(default=None, description="Mailing only")
+    message: str | None
+    campaignId: int | None  # noqa: N815
+    sendingId: int | None  # noqa: N815
+
+
+class ScheduledItem(Out):
+    guid: str
+    type: Literal["SMS", "MAILING"]
+    sending_id: int | None = Field(default=None, description="In the list")
+    content: ScheduledContent | None = Field(default=None, description="When one guid is asked for")
+    created_at: str | None
+    updated_at: str | None
+    scheduled_at: str | None
+
+
+class ScheduledList(Out):
+    result: ScheduledItem | list[ScheduledItem] = Field(description="One item when one scalar guid is asked for")
+    total: int
+
+
+class ScheduledUpdated(Out):
+    result: bool
+    updated: int
+
+
+class ScheduledDeleted(Out):
+    result: bool
+    deleted: int
+
+
+class SendingLinks(Out):
+    self: str
+    eventsReport: str  # noqa: N815
+
+
+class Sending(Out):
+    id: int
+    campaignName: str | None  # noqa: N815
+    status: str
+    channel: str
+    total: int
+    processed: int
+    totalSmsParts: int  # noqa: N815
+    cost: float
+    currency: str | None
+    tags: list[str | int | float | bool | None]
+    scheduledAt: str | None  # noqa: N815
+    expiresAt: str | None  # noqa: N815
+    startedAt: str | None  # noqa: N815
+    finishedAt: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+    updatedAt: str | None  # noqa: N815
+    events: dict[str, int]
+    links: SendingLinks
+
+
+class SendingOne(Out):
+    data: Sending
+
+
+class SendingList(Out):
+    data: list[Sending]
+
+
+class CampaignLinks(Out):
+    self: str
+    sendings: str
+
+
+class Campaign(Out):
+    id: int
+    name: str
+    type: str
+    createdAt: str | None  # noqa: N815
+    updatedAt: str | None  # noqa: N815
+    links: CampaignLinks
+    sendings: SendingList
+
+
+class CampaignOne(Out):
+    data: Campaign
+
+
+class CampaignList(Out):
+    data: list[Campaign]
+    meta: Meta
+
+
+class Shortened(Out):
+    longUrl: str  # noqa: N815
+    shortUrl: str | None  # noqa: N815
+    error: bool
+
+
+class ShortenedList(Out):
+    data: list[Shortened]
+
+
+class Otp(Out):
+    recipient: str
+    code: str | None = Field(description="null where only the code's hash is kept")
+    attempts: int
+    maxAttempts: int  # noqa: N815
+    maxSecondsValidity: int  # noqa: N815
+    appId: str | None  # noqa: N815
+    createdAt: str | None  # noqa: N815
+    updatedAt: str | None  # noqa: N815
+    expiresAt: str | None  # noqa: N815
+
+
+class OtpOne(Out):
+    data: Otp
+
+
+class OtpCheck(Out):
+    valid: bool
+    reason: str | None
+    otp: OtpOne | None
+
+
+class OtpCheckOne(Out):
+    data: OtpCheck
+
+
+sent_responses: dict[int | str, dict[str, Any]] = {
+    202: {"model": Sent, "description": "Every recipient was accepted"},
+    207: {"model": Sent, "description": "Some recipients were refused, each with its error"}}

@@ -14,14 +14,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination, public_ids
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import pagination, public_ids, schemas
 from tidings.api.rest.templates import iso
 from tidings.core.ids import Kind
 from tidings.db.models import Sender
 from tidings.messaging import senders
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -38,7 +39,7 @@ def _render(sender: Sender) -> dict[str, Any]:
             "verifiedAt": iso(sender.verified_at), "createdAt": iso(sender.created_at)}
 
 
-@router.get("/senders")
+@router.get("/senders", response_model=schemas.SenderList)
 async def list_senders(request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Every sender of the account, verified or not."""
     rows = await senders.list_senders(session, subject)
@@ -46,7 +47,9 @@ async def list_senders(request: Request, session: deps.Session, subject: Caller)
             "meta": pagination.meta(request, total=len(rows), count=len(rows), page=1, per_page=max(1, len(rows)))}
 
 
-@router.post("/senders")
+@router.post("/senders", status_code=201, responses={
+    200: {"model": schemas.SenderOne, "description": "A known address"},
+    201: {"model": schemas.SenderOne, "description": "A new address"}})
 async def register_sender(body: SenderBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
     """201 for a new address, 200 for a known one; an unverified address is mailed a (new) link."""
     sender, created = await senders.register(session, subject, deps.get_settings(request), body.email or "",
@@ -55,7 +58,7 @@ async def register_sender(body: SenderBody, request: Request, session: deps.Sess
     return JSONResponse({"data": _render(sender)}, status_code=201 if created else 200)
 
 
-@router.get("/senders/{sender_id}")
+@router.get("/senders/{sender_id}", response_model=schemas.SenderOne)
 async def show_sender(sender_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     return {"data": _render(await senders.get(session, subject, public_ids.parse(Kind.SENDER, sender_id)))}
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from tidings.api import deps
-from tidings.api.rest import public_ids, render
+from tidings.api.contract import ExactRoute, csv_response
+from tidings.api.rest import public_ids, render, schemas
 from tidings.core.errors import NotFound
 from tidings.core.ids import Kind
 from tidings.core.phones import phone_country
@@ -18,7 +19,7 @@ from tidings.db.models import Campaign
 from tidings.messaging import reports
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 EVENT_COLUMNS = ["campaignName", "campaignId", "sendingId", "contactId", "event", "phone", "email", "landline",
                  "countryIso", "browser", "os", "url", "createdAt"]
@@ -35,7 +36,7 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/sendings/{sending_id}")
+@router.get("/sendings/{sending_id}", response_model=schemas.SendingOne)
 async def show_sending(sending_id: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """One sending as the campaigns list shows it, with its event counters."""
     sending = await reports.get_sending(session, subject, public_ids.parse(Kind.SENDING, sending_id))
@@ -45,7 +46,8 @@ async def show_sending(sending_id: str, request: Request, session: deps.Session,
                                    list(campaign.tags or []) if campaign else [])}
 
 
-@router.get("/sendings/{sending_id}/reports/events")
+@router.get("/sendings/{sending_id}/reports/events", response_class=Response,
+            responses=csv_response("Every event of the sending"))
 async def events_report(
     sending_id: str, session: deps.Session, subject: Caller, beforeDate: str | None = None,  # noqa: N803
     afterDate: str | None = None, showCustomFields: str | None = None,  # noqa: N803
@@ -80,7 +82,8 @@ async def events_report(
     return _csv(table, f"sending-{public_ids.show(Kind.SENDING, sending.id)}-events.csv")
 
 
-@router.get("/sendings/{sending_id}/reports/keys")
+@router.get("/sendings/{sending_id}/reports/keys", response_class=Response,
+            responses=csv_response("Keystrokes of a voice-interactive sending"))
 async def keys_report(
     sending_id: str, session: deps.Session, subject: Caller, beforeDate: str | None = None,  # noqa: N803
     afterDate: str | None = None,  # noqa: N803

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from tidings.api import deps
-from tidings.api.rest import render
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import render, schemas
 from tidings.api.rest.public_ids import decode, show, text
-from tidings.api.rest.schemas import SmsBody
+from tidings.api.rest.schemas import SmsBody, sent_responses
 from tidings.core.errors import NotFound
 from tidings.core.ids import Kind
 from tidings.db.models import Contact, Event, Message
@@ -22,12 +23,12 @@ from tidings.messaging.sms.service import contact_fields
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 MAX_IDS = 100
 
 
-@router.post("/sms", status_code=202)
+@router.post("/sms", status_code=202, responses=sent_responses)
 async def send_sms(body: SmsBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
     """202 when every recipient was accepted, 207 when some were refused (each with its error)."""
     queued = await service.send(session, subject, deps.get_settings(request), service.SmsInput(
@@ -68,7 +69,7 @@ def _ids(raw: str) -> list[int]:
     return list(dict.fromkeys(pks))
 
 
-@router.get("/sms/{message_ids}")
+@router.get("/sms/{message_ids}", response_model=schemas.SmsMessageList)
 async def show_sms(message_ids: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """The messages with these ids (comma-separated), with their events and custom fields; 404 when none."""
     ids = _ids(message_ids)

@@ -10,13 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination, public_ids
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import pagination, public_ids, schemas
 from tidings.core.ids import Kind
 from tidings.db.models import Template
 from tidings.messaging.templates import service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 Page = Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
@@ -60,24 +61,26 @@ async def _list(request: Request, session: deps.Session, subject: AuthSubject, v
 
 
 def _routes(version: int, prefix: str) -> None:
-    @router.get(prefix, name=f"templates_v{version}_list")
+    @router.get(prefix, name=f"templates_v{version}_list", response_model=schemas.TemplateList)
     async def list_templates(request: Request, session: deps.Session, subject: Caller, page: Page = 1,
                              limit: Limit = pagination.DEFAULT_LIMIT) -> dict[str, Any]:
         """The account's templates, oldest first, with `meta.pagination`."""
         return await _list(request, session, subject, version, page, limit)
 
-    @router.get(prefix + "/{template_id}", name=f"templates_v{version}_show")
+    @router.get(prefix + "/{template_id}", name=f"templates_v{version}_show", response_model=schemas.TemplateOne)
     async def show(template_id: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
         template = await service.get(session, subject, version, public_ids.parse(Kind.TEMPLATE, template_id))
         return {"data": _render(request, template, version)}
 
-    @router.post(prefix, name=f"templates_v{version}_create", status_code=201)
+    @router.post(prefix, name=f"templates_v{version}_create", status_code=201,
+                 responses={201: {"model": schemas.TemplateOne, "description": "Created"}})
     async def create(body: TemplateBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
         template = await service.create(session, subject, version, body.name, body.html)
         await session.commit()
         return JSONResponse({"data": _render(request, template, version, links=True)}, status_code=201)
 
-    @router.put(prefix + "/{template_id}", name=f"templates_v{version}_update", status_code=201)
+    @router.put(prefix + "/{template_id}", name=f"templates_v{version}_update", status_code=201,
+                responses={201: {"model": schemas.TemplateOne, "description": "Replaced"}})
     async def update(template_id: str, body: TemplateBody, request: Request, session: deps.Session,
                      subject: Caller) -> JSONResponse:
         """Replaces name and html; answers 201 as the document shows."""
