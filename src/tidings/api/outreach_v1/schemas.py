@@ -17,7 +17,7 @@ CampaignStatus = Literal["DRAFT", "RUNNING", "PAUSED", "STOPPED", "COMPLETED"]
 Role = Literal["view_campaigns", "create_campaigns", "export_campaigns"]
 
 
-class Error(Out):
+class OutreachError(Out):
     """The outreach error envelope: a message, and for invalid input the messages per field."""
 
     message: str

@@ -21,7 +21,7 @@ router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
-class RecipientBody(BaseModel):
+class BlacklistBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     recipient: str | int | None = None
@@ -36,7 +36,7 @@ def _render(type_: str, row: Suppression, campaign_name: str | None, *, sending:
     return out
 
 
-def _recipient(type_: str, body: RecipientBody | None) -> str:
+def _recipient(type_: str, body: BlacklistBody | None) -> str:
     if type_ not in blacklist.TYPES:
         raise NotFound("Resource not found")
     if body is None or body.recipient is None or not str(body.recipient).strip():
@@ -62,7 +62,7 @@ async def list_blacklist(
 
 @router.put("/v2/blacklist/{type_}", response_model=schemas.BlacklistOne)
 async def add_to_blacklist(type_: str, session: deps.Session, subject: Caller,
-                          body: RecipientBody | None = None) -> dict[str, Any]:
+                          body: BlacklistBody | None = None) -> dict[str, Any]:
     """Add a recipient (idempotent: adding it again answers with the existing entry)."""
     row = await blacklist.add(session, subject.account_id, type_, _recipient(type_, body))
     name = await blacklist.campaign_name(session, row)
@@ -72,7 +72,7 @@ async def add_to_blacklist(type_: str, session: deps.Session, subject: Caller,
 
 @router.delete("/v2/blacklist/{type_}", status_code=204)
 async def remove_from_blacklist(type_: str, session: deps.Session, subject: Caller,
-                                body: RecipientBody | None = None) -> Response:
+                                body: BlacklistBody | None = None) -> Response:
     """Remove a recipient; 404 when it is not on this blacklist."""
     await blacklist.remove(session, subject.account_id, type_, _recipient(type_, body))
     await session.commit()

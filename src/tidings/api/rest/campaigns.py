@@ -37,7 +37,7 @@ def _render(request: Request, row: CampaignRow) -> dict[str, Any]:
                            [render.sending(request, s, stats, row.campaign.name, tags) for s, stats in row.sendings])
 
 
-@router.get("/campaigns", response_model=schemas.CampaignList)
+@router.get("/campaigns", response_model=schemas.BroadcastCampaignList)
 async def list_campaigns(
     request: Request, session: deps.Session, subject: Caller, name: str | None = None, channel: str | None = None,
     beforeDate: str | None = None,  # noqa: N803 - the document's names
@@ -61,7 +61,7 @@ async def _one(request: Request, session: deps.Session, subject: AuthSubject, ra
     return rows[0]
 
 
-@router.get("/campaigns/{campaign_id}", response_model=schemas.CampaignOne)
+@router.get("/campaigns/{campaign_id}", response_model=schemas.BroadcastCampaignOne)
 async def show_campaign(campaign_id: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """One campaign, shaped as in the list (the list's `self` link)."""
     return {"data": _render(request, await _one(request, session, subject, campaign_id))}

@@ -57,7 +57,7 @@ class ErrorDetail(Out):
     fields: dict[str, list[str]] | None = None
 
 
-class Error(Out):
+class NrsError(Out):
     """The messaging error envelope."""
 
     error: ErrorDetail
@@ -150,7 +150,7 @@ class SentItem(Out):
     error: Refusal | None = Field(default=None, description="When refused")
 
 
-class Sent(Out):
+class SendResult(Out):
     campaignId: int | None  # noqa: N815
     sendingId: int | None  # noqa: N815
     result: list[SentItem]
@@ -316,27 +316,27 @@ class SendingList(Out):
     data: list[Sending]
 
 
-class CampaignLinks(Out):
+class BroadcastCampaignLinks(Out):
     self: str
     sendings: str
 
 
-class Campaign(Out):
+class BroadcastCampaign(Out):
     id: int
     name: str
     type: str
     createdAt: str | None  # noqa: N815
     updatedAt: str | None  # noqa: N815
-    links: CampaignLinks
+    links: BroadcastCampaignLinks
     sendings: SendingList
 
 
-class CampaignOne(Out):
-    data: Campaign
+class BroadcastCampaignOne(Out):
+    data: BroadcastCampaign
 
 
-class CampaignList(Out):
-    data: list[Campaign]
+class BroadcastCampaignList(Out):
+    data: list[BroadcastCampaign]
     meta: Meta
 
 
@@ -377,5 +377,5 @@ class OtpCheckOne(Out):
 
 
 sent_responses: dict[int | str, dict[str, Any]] = {
-    202: {"model": Sent, "description": "Every recipient was accepted"},
-    207: {"model": Sent, "description": "Some recipients were refused, each with its error"}}
+    202: {"model": SendResult, "description": "Every recipient was accepted"},
+    207: {"model": SendResult, "description": "Some recipients were refused, each with its error"}}

@@ -24,7 +24,7 @@ Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 _PREFIX = {1: "/api/rest/templates", 2: "/api/rest/v2/templates"}
 
 
-class TemplateBody(BaseModel):
+class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = None
@@ -74,14 +74,14 @@ def _routes(version: int, prefix: str) -> None:
 
     @router.post(prefix, name=f"templates_v{version}_create", status_code=201,
                  responses={201: {"model": schemas.TemplateOne, "description": "Created"}})
-    async def create(body: TemplateBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
+    async def create(body: TemplateIn, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
         template = await service.create(session, subject, version, body.name, body.html)
         await session.commit()
         return JSONResponse({"data": _render(request, template, version, links=True)}, status_code=201)
 
     @router.put(prefix + "/{template_id}", name=f"templates_v{version}_update", status_code=201,
                 responses={201: {"model": schemas.TemplateOne, "description": "Replaced"}})
-    async def update(template_id: str, body: TemplateBody, request: Request, session: deps.Session,
+    async def update(template_id: str, body: TemplateIn, request: Request, session: deps.Session,
                      subject: Caller) -> JSONResponse:
         """Replaces name and html; answers 201 as the document shows."""
         pk = public_ids.parse(Kind.TEMPLATE, template_id)
