@@ -39,6 +39,17 @@ def error_responses(envelope: type[BaseModel], *codes: int) -> dict[int | str, d
     return {code: {"model": envelope, "description": DESCRIPTIONS[code]} for code in codes}
 
 
+def json_errors(envelope: type[BaseModel], *codes: int) -> dict[int | str, dict[str, Any]]:
+    """The same errors for a route whose success is not JSON (CSV, PDF, HTML): its errors still are.
+
+    FastAPI would document a router's error models under the route's own media type, so these
+    name the envelope's component directly (registered by the dialect's JSON routes).
+    """
+    ref = {"$ref": f"#/components/schemas/{envelope.__name__}"}
+    return {code: {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}}
+            for code in codes}
+
+
 def csv_response(description: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}}
 

@@ -4,9 +4,9 @@ from fastapi import APIRouter
 
 from tidings.api.contract import error_responses
 from tidings.api.outreach_v1 import campaigns, clients, contacts, mailboxes, replies, suppressions
-from tidings.api.outreach_v1.schemas import OutreachError
+from tidings.api.outreach_v1.schemas import CODES, OutreachError
 
 router = APIRouter(prefix="/api/v1", tags=["outreach"],
-                   responses=error_responses(OutreachError, 400, 401, 403, 404, 409, 413, 422, 429))
+                   responses=error_responses(OutreachError, *CODES))
 for module in (clients, campaigns, contacts, replies, suppressions, mailboxes):
     router.include_router(module.router)

@@ -253,7 +253,7 @@ async def import_contacts(campaign_id: str, request: Request, session: deps.Sess
 
 
 @router.get("/campaigns/{campaign_id}/contacts/export", response_class=Response,
-            responses=csv_response("The campaign's contacts as CSV"))
+            responses={**csv_response("The campaign's contacts as CSV"), **schemas.ERRORS_AS_JSON})
 async def export_contacts(campaign_id: str, session: deps.Session, subject: Caller) -> Response:
     """CSV of a campaign's contacts with status, interest and step counts."""
     campaign, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, create_model
 
-from tidings.api.contract import Out
+from tidings.api.contract import Out, json_errors
 from tidings.outreach.counters import CAMPAIGN_METRICS, STEP_METRICS
 
 CampaignStatus = Literal["DRAFT", "RUNNING", "PAUSED", "STOPPED", "COMPLETED"]
@@ -288,3 +288,8 @@ class ThreadOne(Out):
 
 class Suppressed(Out):
     data: list[str] = Field(description="The addresses or domains as given")
+
+
+CODES = (400, 401, 403, 404, 409, 413, 422, 429)
+# For the CSV export: its errors are JSON all the same.
+ERRORS_AS_JSON = json_errors(OutreachError, *CODES)

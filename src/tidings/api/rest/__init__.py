@@ -18,10 +18,10 @@ from tidings.api.rest import (
     sms,
     templates,
 )
-from tidings.api.rest.schemas import NrsError
+from tidings.api.rest.schemas import CODES, NrsError
 
 router = APIRouter(prefix="/api/rest", tags=["messaging"],
-                   responses=error_responses(NrsError, 400, 401, 402, 404, 413, 422, 429))
+                   responses=error_responses(NrsError, *CODES))
 router.include_router(account.router)
 # Before any /sms/{id} route: /sms/coverage and /sms/coverageByCountry must not be read as message ids.
 router.include_router(coverage.router)

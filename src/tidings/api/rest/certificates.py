@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from tidings.api import deps
 from tidings.api.contract import ExactRoute, pdf_response
-from tidings.api.rest import public_ids
+from tidings.api.rest import public_ids, schemas
 from tidings.core.ids import Kind
 from tidings.messaging.certificates import pdf, service
 from tidings.tenancy.subject import AuthSubject
@@ -33,14 +33,14 @@ async def _answer(request: Request, session: deps.Session, subject: AuthSubject,
 
 
 @router.get("/sms/certificates/{message_id}", response_class=Response,
-            responses=pdf_response("The certificate"))
+            responses={**pdf_response("The certificate"), **schemas.ERRORS_AS_JSON})
 async def sms_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
     """The PDF certificate of a certified SMS of the caller's account; 404 otherwise."""
     return await _answer(request, session, subject, message_id, "sms", "sms")
 
 
 @router.get("/mailing/certificates/{message_id}", response_class=Response,
-            responses=pdf_response("The certificate"))
+            responses={**pdf_response("The certificate"), **schemas.ERRORS_AS_JSON})
 async def mailing_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
     """The PDF certificate of a certified email of the caller's account; 404 otherwise."""
     return await _answer(request, session, subject, message_id, "email", "mailing")

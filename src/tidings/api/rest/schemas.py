@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.api.contract import Out
+from tidings.api.contract import Out, json_errors
 
 
 class SmsBody(BaseModel):
@@ -379,3 +379,7 @@ class OtpCheckOne(Out):
 sent_responses: dict[int | str, dict[str, Any]] = {
     202: {"model": SendResult, "description": "Every recipient was accepted"},
     207: {"model": SendResult, "description": "Some recipients were refused, each with its error"}}
+
+CODES = (400, 401, 402, 404, 413, 422, 429)
+# For the routes that answer CSV, PDF or HTML: their errors are JSON all the same.
+ERRORS_AS_JSON = json_errors(NrsError, *CODES)

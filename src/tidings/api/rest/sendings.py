@@ -47,7 +47,7 @@ async def show_sending(sending_id: str, request: Request, session: deps.Session,
 
 
 @router.get("/sendings/{sending_id}/reports/events", response_class=Response,
-            responses=csv_response("Every event of the sending"))
+            responses={**csv_response("Every event of the sending"), **schemas.ERRORS_AS_JSON})
 async def events_report(
     sending_id: str, session: deps.Session, subject: Caller, beforeDate: str | None = None,  # noqa: N803
     afterDate: str | None = None, showCustomFields: str | None = None,  # noqa: N803
@@ -83,7 +83,7 @@ async def events_report(
 
 
 @router.get("/sendings/{sending_id}/reports/keys", response_class=Response,
-            responses=csv_response("Keystrokes of a voice-interactive sending"))
+            responses={**csv_response("Keystrokes of a voice-interactive sending"), **schemas.ERRORS_AS_JSON})
 async def keys_report(
     sending_id: str, session: deps.Session, subject: Caller, beforeDate: str | None = None,  # noqa: N803
     afterDate: str | None = None,  # noqa: N803

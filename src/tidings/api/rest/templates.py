@@ -96,6 +96,7 @@ def _routes(version: int, prefix: str) -> None:
         return Response(status_code=204)
 
     @router.get(prefix + "/{template_id}/preview", name=f"templates_v{version}_preview",
+                responses=schemas.ERRORS_AS_JSON,
                 response_class=HTMLResponse)
     async def preview(template_id: str, request: Request, session: deps.Session, subject: Caller) -> HTMLResponse:
         """The template's HTML; query parameters fill custom fields (?name=Ann renders {name})."""
