@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from tidings.api import deps
 from tidings.api.contract import ExactRoute
 from tidings.api.rest import schemas
+from tidings.api.rest.schemas import STRING, STRINGS, typed
 from tidings.core.errors import NotFound
 from tidings.messaging import event_webhooks
 from tidings.tenancy import repository
@@ -43,8 +44,8 @@ class NotificationsBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    url: Any = None
-    events: Any = None
+    url: Any = typed(STRING, "The URL that receives event notifications")
+    events: Any = typed(STRINGS, "The events to notify; none means every event")
 
 
 def _notifications(view: event_webhooks.View | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from tidings.api import deps
 from tidings.api.contract import ExactRoute
 from tidings.api.errors import NRS_DESCRIPTION
 from tidings.api.rest.public_ids import decode, show, text
-from tidings.api.rest.schemas import sent_responses
+from tidings.api.rest.schemas import OTP_CONFIG, sent_responses, typed
 from tidings.core.ids import Kind
 from tidings.messaging import otp
 from tidings.messaging.mailing import service
@@ -45,7 +45,7 @@ class MailingBody(BaseModel):
     trackOpens: bool = True  # noqa: N815
     trackClicks: bool = True  # noqa: N815
     certified: bool = False
-    otpConfig: Any = None  # noqa: N815 - validated by the service, so a bad value is the dialect's 422
+    otpConfig: Any = typed(OTP_CONFIG)  # noqa: N815 - validated by the service, so a bad value is the dialect's 422
 
 
 def _template(raw: int | None) -> int | None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from tidings.api import deps
 from tidings.api.contract import ExactRoute
 from tidings.api.rest import render, schemas
+from tidings.api.rest.schemas import BOOLEAN, OTP_CONFIG, STRING, typed
 from tidings.db.models import OtpCode
 from tidings.messaging import otp
 from tidings.tenancy.subject import AuthSubject
@@ -23,13 +24,13 @@ class GenerateBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    recipient: Any = None
-    alpha: Any = None
-    length: Any = None
-    maxAttempts: Any = None  # noqa: N815 - the document's names
-    maxSecondsValidity: Any = None  # noqa: N815
-    appId: Any = None  # noqa: N815
-    rejectIfPendingCode: Any = None  # noqa: N815
+    recipient: Any = typed(STRING, "A phone number or an email address")
+    alpha: Any = typed(BOOLEAN)
+    length: Any = typed(OTP_CONFIG["properties"]["length"])
+    maxAttempts: Any = typed(OTP_CONFIG["properties"]["maxAttempts"])  # noqa: N815 - the document's names
+    maxSecondsValidity: Any = typed(OTP_CONFIG["properties"]["maxSecondsValidity"])  # noqa: N815
+    appId: Any = typed(STRING)  # noqa: N815
+    rejectIfPendingCode: Any = typed(BOOLEAN)  # noqa: N815
 
 
 class CheckBody(BaseModel):
@@ -37,10 +38,10 @@ class CheckBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    recipient: Any = None
-    code: Any = None
-    caseSensitive: Any = None  # noqa: N815
-    appId: Any = None  # noqa: N815
+    recipient: Any = typed(STRING)
+    code: Any = typed(STRING)
+    caseSensitive: Any = typed(BOOLEAN)  # noqa: N815
+    appId: Any = typed(STRING)  # noqa: N815
 
 
 def _shown(row: OtpCode, code: str | None) -> dict[str, Any]:

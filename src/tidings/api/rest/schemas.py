@@ -13,28 +13,47 @@ from pydantic import BaseModel, ConfigDict, Field
 from tidings.api.contract import Out, json_errors
 
 
+def typed(schema: dict[str, Any], description: str | None = None) -> Any:
+    """A field the service checks (so a bad value is the documented code), shown in the OpenAPI document with its
+    documented type."""
+    return Field(default=None, description=description, json_schema_extra=schema)
+
+
+STRING: dict[str, Any] = {"type": "string"}
+STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+NRS_DATE: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{14}$", "description": "YYYYmmddHHiiss, UTC"}
+OTP_CONFIG: dict[str, Any] = {"type": "object", "properties": {
+    "alpha": BOOLEAN, "length": {"type": "integer", "minimum": 3, "maximum": 10},
+    "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 10},
+    "maxSecondsValidity": {"type": "integer", "minimum": 30, "maximum": 600},
+    "appId": STRING, "rejectIfPendingCode": BOOLEAN}}
+
+
 class SmsBody(BaseModel):
     """POST /api/rest/sms; unknown keys are ignored as the document's clients may send more."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    to: Any = None
-    sender: Any = Field(default=None, alias="from")
-    message: Any = None
-    encoding: Any = None
-    parts: Any = None
-    splitParts: Any = None  # noqa: N815 - the document's names
-    trans: Any = None
-    flash: Any = None
-    scheduleDate: Any = None  # noqa: N815
-    expirationDate: Any = None  # noqa: N815
-    notificationUrl: Any = None  # noqa: N815
-    campaignName: Any = None  # noqa: N815
-    tags: Any = None
-    certified: Any = None
-    sub: Any = None
-    availableTimes: Any = None  # noqa: N815
-    otpConfig: Any = None  # noqa: N815
+    to: Any = typed(STRINGS, "Recipients with their country prefix")
+    sender: Any = Field(default=None, alias="from", json_schema_extra=STRING)
+    message: Any = typed(STRING)
+    encoding: Any = typed({"type": "string", "enum": ["gsm", "gsm-pt", "utf-16"]})
+    parts: Any = typed({"type": "integer", "minimum": 1, "maximum": 15})
+    splitParts: Any = typed(BOOLEAN)  # noqa: N815 - the document's names
+    trans: Any = typed({"type": "integer", "enum": [0, 1]})
+    flash: Any = typed(BOOLEAN)
+    scheduleDate: Any = typed(NRS_DATE)  # noqa: N815
+    expirationDate: Any = typed(NRS_DATE)  # noqa: N815
+    notificationUrl: Any = typed({"anyOf": [STRING, STRINGS]}, "One URL, or one per recipient")  # noqa: N815
+    campaignName: Any = typed(STRING)  # noqa: N815
+    tags: Any = typed(STRINGS)
+    certified: Any = typed(BOOLEAN)
+    sub: Any = typed({"type": "array", "items": {"type": "object", "additionalProperties": STRING}},
+                     "Substitution variables, one object per recipient")
+    availableTimes: Any = typed({"type": "array", "items": {"type": "object", "properties": {  # noqa: N815
+        "day": {"type": "integer", "minimum": 1, "maximum": 7}, "from": STRING, "to": STRING}}})
+    otpConfig: Any = typed(OTP_CONFIG)  # noqa: N815
 
 
 class ScheduledBody(BaseModel):
@@ -42,10 +61,11 @@ class ScheduledBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    guid: Any = None
-    type: Any = None
-    sendingId: Any = None  # noqa: N815
-    scheduleDate: Any = None  # noqa: N815
+    guid: Any = typed({"anyOf": [STRING, {"type": "integer"}, {"type": "array", "items": STRING}]},
+                      "One guid, several comma-separated, or an array; none means every scheduled message")
+    type: Any = typed({"type": "string", "enum": ["SMS", "MAILING"]})
+    sendingId: Any = typed({"type": "integer"})  # noqa: N815
+    scheduleDate: Any = typed(NRS_DATE)  # noqa: N815
 
 
 # Response shapes, as the OpenAPI document shows them (closed and strict: see tidings.api.contract).
