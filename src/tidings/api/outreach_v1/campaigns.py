@@ -23,17 +23,22 @@ router = APIRouter(route_class=ExactRoute)
 StepNumber = Annotated[int, Path(ge=1, le=10_000)]
 
 
+# Checked by the service (an unknown key or a non-boolean is a 422 naming it); documented here.
+SETTINGS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                   "properties": {k: {"type": "boolean"} for k in ("track_opens", "track_clicks", "stop_on_autoreply")}}
+
+
 class CampaignIn(BaseModel):
     name: str = Field(max_length=255)
     client_id: str = Field(max_length=64)
     timezone: str = Field(max_length=64)
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = Field(default=None, json_schema_extra=SETTINGS_SCHEMA)
 
 
 class CampaignUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=255)
     timezone: str | None = Field(default=None, max_length=64)
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = Field(default=None, json_schema_extra=SETTINGS_SCHEMA)
 
 
 class Variant(BaseModel):

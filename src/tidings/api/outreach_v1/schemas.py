@@ -105,9 +105,15 @@ class Campaign(Out):
     client: Client | None
 
 
+class CampaignSettings(Out):
+    track_opens: bool | None = None
+    track_clicks: bool | None = None
+    stop_on_autoreply: bool | None = None
+
+
 class CampaignDetail(Campaign):
     schedule: Schedule | None
-    settings: dict[str, bool | int | float | str | list[str] | None]
+    settings: CampaignSettings
     mailbox_ids: list[str]
     steps: int
     started_at: int | None

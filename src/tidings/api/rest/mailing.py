@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from tidings.api import deps
 from tidings.api.contract import ExactRoute
 from tidings.api.errors import NRS_DESCRIPTION
 from tidings.api.rest.public_ids import decode, show, text
-from tidings.api.rest.schemas import OTP_CONFIG, sent_responses, typed
+from tidings.api.rest.schemas import OTP_CONFIG, STRING, STRINGS, sent_responses, typed
 from tidings.core.ids import Kind
 from tidings.messaging import otp
 from tidings.messaging.mailing import service
@@ -22,26 +22,34 @@ router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
+ATTACHMENTS: dict[str, Any] = {"type": "array", "items": {"type": "object", "properties": {
+    "name": STRING, "content": {"type": "string", "description": "base64"}, "contentType": STRING}}}
+
+
+# Entries are checked by the service, one recipient at a time (a bad one is refused with its code).
+Strings = Annotated[list[Any] | None, WithJsonSchema(STRINGS)]
+
+
 class MailingBody(BaseModel):
     """The documented parameters; unknown keys are ignored as the document's clients may send more."""
 
     model_config = ConfigDict(extra="ignore")
 
-    to: list[Any] | None = None
+    to: Strings = None
     body: str | None = None
     templateId: int | None = None  # noqa: N815 - the document's names
     templateV2Id: int | None = None  # noqa: N815
-    cc: list[Any] | None = None
-    bcc: list[Any] | None = None
+    cc: Strings = None
+    bcc: Strings = None
     fromEmail: str | None = None  # noqa: N815
     fromName: str | None = None  # noqa: N815
     replyTo: str | None = None  # noqa: N815
     subject: str | None = None
     scheduleDate: str | None = None  # noqa: N815
     campaignName: str | None = None  # noqa: N815
-    tags: list[Any] | None = None
+    tags: Strings = None
     sub: list[Any] | None = None
-    attachments: list[Any] | None = None
+    attachments: Annotated[list[Any] | None, WithJsonSchema(ATTACHMENTS)] = None
     trackOpens: bool = True  # noqa: N815
     trackClicks: bool = True  # noqa: N815
     certified: bool = False
