@@ -108,7 +108,8 @@ def render_status(item: Status) -> dict[str, Any]:
         "clicked": m.clicked_at is not None, "clickedStatusCode": _code(clicked_code)[0],
         "clickedStatus": _code(clicked_code)[1], "clickedAt": clock.epoch(m.clicked_at),
         "clickedDate": iso(m.clicked_at),
-        "campaignId": item.campaign.id if item.campaign else None,
+        # The document shows an integer: the same non-sequential id the messaging dialect shows.
+        "campaignId": codec().to_int(Kind.CAMPAIGN, item.campaign.id) if item.campaign else None,
         "campaignAlias": item.campaign.name if item.campaign else None,
     }
     return body

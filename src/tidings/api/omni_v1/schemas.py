@@ -68,7 +68,9 @@ def render_flow(view: FlowView) -> dict[str, Any]:
     """The batch (or one contact of it): every contact's steps with channel, status, times and reason."""
     flow, ids = view.flow, codec()
     return {
-        "id": ids.to_uuid(Kind.BATCH, flow.id), "campaignId": flow.campaign_id, "campaignAlias": flow.campaign_alias,
+        "id": ids.to_uuid(Kind.BATCH, flow.id),
+        "campaignId": None if flow.campaign_id is None else ids.to_int(Kind.CAMPAIGN, flow.campaign_id),
+        "campaignAlias": flow.campaign_alias,
         "status": "FINISHED" if view.finished else "RUNNING", **_times("created", flow.created_at),
         **_times("finished", view.finished_at),
         "contacts": [{"id": ids.to_uuid(Kind.FLOW, contact.id), "correlationId": contact.correlation_id,
