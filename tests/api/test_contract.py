@@ -134,10 +134,14 @@ def _real_ids(case: schemathesis.Case, ids: dict[str, str]) -> None:
 
 
 def _checker(base: str, headers: dict[str, str], ids: dict[str, str], operation: Any) -> Any:
-    """A hypothesis test of one operation: generated cases, half of them with real ids in the path."""
+    """A hypothesis test of one operation: valid and invalid generated cases, about half with real ids in the path."""
     calls = [0]
 
-    @hypothesis.given(case=operation.as_strategy(), real=hypothesis.strategies.booleans())
+    # Valid input (the documented types) and invalid input (which must be a 4xx, never a 5xx).
+    cases = hypothesis.strategies.one_of(operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
+                                         operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
+
+    @hypothesis.given(case=cases, real=hypothesis.strategies.booleans())
     @hypothesis.settings(max_examples=2 * EXAMPLES, deadline=None, derandomize=True, database=None,
                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def check(case: schemathesis.Case, real: bool) -> None:
