@@ -11,6 +11,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tidings.core import ids
+from tidings.core.ids import Kind
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
@@ -110,3 +113,15 @@ class Receiver:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+def row_id(kind: Kind, public: int | str) -> int:
+    """The primary key behind a messaging-dialect id from a response (tests that read the row itself)."""
+    pk = ids.from_int(kind, public)
+    assert pk is not None, f"{public!r} is not a {kind.name} id"
+    return pk
+
+
+def public_id(kind: Kind, pk: int) -> int:
+    """The messaging-dialect id of a row the test created directly."""
+    return ids.to_int(kind, pk)

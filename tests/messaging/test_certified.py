@@ -12,6 +12,7 @@ import pypdf
 import pytest
 from sqlalchemy import select
 
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Account, Event, Message, Sending
 from tidings.engine.runner import Runner
@@ -21,7 +22,7 @@ from tidings.messaging.certificates.service import Certificate
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import basic
+from helpers import basic, row_id
 
 TWO_PARTS = "x" * 200  # 2 GSM parts to 34666555444 at 0.065 each
 
@@ -50,11 +51,11 @@ async def test_certified_sms_is_charged_the_surcharge_once(app: Any, client: htt
     await runner.run_until_idle()
     async with db.sessions() as s:
         for sent, cost in ((certified, Decimal("0.18")), (plain, Decimal("0.13"))):
-            message = await s.get(Message, int(sent["result"][0]["id"]))
-            sending = await s.get(Sending, sent["sendingId"])
+            message = await s.get(Message, row_id(Kind.MESSAGE, sent["result"][0]["id"]))
+            sending = await s.get(Sending, row_id(Kind.SENDING, sent["sendingId"]))
             assert message is not None and sending is not None
             assert message.parts == 2 and message.cost == cost and sending.cost == cost
-        message = await s.get(Message, int(certified["result"][0]["id"]))
+        message = await s.get(Message, row_id(Kind.MESSAGE, certified["result"][0]["id"]))
         assert message is not None and message.extra["pricing"]["surcharge"] == "0.05"
     assert await _balance(db, account.account_id) == Decimal("0.69")
 
@@ -93,7 +94,7 @@ async def test_no_surcharge_by_default(app: Any, client: httpx.AsyncClient, db: 
     sent = (await _send(client, account, True)).json()
     await runner.run_until_idle()
     async with db.sessions() as s:
-        message = await s.get(Message, int(sent["result"][0]["id"]))
+        message = await s.get(Message, row_id(Kind.MESSAGE, sent["result"][0]["id"]))
         assert message is not None and message.cost == Decimal("0.13") and "surcharge" not in message.extra["pricing"]
 
 

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from tidings.channels.registry import build_provider
-from tidings.core import ids
 from tidings.core.clock import ManualClock
 from tidings.core.errors import Forbidden
 from tidings.core.ids import Kind
@@ -35,7 +34,7 @@ from tidings.messaging import event_webhooks, events, outbox, senders, tracking
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import Receiver, basic
+from helpers import Receiver, basic, public_id, row_id
 from smtp_sink import smtp_sink
 
 URL = "/api/rest/account/notifications"
@@ -95,9 +94,8 @@ async def test_sms_sent_and_delivered_are_posted_with_the_documented_fields(
     form = second.form()
     assert set(form) == FIELDS, "no smtpResponse for SMS"
     async with db.sessions() as s:
-        contact_id = (await s.execute(select(Contact.id))).scalar_one()
-    public_contact = str(ids.to_int(Kind.CONTACT, contact_id))
-    assert form == {"id": sent["result"][0]["id"], "channel": "sms", "contactId": public_contact,
+        contact_id = public_id(Kind.CONTACT, (await s.execute(select(Contact.id))).scalar_one())
+    assert form == {"id": sent["result"][0]["id"], "channel": "sms", "contactId": str(contact_id),
                     "campaignId": str(sent["campaignId"]), "campaignName": "Promo", "event": "delivered",
                     "extra": "{}", "eventDate": "2026-01-05T09:01:01+00:00"}
     assert first.form()["event"] == "sent" and first.form()["eventDate"] == "2026-01-05T09:00:00+00:00"
@@ -118,7 +116,8 @@ async def test_mailing_opened_and_clicked(app: Any, client: httpx.AsyncClient, a
         "to": ["bob@example.test"], "fromEmail": "info@acme.test", "replyTo": "info@acme.test", "subject": "Hi",
         "body": '<a href="https://example.com/a?b=1&c=%C3%BC">x</a>'})
     assert r.status_code == 202, r.text
-    message_id = int(r.json()["result"][0]["id"])
+    shown = r.json()["result"][0]["id"]
+    message_id = row_id(Kind.MESSAGE, shown)
     await runner.run_until_idle()
     assert receiver.requests == [], "sent and delivered are filtered out"
 
@@ -132,7 +131,7 @@ async def test_mailing_opened_and_clicked(app: Any, client: httpx.AsyncClient, a
     opened, clicked = receiver.forms()
     assert opened["event"] == "opened" and clicked["event"] == "clicked"
     for form in (opened, clicked):
-        assert form["id"] == str(message_id) and form["channel"] == "mailing"
+        assert form["id"] == shown and form["channel"] == "mailing"
         assert form["campaignId"] == "0" and form["campaignName"] == "" and form["contactId"] == ""
         assert "smtpResponse" not in form
     assert json.loads(opened["extra"]) == {}
@@ -258,16 +257,16 @@ async def test_the_engine_keeps_sending_while_a_receiver_hangs(
     app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered&delay=3600s"))
     await _hook(client, auth, f"{receiver.base}/hook", ["sent"])
     receiver.hold()
-    first = int((await _sms(client, auth))["result"][0]["id"])
+    first = row_id(Kind.MESSAGE, (await _sms(client, auth))["result"][0]["id"])
     await asyncio.wait_for(runner.tick(), timeout=5)  # sends, and starts the webhook call without waiting for it
-    second = int((await _sms(client, auth))["result"][0]["id"])
+    second = row_id(Kind.MESSAGE, (await _sms(client, auth))["result"][0]["id"])
     await asyncio.wait_for(runner.tick(), timeout=5)
     async with db.sessions() as s:
         statuses = {m.id: m.status for m in (await s.execute(select(Message))).scalars()}
     assert statuses == {first: "sent", second: "sent"}, "the hung receiver did not hold up the next send"
     receiver.release()
     await asyncio.wait_for(runner.settle(), timeout=30)
-    assert sorted(f["id"] for f in receiver.forms()) == sorted([str(first), str(second)])
+    assert sorted(f["id"] for f in receiver.forms()) == sorted(str(public_id(Kind.MESSAGE, m)) for m in (first, second))
 
 
 async def test_five_retries_one_to_five_minutes_apart_then_given_up(
@@ -420,7 +419,8 @@ async def test_voice_is_text2speech_and_other_dialects_are_left_out(client: http
             ids.append(message.id)
     await runner.run_until_idle()
     [form] = receiver.forms()
-    assert form["channel"] == "text2speech" and form["id"] == str(ids[0]) and form["event"] == "delivered"
+    assert form["channel"] == "text2speech" and form["event"] == "delivered"
+    assert form["id"] == str(public_id(Kind.MESSAGE, ids[0]))
 
 
 async def test_private_target_refused_at_delivery_time_and_nothing_secret_is_logged(

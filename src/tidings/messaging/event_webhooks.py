@@ -239,11 +239,10 @@ async def on_event(session: AsyncSession, happened: events.Happened) -> None:
 def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -> dict[str, str]:
     """The document's fields of one notification."""
     fields = {
-        "id": str(message.id),
+        "id": str(ids.to_int(Kind.MESSAGE, message.id)),
         "channel": CHANNELS[message.channel],
-        # The contact's id as /api/rest/contacts shows it.
         "contactId": str(ids.to_int(Kind.CONTACT, message.contact_id)) if message.contact_id else "",
-        "campaignId": str(campaign.id if campaign else 0),
+        "campaignId": str(ids.to_int(Kind.CAMPAIGN, campaign.id) if campaign else 0),
         "campaignName": campaign.name if campaign else "",
         "event": str(payload["event"]),
         "extra": json.dumps(payload.get("extra") or {}, separators=(",", ":")),

@@ -21,7 +21,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings import net
-from tidings.core import clock
+from tidings.core import clock, ids
+from tidings.core.ids import Kind
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job, Message
 from tidings.engine.context import EngineContext
@@ -60,7 +61,7 @@ def values_for(message: Message, status: str, at: datetime) -> dict[str, str]:
     """The value of every documented escape for one notification."""
     pricing = (message.extra or {}).get("pricing") or {}
     return {
-        "i": str(message.id),
+        "i": str(ids.to_int(Kind.MESSAGE, message.id)),
         "p": message.sender or "",
         "P": message.recipient or "",
         "t": _minute(message.sent_at),
@@ -70,8 +71,8 @@ def values_for(message: Message, status: str, at: datetime) -> dict[str, str]:
         "y": _minute(at),
         # One notification per message: receipts of every part are folded into the message's outcome.
         "n": "1",
-        "C": str(message.campaign_id or 0),
-        "S": str(message.sending_id or 0),
+        "C": str(ids.to_int(Kind.CAMPAIGN, message.campaign_id) if message.campaign_id else 0),
+        "S": str(ids.to_int(Kind.SENDING, message.sending_id) if message.sending_id else 0),
     }
 
 

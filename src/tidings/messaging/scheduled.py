@@ -1,9 +1,9 @@
 """Scheduled messages of the messaging dialect: list, move and cancel what is queued for a later date.
 
-GUID (for 5b and every other dialect that shows it): the scheduled item is one *message*, and its
-guid is the message's id as a decimal string (`str(message.id)`), the same value `POST /api/rest/sms`
-and `POST /api/rest/mailing` return as `id`. The document's examples show several guids sharing one
-`sending_id`, which rules out a per-sending guid.
+GUID (for 5b and every other dialect that shows it): the scheduled item is one *message*, and
+its guid is the message's public id as a decimal string (`ids.to_int(Kind.MESSAGE, pk)`), the same
+value `POST /api/rest/sms` and `POST /api/rest/mailing` return as `id`. The document's examples
+show several guids sharing one `sending_id`, which rules out a per-sending guid.
 
 A message is scheduled while it is still queued, was given a schedule date (`scheduled_at`), and
 belongs to a sending of the messaging dialect (`Sending.source == "rest"`). Type SMS is channel
@@ -21,7 +21,9 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
+from tidings.core import ids as public_ids
 from tidings.core.errors import DomainError
+from tidings.core.ids import Kind
 from tidings.db.models import Message, Sending
 from tidings.tenancy.subject import AuthSubject
 
@@ -30,6 +32,7 @@ TYPES: Final = {"SMS": "sms", "MAILING": "email"}
 TYPE_OF_CHANNEL: Final = {v: k for k, v in TYPES.items()}
 CANCELLED: Final = "deleted"
 MAX_ID: Final = 2**63 - 1
+NO_ROW: Final = -1  # never a primary key
 
 
 def _nrs(code: int) -> DomainError:
@@ -62,15 +65,16 @@ def parse_guids(raw: Any) -> tuple[list[int] | None, bool]:
     items: Sequence[Any] = raw if isinstance(raw, list) else (raw.split(",") if isinstance(raw, str) else [raw])
     if isinstance(raw, str) and "," in raw:
         single = False
-    ids: list[int] = []
+    pks: list[int] = []
     for item in items:
         if isinstance(item, bool):
             raise _nrs(120)
         text = item.strip() if isinstance(item, str) else str(item) if isinstance(item, int) else ""
-        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID or int(text) < 1:
+        if not (text.isascii() and text.isdigit()) or len(text) > 19 or not 0 < int(text) <= MAX_ID:
             raise _nrs(120)
-        ids.append(int(text))
-    return list(dict.fromkeys(ids)), single and len(ids) == 1
+        # A well-formed guid that is not one of ours is simply not found, like another account's.
+        pks.append(public_ids.from_int(Kind.MESSAGE, text) or NO_ROW)
+    return list(dict.fromkeys(pks)), single and len(pks) == 1
 
 
 def parse_type(raw: Any) -> str | None:

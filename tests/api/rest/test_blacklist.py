@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Event, Suppression
 from tidings.engine.runner import Runner
@@ -15,7 +16,7 @@ from tidings.messaging import blacklist, outbox
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import basic
+from helpers import basic, public_id
 
 URL = "/api/rest/v2/blacklist"
 
@@ -75,7 +76,7 @@ async def test_filters_and_pagination(client: httpx.AsyncClient, auth: dict[str,
         for i in range(5):
             await blacklist.add(s, account.account_id, "sms", f"3466655544{i}",
                                 sending_id=sending.id if i < 2 else None)
-        sending_id = sending.id
+        sending_id = public_id(Kind.SENDING, sending.id)
     r = await client.get(f"{URL}/sms", params={"limit": 2}, headers=auth)
     body = r.json()
     assert [e["recipient"] for e in body["data"]] == ["34666555444", "34666555443"], "newest first"

@@ -14,13 +14,14 @@ import pytest
 
 from tidings.channels.registry import build_provider
 from tidings.core.clock import ManualClock
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Message
 from tidings.engine.runner import Runner
 from tidings.messaging import events, senders
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import basic, public_id, row_id
 from smtp_sink import smtp_sink
 
 SMS_TEXT = "Hola Zoë, ваш код 4711 — stop: {UNSUB_URL}"
@@ -105,7 +106,7 @@ async def test_certified_sms_certificate_attests_the_facts_and_verifies(
     assert body["genuine"] is True and body["code"] == code
     shown = body["certificate"]
     assert shown["recipient"] == "34666555444" and shown["sender"] == "TIDINGS" and shown["channel"] == "sms"
-    assert shown["account"] == {"id": account.account_id, "name": "Acme"}
+    assert shown["account"] == {"id": public_id(Kind.ACCOUNT, account.account_id), "name": "Acme"}
     assert shown["content_sha256"] == digest and shown["submitted_at"] == "2026-01-05T09:00:00Z"
     assert [(e["kind"], e["at"]) for e in shown["events"]] == [("sent", "2026-01-05T09:00:00Z"),
                                                                ("delivered", "2026-01-05T09:00:02Z")]
@@ -116,7 +117,7 @@ async def test_certified_sms_certificate_attests_the_facts_and_verifies(
 
     # A later event changes the next certificate, never the validity of the one already issued.
     async with db.transaction() as s:
-        message = await s.get(Message, int(message_id))
+        message = await s.get(Message, row_id(Kind.MESSAGE, message_id))
         assert message is not None
         clock.advance(60)
         await events.record(s, message, "clicked", details={"url": "https://example.com"})

@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from tidings.channels.registry import build_provider
 from tidings.core.clock import ManualClock
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Campaign, Event, Message, Sending
 from tidings.engine.runner import Runner
 from tidings.messaging import attachments, senders
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import basic, row_id
 from smtp_sink import smtp_sink
 
 URL = "/api/rest/mailing"
@@ -60,8 +61,8 @@ async def test_documented_example_is_accepted(client: httpx.AsyncClient, auth: d
     [item] = body["result"]
     assert item == {"accepted": True, "to": "bob@example.test", "id": item["id"], "scheduledAt": None}
     async with db.sessions() as s:
-        message = await s.get(Message, int(item["id"]))
-        sending = await s.get(Sending, body["sendingId"])
+        message = await s.get(Message, row_id(Kind.MESSAGE, item["id"]))
+        sending = await s.get(Sending, row_id(Kind.SENDING, body["sendingId"]))
     assert message is not None and sending is not None and sending.source == "rest"
     assert message.channel == "email" and message.sending_id == sending.id and message.sender_name == "Info"
     assert message.extra["track_opens"] is True and message.extra["track_clicks"] is True
@@ -108,7 +109,7 @@ async def test_mail_reaches_a_real_relay_then_unsubscribe_blacklists_the_recipie
         assert unsub, "[unsubscribe_link] became the message's own link"
 
         async with db.sessions() as s:
-            campaign = await s.get(Campaign, body["campaignId"])
+            campaign = await s.get(Campaign, row_id(Kind.CAMPAIGN, body["campaignId"]))
         assert campaign is not None and campaign.name == "Spring" and campaign.tags == ["promo", "email"]
 
         r = await client.post(unsub.group(1).removeprefix("http://tidings.test"))
@@ -120,7 +121,7 @@ async def test_mail_reaches_a_real_relay_then_unsubscribe_blacklists_the_recipie
 
         r = await client.post(URL, headers=auth, json=mailing(to=["Bob@example.test"]))
         assert r.status_code == 202, "the blacklist is enforced at send time, not at the request"
-        second = int(r.json()["result"][0]["id"])
+        second = row_id(Kind.MESSAGE, r.json()["result"][0]["id"])
         await runner.run_until_idle()
         assert len(sink.received) == 1, "the blacklisted recipient got nothing more"
         assert await _events(db, second) == ["rejected"]
@@ -227,10 +228,10 @@ async def test_schedule_date(client: httpx.AsyncClient, auth: dict[str, str], ve
     item = r.json()["result"][0]
     assert item["scheduledAt"] == when.strftime("%Y-%m-%d %H:%M:%S")
     await runner.run_until_idle()
-    assert await _events(db, int(item["id"])) == []
+    assert await _events(db, row_id(Kind.MESSAGE, item["id"])) == []
     clock.advance(timedelta(days=1, seconds=1))
     await runner.run_until_idle()
-    assert await _events(db, int(item["id"])) == ["sent", "delivered"]
+    assert await _events(db, row_id(Kind.MESSAGE, item["id"])) == ["sent", "delivered"]
     past = datetime(2013, 2, 15, 14, 20, tzinfo=UTC).strftime("%Y%m%d%H%M%S")
     r = await client.post(URL, json=mailing(scheduleDate=past), headers=auth)
     assert r.status_code == 202 and r.json()["result"][0]["scheduledAt"] is None, "a past date sends now"

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from tidings.channels.base import OutboundMessage
 from tidings.channels.registry import build_provider
 from tidings.core.clock import ManualClock
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Message, OtpCode
 from tidings.engine.runner import Runner
 from tidings.messaging import senders
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import basic, row_id
 
 PHONE = "34666555444"
 GENERATE, CHECK = "/api/rest/otp/generate", "/api/rest/otp/check"
@@ -101,10 +102,10 @@ async def test_sms_code_is_sent_checked_once_and_stored_as_a_hash(
     assert sent.body == f"Your code is {code}"
 
     [row] = await rows(db)
-    assert row.message_id == int(item["id"]) and row.status == "pending" and row.recipient == PHONE
+    assert row.message_id == row_id(Kind.MESSAGE, item["id"]) and row.status == "pending" and row.recipient == PHONE
     assert code not in row.code_hash and len(row.code_hash) == 64, "only an HMAC of the code is kept"
     async with db.sessions() as s:
-        message = await s.get(Message, int(item["id"]))
+        message = await s.get(Message, row_id(Kind.MESSAGE, item["id"]))
         assert message is not None and message.extra["kind"] == "transactional"
         assert "sub" not in message.extra, "the code is not a custom field (reports show those)"
 

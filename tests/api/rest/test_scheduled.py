@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tidings.core.clock import ManualClock
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Event, Message
 from tidings.engine.runner import Runner
@@ -17,7 +18,7 @@ from tidings.messaging import outbox
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import basic
+from helpers import basic, public_id, row_id
 
 URL = "/api/rest/scheduled"
 LATER = "20260110100000"
@@ -45,7 +46,7 @@ async def _mailing(db: Database, account: NewAccount, when: datetime) -> int:
         message = await outbox.queue(s, outbox.new_message(
             account_id=account.account_id, channel="email", sender="info@acme.test", recipient="bob@example.test",
             sending=sending, due_at=when, subject="Hello", html="<p>Hi</p>"))
-        return message.id
+        return public_id(Kind.MESSAGE, message.id)
 
 
 async def test_list_single_update_and_delete(client: httpx.AsyncClient, auth: dict[str, str], db: Database,
@@ -89,7 +90,7 @@ async def test_list_single_update_and_delete(client: httpx.AsyncClient, auth: di
     r = await client.put(URL, json={"guid": [int(i) for i in ids], "scheduleDate": "20260112093000"}, headers=auth)
     assert r.status_code == 200 and r.json() == {"result": True, "updated": 2}
     async with db.sessions() as s:
-        moved = (await s.execute(select(Message).where(Message.id == int(ids[0])))).scalar_one()
+        moved = (await s.execute(select(Message).where(Message.id == row_id(Kind.MESSAGE, ids[0])))).scalar_one()
     assert moved.due_at == moved.scheduled_at == datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
     r = await client.get(URL, params={"guid": ids[0]}, headers=auth)
     assert r.json()["result"]["scheduled_at"] == "2026-01-12 09:30:00"

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from tidings.channels.registry import build_provider
 from tidings.core.clock import ManualClock
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Campaign, Contact, Event, Message, Sending
 from tidings.engine.runner import Runner
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import basic, public_id, row_id
 
 URL = "/api/rest/sms"
 
@@ -70,7 +71,7 @@ async def test_documented_example_is_accepted_sent_and_delivered(
     await runner.run_until_idle()
     clock.advance(2)
     await runner.run_until_idle()
-    assert await _events(db, int(item["id"])) == ["sent", "delivered"]
+    assert await _events(db, row_id(Kind.MESSAGE, item["id"])) == ["sent", "delivered"]
 
     r = await client.get(f"{URL}/{item['id']}", headers=auth)
     assert r.status_code == 200, r.text
@@ -199,9 +200,10 @@ async def test_sub_filters_contacts_and_unsubscribe(app: Any, client: httpx.Asyn
     assert second.body.startswith("Hi Ana MADRID {amount|formatDotComma}")
     assert second.contact_id is not None
     await runner.run_until_idle()
-    r = await client.get(f"{URL}/{first.id},{second.id}", headers=auth)
+    shown = [str(public_id(Kind.MESSAGE, first.id)), str(public_id(Kind.MESSAGE, second.id))]
+    r = await client.get(f"{URL}/{','.join(shown)}", headers=auth)
     data = r.json()["data"]
-    assert [d["id"] for d in data] == [str(first.id), str(second.id)]
+    assert [d["id"] for d in data] == shown
     assert data[0]["message"].startswith("Hi Bob smith") and "/u/" in data[0]["message"]
     assert "{UNSUB_URL}" not in data[0]["message"]
     assert data[0]["customFields"] == {"name": "BOB SMITH", "amount": "1234.5", "url": "https://acme.test/x"}

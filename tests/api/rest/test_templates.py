@@ -7,12 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Message
 from tidings.messaging import senders
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import basic, row_id
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ async def test_template_ids_in_a_mailing(client: httpx.AsyncClient, auth: dict[s
     for ids in ({"templateId": v1}, {"templateV2Id": v2}):
         r = await client.post("/api/rest/mailing", json={**base, **ids}, headers=auth)
         assert r.status_code == 202, r.text
-        sent.append(int(r.json()["result"][0]["id"]))
+        sent.append(row_id(Kind.MESSAGE, r.json()["result"][0]["id"]))
     async with db.sessions() as s:
         htmls = [(await s.get(Message, mid)).html for mid in sent]  # type: ignore[union-attr]
     assert htmls == ["<p>v1 Bob</p>", "<p>v2 Bob</p>"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from tidings.api.contract import Out
 from tidings.core import clock
 from tidings.core.ids import Kind, codec
 from tidings.messaging.email_api.service import Status
@@ -27,7 +28,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-class RecipientBody(_Body):
+class EmailRecipientBody(_Body):
     correlationId: str | int | None = None  # noqa: N815 - the document's names
     emailAddress: str  # noqa: N815
     emailName: str | None = None  # noqa: N815
@@ -41,13 +42,13 @@ class AttachmentBody(_Body):
     type: str | None = None
 
 
-class SendBody(_Body):
+class EmailSendBody(_Body):
     fromEmail: str  # noqa: N815
     fromName: str  # noqa: N815
     replyTo: str | None = None  # noqa: N815
     subject: str | None = None
     campaignAlias: str | None = None  # noqa: N815
-    recipients: list[RecipientBody]
+    recipients: list[EmailRecipientBody]
     # The example spells it emailHtml, the field table emailHTML: both are read.
     emailHtml: str | None = Field(default=None, validation_alias=AliasChoices("emailHtml", "emailHTML"))  # noqa: N815
     emailText: str | None = None  # noqa: N815
@@ -107,7 +108,67 @@ def render_status(item: Status) -> dict[str, Any]:
         "clicked": m.clicked_at is not None, "clickedStatusCode": _code(clicked_code)[0],
         "clickedStatus": _code(clicked_code)[1], "clickedAt": clock.epoch(m.clicked_at),
         "clickedDate": iso(m.clicked_at),
-        "campaignId": item.campaign.id if item.campaign else None,
+        # The document shows an integer: the same non-sequential id the messaging dialect shows.
+        "campaignId": codec().to_int(Kind.CAMPAIGN, item.campaign.id) if item.campaign else None,
         "campaignAlias": item.campaign.name if item.campaign else None,
     }
     return body
+
+
+# Response shapes, as the OpenAPI document shows them (closed and strict: see tidings.api.contract).
+
+
+class WavyError(Out):
+    """The error envelope of the email and omnichannel dialects."""
+
+    errorCode: int  # noqa: N815 - the document's names
+    errorMessage: str  # noqa: N815
+    errors: dict[str, list[str]] | None = None
+
+
+class SentRecipient(Out):
+    correlationId: str | None  # noqa: N815
+    id: str = Field(description="The recipient's email id (UUID)")
+
+
+class EmailSent(Out):
+    id: str = Field(description="The request id (UUID)")
+    recipients: list[SentRecipient]
+
+
+class StatusRecipient(Out):
+    id: str
+    correlationId: str | None  # noqa: N815
+    emailAddress: str  # noqa: N815
+    emailName: str | None  # noqa: N815
+    extraInfo: str | None  # noqa: N815
+
+
+class EmailStatus(Out):
+    recipient: StatusRecipient
+    fromEmail: str | None  # noqa: N815
+    fromName: str | None  # noqa: N815
+    createdAt: int | None  # noqa: N815
+    createdDate: str | None  # noqa: N815
+    sent: bool
+    sentStatusCode: int | None  # noqa: N815
+    sentStatus: str | None  # noqa: N815
+    sentAt: int | None  # noqa: N815
+    sentDate: str | None  # noqa: N815
+    delivered: bool
+    deliveredStatusCode: int | None  # noqa: N815
+    deliveredStatus: str | None  # noqa: N815
+    deliveredAt: int | None  # noqa: N815
+    deliveredDate: str | None  # noqa: N815
+    opened: bool
+    openedStatusCode: int | None  # noqa: N815
+    openedStatus: str | None  # noqa: N815
+    openedAt: int | None  # noqa: N815
+    openedDate: str | None  # noqa: N815
+    clicked: bool
+    clickedStatusCode: int | None  # noqa: N815
+    clickedStatus: str | None  # noqa: N815
+    clickedAt: int | None  # noqa: N815
+    clickedDate: str | None  # noqa: N815
+    campaignId: int | None  # noqa: N815
+    campaignAlias: str | None  # noqa: N815

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from tidings.api import deps
-from tidings.api.email_v1.schemas import SendBody
+from tidings.api.contract import ExactRoute
+from tidings.api.email_v1.schemas import EmailSendBody, EmailSent
 from tidings.core.ids import Kind, codec
 from tidings.messaging.email_api import service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.wavy("email"))]
 
 
@@ -20,8 +21,8 @@ def _text(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
 
-@router.post("/send")
-async def send(body: SendBody, session: deps.Session, subject: Caller) -> dict[str, Any]:
+@router.post("/send", response_model=EmailSent)
+async def send(body: EmailSendBody, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Queue the request; answers its id and each recipient's id with its correlationId."""
     sent = await service.send(session, subject, service.SendInput(
         from_email=body.fromEmail, from_name=body.fromName, reply_to=body.replyTo, subject=body.subject,

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from tidings.api import deps
-from tidings.api.email_v1.schemas import SearchBody, render_status
+from tidings.api.contract import ExactRoute
+from tidings.api.email_v1.schemas import EmailStatus, SearchBody, render_status
 from tidings.core.errors import ValidationFailed
 from tidings.core.ids import Kind, codec
 from tidings.messaging.email_api import service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.wavy("email"))]
 
 
@@ -29,7 +30,7 @@ def _date(value: str | None, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-@router.post("/status/search")
+@router.post("/status/search", response_model=list[EmailStatus])
 async def status_search(body: SearchBody, session: deps.Session, subject: Caller) -> list[dict[str, Any]]:
     """Statuses of the emails with these ids (recipient or request ids) or correlationIds, in a date interval."""
     start, end = _date(body.startDate, "startDate"), _date(body.endDate, "endDate")
@@ -54,7 +55,7 @@ async def status_search(body: SearchBody, session: deps.Session, subject: Caller
     return [render_status(item) for item in found]
 
 
-@router.post("/status/list")
+@router.post("/status/list", response_model=list[EmailStatus])
 async def status_list(session: deps.Session, subject: Caller) -> list[dict[str, Any]]:
     """Every email whose status changed since the last call, each change returned once."""
     found = await service.list_new(session, subject)

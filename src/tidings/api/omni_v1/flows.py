@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from tidings.api import deps
-from tidings.api.omni_v1.schemas import SendBody, render_flow
+from tidings.api.contract import ExactRoute
+from tidings.api.omni_v1.schemas import Flow, OmniSendBody, Started, render_flow
 from tidings.config import Settings
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.ids import Kind, codec
 from tidings.flows import service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.wavy("omni"))]
 AppSettings = Annotated[Settings, Depends(deps.get_settings)]
 
@@ -23,8 +24,8 @@ def _text(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
 
-@router.post("/send")
-async def send(body: SendBody, session: deps.Session, subject: Caller, settings: AppSettings) -> dict[str, Any]:
+@router.post("/send", response_model=Started)
+async def send(body: OmniSendBody, session: deps.Session, subject: Caller, settings: AppSettings) -> dict[str, Any]:
     """Start the template's first step for every contact; answers the batch id and one id per contact."""
     template = body.template
     if isinstance(template, list):
@@ -47,7 +48,7 @@ async def send(body: SendBody, session: deps.Session, subject: Caller, settings:
                          for c in started.contacts]}
 
 
-@router.get("/{public_id}")
+@router.get("/{public_id}", response_model=Flow)
 async def get_flow(public_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """A batch id shows every contact; a message id (one contact's flow) shows that contact alone."""
     ids = codec()

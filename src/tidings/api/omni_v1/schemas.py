@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from tidings.api.contract import Out
 from tidings.api.email_v1.schemas import iso
 from tidings.core import clock
 from tidings.core.ids import Kind, codec
@@ -40,16 +41,16 @@ class StepBody(_Body):
     timeoutSeconds: int | None = None  # noqa: N815
 
 
-class TemplateBody(_Body):
+class OmniTemplateBody(_Body):
     campaignAlias: str | None = None  # noqa: N815
     # The field table spells it Steps.
     steps: list[StepBody] = Field(validation_alias=AliasChoices("steps", "Steps"))
 
 
-class SendBody(_Body):
+class OmniSendBody(_Body):
     contacts: list[ContactBody]
     # The field table types the template as an array: a one-item array is read like the object.
-    template: TemplateBody | list[TemplateBody]
+    template: OmniTemplateBody | list[OmniTemplateBody]
 
 
 def _times(prefix: str, at: Any) -> dict[str, Any]:
@@ -67,7 +68,9 @@ def render_flow(view: FlowView) -> dict[str, Any]:
     """The batch (or one contact of it): every contact's steps with channel, status, times and reason."""
     flow, ids = view.flow, codec()
     return {
-        "id": ids.to_uuid(Kind.BATCH, flow.id), "campaignId": flow.campaign_id, "campaignAlias": flow.campaign_alias,
+        "id": ids.to_uuid(Kind.BATCH, flow.id),
+        "campaignId": None if flow.campaign_id is None else ids.to_int(Kind.CAMPAIGN, flow.campaign_id),
+        "campaignAlias": flow.campaign_alias,
         "status": "FINISHED" if view.finished else "RUNNING", **_times("created", flow.created_at),
         **_times("finished", view.finished_at),
         "contacts": [{"id": ids.to_uuid(Kind.FLOW, contact.id), "correlationId": contact.correlation_id,
@@ -76,3 +79,54 @@ def render_flow(view: FlowView) -> dict[str, Any]:
                       "steps": [_step(s) for s in steps]}
                      for contact, steps in view.contacts],
     }
+
+
+# Response shapes, as the OpenAPI document shows them (closed and strict: see tidings.api.contract).
+
+
+class StartedMessage(Out):
+    id: str = Field(description="One contact's flow (UUID)")
+    correlationId: str | None  # noqa: N815 - the document's names
+
+
+class Started(Out):
+    id: str = Field(description="The batch (UUID)")
+    messages: list[StartedMessage]
+
+
+class FlowStepOut(Out):
+    step: int
+    type: str
+    channel: str
+    destination: str | None
+    status: str
+    messageId: str | None  # noqa: N815
+    startedAt: int | None  # noqa: N815
+    startedDate: str | None  # noqa: N815
+    endedAt: int | None  # noqa: N815
+    endedDate: str | None  # noqa: N815
+    reason: str | None
+
+
+class FlowContact(Out):
+    id: str
+    correlationId: str | None  # noqa: N815
+    phone: str | None
+    email: str | None
+    emailName: str | None  # noqa: N815
+    status: str
+    finishedAt: int | None  # noqa: N815
+    finishedDate: str | None  # noqa: N815
+    steps: list[FlowStepOut]
+
+
+class Flow(Out):
+    id: str
+    campaignId: int | None  # noqa: N815
+    campaignAlias: str | None  # noqa: N815
+    status: Literal["RUNNING", "FINISHED"]
+    createdAt: int | None  # noqa: N815
+    createdDate: str | None  # noqa: N815
+    finishedAt: int | None  # noqa: N815
+    finishedDate: str | None  # noqa: N815
+    contacts: list[FlowContact]

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.api import deps
-from tidings.api.outreach_v1 import render
+from tidings.api.contract import ExactRoute
+from tidings.api.outreach_v1 import render, schemas
 from tidings.api.outreach_v1.common import Caller, filter_pk, pk
 from tidings.core.ids import Kind
 from tidings.db.models import Campaign
@@ -18,21 +19,26 @@ from tidings.outreach import access, stats
 from tidings.outreach.campaigns import service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 StepNumber = Annotated[int, Path(ge=1, le=10_000)]
+
+
+# Checked by the service (an unknown key or a non-boolean is a 422 naming it); documented here.
+SETTINGS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                   "properties": {k: {"type": "boolean"} for k in ("track_opens", "track_clicks", "stop_on_autoreply")}}
 
 
 class CampaignIn(BaseModel):
     name: str = Field(max_length=255)
     client_id: str = Field(max_length=64)
     timezone: str = Field(max_length=64)
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = Field(default=None, json_schema_extra=SETTINGS_SCHEMA)
 
 
 class CampaignUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=255)
     timezone: str | None = Field(default=None, max_length=64)
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = Field(default=None, json_schema_extra=SETTINGS_SCHEMA)
 
 
 class Variant(BaseModel):
@@ -71,7 +77,7 @@ async def _detail(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
                                   len(steps))
 
 
-@router.get("/campaigns")
+@router.get("/campaigns", response_model=schemas.CampaignList)
 async def list_campaigns(session: deps.Session, subject: Caller, client_id: str | None = Query(default=None)
                          ) -> dict[str, Any]:
     """Campaigns the caller may see, optionally of one client."""
@@ -80,7 +86,7 @@ async def list_campaigns(session: deps.Session, subject: Caller, client_id: str 
     return {"data": [render.campaign(c, cl) for c, cl in rows]}
 
 
-@router.post("/campaigns")
+@router.post("/campaigns", response_model=schemas.CampaignOne)
 async def create_campaign(body: CampaignIn, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Create a DRAFT campaign for a client (200, as the newer document shows)."""
     campaign = await service.create_campaign(session, subject, name=body.name,
@@ -91,7 +97,7 @@ async def create_campaign(body: CampaignIn, session: deps.Session, subject: Call
     return {"data": render.campaign(campaign, client)}
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get("/campaigns/{campaign_id}", response_model=schemas.CampaignDetailOne)
 async def show_campaign(campaign_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """One campaign with its schedule, settings, mailboxes and step count (native)."""
     subject.require("view_campaigns")
@@ -99,7 +105,7 @@ async def show_campaign(campaign_id: str, session: deps.Session, subject: Caller
     return {"data": await _detail(session, campaign)}
 
 
-@router.put("/campaigns/{campaign_id}")
+@router.put("/campaigns/{campaign_id}", response_model=schemas.CampaignDetailOne)
 async def update_campaign(campaign_id: str, body: CampaignUpdate, session: deps.Session, subject: Caller
                           ) -> dict[str, Any]:
     """Rename a campaign, change its zone or its settings (native)."""
@@ -114,7 +120,7 @@ def _stat_day(day: Any) -> str:
     return f"{day.isoformat()}T00:00:00.000000Z"
 
 
-@router.get("/campaigns/{campaign_id}/daily-stats")
+@router.get("/campaigns/{campaign_id}/daily-stats", response_model=schemas.DailyStats)
 async def daily_stats(campaign_id: str, session: deps.Session, subject: Caller,
                       start: int | None = Query(default=None, ge=0, le=253402300799)) -> dict[str, Any]:
     """Campaign figures per day, from the day of `start` (epoch seconds) on."""
@@ -123,19 +129,19 @@ async def daily_stats(campaign_id: str, session: deps.Session, subject: Caller,
     return {"data": [{"day": _stat_day(day), **values} for day, values in days]}
 
 
-@router.get("/campaigns/{campaign_id}/stats")
+@router.get("/campaigns/{campaign_id}/stats", response_model=schemas.TotalStatsOne)
 async def total_stats(campaign_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Campaign totals with per-step figures."""
     return {"data": await stats.total(session, subject, pk(Kind.CAMPAIGN, campaign_id))}
 
 
-@router.get("/campaigns/{campaign_id}/steps")
+@router.get("/campaigns/{campaign_id}/steps", response_model=schemas.StepList)
 async def list_steps(campaign_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     steps = await service.list_steps(session, subject, pk(Kind.CAMPAIGN, campaign_id))
     return {"data": [render.step(s) for s in steps]}
 
 
-@router.post("/campaigns/{campaign_id}/steps", status_code=201)
+@router.post("/campaigns/{campaign_id}/steps", status_code=201, response_model=schemas.StepOne)
 async def add_step(campaign_id: str, body: StepIn, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Append a step: subject, HTML body, delay after the previous step, optional A/B variants."""
     step = await service.add_step(session, subject, pk(Kind.CAMPAIGN, campaign_id), subject_line=body.subject,
@@ -145,7 +151,7 @@ async def add_step(campaign_id: str, body: StepIn, session: deps.Session, subjec
     return {"data": render.step(step)}
 
 
-@router.put("/campaigns/{campaign_id}/steps/{number}")
+@router.put("/campaigns/{campaign_id}/steps/{number}", response_model=schemas.StepOne)
 async def update_step(campaign_id: str, number: StepNumber, body: StepUpdate, session: deps.Session, subject: Caller
                       ) -> dict[str, Any]:
     step = await service.update_step(
@@ -163,7 +169,7 @@ async def delete_step(campaign_id: str, number: StepNumber, session: deps.Sessio
     return Response(status_code=204)
 
 
-@router.put("/campaigns/{campaign_id}/schedule")
+@router.put("/campaigns/{campaign_id}/schedule", response_model=schemas.CampaignDetailOne)
 async def set_schedule(campaign_id: str, body: ScheduleIn, session: deps.Session, subject: Caller
                        ) -> dict[str, Any]:
     """Sending days (1 = Monday .. 7) and the daily HH:MM window in the campaign's zone."""
@@ -174,7 +180,7 @@ async def set_schedule(campaign_id: str, body: ScheduleIn, session: deps.Session
     return {"data": data}
 
 
-@router.put("/campaigns/{campaign_id}/mailboxes")
+@router.put("/campaigns/{campaign_id}/mailboxes", response_model=schemas.MailboxList)
 async def set_mailboxes(campaign_id: str, body: MailboxesIn, session: deps.Session, subject: Caller
                         ) -> dict[str, Any]:
     """Replace the campaign's sending mailboxes."""
@@ -192,19 +198,19 @@ async def _transition(action: str, campaign_id: str, session: AsyncSession, subj
     return {"data": data}
 
 
-@router.post("/campaigns/{campaign_id}/start")
+@router.post("/campaigns/{campaign_id}/start", response_model=schemas.CampaignDetailOne)
 async def start(campaign_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """DRAFT or PAUSED -> RUNNING; needs at least one step and one mailbox."""
     return await _transition("start", campaign_id, session, subject)
 
 
-@router.post("/campaigns/{campaign_id}/pause")
+@router.post("/campaigns/{campaign_id}/pause", response_model=schemas.CampaignDetailOne)
 async def pause(campaign_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """RUNNING -> PAUSED."""
     return await _transition("pause", campaign_id, session, subject)
 
 
-@router.post("/campaigns/{campaign_id}/stop")
+@router.post("/campaigns/{campaign_id}/stop", response_model=schemas.CampaignDetailOne)
 async def stop(campaign_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """DRAFT, RUNNING or PAUSED -> STOPPED."""
     return await _transition("stop", campaign_id, session, subject)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from tidings.api import deps
-from tidings.api.outreach_v1 import render
+from tidings.api.contract import ExactRoute
+from tidings.api.outreach_v1 import render, schemas
 from tidings.api.outreach_v1.common import ClientsCaller, pk, storable_input
 from tidings.core import ids
 from tidings.core.clock import epoch
@@ -16,7 +17,7 @@ from tidings.core.ids import Kind
 from tidings.tenancy import client_users, clients
 from tidings.tenancy.subject import ROLES
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 class ClientIn(BaseModel):
@@ -39,13 +40,13 @@ class AcceptIn(BaseModel):
     name: str = Field(default="", max_length=200)
 
 
-@router.get("/clients")
+@router.get("/clients", response_model=schemas.ClientList)
 async def list_clients(session: deps.Session, subject: ClientsCaller) -> dict[str, Any]:
     """Display a listing of the agency's clients."""
     return {"data": [render.client(c) for c in await clients.list_clients(session, subject)]}
 
 
-@router.post("/clients", status_code=201)
+@router.post("/clients", status_code=201, response_model=schemas.ClientOne)
 async def create_client(body: ClientIn, session: deps.Session, subject: ClientsCaller) -> dict[str, Any]:
     """Add a new client to the user's agency."""
     client = await clients.create_client(session, subject, name=body.name, max_emails=body.max_emails)
@@ -53,7 +54,7 @@ async def create_client(body: ClientIn, session: deps.Session, subject: ClientsC
     return {"data": render.client(client)}
 
 
-@router.get("/clients/{client_id}/users")
+@router.get("/clients/{client_id}/users", response_model=schemas.UsersOne)
 async def list_users(client_id: str, session: deps.Session, subject: ClientsCaller) -> dict[str, Any]:
     """Active users of a client and pending invitations, with their roles."""
     members, invitations = await client_users.list_members(session, subject, pk(Kind.CLIENT, client_id))
@@ -65,7 +66,7 @@ async def list_users(client_id: str, session: deps.Session, subject: ClientsCall
     }}
 
 
-@router.post("/clients/{client_id}/users")
+@router.post("/clients/{client_id}/users", response_model=schemas.InvitationSent)
 async def add_user(client_id: str, body: ClientUserIn, session: deps.Session, subject: ClientsCaller
                    ) -> dict[str, Any]:
     """Invite a user to a client with roles; the answer carries the one-time invitation token."""
@@ -79,7 +80,7 @@ async def add_user(client_id: str, body: ClientUserIn, session: deps.Session, su
                            "accept_url": "/api/v1/invitations/accept"}}
 
 
-@router.put("/clients/{client_id}/users")
+@router.put("/clients/{client_id}/users", response_model=schemas.Message)
 async def update_user(client_id: str, body: ClientUserIn, session: deps.Session, subject: ClientsCaller
                       ) -> dict[str, Any]:
     """Change the roles of an active user or an invitation."""
@@ -98,7 +99,8 @@ async def delete_user(client_id: str, session: deps.Session, subject: ClientsCal
     return Response(status_code=204)
 
 
-@router.post("/invitations/accept", status_code=201, dependencies=[Depends(storable_input)])
+@router.post("/invitations/accept", status_code=201, response_model=schemas.AcceptedOne,
+             dependencies=[Depends(storable_input)])
 async def accept_invitation(body: AcceptIn, session: deps.Session) -> dict[str, Any]:
     """Accept an invitation (native): creates the client user and returns its Bearer token once."""
     accepted = await client_users.accept(session, secret=body.token, name=body.name)

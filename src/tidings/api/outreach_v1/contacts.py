@@ -7,11 +7,12 @@ import io
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api import deps
-from tidings.api.outreach_v1 import render
+from tidings.api.contract import ExactRoute, csv_response
+from tidings.api.outreach_v1 import render, schemas
 from tidings.api.outreach_v1.common import Caller, RowsCaller, SearchCaller, filter_pk, flag, page, pk
 from tidings.core import csvsafe
 from tidings.core.clock import epoch
@@ -21,11 +22,39 @@ from tidings.outreach.campaigns.service import client_of
 from tidings.outreach.contacts import service
 from tidings.outreach.fields import CONTACT_FIELDS
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 MAX_IMPORT_ROWS = 200_000
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
 # CSV columns that are not custom merge fields.
 _KNOWN_COLUMNS = {*CONTACT_FIELDS, "timezone", "campaign_id", "custom_merge_fields"}
+
+
+Scalar = str | int | float | None
+FieldList = list[str | dict[str, Scalar]]
+
+
+class ContactIn(BaseModel):
+    """POST /contacts. Values are checked by the service, which names the field; unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    campaign_id: str = Field(max_length=64)
+    email: str
+    first_name: Scalar = None
+    last_name: Scalar = None
+    company: Scalar = None
+    industry: Scalar = None
+    website: Scalar = None
+    title: Scalar = None
+    phone: Scalar = None
+    address: Scalar = None
+    city: Scalar = None
+    state: Scalar = None
+    country: Scalar = None
+    timezone: Scalar = None
+    custom_merge_fields: dict[str, Scalar | bool] | FieldList | None = None
+    custom_merge_fields_php: dict[str, Scalar | bool] | FieldList | None = Field(
+        default=None, alias="custom_merge_fields[]", description="The document's PHP-style spelling of the same")
 
 
 class InterestIn(BaseModel):
@@ -39,27 +68,37 @@ class InterestRemove(BaseModel):
 
 def _contact_body(body: dict[str, Any]) -> dict[str, Any]:
     data = dict(body)
-    # The document's example sends the PHP-style key "custom_merge_fields[]".
-    if "custom_merge_fields" not in data and "custom_merge_fields[]" in data:
-        data["custom_merge_fields"] = data["custom_merge_fields[]"]
+    # The document's example sends the PHP-style key "custom_merge_fields[]" with bare values
+    # (["aut"]). Laravel ignores what it does not know, so does this: its name/value entries count,
+    # the rest is dropped rather than refused.
+    legacy = data.pop("custom_merge_fields[]", None)
+    if "custom_merge_fields" not in data and legacy is not None:
+        data["custom_merge_fields"] = ([e for e in legacy if _is_field(e)] if isinstance(legacy, list)
+                                       else legacy if isinstance(legacy, dict) else None)
     return data
 
 
-@router.post("/contacts", status_code=201)
-async def create_contact(session: deps.Session, subject: Caller, body: dict[str, Any] = Body(...)
-                         ) -> dict[str, Any]:
+def _is_field(entry: Any) -> bool:
+    """An entry `custom_fields_from` reads as one field: {"name", "value"}, {name: value} or "name:value"."""
+    if isinstance(entry, dict):
+        return "name" in entry or len(entry) == 1
+    return isinstance(entry, str) and ":" in entry
+
+
+@router.post("/contacts", status_code=201, response_model=schemas.ContactList)
+async def create_contact(session: deps.Session, subject: Caller, body: ContactIn) -> dict[str, Any]:
     """Add a contact to a campaign; `data` is an array, as documented."""
-    campaign_id = body.get("campaign_id")
-    if not isinstance(campaign_id, str) or not campaign_id:
+    if not body.campaign_id:
         raise ValidationFailed.on("campaign_id", "The campaign id field is required.")
-    enrollment, contact, campaign = await service.create_contact(session, subject, pk(Kind.CAMPAIGN, campaign_id),
-                                                                 _contact_body(body))
+    raw = body.model_dump(by_alias=True, exclude_unset=True)
+    enrollment, contact, campaign = await service.create_contact(session, subject, pk(Kind.CAMPAIGN, body.campaign_id),
+                                                                 _contact_body(raw))
     client = await client_of(session, campaign)
     await session.commit()
     return {"data": [render.contact(enrollment, contact, campaign, client)]}
 
 
-@router.get("/contacts")
+@router.get("/contacts", response_model=schemas.ContactList)
 async def search_contacts(session: deps.Session, subject: SearchCaller, email: str = Query(default="", max_length=320),
                           client_id: str | None = Query(default=None),
                           campaign_id: str | None = Query(default=None)) -> dict[str, Any]:
@@ -79,14 +118,14 @@ async def search_contacts(session: deps.Session, subject: SearchCaller, email: s
     return {"data": out}
 
 
-@router.get("/contacts/{contact_id}")
+@router.get("/contacts/{contact_id}", response_model=schemas.ContactOne)
 async def show_contact(contact_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """A contact with its campaign."""
     enrollment, contact, campaign = await service.show(session, subject, pk(Kind.ENROLLMENT, contact_id))
     return {"data": render.contact(enrollment, contact, campaign, await client_of(session, campaign))}
 
 
-@router.put("/contact-interest")
+@router.put("/contact-interest", response_model=schemas.Message)
 async def update_interest(body: InterestIn, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Set a contact's interest to POSITIVE, NEUTRAL or NEGATIVE."""
     interest = body.interest.strip().upper()
@@ -97,7 +136,7 @@ async def update_interest(body: InterestIn, session: deps.Session, subject: Call
     return {"message": "Interest updated."}
 
 
-@router.delete("/contact-interest")
+@router.delete("/contact-interest", response_model=schemas.Message)
 async def remove_interest(body: InterestRemove, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Set a contact's interest to UNMARKED."""
     await service.set_interest(session, subject, pk(Kind.ENROLLMENT, body.contact_id), "UNMARKED")
@@ -114,7 +153,7 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | Non
     return upper
 
 
-@router.get("/campaigns/{campaign_id}/contacts")
+@router.get("/campaigns/{campaign_id}/contacts", response_model=schemas.ContactList)
 async def list_contacts(
     campaign_id: str, session: deps.Session, subject: Caller,
     status: str | None = Query(default=None, max_length=32), interest: str | None = Query(default=None, max_length=32),
@@ -196,7 +235,12 @@ async def _import_rows(request: Request) -> list[tuple[int, dict[str, Any]]]:
     return [(i + 1, _contact_body(item) if isinstance(item, dict) else {}) for i, item in enumerate(items)]
 
 
-@router.post("/campaigns/{campaign_id}/contacts/import")
+@router.post("/campaigns/{campaign_id}/contacts/import", response_model=schemas.ImportReportOne, openapi_extra={
+    "requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ContactIn"}}},
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
 async def import_contacts(campaign_id: str, request: Request, session: deps.Session, subject: RowsCaller
                           ) -> dict[str, Any]:
     """Upsert contacts by email from a CSV upload (field `file`) or a JSON array; returns counts."""
@@ -209,7 +253,8 @@ async def import_contacts(campaign_id: str, request: Request, session: deps.Sess
                      "errors": report.invalid}}
 
 
-@router.get("/campaigns/{campaign_id}/contacts/export")
+@router.get("/campaigns/{campaign_id}/contacts/export", response_class=Response,
+            responses={**csv_response("The campaign's contacts as CSV"), **schemas.ERRORS_AS_JSON})
 async def export_contacts(campaign_id: str, session: deps.Session, subject: Caller) -> Response:
     """CSV of a campaign's contacts with status, interest and step counts."""
     campaign, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))

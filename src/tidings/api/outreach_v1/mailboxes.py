@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tidings.api import deps
-from tidings.api.outreach_v1 import render
+from tidings.api.contract import ExactRoute
+from tidings.api.outreach_v1 import render, schemas
 from tidings.api.outreach_v1.common import Caller, filter_pk, pk
 from tidings.core.errors import NotFound
 from tidings.core.ids import Kind
 from tidings.outreach.mailboxes import service
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Security = Literal["none", "starttls", "tls"]
 
 
@@ -36,7 +37,7 @@ class MailboxBody(BaseModel):
     min_interval_seconds: int = Field(default=60, ge=0, le=86_400)
 
 
-@router.post("/mailboxes", status_code=201)
+@router.post("/mailboxes", status_code=201, response_model=schemas.MailboxOne)
 async def create_mailbox(body: MailboxBody, request: Request, session: deps.Session, subject: Caller
                          ) -> dict[str, Any]:
     """Add a mailbox to a client, within the client's max_emails."""
@@ -52,7 +53,7 @@ async def create_mailbox(body: MailboxBody, request: Request, session: deps.Sess
     return {"data": render.mailbox(box)}
 
 
-@router.get("/mailboxes")
+@router.get("/mailboxes", response_model=schemas.MailboxList)
 async def list_mailboxes(session: deps.Session, subject: Caller, client_id: str | None = Query(default=None)
                          ) -> dict[str, Any]:
     boxes = await service.list_mailboxes(session, subject, filter_pk(Kind.CLIENT, client_id) if client_id else None,
@@ -60,7 +61,7 @@ async def list_mailboxes(session: deps.Session, subject: Caller, client_id: str 
     return {"data": [render.mailbox(b) for b in boxes]}
 
 
-@router.get("/mailboxes/{mailbox_id}")
+@router.get("/mailboxes/{mailbox_id}", response_model=schemas.MailboxOne)
 async def show_mailbox(mailbox_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     return {"data": render.mailbox(await service.get(session, subject, pk(Kind.MAILBOX, mailbox_id)))}
 

@@ -7,17 +7,18 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from tidings.api import deps
-from tidings.api.outreach_v1 import render
+from tidings.api.contract import ExactRoute
+from tidings.api.outreach_v1 import render, schemas
 from tidings.api.outreach_v1.common import Caller, page, pk
 from tidings.api.outreach_v1.ids import encode
 from tidings.core import ids
 from tidings.core.ids import Kind
 from tidings.outreach.replies import service
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
-@router.get("/campaigns/{campaign_id}/replies")
+@router.get("/campaigns/{campaign_id}/replies", response_model=schemas.EmailMessageList)
 async def campaign_replies(campaign_id: str, session: deps.Session, subject: Caller,
                            limit: int | None = Query(default=None), offset: int | None = Query(default=None, le=10**7)
                            ) -> dict[str, Any]:
@@ -27,14 +28,14 @@ async def campaign_replies(campaign_id: str, session: deps.Session, subject: Cal
     return {"data": [render.message(m) for m in messages]}
 
 
-@router.get("/contacts/{contact_id}/replies")
+@router.get("/contacts/{contact_id}/replies", response_model=schemas.EmailMessageList)
 async def contact_replies(contact_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Every reply of one contact, newest first."""
     messages = await service.of_contact(session, subject, pk(Kind.ENROLLMENT, contact_id))
     return {"data": [render.message(m) for m in messages]}
 
 
-@router.get("/email-threads/{thread_id}")
+@router.get("/email-threads/{thread_id}", response_model=schemas.ThreadOne)
 async def show_thread(thread_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """An email thread with all its messages, oldest first."""
     thread, messages, contact, mailbox = await service.thread(session, subject, pk(Kind.THREAD, thread_id))

@@ -16,7 +16,7 @@ _NO_STORE = {"Cache-Control": "no-store, private"}
 _LABELS = (("message_id", "Message id"), ("channel", "Channel"), ("sender", "Sender"), ("sender_name", "Sender name"),
            ("recipient", "Recipient"), ("cc", "Cc"), ("reply_to", "Reply-To"), ("submitted_at", "Submitted (UTC)"),
            ("scheduled_at", "Scheduled for (UTC)"), ("rfc_message_id", "Message-ID"),
-           ("content_sha256", "Content SHA-256"), ("through_event", "Events up to"))
+           ("content_sha256", "Content SHA-256"), ("through_event", "Events attested"))
 
 
 def _wants_html(request: Request) -> bool:

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from tidings.api.contract import error_responses
 from tidings.api.rest import (
     account,
     blacklist,
@@ -25,8 +26,10 @@ from tidings.api.rest import (
     voice,
     whatsapp,
 )
+from tidings.api.rest.schemas import CODES, NrsError
 
-router = APIRouter(prefix="/api/rest", tags=["messaging"])
+router = APIRouter(prefix="/api/rest", tags=["messaging"],
+                   responses=error_responses(NrsError, *CODES))
 router.include_router(account.router)
 # Before any /sms/{id} route: /sms/coverage and /sms/coverageByCountry must not be read as message ids.
 router.include_router(coverage.router)

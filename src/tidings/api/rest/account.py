@@ -9,16 +9,19 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import schemas
+from tidings.api.rest.schemas import STRING, STRINGS, typed
 from tidings.core.errors import NotFound
 from tidings.messaging import event_webhooks
 from tidings.tenancy import repository
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
-@router.get("/account")
+@router.get("/account", response_model=schemas.Account)
 async def account(session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Username, email, time zone, language, balance, creation date, country and currency."""
     acc = await repository.account_by_id(session, subject.account_id)
@@ -41,8 +44,8 @@ class NotificationsBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    url: Any = None
-    events: Any = None
+    url: Any = typed(STRING, "The URL that receives event notifications")
+    events: Any = typed(STRINGS, "The events to notify; none means every event")
 
 
 def _notifications(view: event_webhooks.View | None) -> dict[str, Any]:
@@ -51,13 +54,13 @@ def _notifications(view: event_webhooks.View | None) -> dict[str, Any]:
     return {"url": view.url, "events": view.events, "hasSecret": view.has_secret, "updatedAt": view.updated_at}
 
 
-@router.get("/account/notifications")
+@router.get("/account/notifications", response_model=schemas.NotificationsOne)
 async def show_notifications(session: deps.Session, subject: Caller) -> dict[str, Any]:
     """The event notification URL (credentials hidden), the event filter (null: every event), never the secret."""
     return {"data": _notifications(await event_webhooks.show(session, subject))}
 
 
-@router.put("/account/notifications")
+@router.put("/account/notifications", response_model=schemas.NotificationsOne)
 async def set_notifications(body: NotificationsBody, request: Request, session: deps.Session,
                             subject: Caller) -> dict[str, Any]:
     """Set the URL and filter; answers with a new signing secret, shown this once."""

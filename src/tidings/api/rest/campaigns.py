@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from tidings.api import deps
-from tidings.api.rest import pagination, render
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import pagination, public_ids, render, schemas
 from tidings.core.errors import DomainError, NotFound
+from tidings.core.ids import Kind
 from tidings.messaging import reports
 from tidings.messaging.reports import CampaignRow
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 Page = Annotated[int, Query(ge=1, le=pagination.MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
@@ -35,7 +37,7 @@ def _render(request: Request, row: CampaignRow) -> dict[str, Any]:
                            [render.sending(request, s, stats, row.campaign.name, tags) for s, stats in row.sendings])
 
 
-@router.get("/campaigns")
+@router.get("/campaigns", response_model=schemas.BroadcastCampaignList)
 async def list_campaigns(
     request: Request, session: deps.Session, subject: Caller, name: str | None = None, channel: str | None = None,
     beforeDate: str | None = None,  # noqa: N803 - the document's names
@@ -52,20 +54,20 @@ async def list_campaigns(
 
 
 async def _one(request: Request, session: deps.Session, subject: AuthSubject, raw_id: str) -> CampaignRow:
-    campaign_id = pagination.parse_id(raw_id)
+    campaign_id = public_ids.parse(Kind.CAMPAIGN, raw_id)
     rows, _ = await reports.campaigns_page(session, subject, campaign_id=campaign_id)
     if not rows:
         raise NotFound("Resource not found")
     return rows[0]
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get("/campaigns/{campaign_id}", response_model=schemas.BroadcastCampaignOne)
 async def show_campaign(campaign_id: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """One campaign, shaped as in the list (the list's `self` link)."""
     return {"data": _render(request, await _one(request, session, subject, campaign_id))}
 
 
-@router.get("/campaigns/{campaign_id}/sendings")
+@router.get("/campaigns/{campaign_id}/sendings", response_model=schemas.SendingList)
 async def campaign_sendings(campaign_id: str, request: Request, session: deps.Session,
                             subject: Caller) -> dict[str, Any]:
     """The campaign's sendings (the list's `sendings` link)."""

@@ -9,18 +9,21 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from tidings.api import deps
-from tidings.api.rest import pagination
+from tidings.api.contract import ExactRoute, pdf_response
+from tidings.api.rest import public_ids, schemas
+from tidings.core.ids import Kind
 from tidings.messaging.certificates import pdf, service
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 CODE_HEADER = "X-Certificate-Code"
 
 
 async def _answer(request: Request, session: deps.Session, subject: AuthSubject, raw_id: str, channel: str,
                   name: str) -> Response:
-    cert = await service.issue(session, subject, deps.get_settings(request), pagination.parse_id(raw_id), channel)
+    pk = public_ids.parse(Kind.MESSAGE, raw_id)
+    cert = await service.issue(session, subject, deps.get_settings(request), pk, channel)
     # Laying out and subsetting the font takes tens of milliseconds: keep it off the event loop.
     body = await asyncio.to_thread(pdf.render, cert)
     filename = f"certificate-{name}-{cert.facts['message_id']}.pdf"
@@ -30,14 +33,14 @@ async def _answer(request: Request, session: deps.Session, subject: AuthSubject,
 
 
 @router.get("/sms/certificates/{message_id}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+            responses={**pdf_response("The certificate"), **schemas.ERRORS_AS_JSON})
 async def sms_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
     """The PDF certificate of a certified SMS of the caller's account; 404 otherwise."""
     return await _answer(request, session, subject, message_id, "sms", "sms")
 
 
 @router.get("/mailing/certificates/{message_id}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+            responses={**pdf_response("The certificate"), **schemas.ERRORS_AS_JSON})
 async def mailing_certificate(message_id: str, request: Request, session: deps.Session, subject: Caller) -> Response:
     """The PDF certificate of a certified email of the caller's account; 404 otherwise."""
     return await _answer(request, session, subject, message_id, "email", "mailing")

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from tidings.api import deps
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import schemas
 from tidings.config import Settings
 from tidings.messaging.pricing import DEFAULT_NETWORK, PriceRow, currency_symbol, price_list_for
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 AppSettings = Annotated[Settings, Depends(deps.get_settings)]
 
@@ -21,7 +23,7 @@ def _cost(value: Decimal) -> float:
     return float(value)
 
 
-@router.get("/sms/coverage")
+@router.get("/sms/coverage", response_model=schemas.CoverageList)
 async def coverage(subject: Caller, settings: AppSettings) -> dict[str, Any]:
     """Every priced network: each country's "Default" row first, then its networks by MCC/MNC."""
     return {"data": [
@@ -32,7 +34,7 @@ async def coverage(subject: Caller, settings: AppSettings) -> dict[str, Any]:
     ]}
 
 
-@router.get("/sms/coverageByCountry")
+@router.get("/sms/coverageByCountry", response_model=schemas.CountryCoverageList)
 async def coverage_by_country(subject: Caller, settings: AppSettings) -> dict[str, Any]:
     """One entry per country: its named networks and the lowest and highest price per part."""
     grouped: dict[str, list[PriceRow]] = {}

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import render
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import render, schemas
+from tidings.api.rest.schemas import BOOLEAN, OTP_CONFIG, STRING, typed
 from tidings.db.models import OtpCode
 from tidings.messaging import otp
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -22,13 +24,13 @@ class GenerateBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    recipient: Any = None
-    alpha: Any = None
-    length: Any = None
-    maxAttempts: Any = None  # noqa: N815 - the document's names
-    maxSecondsValidity: Any = None  # noqa: N815
-    appId: Any = None  # noqa: N815
-    rejectIfPendingCode: Any = None  # noqa: N815
+    recipient: Any = typed(STRING, "A phone number or an email address")
+    alpha: Any = typed(BOOLEAN)
+    length: Any = typed(OTP_CONFIG["properties"]["length"])
+    maxAttempts: Any = typed(OTP_CONFIG["properties"]["maxAttempts"])  # noqa: N815 - the document's names
+    maxSecondsValidity: Any = typed(OTP_CONFIG["properties"]["maxSecondsValidity"])  # noqa: N815
+    appId: Any = typed(STRING)  # noqa: N815
+    rejectIfPendingCode: Any = typed(BOOLEAN)  # noqa: N815
 
 
 class CheckBody(BaseModel):
@@ -36,10 +38,10 @@ class CheckBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    recipient: Any = None
-    code: Any = None
-    caseSensitive: Any = None  # noqa: N815
-    appId: Any = None  # noqa: N815
+    recipient: Any = typed(STRING)
+    code: Any = typed(STRING)
+    caseSensitive: Any = typed(BOOLEAN)  # noqa: N815
+    appId: Any = typed(STRING)  # noqa: N815
 
 
 def _shown(row: OtpCode, code: str | None) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def _shown(row: OtpCode, code: str | None) -> dict[str, Any]:
             "expiresAt": render.iso(row.expires_at)}
 
 
-@router.post("/otp/generate")
+@router.post("/otp/generate", response_model=schemas.OtpOne)
 async def generate(body: GenerateBody, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """200 with the new code; the caller delivers it (SMS and mailing send codes with {OTP_CODE})."""
     issued = await otp.generate(session, subject, body.recipient, body.model_dump())
@@ -58,7 +60,7 @@ async def generate(body: GenerateBody, session: deps.Session, subject: Caller) -
     return {"data": _shown(issued.row, issued.code)}
 
 
-@router.post("/otp/check")
+@router.post("/otp/check", response_model=schemas.OtpCheckOne)
 async def check(body: CheckBody, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """200 with valid, reason and the code's state (null `otp` when the recipient has no code for the appId)."""
     checked = await otp.check(session, subject, body.recipient, body.code, case_sensitive=body.caseSensitive,

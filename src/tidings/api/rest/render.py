@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import Request
 
 from tidings.api.errors import NRS_DESCRIPTION
+from tidings.api.rest.public_ids import show
 from tidings.core import clock
 from tidings.core.errors import DomainError
+from tidings.core.ids import Kind
 from tidings.core.windows import AVAILABLE_TIMES_MESSAGES
 from tidings.db.models import Campaign, Sending
 from tidings.messaging import reports
@@ -55,8 +57,9 @@ def sending(request: Request, row: Sending, stats: SendingStats, campaign_name: 
     options = row.options or {}
     expires = options.get("expiresAt")
     finished = stats.last_at if stats.processed and stats.processed >= row.accepted else None
+    public = show(Kind.SENDING, row.id)
     return {
-        "id": row.id,
+        "id": public,
         "campaignName": campaign_name,
         # The document: "OPENED: API shipments will report this status".
         "status": "OPENED",
@@ -75,19 +78,20 @@ def sending(request: Request, row: Sending, stats: SendingStats, campaign_name: 
         "createdAt": iso(row.created_at),
         "updatedAt": iso(stats.last_at or row.created_at),
         "events": dict(stats.events),
-        "links": {"self": f"{base(request)}/sendings/{row.id}",
-                  "eventsReport": f"{base(request)}/sendings/{row.id}/reports/events"},
+        "links": {"self": f"{base(request)}/sendings/{public}",
+                  "eventsReport": f"{base(request)}/sendings/{public}/reports/events"},
     }
 
 
 def campaign(request: Request, row: Campaign, sendings: list[dict[str, Any]]) -> dict[str, Any]:
+    public = show(Kind.CAMPAIGN, row.id)
     return {
-        "id": row.id,
+        "id": public,
         "name": row.name,
         "type": "basic",
         "createdAt": iso(row.created_at),
         "updatedAt": iso(max([row.created_at, *(s for s in [row.started_at] if s)])),
-        "links": {"self": f"{base(request)}/campaigns/{row.id}",
-                  "sendings": f"{base(request)}/campaigns/{row.id}/sendings"},
+        "links": {"self": f"{base(request)}/campaigns/{public}",
+                  "sendings": f"{base(request)}/campaigns/{public}/sendings"},
         "sendings": {"data": sendings},
     }

@@ -12,14 +12,16 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from tidings.api import deps
-from tidings.api.rest import render
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import public_ids, render, schemas
 from tidings.api.rest.schemas import ScheduledBody
 from tidings.core.errors import DomainError, NotFound
+from tidings.core.ids import Kind
 from tidings.db.models import Message
 from tidings.messaging import scheduled
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -27,10 +29,10 @@ def _sending_id(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
     text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
-    if not (text.isascii() and text.isdigit()) or int(text) > scheduled.MAX_ID:
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise DomainError("sendingId must be an integer", nrs_code=422,
                           description="Input validation error: sendingId must be an integer")
-    return int(text)
+    return public_ids.filter_pk(Kind.SENDING, text)
 
 
 def _guid_from_query(request: Request) -> Any:
@@ -46,7 +48,8 @@ def _filter(guid: Any, type_: Any, sending_id: Any) -> tuple[scheduled.Filter, b
 
 
 def _item(message: Message, *, content: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"guid": str(message.id), "type": scheduled.TYPE_OF_CHANNEL.get(message.channel, "SMS")}
+    out: dict[str, Any] = {"guid": public_ids.text(Kind.MESSAGE, message.id),
+                           "type": scheduled.TYPE_OF_CHANNEL.get(message.channel, "SMS")}
     if content:
         body: dict[str, Any] = {"to": message.recipient, "from": message.sender}
         if message.channel == "sms":
@@ -55,17 +58,18 @@ def _item(message: Message, *, content: bool) -> dict[str, Any]:
         else:
             body.update({"fromName": message.sender_name, "subject": message.subject,
                          "message": message.html or message.body})
-        body.update({"campaignId": message.campaign_id, "sendingId": message.sending_id})
+        body.update({"campaignId": public_ids.show(Kind.CAMPAIGN, message.campaign_id),
+                     "sendingId": public_ids.show(Kind.SENDING, message.sending_id)})
         out["content"] = body
     else:
-        out["sending_id"] = message.sending_id
+        out["sending_id"] = public_ids.show(Kind.SENDING, message.sending_id)
     out.update({"created_at": render.plain(message.created_at),
                 "updated_at": render.plain(message.updated_at or message.created_at),
                 "scheduled_at": render.plain(message.scheduled_at)})
     return out
 
 
-@router.get("/scheduled")
+@router.get("/scheduled", response_model=schemas.ScheduledList)
 async def list_scheduled(request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Every scheduled message (filters guid, type, sendingId); one scalar guid shows that message's content."""
     params = request.query_params
@@ -87,7 +91,7 @@ def _body_or_query(body: ScheduledBody | None, request: Request) -> ScheduledBod
                          scheduleDate=params.get("scheduleDate"))
 
 
-@router.put("/scheduled")
+@router.put("/scheduled", response_model=schemas.ScheduledUpdated)
 async def update_scheduled(request: Request, session: deps.Session, subject: Caller,
                            body: ScheduledBody | None = None) -> dict[str, Any]:
     """Move the matching scheduled messages (all of them when no guid is given) to scheduleDate."""
@@ -105,7 +109,7 @@ async def update_scheduled(request: Request, session: deps.Session, subject: Cal
     return {"result": True, "updated": updated}
 
 
-@router.delete("/scheduled")
+@router.delete("/scheduled", response_model=schemas.ScheduledDeleted)
 async def delete_scheduled(request: Request, session: deps.Session, subject: Caller,
                            body: ScheduledBody | None = None) -> dict[str, Any]:
     """Cancel the matching scheduled messages (all of them when no guid is given)."""

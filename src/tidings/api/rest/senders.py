@@ -14,13 +14,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from tidings.api import deps
-from tidings.api.rest import pagination
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import pagination, public_ids, schemas
 from tidings.api.rest.templates import iso
+from tidings.core.ids import Kind
 from tidings.db.models import Sender
 from tidings.messaging import senders
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 
 
@@ -32,11 +34,12 @@ class SenderBody(BaseModel):
 
 
 def _render(sender: Sender) -> dict[str, Any]:
-    return {"id": sender.id, "email": sender.email, "name": sender.name, "verified": sender.verified_at is not None,
+    return {"id": public_ids.show(Kind.SENDER, sender.id), "email": sender.email, "name": sender.name,
+            "verified": sender.verified_at is not None,
             "verifiedAt": iso(sender.verified_at), "createdAt": iso(sender.created_at)}
 
 
-@router.get("/senders")
+@router.get("/senders", response_model=schemas.SenderList)
 async def list_senders(request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """Every sender of the account, verified or not."""
     rows = await senders.list_senders(session, subject)
@@ -44,7 +47,9 @@ async def list_senders(request: Request, session: deps.Session, subject: Caller)
             "meta": pagination.meta(request, total=len(rows), count=len(rows), page=1, per_page=max(1, len(rows)))}
 
 
-@router.post("/senders")
+@router.post("/senders", status_code=201, responses={
+    200: {"model": schemas.SenderOne, "description": "A known address"},
+    201: {"model": schemas.SenderOne, "description": "A new address"}})
 async def register_sender(body: SenderBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
     """201 for a new address, 200 for a known one; an unverified address is mailed a (new) link."""
     sender, created = await senders.register(session, subject, deps.get_settings(request), body.email or "",
@@ -53,13 +58,13 @@ async def register_sender(body: SenderBody, request: Request, session: deps.Sess
     return JSONResponse({"data": _render(sender)}, status_code=201 if created else 200)
 
 
-@router.get("/senders/{sender_id}")
+@router.get("/senders/{sender_id}", response_model=schemas.SenderOne)
 async def show_sender(sender_id: str, session: deps.Session, subject: Caller) -> dict[str, Any]:
-    return {"data": _render(await senders.get(session, subject, pagination.parse_id(sender_id)))}
+    return {"data": _render(await senders.get(session, subject, public_ids.parse(Kind.SENDER, sender_id)))}
 
 
 @router.delete("/senders/{sender_id}", status_code=204)
 async def delete_sender(sender_id: str, session: deps.Session, subject: Caller) -> Response:
-    await senders.remove(session, subject, pagination.parse_id(sender_id))
+    await senders.remove(session, subject, public_ids.parse(Kind.SENDER, sender_id))
     await session.commit()
     return Response(status_code=204)

@@ -9,9 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from tidings.api import deps
-from tidings.api.rest import pagination, render
-from tidings.api.rest.schemas import SmsBody
+from tidings.api.contract import ExactRoute
+from tidings.api.rest import render, schemas
+from tidings.api.rest.public_ids import decode, show, text
+from tidings.api.rest.schemas import SmsBody, sent_responses
 from tidings.core.errors import NotFound
+from tidings.core.ids import Kind
 from tidings.db.models import Contact, Event, Message
 from tidings.messaging import otp, reports, tracking
 from tidings.messaging.preparers import fill_unsubscribe
@@ -20,12 +23,12 @@ from tidings.messaging.sms.service import contact_fields
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 Caller = Annotated[AuthSubject, Depends(deps.rest())]
 MAX_IDS = 100
 
 
-@router.post("/sms", status_code=202)
+@router.post("/sms", status_code=202, responses=sent_responses)
 async def send_sms(body: SmsBody, request: Request, session: deps.Session, subject: Caller) -> JSONResponse:
     """202 when every recipient was accepted, 207 when some were refused (each with its error)."""
     queued = await service.send(session, subject, deps.get_settings(request), service.SmsInput(
@@ -42,12 +45,13 @@ async def send_sms(body: SmsBody, request: Request, session: deps.Session, subje
             detail = item.description if isinstance(item, otp.Refused) else None
             result.append({"accepted": False, "to": item.to, "error": render.error(item.error or 102, detail)})
         else:
-            result.append({"accepted": True, "to": item.to, "id": str(message.id), "parts": message.parts,
+            result.append({"accepted": True, "to": item.to, "id": text(Kind.MESSAGE, message.id),
+                           "parts": message.parts,
                            "scheduledAt": render.plain(message.scheduled_at),
                            "expiresAt": render.plain(message.expires_at)})
     sending = queued.sending
-    return JSONResponse({"campaignId": sending.campaign_id if sending else None,
-                         "sendingId": sending.id if sending else None, "result": result},
+    return JSONResponse({"campaignId": show(Kind.CAMPAIGN, sending.campaign_id) if sending else None,
+                         "sendingId": show(Kind.SENDING, sending.id) if sending else None, "result": result},
                         status_code=207 if queued.partial else 202)
 
 
@@ -60,15 +64,12 @@ def _as_sent(message: Message, request: Request) -> str | None:
 
 
 def _ids(raw: str) -> list[int]:
-    ids: list[int] = []
-    for part in raw.split(","):
-        text = part.strip()
-        if text.isascii() and text.isdigit() and 0 < int(text) <= pagination.MAX_ID:
-            ids.append(int(text))
-    return list(dict.fromkeys(ids))[:MAX_IDS]
+    """The primary keys of the comma-separated ids that are ours; others are simply not found."""
+    pks = [pk for part in raw.split(",")[:MAX_IDS] if (pk := decode(Kind.MESSAGE, part)) is not None]
+    return list(dict.fromkeys(pks))
 
 
-@router.get("/sms/{message_ids}")
+@router.get("/sms/{message_ids}", response_model=schemas.SmsMessageList)
 async def show_sms(message_ids: str, request: Request, session: deps.Session, subject: Caller) -> dict[str, Any]:
     """The messages with these ids (comma-separated), with their events and custom fields; 404 when none."""
     ids = _ids(message_ids)
@@ -97,12 +98,12 @@ async def show_sms(message_ids: str, request: Request, session: deps.Session, su
             fields.update(contact_fields(contacts[message.contact_id]))
         fields.update((message.extra or {}).get("sub") or {})
         data.append({
-            "id": str(message.id),
+            "id": text(Kind.MESSAGE, message.id),
             "from": message.sender,
             "to": message.recipient,
             "message": _as_sent(message, request),
-            "campaignId": message.campaign_id,
-            "sendingId": message.sending_id,
+            "campaignId": show(Kind.CAMPAIGN, message.campaign_id),
+            "sendingId": show(Kind.SENDING, message.sending_id),
             "isDelivered": message.delivered_at is not None,
             "isClicked": message.clicked_at is not None,
             "events": [{"type": name, "date": render.iso(e.occurred_at),
@@ -110,6 +111,6 @@ async def show_sms(message_ids: str, request: Request, session: deps.Session, su
                         "browser": (e.details or {}).get("browser", ""), "os": (e.details or {}).get("os", "")}
                        for e in events[message.id] if (name := reports.event_name(e.kind))],
             "customFields": fields,
-            "links": {"self": f"{render.base(request)}/sms/{message.id}"},
+            "links": {"self": f"{render.base(request)}/sms/{text(Kind.MESSAGE, message.id)}"},
         })
     return {"data": data}

@@ -1,11 +1,14 @@
 """What a certificate attests, its canonical JSON, and its verification code.
 
-The code is `<message id>-<last event id>-<HMAC-SHA256 hex>`: the HMAC (under a key derived from the
-install secret) covers the canonical JSON of the facts, built from the message and its events up to
-that event id. Verifying rebuilds the facts the same way, so issuing stores nothing and a later event
-(an open a week after) never invalidates an earlier certificate. Only stored values enter the facts,
-never something computed by code that may change (the PDF's text rendering of an HTML body), so an
-upgrade cannot break old codes.
+The code is `<message id>-<events>-<HMAC-SHA256 hex>`: the HMAC (under a key derived from the
+install secret) covers the canonical JSON of the facts, built from the message and its first
+`<events>` events. Version 2 shows only public ids (the message's integer id as the messaging API
+shows it, a count of events rather than an event's key), so a certificate tells nothing of the
+platform's volume; version 1 codes (row keys, the last event's key) still verify. Verifying
+rebuilds the facts the same way, so issuing stores nothing and a later event (an open a week after)
+never invalidates an earlier certificate. Only stored values enter the facts, never something
+computed by code that may change (the PDF's text rendering of an HTML body), so an upgrade cannot
+break old codes.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from tidings.core import clock
+from tidings.core import clock, ids
+from tidings.core.ids import Kind
 from tidings.db.models import Account, Event, Message
 from tidings.messaging import tracking
 from tidings.messaging.certificates.sealing import AS_SENT
 from tidings.messaging.events import FAILURES
 from tidings.messaging.preparers import fill_unsubscribe
 
-VERSION: Final = 1
+VERSION: Final = 2
 MAX_ID: Final = 2**63 - 1
 _CODE = re.compile(r"^([1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})-([0-9a-fA-F]{64})$")
 _key: bytes = b""
@@ -88,8 +92,8 @@ def _event(event: Event) -> dict[str, Any]:
 
 
 def build(message: Message, account: Account, events: Sequence[Event], *, through: int,
-          public_url: str) -> dict[str, Any]:
-    """The signed facts of one message as of event `through` (events must be those with id <= through)."""
+          public_url: str, version: int = VERSION) -> dict[str, Any]:
+    """The signed facts of one message as of `through` (v2: its first `through` events; v1: event ids <= through)."""
     extra = message.extra or {}
     as_sent = extra.get(AS_SENT) or {}
     content: dict[str, Any]
@@ -105,11 +109,12 @@ def build(message: Message, account: Account, events: Sequence[Event], *, throug
                    "attachments": attachments(message)}
         digest = as_sent.get("sha256")
     ordered = sorted(events, key=lambda e: (clock.as_utc(e.occurred_at), e.id))
+    v1 = version == 1
     return {
-        "version": VERSION,
-        "message_id": message.id,
+        "version": version,
+        "message_id": message.id if v1 else ids.to_int(Kind.MESSAGE, message.id),
         "through_event": through,
-        "account": {"id": account.id, "name": account.name},
+        "account": {"id": account.id if v1 else ids.to_int(Kind.ACCOUNT, account.id), "name": account.name},
         "channel": message.channel,
         "sender": message.sender,
         "sender_name": message.sender_name,

@@ -195,7 +195,8 @@ def _integrity(w: _Writer, cert: Certificate) -> None:
     else:
         w.note("SHA-256 of the complete message (RFC 5322 bytes: headers, body, attachments) as handed to the "
                "relay.")
-    w.row("Events up to", f"event #{facts['through_event']}")
+    w.row("Events", f"the first {facts['through_event']}" if facts.get("version", 1) >= 2
+          else f"up to event #{facts['through_event']}")
     w.row("Verification code", cert.code, face="mono", size=7.5)
     w.row("Verify at", cert.verify_url, face="mono", size=7.5)
     w.doc.ln(2)

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.config import Settings
-from tidings.core import clock
+from tidings.core import clock, ids
 from tidings.core.errors import NotFound
+from tidings.core.ids import Kind
 from tidings.core.mime import html_to_text
 from tidings.db.models import Message
 from tidings.messaging import tracking
@@ -57,8 +58,7 @@ async def issue(session: AsyncSession, subject: AuthSubject, settings: Settings,
     if account is None:
         raise NotFound("Resource not found")
     events = await repository.events(session, subject, message.id)
-    through = max((e.id for e in events), default=0)
-    signed = facts.build(message, account, events, through=through, public_url=settings.public_url)
+    signed = facts.build(message, account, events, through=len(events), public_url=settings.public_url)
     code = facts.code_for(signed)
     body = _readable_body(message, settings.public_url) if message.channel == "email" else None
     return Certificate(signed, code, verify_url(settings.public_url, code), clock.now(), body)
@@ -69,7 +69,17 @@ async def verify(session: AsyncSession, settings: Settings, code: str) -> dict[s
     parsed = facts.parse_code(code)
     if parsed is None:
         return None
-    message_id, through, mac = parsed
+    shown, through, mac = parsed
+    public_pk = ids.from_int(Kind.MESSAGE, shown)
+    if public_pk is not None:
+        found = await _rebuild(session, settings, public_pk, through, mac, facts.VERSION)
+        if found is not None:
+            return found
+    return await _rebuild(session, settings, shown, through, mac, 1)
+
+
+async def _rebuild(session: AsyncSession, settings: Settings, message_id: int, through: int, mac: str,
+                   version: int) -> dict[str, Any] | None:
     message = await repository.message_named_by_code(session, message_id)
     if message is None or message.direction != "out" or not facts.is_certified(message):
         return None
@@ -78,6 +88,12 @@ async def verify(session: AsyncSession, settings: Settings, code: str) -> dict[s
     account = await repository.account(session, owner)
     if account is None:
         return None
-    events = await repository.events(session, owner, message.id, through=through)
-    signed = facts.build(message, account, events, through=through, public_url=settings.public_url)
+    if version == 1:
+        events = await repository.events(session, owner, message.id, through=through)
+    else:
+        events = await repository.events(session, owner, message.id)
+        if len(events) < through:
+            return None
+        events = events[:through]
+    signed = facts.build(message, account, events, through=through, public_url=settings.public_url, version=version)
     return facts.public_view(signed) if facts.matches(signed, mac) else None
