@@ -6,17 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class ErrorDetail(BaseModel):
-    code: int
-    description: str
-    fields: dict[str, list[str]] | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    """The dialect's error envelope."""
-
-    error: ErrorDetail
+from tidings.api.rest.schemas import Meta as ListMeta
+from tidings.api.rest.schemas import NrsError
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -24,7 +15,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {401: "Username or password unknown, or IP address not allowed", 404: "Resource not found",
             422: "Input validation error", 400: "Invalid JSON", 409: "Concurrent change, try again",
             429: "Too many requests (Retry-After)"}
-    return {s: {"model": ErrorEnvelope, "description": text[s]} for s in sorted({401, 429, *statuses})}
+    return {s: {"model": NrsError, "description": text[s]} for s in sorted({401, 429, *statuses})}
 
 
 class CustomFieldIn(BaseModel):
@@ -112,23 +103,7 @@ class ContactEnvelope(BaseModel):
     meta: SavedMeta | None = None
 
 
-class PageLinks(BaseModel):
-    next: str | None = None
-    previous: str | None = None
 
-
-class Pagination(BaseModel):
-    total: int
-    count: int
-    per_page: int
-    current_page: int
-    total_pages: int
-    # [] when there is no other page, as in the document's other lists.
-    links: PageLinks | list[str]
-
-
-class ListMeta(BaseModel):
-    pagination: Pagination
 
 
 class ContactPage(BaseModel):

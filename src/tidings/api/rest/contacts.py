@@ -21,12 +21,12 @@ from tidings.api.rest.contact_schemas import (
     GroupList,
     GroupOut,
     ListMeta,
-    Pagination,
     SavedMeta,
     SelfLink,
     errors,
 )
 from tidings.api.rest.render import base
+from tidings.api.rest.schemas import Pagination
 from tidings.api.rest.templates import iso
 from tidings.core import ids
 from tidings.core.errors import Conflict, NotFound

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from tidings.api.errors import NRS_DESCRIPTION
+from tidings.api.rest.schemas import NrsError
 
 _STATUS_TEXT = {400: "Bad request", 401: "Username or password unknown, or IP address not allowed",
                 402: "Not enough credits", 404: "Resource not found", 413: "Request body too large",
                 422: "Input validation error", 429: "Too many requests"}
 
 
-class NrsErrorDetail(BaseModel):
-    code: int
-    description: str
-    fields: dict[str, list[str]] | None = None
-
-
-class NrsError(BaseModel):
-    """`{"error": {"code", "description"}}` with the document's code (and `fields` on a 422)."""
-
-    error: NrsErrorDetail
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

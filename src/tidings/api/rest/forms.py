@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from tidings.api import deps
 from tidings.api.public.forms import render_form
 from tidings.api.rest import pagination
+from tidings.api.rest.schemas import ERRORS_AS_JSON, Meta, NrsError
 from tidings.core import clock
 from tidings.db.models import Form
 from tidings.messaging.forms import fields, service
@@ -25,24 +26,14 @@ ElementType = Literal["h1", "h2", "h3", "h4", "p", "blockquote", "text", "passwo
                       "date", "color", "countrySelector", "select", "radio", "checkbox"]
 
 
-class ErrorDetail(BaseModel):
-    code: int
-    description: str
-    fields: dict[str, list[str]] | None = None
-
-
-class ErrorBody(BaseModel):
-    """The messaging dialect's error envelope."""
-
-    error: ErrorDetail
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Invalid JSON (125)"},
-    401: {"model": ErrorBody, "description": "Username or password unknown (103), IP address not allowed (112)"},
-    404: {"model": ErrorBody, "description": "Resource not found (404): unknown id or another account's form"},
-    422: {"model": ErrorBody, "description": "Input validation error (422), the fields named"},
-    429: {"model": ErrorBody, "description": "Too many requests"},
+    400: {"model": NrsError, "description": "Invalid JSON (125)"},
+    401: {"model": NrsError, "description": "Username or password unknown (103), IP address not allowed (112)"},
+    404: {"model": NrsError, "description": "Resource not found (404): unknown id or another account's form"},
+    422: {"model": NrsError, "description": "Input validation error (422), the fields named"},
+    429: {"model": NrsError, "description": "Too many requests"},
 }
 
 
@@ -125,17 +116,6 @@ class FormEnvelope(BaseModel):
     data: FormData
 
 
-class Pagination(BaseModel):
-    total: int
-    count: int
-    per_page: int
-    current_page: int
-    total_pages: int
-    links: dict[str, str] | list[str]
-
-
-class Meta(BaseModel):
-    pagination: Pagination
 
 
 class FormList(BaseModel):
@@ -214,7 +194,9 @@ async def delete_form(form_id: str, session: deps.Session, subject: Caller) -> R
     return Response(status_code=204)
 
 
-@router.get("/forms/{form_id}/preview", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/forms/{form_id}/preview", response_class=HTMLResponse,
+            responses={200: {"description": "The form's page",
+                             "content": {"text/html": {"schema": {"type": "string"}}}}, **ERRORS_AS_JSON})
 async def preview_form(form_id: str, session: deps.Session, subject: Caller) -> HTMLResponse:
     """The form's page in HTML, as recipients see it (without sending anything)."""
     form = await service.get(session, subject, form_id)

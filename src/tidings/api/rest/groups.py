@@ -14,10 +14,10 @@ from tidings.api.rest.contact_schemas import (
     GroupOut,
     GroupPage,
     ListMeta,
-    Pagination,
     errors,
 )
 from tidings.api.rest.contacts import _once_more_on_conflict
+from tidings.api.rest.schemas import Pagination
 from tidings.core import ids
 from tidings.core.errors import NotFound
 from tidings.core.ids import Kind

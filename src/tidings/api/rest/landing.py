@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api import deps
 from tidings.api.rest import render
-from tidings.api.rest.forms import ErrorBody
+from tidings.api.rest.schemas import NrsError
 from tidings.core import ids
 from tidings.core.ids import Kind
 from tidings.messaging.landing import service
@@ -69,12 +69,12 @@ class LandingResult(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     207: {"model": LandingResult, "description": "Some recipients were refused, each with its error"},
-    400: {"model": ErrorBody, "description": "102, 104-110, 113, 119, 125 Invalid JSON, 126, 140 Template missing, "
+    400: {"model": NrsError, "description": "102, 104-110, 113, 119, 125 Invalid JSON, 126, 140 Template missing, "
                                              "141 Missing landing placeholder"},
-    401: {"model": ErrorBody, "description": "103 Username or password unknown, 112 IP address not allowed"},
-    402: {"model": ErrorBody, "description": "111 Not enough credits"},
-    422: {"model": ErrorBody, "description": "Input validation error, the fields named"},
-    429: {"model": ErrorBody, "description": "Too many requests"},
+    401: {"model": NrsError, "description": "103 Username or password unknown, 112 IP address not allowed"},
+    402: {"model": NrsError, "description": "111 Not enough credits"},
+    422: {"model": NrsError, "description": "Input validation error, the fields named"},
+    429: {"model": NrsError, "description": "Too many requests"},
 }
 
 

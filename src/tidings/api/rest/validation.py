@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tidings.api import deps
 from tidings.api.rest import pagination
 from tidings.api.rest.envelopes import responses
+from tidings.api.rest.schemas import Meta
 from tidings.core import ids
 from tidings.core.errors import DomainError, NotFound
 from tidings.messaging import netguard
@@ -54,17 +55,6 @@ class ValidationOut(BaseModel):
     data: Validation
 
 
-class Pagination(BaseModel):
-    total: int
-    count: int
-    per_page: int
-    current_page: int
-    total_pages: int
-    links: dict[str, str] | list[str]  # `previous` / `next` when there is such a page, else []
-
-
-class Meta(BaseModel):
-    pagination: Pagination
 
 
 class ValidationList(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tidings.api import deps
 from tidings.api.rest import render
+from tidings.api.rest.schemas import NrsError, Refusal
 from tidings.core import ids
 from tidings.core.ids import Kind
 from tidings.messaging.outbox import Queued
@@ -75,15 +76,6 @@ class VoiceAudioBody(_Common):
     audioUrl: _Url = None  # noqa: N815
 
 
-class NrsError(BaseModel):
-    code: int
-    description: str
-
-
-class ErrorEnvelope(BaseModel):
-    """The messaging dialect's error answer."""
-
-    error: NrsError
 
 
 class RecipientResult(BaseModel):
@@ -94,7 +86,7 @@ class RecipientResult(BaseModel):
     id: str | None = Field(default=None, description="The message id (accepted recipients).")
     scheduledAt: str | None = None  # noqa: N815
     expiresAt: str | None = None  # noqa: N815
-    error: NrsError | None = Field(default=None, description="Why the recipient was refused.")
+    error: Refusal | None = Field(default=None, description="Why the recipient was refused.")
 
 
 class VoiceResponse(BaseModel):
@@ -105,10 +97,10 @@ class VoiceResponse(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     207: {"model": VoiceResponse, "description": "Some recipients were refused (each with its error)."},
-    400: {"model": ErrorEnvelope, "description": "102, 104, 105, 108, 109, 119, 125 (malformed JSON), 126, 130-134."},
-    401: {"model": ErrorEnvelope, "description": "103 unknown credentials, 112 IP address not allowed."},
-    402: {"model": ErrorEnvelope, "description": "111 not enough credits."},
-    422: {"model": ErrorEnvelope, "description": "Input validation error (retries, tags, sub, amd ...)."},
+    400: {"model": NrsError, "description": "102, 104, 105, 108, 109, 119, 125 (malformed JSON), 126, 130-134."},
+    401: {"model": NrsError, "description": "103 unknown credentials, 112 IP address not allowed."},
+    402: {"model": NrsError, "description": "111 not enough credits."},
+    422: {"model": NrsError, "description": "Input validation error (retries, tags, sub, amd ...)."},
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api import deps
 from tidings.api.rest import pagination, render
+from tidings.api.rest.schemas import ErrorDetail, NrsError, Pagination
 from tidings.core import ids
 from tidings.core.phones import normalize_phone
 from tidings.db.models import Contact, Message, WhatsappConversation
@@ -26,20 +27,10 @@ To = Annotated[str, Path(max_length=32, description="The user's number.")]
 # --- shapes --------------------------------------------------------------------------------------------
 
 
-class ErrorBody(BaseModel):
-    code: int
-    description: str
-    fields: dict[str, list[str]] | None = Field(default=None, description="With code 422: what each field lacks.")
-
-
-class ErrorEnvelope(BaseModel):
-    """The messaging dialect's error answer."""
-
-    error: ErrorBody
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorEnvelope} for status in statuses}
+    return {status: {"model": NrsError} for status in statuses}
 
 
 class LocationIn(BaseModel):
@@ -82,7 +73,7 @@ class RecipientResult(BaseModel):
     accepted: bool
     to: str
     id: str | None = Field(default=None, description="The message's UUID (accepted recipients).")
-    error: ErrorBody | None = Field(default=None, description="Why the recipient was refused.")
+    error: ErrorDetail | None = Field(default=None, description="Why the recipient was refused.")
 
 
 class WhatsappSent(BaseModel):
@@ -123,14 +114,6 @@ class Conversation(BaseModel):
     links: ConversationLinks
     contact: ContactWrap
 
-
-class Pagination(BaseModel):
-    total: int
-    count: int
-    per_page: int
-    current_page: int
-    total_pages: int
-    links: dict[str, str] | list[Any] = Field(description="previous and next page URLs; [] on a single page.")
 
 
 class PageMeta(BaseModel):
