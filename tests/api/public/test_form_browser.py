@@ -13,12 +13,13 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from tidings.core.ids import Kind
 from tidings.db.engine import Database
 from tidings.db.models import Contact
 from tidings.messaging import custom_links, senders
 from tidings.tenancy.service import NewAccount
 
-from helpers import basic
+from helpers import basic, row_id
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
@@ -62,7 +63,7 @@ async def test_a_phone_without_javascript_fills_in_and_sends_the_form(
     sent = await client.post("/api/rest/mailing", headers=auth, json={
         "to": ["bob@example.test"], "fromEmail": "info@acme.test", "replyTo": "info@acme.test", "subject": "Hi",
         "body": f"[form_{form_id}]"})
-    message_id = int(sent.json()["result"][0]["id"])
+    message_id = row_id(Kind.MESSAGE, sent.json()["result"][0]["id"])
     url = custom_links.form_url(served, message_id, form_id)
 
     async with async_playwright() as p:

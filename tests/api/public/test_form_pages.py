@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tidings.channels.registry import build_provider
+from tidings.core import ids
 from tidings.db.engine import Database
 from tidings.db.models import Contact, Event, FormResponse, Message
 from tidings.engine.runner import Runner
@@ -22,7 +23,7 @@ from tidings.messaging import custom_links, senders, stored_attachments
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import Receiver, basic
+from helpers import Receiver, basic, row_id
 from smtp_sink import smtp_sink
 
 PUBLIC = "http://tidings.test"
@@ -68,7 +69,7 @@ async def _mailing(client: httpx.AsyncClient, auth: dict[str, str], db: Database
         "to": [to], "fromEmail": "info@acme.test", "replyTo": "info@acme.test", "subject": "Survey",
         "body": body, "trackClicks": False})
     assert r.status_code == 202, r.text
-    message_id = int(r.json()["result"][0]["id"])
+    message_id = row_id(ids.Kind.MESSAGE, r.json()["result"][0]["id"])
     return message_id
 
 
@@ -129,7 +130,7 @@ async def test_a_recipient_answers_through_the_link_in_their_mail(
     assert [f["event"] for f in forms] == ["form_opened", "form_submitted"]
     for form in forms:
         assert form["formId"] == str(form_id) and form["channel"] == "mailing"
-        assert form["contactId"] in ("", str(contact.id))
+        assert form["contactId"] in ("", str(ids.to_int(ids.Kind.CONTACT, contact.id)))
     assert json.loads(forms[1]["extra"]) == {"formValues": {"form_name": "Bob B", "score": "10", "age": "40",
                                                             "agree": "1"}}
     async with db.sessions() as s:

@@ -98,7 +98,8 @@ async def test_the_documented_example_sends_an_sms_with_its_own_link_to_the_page
     assert opened.details["browser"] == "Chrome Mobile 120" and opened.details["os"] == "Android 14"
     assert opened.details["device"] == "mobile"
 
-    report = await client.get(f"/api/rest/sendings/{message.sending_id}/reports/events", headers=auth)
+    sending = ids.to_int(Kind.SENDING, message.sending_id)
+    report = await client.get(f"/api/rest/sendings/{sending}/reports/events", headers=auth)
     rows = list(csv.DictReader(io.StringIO(report.text)))
     [row] = [r for r in rows if r["event"] == "opened"]
     assert row["browser"] == "Chrome Mobile 120" and row["os"] == "Android 14" and row["phone"] == "34666555444"
@@ -159,7 +160,7 @@ async def test_unsubscribing_on_the_page_is_unsubscribed_landing_and_blacklists_
 
     listed = await client.get("/api/rest/v2/blacklist/sms", headers=auth)
     assert [e["recipient"] for e in listed.json()["data"]] == ["34666555444"]
-    sending = await client.get(f"/api/rest/sendings/{message.sending_id}", headers=auth)
+    sending = await client.get(f"/api/rest/sendings/{ids.to_int(Kind.SENDING, message.sending_id)}", headers=auth)
     counters = sending.json()["data"]["events"]
     assert counters["unsubscribed_landing"] == 1 and counters["opened"] == 1
     assert sending.json()["data"]["channel"] == "landing" and sending.json()["data"]["totalSmsParts"] == 1

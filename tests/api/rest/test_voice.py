@@ -96,7 +96,8 @@ async def test_documented_example_is_called_answered_charged_and_reported(
     assert owner is not None and owner.balance == -RATE * 2
     assert campaign is not None and campaign.name == "Calls" and campaign.tags == ["a"]
     # The events report has the document's voice columns, with the call's duration.
-    report = await client.get(f"/api/rest/sendings/{message.sending_id}/reports/events", headers=auth)
+    sending = ids.to_int(Kind.SENDING, message.sending_id)
+    report = await client.get(f"/api/rest/sendings/{sending}/reports/events", headers=auth)
     lines = report.text.strip().splitlines()
     assert lines[0].split(",")[9] == "callDurationSeconds"
     assert [line.split(",")[4] for line in lines[1:]] == ["sent", "delivered"] and lines[2].split(",")[9] == "75"
@@ -314,13 +315,13 @@ async def test_openapi_describes_the_documented_request_response_and_errors(clie
                            ("/api/rest/voiceAudio", ["to", "audioUrl"])):
         post = spec["paths"][path]["post"]
         assert set(post["responses"]) >= {"202", "207", "400", "401", "402", "422"}
-        assert post["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+        assert post["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/NrsError")
         body = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert spec["components"]["schemas"][body]["required"] == required
     schemas = spec["components"]["schemas"]
     assert schemas["VoiceBody"]["properties"]["language"]["enum"][:2] == ["en_GB", "en_US"]
     assert schemas["VoiceBody"]["properties"]["retries"]["maximum"] == 5
-    assert set(schemas["RecipientResult"]["properties"]) == {"accepted", "to", "id", "scheduledAt", "expiresAt",
+    assert set(schemas["VoiceRecipientResult"]["properties"]) == {"accepted", "to", "id", "scheduledAt", "expiresAt",
                                                              "error"}
 
 

@@ -27,7 +27,7 @@ class CustomFieldIn(BaseModel):
     value: str | int | float | None = None
 
 
-class ContactBody(BaseModel):
+class DatabaseContactIn(BaseModel):
     """POST /contacts and PUT /contacts/{id}: email, phone or landline; countryIso with a phone or landline."""
 
     model_config = ConfigDict(extra="ignore")
@@ -69,7 +69,7 @@ class GroupList(BaseModel):
     data: list[GroupOut]
 
 
-class SelfLink(BaseModel):
+class ContactSelfLink(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     self_: str = Field(alias="self")
@@ -88,7 +88,7 @@ class ContactOut(BaseModel):
     updatedAt: str | None  # noqa: N815
     customFields: CustomFieldList | None = None  # noqa: N815 - with include=customFields
     groups: GroupList | None = None  # with include=groups
-    links: SelfLink | None = None
+    links: ContactSelfLink | None = None
 
 
 class SavedMeta(BaseModel):

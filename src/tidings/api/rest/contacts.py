@@ -12,17 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.api import deps
 from tidings.api.rest import pagination
 from tidings.api.rest.contact_schemas import (
-    ContactBody,
     ContactEnvelope,
     ContactOut,
     ContactPage,
+    ContactSelfLink,
     CustomFieldList,
     CustomFieldOut,
+    DatabaseContactIn,
     GroupList,
     GroupOut,
     ListMeta,
     SavedMeta,
-    SelfLink,
     errors,
 )
 from tidings.api.rest.render import base
@@ -67,11 +67,11 @@ def render(request: Request, contact: Contact, include: set[str], groups: Sequen
     if "groups" in include:
         out.groups = GroupList(data=[GroupOut(id=ids.to_int(Kind.GROUP, g.id), name=g.name) for g in groups or []])
     if link:
-        out.links = SelfLink(self_=f"{base(request)}/contacts/{public}")
+        out.links = ContactSelfLink(self_=f"{base(request)}/contacts/{public}")
     return out
 
 
-async def _group_ids(session: AsyncSession, subject: AuthSubject, body: ContactBody, *, required: bool
+async def _group_ids(session: AsyncSession, subject: AuthSubject, body: DatabaseContactIn, *, required: bool
                      ) -> list[int] | None:
     given = body.model_fields_set
     pks = None if "groupsIds" not in given or body.groupsIds is None else [
@@ -80,7 +80,7 @@ async def _group_ids(session: AsyncSession, subject: AuthSubject, body: ContactB
     return await service.resolve_groups(session, subject, pks, names, required=required)
 
 
-def _raw(body: ContactBody) -> dict[str, Any]:
+def _raw(body: DatabaseContactIn) -> dict[str, Any]:
     raw = body.model_dump(exclude_unset=True, exclude={"groupsIds", "groupsNames"})
     if body.customFields is not None:
         raw["customFields"] = [f.model_dump() for f in body.customFields]
@@ -136,7 +136,7 @@ async def show_contact(contact_id: str, request: Request, session: deps.Session,
              responses={200: {"model": ContactEnvelope,
                               "description": "A contact with this email or phone existed: it was updated."},
                         **errors(400, 401, 409, 422)})
-async def create_contact(body: ContactBody, request: Request, response: Response, session: deps.Session,
+async def create_contact(body: DatabaseContactIn, request: Request, response: Response, session: deps.Session,
                          subject: Caller) -> ContactEnvelope:
     """Create a contact in groups; the same email or phone updates that contact instead (HTTP 200, meta.updated)."""
     async def work() -> ContactEnvelope:
@@ -156,7 +156,7 @@ async def create_contact(body: ContactBody, request: Request, response: Response
 
 @router.put("/contacts/{contact_id}", response_model=ContactEnvelope, response_model_exclude_unset=True,
             responses=errors(400, 401, 404, 409, 422))
-async def update_contact(contact_id: str, body: ContactBody, request: Request, session: deps.Session,
+async def update_contact(contact_id: str, body: DatabaseContactIn, request: Request, session: deps.Session,
                          subject: Caller) -> ContactEnvelope:
     """Fields given replace the stored ones (null clears); groupsIds / groupsNames, when given, replace the groups."""
     pk = _contact_pk(contact_id)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api import deps
-from tidings.api.rest import render
+from tidings.api.rest import public_ids, render
 from tidings.api.rest.schemas import NrsError
 from tidings.core import ids
 from tidings.core.ids import Kind
@@ -51,7 +51,7 @@ class RefusalDetail(BaseModel):
     description: str
 
 
-class Accepted(BaseModel):
+class LandingAccepted(BaseModel):
     accepted: bool
     to: str
     id: str | None = None
@@ -64,7 +64,7 @@ class Accepted(BaseModel):
 class LandingResult(BaseModel):
     campaignId: int | None  # noqa: N815
     sendingId: int | None  # noqa: N815
-    result: list[Accepted]
+    result: list[LandingAccepted]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -86,7 +86,8 @@ async def send_landing(body: LandingBody, request: Request, session: deps.Sessio
                    expiration_date=body.expirationDate, notification_url=body.notificationUrl,
                    campaign_name=body.campaignName, tags=body.tags, certified=body.certified, sub=body.sub)
     queued = await service.send(session, subject, deps.get_settings(request), service.LandingInput(
-        sms=sms, template_body=body.templateBody, template_id=body.templateId, template_v2_id=body.templateV2Id))
+        sms=sms, template_body=body.templateBody, template_id=_template(body.templateId),
+        template_v2_id=_template(body.templateV2Id)))
     await session.commit()
     result: list[dict[str, Any]] = []
     for item in queued.results:
@@ -102,3 +103,14 @@ async def send_landing(body: LandingBody, request: Request, session: deps.Sessio
         "campaignId": ids.to_int(Kind.CAMPAIGN, sending.campaign_id) if sending and sending.campaign_id else None,
         "sendingId": ids.to_int(Kind.SENDING, sending.id) if sending else None, "result": result},
         status_code=207 if queued.partial else 202)
+
+
+def _template(raw: int | str | None) -> int | str | None:
+    """A template's primary key from its public id (0, answered with 140, when it is not ours); other values
+    go to the service as they are, which names the field."""
+    text = raw.strip() if isinstance(raw, str) else raw
+    if isinstance(text, str) and text.isascii() and text.isdigit():
+        text = int(text)
+    if isinstance(text, int) and not isinstance(text, bool):
+        return public_ids.decode(Kind.TEMPLATE, text) or 0
+    return raw

@@ -78,7 +78,7 @@ class VoiceAudioBody(_Common):
 
 
 
-class RecipientResult(BaseModel):
+class VoiceRecipientResult(BaseModel):
     """An accepted recipient has id, scheduledAt and expiresAt; a refused one has error."""
 
     accepted: bool
@@ -92,7 +92,7 @@ class RecipientResult(BaseModel):
 class VoiceResponse(BaseModel):
     campaignId: int | None = Field(description="null without campaignName.")  # noqa: N815
     sendingId: int  # noqa: N815
-    result: list[RecipientResult]
+    result: list[VoiceRecipientResult]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

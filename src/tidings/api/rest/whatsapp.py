@@ -69,7 +69,7 @@ class WhatsappBody(BaseModel):
     tags: list[str] | None = None
 
 
-class RecipientResult(BaseModel):
+class WhatsappRecipientResult(BaseModel):
     accepted: bool
     to: str
     id: str | None = Field(default=None, description="The message's UUID (accepted recipients).")
@@ -79,7 +79,7 @@ class RecipientResult(BaseModel):
 class WhatsappSent(BaseModel):
     campaignId: int | None  # noqa: N815
     sendingId: int  # noqa: N815
-    result: list[RecipientResult]
+    result: list[WhatsappRecipientResult]
 
 
 class ContactData(BaseModel):
@@ -253,7 +253,7 @@ async def send_template(body: WhatsappBody, session: deps.Session, subject: Call
                            "id": ids.codec().to_uuid(ids.Kind.MESSAGE, item.message.id)})
     campaign_id = ids.to_int(ids.Kind.CAMPAIGN, sending.campaign_id) if sending.campaign_id else None
     answer = WhatsappSent(campaignId=campaign_id, sendingId=ids.to_int(ids.Kind.SENDING, sending.id),
-                          result=[RecipientResult(**r) for r in result])
+                          result=[WhatsappRecipientResult(**r) for r in result])
     content = _dump(answer)
     content["result"] = [r.model_dump(mode="json", exclude_none=True) for r in answer.result]
     return JSONResponse(content, status_code=207 if queued.partial else 202)
