@@ -29,8 +29,8 @@ async def overview(request: Request, session: deps.Session) -> Response:
     by_status: dict[str, int] = {}
     for campaign, _ in listed:
         by_status[campaign.status] = by_status.get(campaign.status, 0) + 1
-    unread = (await replies.inbox(session, page.subject, limit=5) if page.subject.can("view_campaigns")
-              else (0, []))
+    latest, more = (await replies.inbox(session, page.subject, limit=5) if page.subject.can("view_campaigns")
+                    else ([], False))
     return web.render(request, "overview.html", page, totals=totals, by_status=by_status,
                       chart=charts.line_chart(days, lines, "Outreach activity, last 30 days"),
-                      latest=unread[1], replies_total=unread[0])
+                      latest=latest, more_replies=more)

@@ -25,11 +25,11 @@ async def inbox(request: Request, session: deps.Session, campaign: str = "", int
                 p: int = 1) -> Response:
     page = await web.page(request, session)
     campaign_pk = decode(Kind.CAMPAIGN, campaign) if campaign else None
-    total, rows = await replies.inbox(session, page.subject, campaign_id=campaign_pk,
-                                      interest=interest if interest in INTERESTS else None,
-                                      limit=PER_PAGE, offset=(max(p, 1) - 1) * PER_PAGE)
+    rows, more = await replies.inbox(session, page.subject, campaign_id=campaign_pk,
+                                     interest=interest if interest in INTERESTS else None,
+                                     limit=PER_PAGE, offset=(max(p, 1) - 1) * PER_PAGE)
     listed = await campaigns.list_campaigns(session, page.subject)
-    return web.render(request, "inbox.html", page, rows=rows, total=total, p=max(p, 1), per_page=PER_PAGE,
+    return web.render(request, "inbox.html", page, rows=rows, more=more, p=max(p, 1), per_page=PER_PAGE,
                       campaigns=[(encode(Kind.CAMPAIGN, c.id), c.name) for c, _ in listed], campaign=campaign,
                       interest=interest, interests=INTERESTS, thread_id=lambda pk: encode(Kind.THREAD, pk))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -66,8 +66,11 @@ async def thread(session: AsyncSession, subject: AuthSubject, thread_id: int | N
 
 async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int | None = None,
                 client_id: int | None = None, interest: str | None = None, limit: int = 50, offset: int = 0
-                ) -> tuple[int, list[tuple[Message, Campaign, Enrollment | None, Contact | None]]]:
-    """Every reply across the campaigns the subject may see, newest first, with the total for paging."""
+                ) -> tuple[list[tuple[Message, Campaign, Enrollment | None, Contact | None]], bool]:
+    """A page of the replies across the campaigns the subject may see, newest first, and whether more follow.
+
+    No total is counted: with a large inbox the count costs more than the page.
+    """
     subject.require("view_campaigns")
     stmt = access.in_visible_campaigns(
         select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
@@ -81,10 +84,9 @@ async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int
         stmt = stmt.where(Campaign.client_id == client_id)
     if interest is not None:
         stmt = stmt.where(Enrollment.interest == interest)
-    total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
     rows = (await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc())
-                                  .limit(limit).offset(offset))).all()
-    return total, [(m, c, e, ct) for m, c, e, ct in rows]
+                                  .limit(limit + 1).offset(offset))).all()
+    return [(m, c, e, ct) for m, c, e, ct in rows[:limit]], len(rows) > limit
 
 
 async def answer(session: AsyncSession, subject: AuthSubject, thread_id: int | None, text: str) -> Message:
