@@ -1,8 +1,9 @@
 """The dispatcher loop: sends due outbound messages of every channel and records the outcome.
 
 One transaction claims a batch and prepares it, the sends run concurrently (sequentially per
-provider key, so one SMTP connection per mailbox is reused), and one transaction records every
-outcome. A crash between send and record re-sends after the lease expires: at-least-once.
+provider key, so one SMTP connection per mailbox is reused), and outcomes are committed while the
+sends go on. A crash between a provider's acceptance and our commit of it re-sends that message
+after the lease expires: at-least-once (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, 
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
+# Send failures that mean the provider could not be reached (an outage), not that it refused the message.
+UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
 
 
@@ -105,27 +108,64 @@ async def _gates(session: AsyncSession, message: Message, ctx: EngineContext) ->
     return None
 
 
-async def _send_all(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> dict[int, SendResult]:
+async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> None:
+    """Send concurrently (one lane per provider key) and record each outcome as soon as it is known.
+
+    Outcomes are committed by one recorder while the sends go on, each commit taking every outcome
+    that arrived meanwhile (group commit): a worker killed mid-batch re-sends only the few messages
+    accepted since the last commit, not the whole batch. If recording fails, sending stops.
+    """
     groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
     for item in ready:
         groups[item[1].key].append(item)
-    results: dict[int, SendResult] = {}
+    pending: dict[int, SendResult] = {}
+    arrived = asyncio.Event()
+    finished = False
+
+    async def recorder() -> None:
+        while True:
+            if not pending:
+                if finished:
+                    return
+                await arrived.wait()
+                arrived.clear()
+                continue
+            batch = dict(pending)
+            pending.clear()
+            await _record_all(ctx, batch)
+
+    recording = asyncio.create_task(recorder())
+
+    def outcome(message_id: int, result: SendResult) -> None:
+        pending[message_id] = result
+        arrived.set()
 
     async def run(key: str, items: list[tuple[int, Prepared]]) -> None:
         try:
             provider = ctx.providers.keyed(key, items[0][1].provider_factory)
         except Exception as exc:  # noqa: BLE001 - a broken provider fails its own messages only
             for message_id, _ in items:
-                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+                outcome(message_id, SendResult(False, permanent=False, code="provider", detail=str(exc)))
             return
         for message_id, prepared in items:
+            if recording.done():
+                return  # unrecorded outcomes: these stay leased and are sent after the lease lapses
             try:
-                results[message_id] = await provider.send(prepared.outbound)
+                result = await provider.send(prepared.outbound)
             except Exception as exc:  # noqa: BLE001
-                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+                result = SendResult(False, permanent=False, code="provider", detail=str(exc))
+            if not result.accepted and result.code in UNREACHABLE:
+                ctx.health.down(f"provider {key}", f"{result.code}: {result.detail}")
+            else:
+                ctx.health.up(f"provider {key}")
+            outcome(message_id, result)
 
-    await asyncio.gather(*(run(key, items) for key, items in groups.items()))
-    return results
+    try:
+        await asyncio.gather(*(run(key, items) for key, items in groups.items()))
+    finally:
+        finished = True
+        arrived.set()
+        await recording
 
 
 async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
@@ -176,7 +216,7 @@ async def dispatch(ctx: EngineContext) -> int:
     """Send one batch of due messages; returns how many were claimed."""
     ready = await _claim_and_prepare(ctx)
     if ready:
-        await _record_all(ctx, await _send_all(ctx, ready))
+        await _send_and_record(ctx, ready)
     return len(ready)
 
 
