@@ -16,6 +16,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select, text
 from structlog.testing import capture_logs
 
+from conftest import ROOT, _free_port
 from tidings.app import create_app
 from tidings.config import Settings
 from tidings.db.base import Base
@@ -28,7 +29,6 @@ from tidings.runtime import boot, providers_for
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
-from conftest import ROOT, _free_port
 from helpers import bearer
 
 SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
@@ -77,8 +77,8 @@ async def _sent(settings: Settings) -> int:
         await db.dispose()
 
 
-async def _wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+async def _wait_for(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if await predicate():
             return True
