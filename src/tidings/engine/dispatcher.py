@@ -9,7 +9,7 @@ after the lease expires: at-least-once (docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -29,6 +29,8 @@ from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, 
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
+# Accepted messages per connection whose outcome may wait for its commit while the next is sent (see _send_and_record).
+UNRECORDED_PER_LANE = 16
 # Send failures that mean the provider could not be reached (an outage), not that it refused the message.
 UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
@@ -108,17 +110,25 @@ async def _gates(session: AsyncSession, message: Message, ctx: EngineContext) ->
     return None
 
 
-async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> None:
+def _send_until(ctx: EngineContext, claimed_at: datetime) -> datetime:
+    """No send starts after this: once the lease lapses another worker may claim and send the same message."""
+    lease = ctx.settings.worker_lease_seconds
+    return claimed_at + timedelta(seconds=lease - max(1.0, lease * 0.2))
+
+
+async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]], send_until: datetime) -> None:
     """Send concurrently (one lane per provider key) and record each outcome as soon as it is known.
 
     Outcomes are committed by one recorder while the sends go on, each commit taking every outcome
-    that arrived meanwhile (group commit): a worker killed mid-batch re-sends only the few messages
-    accepted since the last commit, not the whole batch. If recording fails, sending stops.
+    that arrived meanwhile (group commit), and a lane stops sending while UNRECORDED_PER_LANE of its
+    acceptances wait for their commit: a worker killed mid-batch re-sends at most that many messages
+    per connection, not the whole batch. If recording fails, sending stops.
     """
     groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
     for item in ready:
         groups[item[1].key].append(item)
     pending: dict[int, SendResult] = {}
+    waiting: list[asyncio.Future[None]] = []
     arrived = asyncio.Event()
     finished = False
 
@@ -130,15 +140,24 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 await arrived.wait()
                 arrived.clear()
                 continue
-            batch = dict(pending)
+            batch, done = dict(pending), list(waiting)
             pending.clear()
-            await _record_all(ctx, batch)
+            waiting.clear()
+            try:
+                await _record_all(ctx, batch)
+            finally:
+                # On failure too: the lanes wake, see that the recorder ended, and stop sending.
+                for future in done:
+                    future.set_result(None)
 
     recording = asyncio.create_task(recorder())
 
-    def outcome(message_id: int, result: SendResult) -> None:
+    def outcome(message_id: int, result: SendResult) -> asyncio.Future[None]:
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         pending[message_id] = result
+        waiting.append(recorded)
         arrived.set()
+        return recorded
 
     async def run(key: str, items: list[tuple[int, Prepared]]) -> None:
         try:
@@ -147,9 +166,10 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
             for message_id, _ in items:
                 outcome(message_id, SendResult(False, permanent=False, code="provider", detail=str(exc)))
             return
+        unrecorded: deque[asyncio.Future[None]] = deque()
         for message_id, prepared in items:
-            if recording.done():
-                return  # unrecorded outcomes: these stay leased and are sent after the lease lapses
+            if recording.done() or clock.now() >= send_until:
+                return  # not sent: these stay leased and are claimed again once the lease lapses
             try:
                 result = await provider.send(prepared.outbound)
             except Exception as exc:  # noqa: BLE001
@@ -158,7 +178,13 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 ctx.health.down(f"provider {key}", f"{result.code}: {result.detail}")
             else:
                 ctx.health.up(f"provider {key}")
-            outcome(message_id, result)
+            recorded = outcome(message_id, result)
+            if result.accepted:
+                unrecorded.append(recorded)
+                # A bounded number of accepted, unrecorded messages per connection: what a crash now would send
+                # twice. Waiting for each one's commit would cost a transaction per message.
+                while len(unrecorded) >= UNRECORDED_PER_LANE or (unrecorded and unrecorded[0].done()):
+                    await unrecorded.popleft()
 
     try:
         await asyncio.gather(*(run(key, items) for key, items in groups.items()))
@@ -214,9 +240,10 @@ async def _soft_bounce(session: AsyncSession, message: Message, result: SendResu
 @loop("dispatch")
 async def dispatch(ctx: EngineContext) -> int:
     """Send one batch of due messages; returns how many were claimed."""
+    claimed_at = clock.now()
     ready = await _claim_and_prepare(ctx)
     if ready:
-        await _send_and_record(ctx, ready)
+        await _send_and_record(ctx, ready, _send_until(ctx, claimed_at))
     return len(ready)
 
 
