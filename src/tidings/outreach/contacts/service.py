@@ -185,11 +185,13 @@ async def _insert(session: AsyncSession, campaign: Campaign, rows: Sequence[tupl
                      "account_id": campaign.account_id, "client_id": campaign.client_id, "tags": [],
                      "created_at": now, "updated_at": now}
                     for (_, v), k in zip(rows, keys, strict=True)]
-    contact_ids: list[int] = []
+    # Matched by address (unique among `rows`): RETURNING in parameter order costs SQLite one statement per row.
+    id_of: dict[str, int] = {}
     for i in range(0, len(contact_rows), 1000):
-        result = await session.execute(
-            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contact_rows[i:i + 1000])
-        contact_ids += list(result.scalars())
+        result = await session.execute(insert(Contact).returning(Contact.id, Contact.email_key),
+                                       contact_rows[i:i + 1000])
+        id_of.update({str(key): int(contact_id) for contact_id, key in result})
+    contact_ids = [id_of[k] for k in keys]
     running = campaign.status == "RUNNING"
     enrollment_rows = []
     for (line, values), key, contact_id in zip(rows, keys, contact_ids, strict=True):
@@ -213,14 +215,14 @@ async def _insert(session: AsyncSession, campaign: Campaign, rows: Sequence[tupl
 class Importer:
     """An import fed in batches (the API streams a large file through it): memory stays flat in the file's size.
 
-    A later row for the same address wins, as in a sequence of upserts; an address created by an
-    earlier batch of the same import counts once, as created. Nothing is committed here.
+    A later row for the same address wins, as in a sequence of upserts; an address met again in a
+    later batch counts once, as it was first counted (created or updated). Nothing is committed here.
     """
 
     def __init__(self, session: AsyncSession, campaign: Campaign, tmpls: list[str]) -> None:
         self.session, self.campaign, self.tmpls = session, campaign, tmpls
         self.report = ImportReport()
-        self._created: set[str] = set()
+        self._seen: set[str] = set()  # addresses counted by an earlier batch, as created or updated
 
     async def add(self, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         """Validate, update the existing contacts and insert the new ones of one batch."""
@@ -256,7 +258,7 @@ class Importer:
                 elif name != "email":
                     setattr(contact, name, value)
             contact.updated_at = now
-            if key not in self._created:
+            if key not in self._seen:
                 report.updated += 1
             missing = bool(self.tmpls) and is_missing_data(merge_fields(contact), self.tmpls)
             if missing != flag:
@@ -264,7 +266,7 @@ class Importer:
         inserted = await _insert(session, campaign, fresh)
         report.created += inserted.created
         report.suppressed.extend(inserted.suppressed)
-        self._created.update(v["email"].lower() for _, v in fresh)
+        self._seen.update(valid)
         for value, ids_ in flips.items():
             for i in range(0, len(ids_), 500):
                 await session.execute(update(Enrollment).where(Enrollment.id.in_(ids_[i:i + 500]))
