@@ -188,6 +188,7 @@ class Soak:
     def _chaos(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], started: float,
                submitter: threading.Thread) -> bool:
         next_kill = time.monotonic() + self.kill_every
+        born = [started] * len(workers)
         while time.monotonic() - started < self.deadline:
             emails, sms = self._delivered()
             done = len(emails) >= self.emails and len(sms) >= self.sms and not submitter.is_alive()
@@ -199,12 +200,15 @@ class Soak:
                 self.db_restarted_at = time.monotonic() - started
                 time.sleep(self.db_down)
                 subprocess.run([str(PG), "resume", self.pg_dir], check=True, capture_output=True)
-            if time.monotonic() >= next_kill:
-                i = random.randrange(len(workers))  # noqa: S311
+            # A worker still booting has nothing in flight: the victim is one that has been up a while.
+            settled = [i for i, at in enumerate(born) if time.monotonic() - at >= self.kill_every]
+            if time.monotonic() >= next_kill and settled:
+                i = random.choice(settled)  # noqa: S311
                 workers[i].send_signal(signal.SIGKILL)
                 workers[i].wait()
                 self.kills += 1
                 workers[i] = self._spawn(self._tidings("worker"), env, f"worker{i}.log")
+                born[i] = time.monotonic()
                 self.restarts += 1
                 next_kill = time.monotonic() + self.kill_every
             time.sleep(0.25)

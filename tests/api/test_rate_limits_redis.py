@@ -16,11 +16,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from conftest import _free_port
 from tidings.app import create_app
 from tidings.config import Settings
 from tidings.db.engine import Database
 
-from conftest import _free_port
 from helpers import bearer
 
 

@@ -9,6 +9,7 @@ after the lease expires: at-least-once (docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.queue import claim
 from tidings.engine.context import EngineContext
+from tidings.engine.health import DATABASE, Backoff, is_unavailable
 from tidings.engine.registry import job, loop
 from tidings.messaging import events
 from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, preparer_for
@@ -127,6 +129,7 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
     groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
     for item in ready:
         groups[item[1].key].append(item)
+    lease_ends = time.monotonic() + ctx.settings.worker_lease_seconds
     pending: dict[int, SendResult] = {}
     waiting: list[asyncio.Future[None]] = []
     arrived = asyncio.Event()
@@ -144,7 +147,7 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
             pending.clear()
             waiting.clear()
             try:
-                await _record_all(ctx, batch)
+                await _record_patiently(ctx, batch, lease_ends)
             finally:
                 # On failure too: the lanes wake, see that the recorder ended, and stop sending.
                 for future in done:
@@ -192,6 +195,23 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
         finished = True
         arrived.set()
         await recording
+
+
+async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], lease_ends: float) -> None:
+    """Record outcomes, waiting out a database outage while the lease still keeps other workers off them.
+
+    The provider has accepted these messages: given up, they would be sent again once the lease lapses.
+    """
+    backoff = Backoff(first=0.2, cap=2.0)
+    while True:
+        try:
+            await _record_all(ctx, results)
+            return
+        except Exception as exc:
+            if not is_unavailable(exc) or time.monotonic() + backoff.first >= lease_ends:
+                raise
+            ctx.health.down(DATABASE, exc)
+            await asyncio.sleep(backoff.next())
 
 
 async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
