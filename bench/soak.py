@@ -10,7 +10,8 @@ workers and the API must recover by themselves. Each scenario is bounded by a de
 
 Reported per scenario: lost (accepted by the API, never reached the sink or SMSC; must be 0),
 duplicates (copies counted by Message-ID at the sink and by recipient at the SMSC), seconds to drain.
-`python bench/soak.py [--emails N] [--sms N] [--workers N] [--kill-every S] [--deadline S]`.
+`python bench/soak.py [--emails N] [--sms N] [--workers N] [--kill-every S] [--deadline S]
+[--unrecorded-per-connection N]`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Soak:
     db_restart: bool
     db_down: float = 5.0
     lease: int = 10
+    window: int | None = None  # TIDINGS_WORKER_UNRECORDED_PER_CONNECTION; None: the default
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tidings-soak-")))
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     kills: int = 0
@@ -86,7 +88,8 @@ class Soak:
                 "TIDINGS_OUTBOUND_ALLOW_PRIVATE": "true", "TIDINGS_LOG_LEVEL": "warning",
                 "TIDINGS_WORKER_LEASE_SECONDS": str(self.lease), "TIDINGS_WORKER_BATCH": "100",
                 "TIDINGS_RATE_LIMITS": json.dumps({"default": "100000/minute", "rest": "100000/minute",
-                                                   "clients": "100000/minute"})}
+                                                   "clients": "100000/minute"}),
+                **({"TIDINGS_WORKER_UNRECORDED_PER_CONNECTION": str(self.window)} if self.window else {})}
 
     def _spawn(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
         out = (self.work / log).open("ab")
@@ -234,7 +237,8 @@ class Soak:
             "sms": {"expected": self.sms, "delivered": len(sms.keys() & sms_ids),
                     "lost": len(sms_ids - sms.keys()), "duplicates": sum(n - 1 for n in sms.values())},
             "workers": self.workers, "kills": self.kills, "kill_every_seconds": self.kill_every,
-            "lease_seconds": self.lease, "database_restarted_at_second": (
+            "lease_seconds": self.lease, "unrecorded_per_connection": self.window or "default (16)",
+            "database_restarted_at_second": (
                 round(self.db_restarted_at, 1) if self.db_restarted_at is not None else None),
             "database_down_seconds": self.db_down if self.db_restart else None,
             "api_retries": self.api_retries, "health_after": health,
@@ -277,9 +281,10 @@ def _by_status(url: str) -> dict[str, int]:
 
 
 def soak(emails: int, sms: int, workers: int = 2, kill_every: float = 4.0, deadline: float = 900.0,
-         db_restart: bool = False, lease: int = 10, db_down: float = 5.0) -> dict[str, Any]:
+         db_restart: bool = False, lease: int = 10, db_down: float = 5.0, window: int | None = None) -> dict[str, Any]:
     """One scenario; the suite calls this with small numbers."""
-    return Soak(emails, sms, workers, kill_every, deadline, db_restart, db_down=db_down, lease=lease).run()
+    return Soak(emails, sms, workers, kill_every, deadline, db_restart, db_down=db_down, lease=lease,
+                window=window).run()
 
 
 def main() -> None:
@@ -289,9 +294,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kill-every", type=float, default=4.0)
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds per scenario before giving up")
+    parser.add_argument("--unrecorded-per-connection", type=int, default=None,
+                        help="TIDINGS_WORKER_UNRECORDED_PER_CONNECTION for the workers (default: the setting's)")
     args = parser.parse_args()
-    results = [soak(args.emails, args.sms, args.workers, args.kill_every, args.deadline, db_restart=restart)
-               for restart in (False, True)]
+    results = [soak(args.emails, args.sms, args.workers, args.kill_every, args.deadline, db_restart=restart,
+                    window=args.unrecorded_per_connection) for restart in (False, True)]
     print(json.dumps({"bench": "soak", "database": "postgresql", "scenarios": results,
                       "lost": sum(r.get("emails", {}).get("lost", 0) + r.get("sms", {}).get("lost", 0)
                                   for r in results)}))

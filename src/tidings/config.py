@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5
     omni_step_timeout: int = 600  # seconds a fallback step may take to be delivered before the next one runs
+    # Accepted sends per provider connection that may await their commit: what a killed worker can send twice
+    # (docs/reliability.md). 1 is the protocols' minimum, at the cost of one transaction per message.
+    worker_unrecorded_per_connection: int = Field(default=16, ge=1, le=1000)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

@@ -12,9 +12,8 @@ import sys
 
 import pytest
 
-from tidings.engine.dispatcher import UNRECORDED_PER_LANE
-
 from conftest import ROOT
+from tidings.config import Settings
 
 sys.path.insert(0, str(ROOT / "bench"))
 import soak  # noqa: E402
@@ -33,5 +32,5 @@ def test_killed_workers_and_a_database_restart_lose_nothing() -> None:
     assert result["unexpected_exits"] == [], "a worker or the server exited by itself"
     assert result["health_after"]["status"] == "ok"
     # Copies come only from the documented window: per kill, what each connection had accepted but not recorded.
-    lanes = soak.MAILBOXES + 1
-    assert result["emails"]["duplicates"] + result["sms"]["duplicates"] <= result["kills"] * lanes * UNRECORDED_PER_LANE
+    lanes, window = soak.MAILBOXES + 1, Settings().worker_unrecorded_per_connection
+    assert result["emails"]["duplicates"] + result["sms"]["duplicates"] <= result["kills"] * lanes * window

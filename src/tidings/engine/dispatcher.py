@@ -31,8 +31,6 @@ from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, 
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
-# Accepted messages per connection whose outcome may wait for its commit while the next is sent (see _send_and_record).
-UNRECORDED_PER_LANE = 16
 # Send failures that mean the provider could not be reached (an outage), not that it refused the message.
 UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
@@ -122,14 +120,15 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
     """Send concurrently (one lane per provider key) and record each outcome as soon as it is known.
 
     Outcomes are committed by one recorder while the sends go on, each commit taking every outcome
-    that arrived meanwhile (group commit), and a lane stops sending while UNRECORDED_PER_LANE of its
-    acceptances wait for their commit: a worker killed mid-batch re-sends at most that many messages
+    that arrived meanwhile (group commit), and a lane stops sending while `worker_unrecorded_per_connection`
+    of its acceptances wait for their commit: a worker killed mid-batch re-sends at most that many messages
     per connection, not the whole batch. If recording fails, sending stops.
     """
     groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
     for item in ready:
         groups[item[1].key].append(item)
     lease_ends = time.monotonic() + ctx.settings.worker_lease_seconds
+    window = ctx.settings.worker_unrecorded_per_connection
     pending: dict[int, SendResult] = {}
     waiting: list[asyncio.Future[None]] = []
     arrived = asyncio.Event()
@@ -186,7 +185,7 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 unrecorded.append(recorded)
                 # A bounded number of accepted, unrecorded messages per connection: what a crash now would send
                 # twice. Waiting for each one's commit would cost a transaction per message.
-                while len(unrecorded) >= UNRECORDED_PER_LANE or (unrecorded and unrecorded[0].done()):
+                while len(unrecorded) >= window or (unrecorded and unrecorded[0].done()):
                     await unrecorded.popleft()
 
     try:
