@@ -280,7 +280,7 @@ def _by_status(url: str) -> dict[str, int]:
         return {"error": type(exc).__name__}  # type: ignore[dict-item]
 
 
-def soak(emails: int, sms: int, workers: int = 2, kill_every: float = 4.0, deadline: float = 900.0,
+def soak(emails: int, sms: int, workers: int = 2, kill_every: float = 4.0, deadline: float = 600.0,
          db_restart: bool = False, lease: int = 10, db_down: float = 5.0, window: int | None = None) -> dict[str, Any]:
     """One scenario; the suite calls this with small numbers."""
     return Soak(emails, sms, workers, kill_every, deadline, db_restart, db_down=db_down, lease=lease,
@@ -293,7 +293,7 @@ def main() -> None:
     parser.add_argument("--sms", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kill-every", type=float, default=4.0)
-    parser.add_argument("--deadline", type=float, default=900.0, help="seconds per scenario before giving up")
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds per scenario before giving up")
     parser.add_argument("--unrecorded-per-connection", type=int, default=None,
                         help="TIDINGS_WORKER_UNRECORDED_PER_CONNECTION for the workers (default: the setting's)")
     args = parser.parse_args()
