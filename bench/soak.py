@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))  # the same sources as the processes it starts
 PG = ROOT / "scripts" / "pg-throwaway.sh"
 MAILBOXES = 5
 SMS_BATCH = 500
@@ -110,10 +111,7 @@ class Soak:
         url, self.pg_dir = values["URL"], values["DIR"]
         env = self._env(url, smpp_port)
         try:
-            subprocess.run(self._tidings("migrate"), env=env, check=True, capture_output=True, cwd=self.work)
-            created = subprocess.run(self._tidings("account", "create", "--name", "Soak", "--email", "soak@soak.test",
-                                                   "--json"), env=env, check=True, capture_output=True, cwd=self.work)
-            account = json.loads(created.stdout)
+            account = _prepare_database(url, env)
             sinks = self._spawn([sys.executable, str(ROOT / "tests" / "fakes" / "sinks.py"), "--smtp-port",
                                  str(smtp_port), "--smpp-port", str(smpp_port), "--out", str(self.work)], env,
                                 "sinks.log")
@@ -255,6 +253,30 @@ class Soak:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _prepare_database(url: str, env: dict[str, str]) -> dict[str, Any]:
+    """Migrate and create the account in this process (two CLI processes would cost seconds of start-up each)."""
+    import asyncio
+    from dataclasses import asdict
+
+    from tidings.config import Settings
+    from tidings.db.migrate import upgrade
+    from tidings.runtime import boot
+    from tidings.tenancy.service import create_account
+
+    upgrade(url)
+
+    async def create() -> dict[str, Any]:
+        db = boot(Settings(database_url=url, secret_key=env["TIDINGS_SECRET_KEY"],
+                           data_dir=Path(env["TIDINGS_DATA_DIR"])))
+        try:
+            async with db.transaction() as session:
+                return asdict(await create_account(session, name="Soak", email="soak@soak.test"))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(create())
 
 
 def _by_status(url: str) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """The soak test, short: workers killed with SIGKILL and PostgreSQL restarted while mail and SMS drain; nothing lost.
 
 The full run (20,000 emails and 20,000 SMS) is `python bench/soak.py`; this one drives the same script with
-a few hundred messages so the suite stays fast.
+a hundred emails and a hundred SMS so the suite stays fast.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import soak  # noqa: E402
 
 
 def test_killed_workers_and_a_database_restart_lose_nothing() -> None:
-    result = soak.soak(150, 150, workers=2, kill_every=4, deadline=90, db_restart=True, lease=10, db_down=2)
+    result = soak.soak(100, 100, workers=2, kill_every=4, deadline=90, db_restart=True, lease=10, db_down=2)
     if "skipped" in result:
         if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES"):
             pytest.fail(result["skipped"])
