@@ -79,6 +79,7 @@ class Soak:
     restarts: int = 0
     db_restarted_at: float | None = None
     api_retries: int = 0
+    sms_accepted: int = 0
     pg_dir: str = ""
 
     # -- processes ---------------------------------------------------------------------------------
@@ -112,9 +113,8 @@ class Soak:
         env = self._env(url, smpp_port)
         try:
             account = _prepare_database(url, env)
-            sinks = self._spawn([sys.executable, str(ROOT / "tests" / "fakes" / "sinks.py"), "--smtp-port",
-                                 str(smtp_port), "--smpp-port", str(smpp_port), "--out", str(self.work)], env,
-                                "sinks.log")
+            self._spawn([sys.executable, str(ROOT / "tests" / "fakes" / "sinks.py"), "--smtp-port", str(smtp_port),
+                         "--smpp-port", str(smpp_port), "--out", str(self.work)], env, "sinks.log")
             _wait_port(smtp_port)
             _wait_port(smpp_port)
             self._spawn(self._tidings("serve", "--no-engine", "--port", str(api_port)), env, "server.log")
@@ -131,7 +131,8 @@ class Soak:
                 health = self._health(http)
             submitter.join(timeout=5)
             time.sleep(1.0)  # copies in flight when the last original arrived
-            return {**self._report(drained, elapsed, health, sinks), "messages_by_status": _by_status(url)}
+            by_status = _by_status(url)
+            return {**self._report(drained, elapsed, health, by_status), "messages_by_status": by_status}
         finally:
             self._stop_all()
             subprocess.run([str(PG), "stop", self.pg_dir], capture_output=True)
@@ -181,6 +182,7 @@ class Soak:
                 r = self._call(http, "POST", "/api/rest/sms", json={"to": to, "from": "SOAK", "message": "soak"})
                 if r.status_code != 202:
                     raise RuntimeError(f"SMS refused: {r.status_code} {r.text[:300]}")
+                self.sms_accepted += len(to)
 
     def _delivered(self) -> tuple[collections.Counter[str], collections.Counter[str]]:
         return (collections.Counter(_lines(self.work / "smtp.log")),
@@ -222,18 +224,24 @@ class Soak:
         except (httpx.HTTPError, ValueError) as exc:
             return {"error": type(exc).__name__}
 
-    def _report(self, drained: bool, elapsed: float, health: dict[str, Any], sinks: Any) -> dict[str, Any]:
+    def _report(self, drained: bool, elapsed: float, health: dict[str, Any], by_status: dict[str, int]
+                ) -> dict[str, Any]:
+        """Lost: accepted, not received, and no longer waiting in the queue (a deadline is not a loss)."""
         emails, sms = self._delivered()
         sms_ids = {f"3460{n:07d}" for n in range(self.sms)}
+        waiting = {channel: sum(by_status.get(f"{channel} {s}", 0) for s in ("queued", "sending"))
+                   for channel in ("email", "sms")}
         exits = [p.poll() for p in self.procs if p.poll() not in (None, -signal.SIGKILL)]
         return {
             "scenario": "kill -9 workers" + (" + database restart" if self.db_restart else ""),
             "drained": drained, "seconds_to_drain": round(elapsed, 1) if drained else None,
-            "emails": {"expected": self.emails, "delivered": len(emails),
-                       "lost": max(0, self.emails - len(emails)),
+            "emails": {"expected": self.emails, "delivered": len(emails), "still_queued": waiting["email"],
+                       "lost": max(0, self.emails - len(emails) - waiting["email"]),
                        "duplicates": sum(n - 1 for n in emails.values())},
-            "sms": {"expected": self.sms, "delivered": len(sms.keys() & sms_ids),
-                    "lost": len(sms_ids - sms.keys()), "duplicates": sum(n - 1 for n in sms.values())},
+            "sms": {"expected": self.sms, "accepted_by_api": self.sms_accepted,
+                    "delivered": len(sms.keys() & sms_ids), "still_queued": waiting["sms"],
+                    "lost": max(0, self.sms_accepted - len(sms.keys() & sms_ids) - waiting["sms"]),
+                    "duplicates": sum(n - 1 for n in sms.values())},
             "workers": self.workers, "kills": self.kills, "kill_every_seconds": self.kill_every,
             "lease_seconds": self.lease, "unrecorded_per_connection": self.window or "default (16)",
             "database_restarted_at_second": (
