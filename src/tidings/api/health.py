@@ -32,7 +32,7 @@ class EngineHealth(BaseModel):
 
 class DependencyHealth(BaseModel):
     since: datetime
-    error: str
+    error: str = Field(description="The kind of failure, e.g. ConnectionRefusedError; the details are in the log")
     failures: int
 
 
@@ -66,7 +66,8 @@ async def healthz(request: Request) -> JSONResponse:
     body = HealthOut(
         status="degraded" if down else "ok", database="unavailable" if down else "ok",
         engine=EngineHealth(state=health.engine_state, worker=health.worker, last_tick=health.last_tick),
-        outages={name: DependencyHealth(since=o.since, error=o.error, failures=o.failures)
+        # Only the kind of error: /healthz is public, and the details (addresses, ports) are in the log.
+        outages={name: DependencyHealth(since=o.since, error=o.error.split(":", 1)[0], failures=o.failures)
                  for name, o in health.outages.items()})
     return JSONResponse(body.model_dump(mode="json"), status_code=503 if down else 200)
 
