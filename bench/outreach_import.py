@@ -106,6 +106,8 @@ def main() -> dict[str, object]:
                 "server_rss_before_mb": before, "server_peak_rss_mb": peak,
                 "target_seconds": TARGET_SECONDS, "target_peak_mb": TARGET_PEAK_MB,
                 "within_target": insert_s < TARGET_SECONDS and upsert_s < TARGET_SECONDS and peak < TARGET_PEAK_MB,
+                # On a shared machine the wall time includes waiting for a CPU; the server's own CPU time does not.
+                "within_target_cpu": max(cpu) < TARGET_SECONDS and peak < TARGET_PEAK_MB,
                 "created": answers[0].json()["data"]["created"], "updated": answers[1].json()["data"]["updated"]}
 
 
