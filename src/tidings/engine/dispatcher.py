@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
@@ -169,9 +169,10 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 outcome(message_id, SendResult(False, permanent=False, code="provider", detail=str(exc)))
             return
         unrecorded: deque[asyncio.Future[None]] = deque()
-        for message_id, prepared in items:
+        for n, (message_id, prepared) in enumerate(items):
             if recording.done() or clock.now() >= send_until:
-                return  # not sent: these stay leased and are claimed again once the lease lapses
+                unsent.extend(m for m, _ in items[n:])
+                return
             try:
                 result = await provider.send(prepared.outbound)
             except Exception as exc:  # noqa: BLE001
@@ -188,12 +189,24 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 while len(unrecorded) >= window or (unrecorded and unrecorded[0].done()):
                     await unrecorded.popleft()
 
+    unsent: list[int] = []
     try:
         await asyncio.gather(*(run(key, items) for key, items in groups.items()))
     finally:
         finished = True
         arrived.set()
         await recording
+    if unsent:
+        await _give_back(ctx, unsent)
+
+
+async def _give_back(ctx: EngineContext, message_ids: list[int]) -> None:
+    """Release claimed messages that were not sent (the lease was running out), without counting an attempt."""
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(Message).where(Message.id.in_(message_ids), Message.locked_by == ctx.worker)
+            .values(status="queued", locked_until=None, locked_by=None, attempts=Message.attempts - 1)
+            .execution_options(synchronize_session=False))
 
 
 async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], lease_ends: float) -> None:
