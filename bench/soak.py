@@ -80,6 +80,7 @@ class Soak:
     db_restarted_at: float | None = None
     api_retries: int = 0
     sms_accepted: int = 0
+    health_during_outage: dict[str, Any] | None = None
     pg_dir: str = ""
 
     # -- processes ---------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class Soak:
                 self._campaign(http, account, smtp_port)
                 submitter = threading.Thread(target=self._submit_sms, args=(api, account), daemon=True)
                 submitter.start()
-                drained = self._chaos(workers, env, started, submitter)
+                drained = self._chaos(workers, env, started, submitter, http)
                 elapsed = time.monotonic() - started
                 health = self._health(http)
             submitter.join(timeout=5)
@@ -177,6 +178,9 @@ class Soak:
         auth = (account["username"], account["api_password"])
         with httpx.Client(base_url=api, timeout=120, auth=auth) as http:
             for first in range(0, self.sms, SMS_BATCH):
+                # Paced by delivery, so that submissions go on through the kills and the database restart.
+                while first - len(self._delivered()[1]) > 4 * SMS_BATCH:
+                    time.sleep(0.2)
                 to = [f"3460{n:07d}" for n in range(first, min(self.sms, first + SMS_BATCH))]
                 # A batch whose answer was lost may have been stored: the duplicates count would show it.
                 r = self._call(http, "POST", "/api/rest/sms", json={"to": to, "from": "SOAK", "message": "soak"})
@@ -189,7 +193,7 @@ class Soak:
                 collections.Counter(_lines(self.work / "smpp.log")))
 
     def _chaos(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], started: float,
-               submitter: threading.Thread) -> bool:
+               submitter: threading.Thread, http: httpx.Client) -> bool:
         next_kill = time.monotonic() + self.kill_every
         born = [started] * len(workers)
         while time.monotonic() - started < self.deadline:
@@ -201,7 +205,9 @@ class Soak:
                     self.emails + self.sms) // 2:
                 subprocess.run([str(PG), "pause", self.pg_dir], check=True, capture_output=True)
                 self.db_restarted_at = time.monotonic() - started
-                time.sleep(self.db_down)
+                time.sleep(min(1.0, self.db_down))
+                self.health_during_outage = self._health(http)
+                time.sleep(max(0.0, self.db_down - 1.0))
                 subprocess.run([str(PG), "resume", self.pg_dir], check=True, capture_output=True)
             # A worker still booting has nothing in flight: the victim is one that has been up a while.
             settled = [i for i, at in enumerate(born) if time.monotonic() - at >= self.kill_every]
@@ -247,7 +253,10 @@ class Soak:
             "database_restarted_at_second": (
                 round(self.db_restarted_at, 1) if self.db_restarted_at is not None else None),
             "database_down_seconds": self.db_down if self.db_restart else None,
-            "api_retries": self.api_retries, "health_after": health,
+            "duplicates_per_kill": round((sum(n - 1 for n in emails.values()) + sum(n - 1 for n in sms.values()))
+                                         / self.kills, 2) if self.kills else None,
+            "api_retries": self.api_retries, "health_during_outage": self.health_during_outage,
+            "health_after": health,
             "unexpected_exits": exits,
         }
 

@@ -30,6 +30,7 @@ def test_killed_workers_and_a_database_restart_lose_nothing() -> None:
     assert result["emails"]["lost"] == 0 and result["sms"]["lost"] == 0
     assert result["kills"] >= 1 and result["database_restarted_at_second"] is not None
     assert result["unexpected_exits"] == [], "a worker or the server exited by itself"
+    assert result["health_during_outage"]["status_code"] == 503  # the API said so, then recovered by itself
     assert result["health_after"]["status"] == "ok"
     # Copies come only from the documented window: per kill, what each connection had accepted but not recorded.
     lanes, window = soak.MAILBOXES + 1, Settings().worker_unrecorded_per_connection
