@@ -10,10 +10,10 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from sqlalchemy import text
 
 from tidings import api, dashboard
 from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, protection, rest
+from tidings.api import health as health_api
 from tidings.config import Settings, get_settings
 from tidings.engine import imap_poller, inbound_smtp
 from tidings.engine.context import EngineContext
@@ -45,14 +45,16 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         app.state.db = db
         app.state.settings = settings
         app.state.providers = providers_for(settings)
-        app.state.rate_limiter = deps.RateLimiter(settings)
         runner_task: asyncio.Task[None] | None = None
         ctx = EngineContext(db, settings, app.state.providers, worker_name())
+        app.state.health = ctx.health
+        app.state.rate_limiter = deps.RateLimiter(settings, ctx.health)
         if engine:
             runner = Runner(ctx)
             app.state.runner = runner
             runner_task = asyncio.create_task(runner.run_forever())
-        smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port, settings.inbound_smtp_host)
+        smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port, settings.inbound_smtp_host,
+                                                health=ctx.health)
                        if settings.inbound_smtp_port else None)
         try:
             yield
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
     app = FastAPI(title="Tidings", version="0.1.0", lifespan=lifespan,
                   description="Self-hosted outreach and messaging platform.")
     errors.install(app)
+    health_api.install(app)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -96,11 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         app.include_router(extra)
     dashboard.install(app)
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz(request: Request) -> dict[str, str]:
-        async with request.app.state.db.sessions() as session:
-            await session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+    app.include_router(health_api.router)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     metrics_token: str = ""  # /metrics answers only with `Authorization: Bearer <token>`; empty: /metrics is off
     signin_failures_per_address: str = "30/10 minutes"  # failed sign-ins from one client address
     signin_failures_per_user: str = "10/10 minutes"  # failed sign-ins for one username from one client address
+    # Accepted sends per provider connection that may await their commit: what a killed worker can send twice
+    # (docs/reliability.md). 1 is the protocols' minimum, at the cost of one transaction per message.
+    worker_unrecorded_per_connection: int = Field(default=16, ge=1, le=1000)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the data directory."""

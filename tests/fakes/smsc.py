@@ -56,6 +56,7 @@ class FakeSmsc:
     refuse: dict[str, int] = field(default_factory=dict)
     receipt_delay: float = 0.0
     keep: bool = True
+    on_submit: Any = None  # called with each accepted Submitted (the soak's counter)
     submitted: list[Submitted] = field(default_factory=list)
     binds: int = 0
     enquire_links: int = 0
@@ -147,6 +148,8 @@ class FakeSmsc:
                               int(pdu.source_addr_npi or 0))
         if self.keep:
             self.submitted.append(submitted)
+        if self.on_submit is not None:
+            self.on_submit(submitted)
         await self._send(writer, make_pdu("submit_sm_resp", pdu.sequence, message_id=message_id).generate())
         if submitted.registered_delivery & 1:
             task = asyncio.create_task(self._receipt(writer, submitted))

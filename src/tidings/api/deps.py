@@ -25,6 +25,7 @@ from tidings.api.signin import SigninThrottle
 from tidings.config import Settings
 from tidings.core.errors import IpNotAllowed, RateLimited, Unauthenticated, ValidationFailed
 from tidings.db.engine import Database
+from tidings.engine.health import Health
 from tidings.outreach.text import MESSAGE, find_unstorable, is_storable
 from tidings.tenancy import service as tenancy
 from tidings.tenancy.subject import AuthSubject
@@ -121,8 +122,9 @@ async def _verify(request: Request, session: AsyncSession, style: str) -> AuthSu
 class RateLimiter:
     """Per-user, per-endpoint-group limits (seed 001), backed by the `limits` library."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, health: Health | None = None) -> None:
         self.settings = settings
+        self.health = health or Health()
         uri = settings.rate_limit_storage
         # The `limits` library selects its asyncio storages by the async+ prefix.
         uri = uri if uri.startswith("async+") else "async+" + uri
@@ -132,7 +134,14 @@ class RateLimiter:
     async def check(self, group: str, user_id: int) -> None:
         item = parse(self.settings.limit_for(group))
         key = (group, str(user_id))
-        if not await self.limiter.hit(item, *key):
+        try:
+            allowed = await self.limiter.hit(item, *key)
+        except Exception as exc:  # noqa: BLE001 - the shared storage (Redis) is down
+            # Fail open: an outage of the limiter's storage must not take the whole API down with it.
+            self.health.down("rate limit storage", exc)
+            return
+        self.health.up("rate limit storage")
+        if not allowed:
             stats = await self.limiter.get_window_stats(item, *key)
             retry = max(1, int(stats.reset_time - time.time()) + 1)
             raise RateLimited("Too Many Attempts.", retry_after=retry)

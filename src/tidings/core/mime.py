@@ -86,13 +86,14 @@ def build_email(
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
     date: datetime | None = None,
+    message_id: str | None = None,
 ) -> tuple[EmailMessage, str]:
     """Build a ready-to-send message and return it with its Message-ID.
 
     HTML without text gets a generated text/plain alternative; attachments wrap the body in multipart/mixed.
     """
     msg = EmailMessage(policy=policy.SMTP)
-    message_id = make_message_id(message_id_domain)
+    message_id = message_id or make_message_id(message_id_domain)
     msg["From"] = _address(from_addr, from_name)
     msg["To"] = _address(to_addr, to_name)
     if cc:
@@ -222,6 +223,7 @@ def build_email_bytes(
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
     date: datetime | None = None,
+    message_id: str | None = None,
 ) -> tuple[bytes, str]:
     """`build_email` serialised: the same bytes, built directly for a message without attachments.
 
@@ -237,9 +239,9 @@ def build_email_bytes(
         msg, message_id = build_email(
             from_addr=from_addr, from_name=from_name, to_addr=to_addr, to_name=to_name, subject=subject, html=html,
             text=text, reply_to=reply_to, cc=cc, message_id_domain=message_id_domain, in_reply_to=in_reply_to,
-            references=references, headers=headers, attachments=attachments, date=date)
+            references=references, headers=headers, attachments=attachments, date=date, message_id=message_id)
         return msg.as_bytes(), message_id
-    message_id = make_message_id(message_id_domain)
+    message_id = message_id or make_message_id(message_id_domain)
     out = [_address_header("From", from_addr, from_name), _address_header("To", to_addr, to_name)]
     if cc:
         out.append(_header("Cc", ", ".join(cc)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tidings.channels.registry import Providers
 from tidings.config import Settings
 from tidings.db.engine import Database
+from tidings.engine.health import Health
 
 
 @dataclass
@@ -15,3 +16,4 @@ class EngineContext:
     settings: Settings
     providers: Providers
     worker: str
+    health: Health = field(default_factory=Health)  # the process's outages and engine state (/healthz)

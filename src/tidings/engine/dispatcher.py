@@ -1,19 +1,21 @@
 """The dispatcher loop: sends due outbound messages of every channel and records the outcome.
 
 One transaction claims a batch and prepares it, the sends run concurrently (sequentially per
-provider key, so one SMTP connection per mailbox is reused), and one transaction records every
-outcome. A crash between send and record re-sends after the lease expires: at-least-once.
+provider key, so one SMTP connection per mailbox is reused), and outcomes are committed while the
+sends go on. A crash between a provider's acceptance and our commit of it re-sends that message
+after the lease expires: at-least-once (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
@@ -22,12 +24,15 @@ from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.queue import claim
 from tidings.engine.context import EngineContext
+from tidings.engine.health import DATABASE, Backoff, is_unavailable
 from tidings.engine.registry import job, loop
 from tidings.messaging import events
 from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, preparer_for
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
+# Send failures that mean the provider could not be reached (an outage), not that it refused the message.
+UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
 
 
@@ -105,27 +110,120 @@ async def _gates(session: AsyncSession, message: Message, ctx: EngineContext) ->
     return None
 
 
-async def _send_all(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> dict[int, SendResult]:
+def _send_until(ctx: EngineContext, claimed_at: datetime) -> datetime:
+    """No send starts after this: once the lease lapses another worker may claim and send the same message."""
+    lease = ctx.settings.worker_lease_seconds
+    return claimed_at + timedelta(seconds=lease - max(1.0, lease * 0.2))
+
+
+async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]], send_until: datetime) -> None:
+    """Send concurrently (one lane per provider key) and record each outcome as soon as it is known.
+
+    Outcomes are committed by one recorder while the sends go on, each commit taking every outcome
+    that arrived meanwhile (group commit), and a lane stops sending while `worker_unrecorded_per_connection`
+    of its acceptances wait for their commit: a worker killed mid-batch re-sends at most that many messages
+    per connection, not the whole batch. If recording fails, sending stops.
+    """
     groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
     for item in ready:
         groups[item[1].key].append(item)
-    results: dict[int, SendResult] = {}
+    lease_ends = time.monotonic() + ctx.settings.worker_lease_seconds
+    window = ctx.settings.worker_unrecorded_per_connection
+    pending: dict[int, SendResult] = {}
+    waiting: list[asyncio.Future[None]] = []
+    arrived = asyncio.Event()
+    finished = False
+
+    async def recorder() -> None:
+        while True:
+            if not pending:
+                if finished:
+                    return
+                await arrived.wait()
+                arrived.clear()
+                continue
+            batch, done = dict(pending), list(waiting)
+            pending.clear()
+            waiting.clear()
+            try:
+                await _record_patiently(ctx, batch, lease_ends)
+            finally:
+                # On failure too: the lanes wake, see that the recorder ended, and stop sending.
+                for future in done:
+                    future.set_result(None)
+
+    recording = asyncio.create_task(recorder())
+
+    def outcome(message_id: int, result: SendResult) -> asyncio.Future[None]:
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pending[message_id] = result
+        waiting.append(recorded)
+        arrived.set()
+        return recorded
 
     async def run(key: str, items: list[tuple[int, Prepared]]) -> None:
         try:
             provider = ctx.providers.keyed(key, items[0][1].provider_factory)
         except Exception as exc:  # noqa: BLE001 - a broken provider fails its own messages only
             for message_id, _ in items:
-                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+                outcome(message_id, SendResult(False, permanent=False, code="provider", detail=str(exc)))
             return
-        for message_id, prepared in items:
+        unrecorded: deque[asyncio.Future[None]] = deque()
+        for n, (message_id, prepared) in enumerate(items):
+            if recording.done() or clock.now() >= send_until:
+                unsent.extend(m for m, _ in items[n:])
+                return
             try:
-                results[message_id] = await provider.send(prepared.outbound)
+                result = await provider.send(prepared.outbound)
             except Exception as exc:  # noqa: BLE001
-                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+                result = SendResult(False, permanent=False, code="provider", detail=str(exc))
+            if not result.accepted and result.code in UNREACHABLE:
+                ctx.health.down(f"provider {key}", f"{result.code}: {result.detail}")
+            else:
+                ctx.health.up(f"provider {key}")
+            recorded = outcome(message_id, result)
+            if result.accepted:
+                unrecorded.append(recorded)
+                # A bounded number of accepted, unrecorded messages per connection: what a crash now would send
+                # twice. Waiting for each one's commit would cost a transaction per message.
+                while len(unrecorded) >= window or (unrecorded and unrecorded[0].done()):
+                    await unrecorded.popleft()
 
-    await asyncio.gather(*(run(key, items) for key, items in groups.items()))
-    return results
+    unsent: list[int] = []
+    try:
+        await asyncio.gather(*(run(key, items) for key, items in groups.items()))
+    finally:
+        finished = True
+        arrived.set()
+        await recording
+    if unsent:
+        await _give_back(ctx, unsent)
+
+
+async def _give_back(ctx: EngineContext, message_ids: list[int]) -> None:
+    """Release claimed messages that were not sent (the lease was running out), without counting an attempt."""
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            update(Message).where(Message.id.in_(message_ids), Message.locked_by == ctx.worker)
+            .values(status="queued", locked_until=None, locked_by=None, attempts=Message.attempts - 1)
+            .execution_options(synchronize_session=False))
+
+
+async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], lease_ends: float) -> None:
+    """Record outcomes, waiting out a database outage while the lease still keeps other workers off them.
+
+    The provider has accepted these messages: given up, they would be sent again once the lease lapses.
+    """
+    backoff = Backoff(first=0.2, cap=2.0)
+    while True:
+        try:
+            await _record_all(ctx, results)
+            return
+        except Exception as exc:
+            if not is_unavailable(exc) or time.monotonic() + backoff.first >= lease_ends:
+                raise
+            ctx.health.down(DATABASE, exc)
+            await asyncio.sleep(backoff.next())
 
 
 async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
@@ -174,9 +272,10 @@ async def _soft_bounce(session: AsyncSession, message: Message, result: SendResu
 @loop("dispatch")
 async def dispatch(ctx: EngineContext) -> int:
     """Send one batch of due messages; returns how many were claimed."""
+    claimed_at = clock.now()
     ready = await _claim_and_prepare(ctx)
     if ready:
-        await _record_all(ctx, await _send_all(ctx, ready))
+        await _send_and_record(ctx, ready, _send_until(ctx, claimed_at))
     return len(ready)
 
 

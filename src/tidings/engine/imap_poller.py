@@ -39,6 +39,9 @@ IDLE_SECONDS = 25 * 60.0  # RFC 2177: re-issue IDLE before the server's 30-minut
 FETCH_CHUNK = 200
 INGEST_BATCH = 100
 TIMEOUT = 30.0
+# An IDLE watcher that lost its server or database retries after 5 s, then doubling up to 5 minutes.
+WATCH_RETRY_FIRST = 5.0
+WATCH_RETRY_CAP = 300.0
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 
@@ -218,7 +221,9 @@ async def _record_error(db: Database, mailbox_id: int, error: str) -> None:
 
 
 async def _watch(db: Database, mailbox_id: int) -> None:
-    """Hold an IDLE connection and poll as soon as the server announces new mail."""
+    """Hold an IDLE connection and poll as soon as the server announces new mail; outages are waited out."""
+    failing_since: datetime | None = None
+    delay = WATCH_RETRY_FIRST
     while True:
         try:
             async with db.sessions() as session:
@@ -230,6 +235,10 @@ async def _watch(db: Database, mailbox_id: int) -> None:
                 if not client.has_capability("IDLE"):
                     return
                 await client.select("INBOX")
+                if failing_since is not None:
+                    log.warning("IMAP IDLE watcher connected again", mailbox_id=mailbox_id,
+                                outage_seconds=round((clock.now() - failing_since).total_seconds(), 1))
+                    failing_since, delay = None, WATCH_RETRY_FIRST
                 while True:
                     idle = await client.idle_start(timeout=IDLE_SECONDS)
                     pushed = []
@@ -246,9 +255,13 @@ async def _watch(db: Database, mailbox_id: int) -> None:
                 _abort(client)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reconnect after any network or server trouble
-            log.info("IMAP IDLE watcher reconnects", mailbox_id=mailbox_id, error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(ERROR_BACKOFF_SECONDS / 10)
+        except Exception as exc:  # noqa: BLE001 - reconnect after any network, server or database trouble
+            if failing_since is None:
+                failing_since = clock.now()
+                log.warning("IMAP IDLE watcher lost its connection, retrying with backoff", mailbox_id=mailbox_id,
+                            error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(WATCH_RETRY_CAP, delay * 2)
 
 
 def start_watcher(db: Database, mailbox_id: int) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from tidings.db.engine import Database
 from tidings.db.models import Mailbox
+from tidings.engine.health import DATABASE, Health, is_unavailable
 from tidings.outreach.inbound.service import ingest
 
 log = structlog.get_logger("tidings.inbound_smtp")
@@ -27,8 +28,9 @@ DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - an MX target listens on every interface
 class InboundHandler:
     """aiosmtpd handler: accept any recipient, ingest at DATA."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, health: Health | None = None) -> None:
         self.db = db
+        self.health = health or Health()
         self.results: list[str] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
@@ -41,15 +43,20 @@ class InboundHandler:
                 box = boxes[0] if len({b.account_id for b in boxes}) == 1 else None
                 result = await ingest(s, bytes(raw), mailbox=box)
         except Exception as exc:  # noqa: BLE001 - tell the MTA to retry rather than drop the mail
-            log.warning("inbound mail not stored", error=f"{type(exc).__name__}: {exc}")
+            if is_unavailable(exc):
+                self.health.down(DATABASE, exc)  # logged once per outage, not once per mail
+            else:
+                log.warning("inbound mail not stored", error=f"{type(exc).__name__}: {exc}")
             return "451 4.3.0 Temporary failure, try again later"
+        self.health.up(DATABASE)
         self.results.append(result.outcome)
         return "250 2.0.0 OK"
 
 
-async def start(db: Database, port: int, host: str | None = None) -> asyncio.AbstractServer:
+async def start(db: Database, port: int, host: str | None = None, *,
+                health: Health | None = None) -> asyncio.AbstractServer:
     """Listen for inbound mail on `host:port` (every interface unless a host is given)."""
-    handler = InboundHandler(db)
+    handler = InboundHandler(db, health)
     bind = host or DEFAULT_HOST
 
     def factory() -> Any:

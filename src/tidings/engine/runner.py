@@ -11,17 +11,21 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from tidings.core import clock
 from tidings.db.models import Job
 from tidings.db.queue import claim
 from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.engine.context import EngineContext
+from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
 from tidings.engine.registry import HANDLERS, IO_HANDLERS, IO_ORDER, LOOPS, RetryLater
 
 log = structlog.get_logger("tidings.engine")
 # Network-bound jobs that may wait on their receivers at the same time, beside the engine's other work.
 IO_CONCURRENCY = 16
+# Longest wait between two attempts to reach a database that is down.
+OUTAGE_BACKOFF_CAP = 30.0
 
 
 def worker_name() -> str:
@@ -75,6 +79,11 @@ class Runner:
         for job_id, kind in jobs:
             try:
                 await self._run_one(job_id, kind)
+            except Exception as exc:  # noqa: BLE001 - the database went away: the lease lapses, the job runs again
+                if is_unavailable(exc):
+                    self.ctx.health.down(DATABASE, exc)
+                else:
+                    log.error("background job crashed", job_id=job_id, kind=kind, error=type(exc).__name__)
             finally:
                 self._in_flight.discard(job_id)
 
@@ -92,6 +101,8 @@ class Runner:
         except RetryLater as exc:
             retry_in, error = exc.seconds, str(exc) or "retry later"
         except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc) and kind not in IO_HANDLERS:
+                raise  # the database, not the job, failed: no attempt is counted; its lease lapses and it runs again
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job failed", job_id=job_id, kind=kind, error=error)
         await self._failed(job_id, error, retry_in)
@@ -147,6 +158,8 @@ class Runner:
             try:
                 done += await fn(self.ctx)
             except Exception as exc:  # noqa: BLE001 - one broken loop must not stop the others
+                if is_unavailable(exc):
+                    raise  # every loop needs the database: the caller backs off
                 log.error("engine loop failed", loop=name, error=f"{type(exc).__name__}: {exc}")
         done += await self.run_jobs()
         return done
@@ -163,13 +176,28 @@ class Runner:
         return total
 
     async def run_forever(self) -> None:
+        """Tick until stopped; an unreachable database (or any other failure) is waited out, never fatal."""
+        health = self.ctx.health
+        health.worker, health.engine_state = self.ctx.worker, "starting"
         log.info("engine started", worker=self.ctx.worker)
+        backoff = Backoff(first=max(0.2, self.ctx.settings.worker_poll_seconds), cap=OUTAGE_BACKOFF_CAP)
         while not self._stop.is_set():
-            busy = await self.tick()
+            try:
+                busy = await self.tick()
+            except Exception as exc:  # noqa: BLE001 - a worker that exits stops sending while the API accepts
+                health.engine_state = "degraded"
+                health.down(DATABASE if is_unavailable(exc) else "engine", exc)
+                await sleep_unless(self._stop, backoff.next())
+                continue
+            health.up(DATABASE)
+            health.up("engine")
+            health.ticked()
+            backoff.reset()
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=self.ctx.settings.worker_poll_seconds)
         await self.settle()  # each call is bounded by its HTTP timeout
+        health.engine_state = "stopped"
         log.info("engine stopped", worker=self.ctx.worker)
 
     def stop(self) -> None:
@@ -178,6 +206,12 @@ class Runner:
 
 async def release_worker(ctx: EngineContext) -> None:
     """Give back this worker's leases at shutdown so others need not wait for them to expire."""
-    async with ctx.db.transaction() as session:
-        await session.execute(update(Job).where(Job.locked_by == ctx.worker, Job.status == "running")
-                              .values(locked_until=None, status="queued"))
+    try:
+        async with ctx.db.transaction() as session:
+            await session.execute(update(Job).where(Job.locked_by == ctx.worker, Job.status == "running")
+                                  .values(locked_until=None, status="queued"))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        log.warning("leases not released (the database is unavailable); they lapse by themselves",
+                    worker=ctx.worker)

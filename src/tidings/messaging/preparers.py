@@ -70,6 +70,8 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
         message_id_domain=email_domain(message.sender), in_reply_to=message.in_reply_to,
         references=tuple(extra.get("references") or ()), headers=headers,
         attachments=_attachments(extra.get("attachments")),
+        # A retry after a crash keeps the Message-ID, so a receiver can recognise the copy (docs/reliability.md).
+        message_id=message.rfc_message_id,
     )
     message.rfc_message_id = rfc_id
     record_as_sent(message, raw)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +27,8 @@ from tidings.outreach.fields import CONTACT_FIELDS
 router = APIRouter(route_class=ExactRoute)
 MAX_IMPORT_ROWS = 200_000
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
+IMPORT_BATCH = 2000  # rows parsed, validated and written at a time: the import's memory does not grow with the file
+SPOOL_IN_MEMORY = 1024 * 1024
 # CSV columns that are not custom merge fields.
 _KNOWN_COLUMNS = {*CONTACT_FIELDS, "timezone", "campaign_id", "custom_merge_fields"}
 
@@ -172,22 +176,22 @@ async def list_contacts(
     return {"data": [render.contact(e, c, campaign, flags_as_int=True, nest_campaign=False) for e, c in rows]}
 
 
-def _csv_rows(raw: bytes) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed.on("file", "The file must be UTF-8 encoded CSV.") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_batches(text: Iterable[str]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """(line, fields) rows of a CSV text stream, IMPORT_BATCH at a time; custom columns become merge fields."""
+    reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration as exc:
         raise ValidationFailed.on("file", "The file is empty.") from exc
     except csv.Error as exc:
         raise ValidationFailed.on("file", f"The file is not valid CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed.on("file", "The file must be UTF-8 encoded CSV.") from exc
     names = [h.strip().lower() if h.strip().lower() in _KNOWN_COLUMNS else h.strip() for h in header]
     if "email" not in names:
         raise ValidationFailed.on("file", "The file needs an email column.")
     rows: list[tuple[int, dict[str, Any]]] = []
+    count = 0
     try:
         for cells in reader:
             if not any(c.strip() for c in cells):
@@ -204,24 +208,56 @@ def _csv_rows(raw: bytes) -> list[tuple[int, dict[str, Any]]]:
                     custom[name] = cell.strip()
             data["custom_merge_fields"] = custom
             rows.append((line, data))
-            if len(rows) > MAX_IMPORT_ROWS:
+            count += 1
+            if count > MAX_IMPORT_ROWS:
                 raise ValidationFailed.on("file", f"At most {MAX_IMPORT_ROWS} rows can be imported at once.")
+            if len(rows) >= IMPORT_BATCH:
+                yield rows
+                rows = []
     except csv.Error as exc:
         raise ValidationFailed.on("file", f"The file is not valid CSV near line {reader.line_num}: {exc}") from exc
-    return rows
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed.on("file", "The file must be UTF-8 encoded CSV.") from exc
+    if rows:
+        yield rows
 
 
-async def _import_rows(request: Request) -> list[tuple[int, dict[str, Any]]]:
+def _text(binary: BinaryIO) -> io.TextIOWrapper:
+    # utf-8-sig drops a byte-order mark; newline="" lets the csv module see quoted line breaks.
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+
+
+async def _spool_body(request: Request, spool: BinaryIO) -> None:
+    """Copy the request body into `spool` chunk by chunk (a file that stays in memory only while small)."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise ValidationFailed.on("file", f"The file may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+        spool.write(chunk)
+    spool.seek(0)
+
+
+async def _import(request: Request, importer: service.Importer) -> None:
+    """Feed the importer from a multipart upload (field `file`), a CSV body or a JSON array, batch by batch."""
     kind = request.headers.get("content-type", "").lower()
     if kind.startswith("multipart/form-data"):
+        # Starlette spools the upload to a temporary file as it arrives; it is parsed from there in batches.
         form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_IMPORT_BYTES)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ValidationFailed.on("file", "The file field is required.")
-        return _csv_rows(await upload.read())
-    raw = await request.body()
+        await upload.seek(0)
+        for batch in _csv_batches(_text(upload.file)):
+            await importer.add(batch)
+        return
     if kind.startswith("text/csv"):
-        return _csv_rows(raw)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+            await _spool_body(request, spool)  # type: ignore[arg-type]
+            for batch in _csv_batches(_text(spool)):  # type: ignore[arg-type]
+                await importer.add(batch)
+        return
+    raw = await request.body()
     try:
         items = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -232,7 +268,9 @@ async def _import_rows(request: Request) -> list[tuple[int, dict[str, Any]]]:
         raise ValidationFailed.on("body", "Send a JSON array of contacts or a CSV file.")
     if len(items) > MAX_IMPORT_ROWS:
         raise ValidationFailed.on("body", f"At most {MAX_IMPORT_ROWS} rows can be imported at once.")
-    return [(i + 1, _contact_body(item) if isinstance(item, dict) else {}) for i, item in enumerate(items)]
+    for i in range(0, len(items), IMPORT_BATCH):
+        await importer.add([(n + 1, _contact_body(item) if isinstance(item, dict) else {})
+                            for n, item in enumerate(items[i:i + IMPORT_BATCH], start=i)])
 
 
 @router.post("/campaigns/{campaign_id}/contacts/import", response_model=schemas.ImportReportOne, openapi_extra={
@@ -245,8 +283,9 @@ async def import_contacts(campaign_id: str, request: Request, session: deps.Sess
                           ) -> dict[str, Any]:
     """Upsert contacts by email from a CSV upload (field `file`) or a JSON array; returns counts."""
     subject.require("create_campaigns")
-    rows = await _import_rows(request)
-    report = await service.import_contacts(session, subject, pk(Kind.CAMPAIGN, campaign_id), rows)
+    importer = await service.start_import(session, subject, pk(Kind.CAMPAIGN, campaign_id))
+    await _import(request, importer)
+    report = importer.finish()
     await session.commit()
     return {"data": {"created": report.created, "updated": report.updated, "suppressed": len(report.suppressed),
                      "invalid": len(report.invalid), "suppressed_lines": report.suppressed,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -22,7 +22,7 @@ from tidings.core.errors import ValidationFailed
 from tidings.core.headerfields import require_single_line
 from tidings.db.models import Campaign, Contact, Enrollment
 from tidings.outreach import access, counters
-from tidings.outreach.campaigns.service import check_timezone, refresh_missing_data, steps_of
+from tidings.outreach.campaigns.service import check_timezone, steps_of
 from tidings.outreach.fields import CONTACT_FIELDS, is_missing_data, merge_fields, templates
 from tidings.outreach.suppressions.service import suppressed_keys
 from tidings.outreach.text import require_storable
@@ -193,11 +193,13 @@ async def _insert(session: AsyncSession, campaign: Campaign, rows: Sequence[tupl
                      "account_id": campaign.account_id, "client_id": campaign.client_id, "tags": [],
                      "created_at": now, "updated_at": now}
                     for (_, v), k in zip(rows, keys, strict=True)]
-    contact_ids: list[int] = []
+    # Matched by address (unique among `rows`): RETURNING in parameter order costs SQLite one statement per row.
+    id_of: dict[str, int] = {}
     for i in range(0, len(contact_rows), 1000):
-        result = await session.execute(
-            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contact_rows[i:i + 1000])
-        contact_ids += list(result.scalars())
+        result = await session.execute(insert(Contact).returning(Contact.id, Contact.email_key),
+                                       contact_rows[i:i + 1000])
+        id_of.update({str(key): int(contact_id) for contact_id, key in result})
+    contact_ids = [id_of[k] for k in keys]
     running = campaign.status == "RUNNING"
     enrollment_rows = []
     for (line, values), key, contact_id in zip(rows, keys, contact_ids, strict=True):
@@ -218,48 +220,86 @@ async def _insert(session: AsyncSession, campaign: Campaign, rows: Sequence[tupl
     return report
 
 
+class Importer:
+    """An import fed in batches (the API streams a large file through it): memory stays flat in the file's size.
+
+    A later row for the same address wins, as in a sequence of upserts; an address met again in a
+    later batch counts once, as it was first counted (created or updated). Nothing is committed here.
+    """
+
+    def __init__(self, session: AsyncSession, campaign: Campaign, tmpls: list[str]) -> None:
+        self.session, self.campaign, self.tmpls = session, campaign, tmpls
+        self.report = ImportReport()
+        self._seen: set[str] = set()  # addresses counted by an earlier batch, as created or updated
+
+    async def add(self, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Validate, update the existing contacts and insert the new ones of one batch."""
+        session, campaign, report = self.session, self.campaign, self.report
+        valid: dict[str, tuple[int, dict[str, Any]]] = {}
+        for line, data in rows:
+            try:
+                values = clean(data)
+            except ValidationFailed as exc:
+                report.invalid.append({"line": line, "message": exc.message})
+                continue
+            valid[values["email"].lower()] = (line, values)
+        existing: dict[str, tuple[Contact, int, bool]] = {}
+        keys = list(valid)
+        for i in range(0, len(keys), 500):
+            stmt = (select(Contact, Enrollment.id, Enrollment.is_missing_data)
+                    .join(Enrollment, Enrollment.contact_id == Contact.id)
+                    .where(Enrollment.campaign_id == campaign.id, Contact.email_key.in_(keys[i:i + 500])))
+            existing.update({c.email_key or "": (c, eid, flag) for c, eid, flag in (await session.execute(stmt))})
+        fresh: list[tuple[int, dict[str, Any]]] = []
+        flips: dict[bool, list[int]] = {True: [], False: []}
+        now = clock.now()
+        for key, (line, values) in valid.items():
+            found = existing.get(key)
+            if found is None:
+                fresh.append((line, values))
+                continue
+            contact, enrollment_id, flag = found
+            for name, value in values.items():
+                if name == "custom_fields":
+                    if value:
+                        contact.custom_fields = {**(contact.custom_fields or {}), **value}
+                elif name != "email":
+                    setattr(contact, name, value)
+            contact.updated_at = now
+            if key not in self._seen:
+                report.updated += 1
+            missing = bool(self.tmpls) and is_missing_data(merge_fields(contact), self.tmpls)
+            if missing != flag:
+                flips[missing].append(enrollment_id)
+        inserted = await _insert(session, campaign, fresh)
+        report.created += inserted.created
+        report.suppressed.extend(inserted.suppressed)
+        self._seen.update(valid)
+        for value, ids_ in flips.items():
+            for i in range(0, len(ids_), 500):
+                await session.execute(update(Enrollment).where(Enrollment.id.in_(ids_[i:i + 500]))
+                                      .values(is_missing_data=value))
+        # Written out now, so that the batch's objects can be released before the next batch is read.
+        await session.flush()
+
+    def finish(self) -> ImportReport:
+        self.report.suppressed.sort()
+        self.report.invalid.sort(key=lambda e: int(e["line"]))
+        return self.report
+
+
+async def start_import(session: AsyncSession, subject: AuthSubject, campaign_id: int | None) -> Importer:
+    """An importer into a campaign the caller may write to."""
+    campaign = await _campaign_for_write(session, subject, campaign_id)
+    return Importer(session, campaign, [t for t in templates(await steps_of(session, campaign.id)) if "{{" in t])
+
+
 async def import_contacts(session: AsyncSession, subject: AuthSubject, campaign_id: int | None,
                           rows: Sequence[tuple[int, Mapping[str, Any]]]) -> ImportReport:
     """Upsert rows by email within the campaign; invalid rows are reported with their line."""
-    campaign = await _campaign_for_write(session, subject, campaign_id)
-    report = ImportReport()
-    valid: dict[str, tuple[int, dict[str, Any]]] = {}
-    for line, data in rows:
-        try:
-            values = clean(data)
-        except ValidationFailed as exc:
-            report.invalid.append({"line": line, "message": exc.message})
-            continue
-        # A later row for the same address wins, as it would in a sequence of upserts.
-        valid[values["email"].lower()] = (line, values)
-    existing: dict[str, Contact] = {}
-    keys = list(valid)
-    for i in range(0, len(keys), 500):
-        stmt = (select(Contact).join(Enrollment, Enrollment.contact_id == Contact.id)
-                .where(Enrollment.campaign_id == campaign.id, Contact.email_key.in_(keys[i:i + 500])))
-        existing.update({c.email_key or "": c for c in (await session.execute(stmt)).scalars()})
-    fresh: list[tuple[int, dict[str, Any]]] = []
-    now = clock.now()
-    for key, (line, values) in valid.items():
-        contact = existing.get(key)
-        if contact is None:
-            fresh.append((line, values))
-            continue
-        for name, value in values.items():
-            if name == "custom_fields":
-                if value:
-                    contact.custom_fields = {**(contact.custom_fields or {}), **value}
-            elif name != "email":
-                setattr(contact, name, value)
-        contact.updated_at = now
-        report.updated += 1
-    inserted = await _insert(session, campaign, fresh)
-    report.created, report.suppressed = inserted.created, sorted(inserted.suppressed)
-    if report.updated:
-        await session.flush()
-        await refresh_missing_data(session, campaign)
-    report.invalid.sort(key=lambda e: int(e["line"]))
-    return report
+    importer = await start_import(session, subject, campaign_id)
+    await importer.add(rows)
+    return importer.finish()
 
 
 async def show(session: AsyncSession, subject: AuthSubject, enrollment_id: int | None) -> Row:

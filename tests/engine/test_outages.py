@@ -1,0 +1,181 @@
+"""A runner keeps going through a database outage, says so once in its logs and in /healthz, and sends afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select, text
+from structlog.testing import capture_logs
+
+from conftest import ROOT, _free_port
+from tidings.app import create_app
+from tidings.config import Settings
+from tidings.db.base import Base
+from tidings.db.models import Message
+from tidings.engine.context import EngineContext
+from tidings.engine.health import DATABASE
+from tidings.engine.runner import Runner
+from tidings.messaging import outbox
+from tidings.runtime import boot, providers_for
+from tidings.tenancy.service import create_account
+from tidings.tenancy.subject import AuthSubject
+
+from helpers import bearer
+
+SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[tuple[str, str]]:
+    """A PostgreSQL cluster of this test's own, which it may stop and start: (url, dir)."""
+    out = subprocess.run([str(SCRIPT), "start", str(_free_port())], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        reason = out.stderr.strip() or f"exit {out.returncode}"
+        if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here but could not be started: {reason}")
+        pytest.skip(f"no PostgreSQL server to stop and start: {reason}")
+    values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    try:
+        yield values["URL"], values["DIR"]
+    finally:
+        subprocess.run([str(SCRIPT), "stop", values["DIR"]], capture_output=True)
+
+
+def _pg(command: str, directory: str) -> None:
+    subprocess.run([str(SCRIPT), command, directory], check=True, capture_output=True, timeout=60)
+
+
+async def _queue_sms(settings: Settings, account_id: int, count: int, start: int) -> None:
+    db = boot(settings)
+    try:
+        async with db.transaction() as s:
+            sending = await outbox.open_sending(s, AuthSubject(account_id=account_id, user_id=1), channel="sms",
+                                                source="test")
+            s.add_all([outbox.new_message(account_id=account_id, channel="sms", sender="TIDINGS",
+                                          recipient=f"34666{start + i:06d}", sending=sending, body=f"Code {start + i}",
+                                          extra={"kind": "transactional"}) for i in range(count)])
+    finally:
+        await db.dispose()
+
+
+async def _sent(settings: Settings) -> int:
+    db = boot(settings)
+    try:
+        async with db.sessions() as s:
+            return int((await s.execute(select(func.count()).select_from(Message)
+                                        .where(Message.sent_at.is_not(None)))).scalar() or 0)
+    finally:
+        await db.dispose()
+
+
+async def _wait_for(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+async def outage_setup(own_postgres: tuple[str, str], tmp_path: Path) -> AsyncIterator[tuple[Settings, str, Any]]:
+    url, directory = own_postgres
+    settings = Settings(database_url=url, secret_key="test-secret-key", data_dir=tmp_path,
+                        public_url="http://tidings.test", worker_poll_seconds=0.05, worker_lease_seconds=5)
+    db = boot(settings)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    async with db.transaction() as s:
+        account = await create_account(s, name="Acme", email="owner@acme.test")
+    await db.dispose()
+    yield settings, directory, account
+
+
+async def test_a_runner_survives_a_postgres_restart_and_sends_what_was_queued_meanwhile(
+        outage_setup: tuple[Settings, str, Any]) -> None:
+    settings, directory, account = outage_setup
+    await _queue_sms(settings, account.account_id, 20, 0)
+    app = create_app(settings)
+    with capture_logs() as logs:
+        async with LifespanManager(app):
+            ctx = EngineContext(app.state.db, settings, providers_for(settings), "outage-test", app.state.health)
+            runner = Runner(ctx)
+            task = asyncio.create_task(runner.run_forever())
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://tidings.test") as http:
+                try:
+                    assert await _wait_for(lambda: _is(_sent(settings), 20), 30)
+                    assert await _wait_for(lambda: _state_is(http, "running"), 10)
+
+                    _pg("pause", directory)
+                    await asyncio.sleep(2.0)  # several ticks and backoffs against a stopped server
+                    assert not task.done(), "the runner exited during the outage"
+                    health = await http.get("/healthz")
+                    assert health.status_code == 503
+                    body = health.json()
+                    assert body["status"] == "degraded" and body["database"] == "unavailable"
+                    assert body["engine"]["state"] == "degraded" and body["engine"]["last_tick"] is not None
+                    api = await http.get("/api/v1/campaigns", headers=bearer(account.api_token))
+                    assert api.status_code == 503 and "message" in api.json()
+                    assert api.headers["retry-after"]
+
+                    _pg("resume", directory)
+                    await _queue_sms(settings, account.account_id, 30, 1000)  # accepted after the restart
+                    assert await _wait_for(lambda: _is(_sent(settings), 50), 45), "queued messages were not sent"
+                    assert not task.done()
+                    health = await http.get("/healthz")
+                    assert health.status_code == 200 and health.json()["database"] == "ok"
+                    assert await _wait_for(lambda: _state_is(http, "running"), 10), health.json()
+                    assert not ctx.health.is_down(DATABASE)
+                finally:
+                    runner.stop()
+                    await asyncio.wait_for(task, 30)
+            await ctx.providers.close()
+    started = [e for e in logs if e["event"] == "dependency unavailable, retrying with backoff"
+               and e.get("dependency") == DATABASE]
+    ended = [e for e in logs if e["event"] == "dependency available again" and e.get("dependency") == DATABASE]
+    assert len(started) == 1 and len(ended) == 1, "one line when the outage starts, one when it ends"
+    assert ended[0]["failed_attempts"] >= 2
+
+
+async def _state_is(http: httpx.AsyncClient, state: str) -> bool:
+    return bool((await http.get("/healthz")).json()["engine"]["state"] == state)
+
+
+async def _is(value: Any, expected: int) -> bool:
+    return bool(await value >= expected)
+
+
+async def test_healthz_reports_the_database_and_the_engine(client: httpx.AsyncClient) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok",
+                        "engine": {"state": "off", "worker": None, "last_tick": None}, "outages": {}}
+
+
+async def test_an_unreachable_database_is_a_503_in_the_dialect_envelope_not_a_500(
+        outage_setup: tuple[Settings, str, Any]) -> None:
+    settings, directory, account = outage_setup
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tidings.test") as http:
+            _pg("pause", directory)
+            try:
+                outreach = await http.get("/api/v1/campaigns", headers=bearer(account.api_token))
+                assert outreach.status_code == 503 and outreach.headers["retry-after"]
+                assert outreach.json() == {"message": "Service temporarily unavailable, try again later."}
+            finally:
+                _pg("resume", directory)
+            assert (await http.get("/api/v1/campaigns", headers=bearer(account.api_token))).status_code == 200
+            async with app.state.db.sessions() as s:
+                assert (await s.execute(text("SELECT 1"))).scalar() == 1
