@@ -372,3 +372,20 @@ def test_contacts_and_groups_of_the_messaging_database(server: Server, browser: 
     page.get_by_role("link", name="Ana María").click()
     expect(page.get_by_text("VIP")).to_be_visible()
     shot(page, "contact")
+
+
+def test_forms_and_whatsapp_templates_are_listed(server: Server, browser: Any) -> None:
+    owner = server.account("Shop", "ops@shop.test")
+    api = httpx.Client(base_url=server.url, auth=(owner["username"], owner["api_password"]), timeout=10)
+    created = api.post("/api/rest/form", json={"name": "Survey", "editable": False, "formFields": [
+        {"type": "text", "name": "city", "label": "Your city", "required": True}]})
+    assert created.status_code == 201, created.text
+    server.cli("whatsapp", "template-add", "--account", str(owner["account_id"]), "--name", "order_update",
+               "--language", "es", "--body", "Hola {{1}}, tu pedido {{2}} ha salido")
+    page = browser.new_context().new_page()
+    set_password_via_link(page, owner["password_link"], "shop-password-123")
+    nav(page, "Forms")
+    page.get_by_role("link", name="Survey").click()
+    expect(page.frame_locator("iframe.preview").get_by_label(re.compile("Your city"))).to_be_visible()
+    nav(page, "WhatsApp")
+    expect(page.get_by_role("cell", name="order_update")).to_be_visible()

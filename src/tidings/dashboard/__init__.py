@@ -9,6 +9,7 @@ from tidings.dashboard import (
     audience,
     auth,
     campaigns,
+    channels,
     clients,
     home,
     inbox,
@@ -24,5 +25,6 @@ from tidings.dashboard.web import HERE
 def install(app: FastAPI) -> None:
     """Mount the pages at / and the vendored assets at /static/dashboard."""
     app.mount("/static/dashboard", StaticFiles(directory=str(HERE / "static")), name="dashboard-static")
-    for module in (auth, home, settings, clients, mailboxes, campaigns, inbox, suppressions, messaging, send, audience):
+    for module in (auth, home, settings, clients, mailboxes, campaigns,
+                   inbox, suppressions, messaging, send, audience, channels):
         app.include_router(module.router)
