@@ -152,7 +152,7 @@ async def test_healthz_answers_while_a_body_never_arrives(app: Any, client: http
     stuck = asyncio.create_task(call(app, "POST", "/api/rest/sms", basic(account.username, account.api_password),
                                      Upload(1, hang=True)))
     await asyncio.sleep(0.05)
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/healthz")).json()["status"] == "ok"
     refused = await call(app, "POST", "/api/rest/sms", {}, Upload(1, hang=True), length=100 * 1024 * 1024)
     assert refused[0] == 401
     stuck.cancel()

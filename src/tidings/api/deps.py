@@ -129,7 +129,7 @@ class RateLimiter:
         # The `limits` library selects its asyncio storages by the async+ prefix.
         uri = uri if uri.startswith("async+") else "async+" + uri
         self.limiter = MovingWindowRateLimiter(storage_from_string(uri))
-        self.signin = SigninThrottle(settings, self.limiter)
+        self.signin = SigninThrottle(settings, self.limiter, self.health)
 
     async def check(self, group: str, user_id: int) -> None:
         item = parse(self.settings.limit_for(group))

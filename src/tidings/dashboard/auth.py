@@ -6,24 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from limits import parse
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from tidings.api import deps
-from tidings.core.errors import DomainError, ValidationFailed
+from tidings.api.signin import SigninThrottle
+from tidings.core.errors import DomainError, RateLimited, ValidationFailed
 from tidings.dashboard import web
 from tidings.tenancy import client_users, passwords
 
 router = APIRouter(route_class=web.DashboardRoute, include_in_schema=False)
-# Per address and per email with that address: a guesser is slowed, the real user elsewhere is not locked out.
-PER_IP = parse("20/minute")
-PER_EMAIL = parse("5/minute")
 
 
-def _limiter(request: Request) -> MovingWindowRateLimiter:
-    # The API's limiter: its storage (memory or Redis) is shared by every process the operator runs.
-    limiter: MovingWindowRateLimiter = request.app.state.rate_limiter.limiter
-    return limiter
+def _throttle(request: Request) -> SigninThrottle:
+    # The API's throttle: the same budgets and storage (memory, or Redis shared by every process).
+    throttle: SigninThrottle = request.app.state.rate_limiter.signin
+    return throttle
 
 
 def _safe_next(target: str | None) -> str:
@@ -40,22 +36,20 @@ async def login(request: Request, session: deps.Session, email: Annotated[str, F
                 password: Annotated[str, Form(max_length=1024)], csrf: Annotated[str, Form()] = "",
                 next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
     web.check_csrf(request, csrf)
-    limiter = _limiter(request)
-    address = request.client.host if request.client else "unknown"
-    key = email.strip().lower()
-    allowed = (await limiter.test(PER_IP, "dash-ip", address)
-               and await limiter.test(PER_EMAIL, "dash-user", key, address))
-    if not allowed:
+    throttle = _throttle(request)
+    address = request.client.host if request.client else None
+    try:
+        await throttle.check(address, email)
+    except RateLimited as exc:
         response = web.render_anonymous(request, "login.html", status_code=429, next=_safe_next(next), email=email,
-                              error="Too many sign-in attempts. Wait a minute and try again.")
-        response.headers["Retry-After"] = "60"
+                                        error="Too many failed sign-ins. Wait a few minutes and try again.")
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
     user = await passwords.sign_in(session, email, password)
     if user is None:
-        await limiter.hit(PER_IP, "dash-ip", address)
-        await limiter.hit(PER_EMAIL, "dash-user", key, address)
+        await throttle.failed(address, email)
         return web.render_anonymous(request, "login.html", status_code=401, next=_safe_next(next), email=email,
-                          error="That email and password do not match an account.")
+                                    error="That email and password do not match an account.")
     await session.commit()
     return web.sign_in_response(request, user, _safe_next(next))
 

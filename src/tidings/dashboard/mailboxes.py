@@ -60,7 +60,8 @@ async def create(request: Request, session: deps.Session) -> Response:
             imap_port=number("imap_port", 0) or None, imap_username=form.get("imap_username") or None,
             imap_password=form.get("imap_password") or None, imap_security=form.get("imap_security") or None,
             daily_limit=number("daily_limit", 50), min_interval_seconds=number("min_interval_seconds", 60))
-        await mailboxes.create(session, page.subject, data)
+        await mailboxes.create(session, page.subject, data,
+                               allow_private=deps.get_settings(request).outbound_allow_private)
         await session.commit()
     except DomainError as exc:
         await session.rollback()

@@ -30,7 +30,7 @@ def _csv(n: int) -> str:
     lines = ["email,first_name,Fav Color"]
     for i in range(n):
         if i == 30:
-            lines.append('dup@example.org,"First\nversion",red')  # a quoted line break inside a field
+            lines.append('dup@example.org,First,"dark\nred"')  # a quoted line break inside a (custom) field
         elif i == 250:
             lines.append("dup@example.org,Second,blue")  # the same address two batches later: it wins
         elif i == 260:
