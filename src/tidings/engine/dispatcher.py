@@ -118,11 +118,19 @@ async def _send_all(ctx: EngineContext, ready: list[tuple[int, Prepared]]) -> di
             for message_id, _ in items:
                 results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
             return
-        for message_id, prepared in items:
-            try:
-                results[message_id] = await provider.send(prepared.outbound)
-            except Exception as exc:  # noqa: BLE001
-                results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+        queue = iter(items)
+
+        async def lane() -> None:
+            for message_id, prepared in queue:
+                try:
+                    results[message_id] = await provider.send(prepared.outbound)
+                except Exception as exc:  # noqa: BLE001
+                    results[message_id] = SendResult(False, permanent=False, code="provider", detail=str(exc))
+
+        # A provider that matches answers to requests (SMPP windowing, several binds) says how many sends
+        # it takes at once; the lanes share one iterator, so messages still start in claim order.
+        width = max(1, min(int(getattr(provider, "concurrency", 1) or 1), len(items)))
+        await asyncio.gather(*(lane() for _ in range(width)))
 
     await asyncio.gather(*(run(key, items) for key, items in groups.items()))
     return results
