@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -66,8 +67,12 @@ def _read(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber | No
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def phone_country(digits: str) -> str | None:
-    """ISO alpha-2 region of an international number in digits, or None (invalid or non-geographic)."""
+    """ISO alpha-2 region of an international number in digits, or None (invalid or non-geographic).
+
+    Cached: the dispatcher's pricing and country-restriction gates both ask for every recipient.
+    """
     number = _parse(digits)
     if number is None:
         return None
