@@ -14,6 +14,16 @@ _ALLOWED: Final = re.compile(r"\(?\+?[0-9 ()./\-]+")
 _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 
+@functools.lru_cache(maxsize=65536)
+def parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
+    """The parsed number of valid international digits, else None; cached (callers must not modify it).
+
+    The dispatcher's gates (pricing, carrier, country restrictions) each need the parsed number of
+    every recipient; parsing and validating once is most of what they cost.
+    """
+    return _parse(digits)
+
+
 def _parse(digits: str) -> phonenumbers.PhoneNumber | None:
     if not digits.isdigit():
         return None
@@ -67,13 +77,9 @@ def _read(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber | No
     return None
 
 
-@functools.lru_cache(maxsize=65536)
 def phone_country(digits: str) -> str | None:
-    """ISO alpha-2 region of an international number in digits, or None (invalid or non-geographic).
-
-    Cached: the dispatcher's pricing and country-restriction gates both ask for every recipient.
-    """
-    number = _parse(digits)
+    """ISO alpha-2 region of an international number in digits, or None (invalid or non-geographic)."""
+    number = parse_international(digits)
     if number is None:
         return None
     region = phonenumbers.region_code_for_number(number)
