@@ -55,6 +55,9 @@ def test_window_and_binds_options() -> None:
     for bad in ("window=0", "binds=0", "binds=99", "window=lots"):
         with pytest.raises(ProviderError):
             build_provider("sms", f"smpp://sys:pw@smsc.example?{bad}")
+    # A URL written before windowing (window was the part ids remembered) keeps its meaning.
+    old = build_provider("sms", "smpp://sys:pw@smsc.example?window=100000")
+    assert isinstance(old, SmppProvider) and (old.window, old.remember, old.concurrency) == (1, 100000, 1)
 
 
 async def test_answers_out_of_order_reach_their_own_message(smsc: FakeSmsc) -> None:

@@ -383,6 +383,11 @@ class SmppProvider:
             self.remember = int(q.get("remember") or 100_000)
         except ValueError as exc:
             raise ProviderError("an smpp:// URL option is not a number") from exc
+        if self.window > 1000 and not q.get("remember"):
+            # Before windowing, `window` was the number of part ids remembered (documented as window=100000).
+            log.warning("smpp window= above 1000 read as remember=; window now counts submit_sm in flight",
+                        url=url.redacted())
+            self.remember, self.window = self.window, 1
         if not (1 <= self.window <= 1000 and 1 <= self.binds <= 32 and self.remember >= 1):
             raise ProviderError("smpp:// window must be 1-1000, binds 1-32, remember at least 1")
         self.concurrency = self.window * self.binds
