@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tidings.channels.sms.smpp import (
+    DeliverSm,
     SubmitAccepted,
     deliver_sm_resp_pdu,
     make_pdu,
     parse_fast,
     parse_pdu,
+    parse_receipt,
     submit_sm_pdu,
 )
 
@@ -51,3 +53,30 @@ def test_submit_sm_resp_is_read_the_same() -> None:
     assert not isinstance(refused, SubmitAccepted) and refused.status == 0x0B and refused.get_status_desc()
     receipt = parse_fast(make_pdu("deliver_sm", 11, esm_class=4, short_message=b"id:1 stat:DELIVRD").generate())
     assert receipt.command == "deliver_sm" and not receipt.is_response()
+
+
+RECEIPTS = [
+    make_pdu("deliver_sm", 21, source_addr="34666555444", destination_addr="TIDINGS", esm_class=4,
+             short_message=b"id:abc123 sub:001 dlvrd:000 submit date:2401011200 done date:2401011201 "
+                           b"stat:UNDELIV err:034 text:hi"),
+    make_pdu("deliver_sm", 22, esm_class=4, short_message=b"", receipted_message_id="X9", message_state=3),
+    make_pdu("deliver_sm", 23, esm_class=4, short_message=b"id:77 stat:DELIVRD err:000", receipted_message_id="77",
+             message_state=2),
+    make_pdu("deliver_sm", 24, esm_class=0, short_message=b"STOP"),
+    make_pdu("deliver_sm", 25, esm_class=4, message_payload=b"id:pp1 stat:EXPIRED err:001 done date:2401011201"),
+]
+
+
+@pytest.mark.parametrize("pdu", RECEIPTS, ids=["text", "tlv", "both", "mobile-originated", "payload"])
+def test_deliver_sm_is_read_as_smpplib_reads_it(pdu: object) -> None:
+    data = pdu.generate()  # type: ignore[attr-defined]
+    fast, slow = parse_fast(data), parse_pdu(data)
+    assert (fast.command, fast.sequence, fast.is_response()) == ("deliver_sm", slow.sequence, False)
+    assert parse_receipt(fast) == parse_receipt(slow)
+
+
+def test_a_deliver_sm_we_cannot_read_goes_to_smpplib() -> None:
+    truncated = RECEIPTS[0].generate()[:40]
+    fast = parse_fast(truncated)
+    assert not isinstance(fast, DeliverSm) and fast.command == "deliver_sm"
+    assert isinstance(parse_fast(RECEIPTS[0].generate()), DeliverSm)

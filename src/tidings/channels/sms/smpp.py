@@ -65,7 +65,7 @@ def parse_pdu(data: bytes) -> Any:
     return smpp.parse_pdu(data, client=_SEQ)
 
 
-_SUBMIT_SM, _SUBMIT_SM_RESP, _DELIVER_SM_RESP = 0x00000004, 0x80000004, 0x80000005
+_SUBMIT_SM, _SUBMIT_SM_RESP, _DELIVER_SM, _DELIVER_SM_RESP = 0x00000004, 0x80000004, 0x00000005, 0x80000005
 
 
 def _cstr(text: str, limit: int) -> bytes:
@@ -112,11 +112,74 @@ class SubmitAccepted:
         return True
 
 
+class DeliverSm:
+    """The fields of a deliver_sm that receipts are read from, parsed without smpplib."""
+
+    __slots__ = ("esm_class", "message_payload", "message_state", "receipted_message_id", "sequence",
+                 "short_message")
+    command = "deliver_sm"
+
+    def __init__(self, sequence: int) -> None:
+        self.sequence = sequence
+        self.esm_class = 0
+        self.short_message: bytes | None = None
+        self.message_payload: bytes | None = None
+        self.receipted_message_id: bytes | None = None
+        self.message_state: int | None = None
+
+    def is_response(self) -> bool:
+        return False
+
+
+_TLV_RECEIPTED_MESSAGE_ID, _TLV_MESSAGE_STATE, _TLV_MESSAGE_PAYLOAD = 0x001E, 0x0427, 0x0424
+
+
+def _deliver_sm(sequence: int, body: bytes) -> DeliverSm:
+    pdu = DeliverSm(sequence)
+    at = 0
+
+    def cstr() -> None:
+        nonlocal at
+        end = body.index(b"\0", at)
+        at = end + 1
+
+    cstr()  # service_type
+    at += 2
+    cstr()  # source_addr
+    at += 2
+    cstr()  # destination_addr
+    pdu.esm_class = body[at]
+    at += 3  # esm_class, protocol_id, priority_flag
+    cstr()  # schedule_delivery_time
+    cstr()  # validity_period
+    at += 4  # registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id
+    length = body[at]
+    pdu.short_message = body[at + 1:at + 1 + length] or None
+    at += 1 + length
+    while at + 4 <= len(body):
+        tag, size = struct.unpack_from(">HH", body, at)
+        value = body[at + 4:at + 4 + size]
+        at += 4 + size
+        if tag == _TLV_RECEIPTED_MESSAGE_ID:
+            pdu.receipted_message_id = value.rstrip(b"\0")
+        elif tag == _TLV_MESSAGE_STATE and value:
+            pdu.message_state = value[0]
+        elif tag == _TLV_MESSAGE_PAYLOAD:
+            pdu.message_payload = value
+    if at != len(body):
+        raise ValueError("truncated deliver_sm")
+    return pdu
+
+
 def parse_fast(data: bytes) -> Any:
-    """A successful submit_sm_resp as SubmitAccepted, anything else through smpplib."""
+    """A successful submit_sm_resp and a deliver_sm without smpplib objects (the two PDUs every message
+    brings), anything else through smpplib; a deliver_sm we cannot read goes to smpplib too."""
     command, status, sequence = struct.unpack_from(">LLL", data, 4)
     if command == _SUBMIT_SM_RESP and status == 0 and len(data) > 16:
         return SubmitAccepted(sequence, data[16:].split(b"\0", 1)[0].decode("latin-1"))
+    if command == _DELIVER_SM:
+        with contextlib.suppress(ValueError, IndexError, struct.error):
+            return _deliver_sm(sequence, data[16:])
     return parse_pdu(data)
 
 
