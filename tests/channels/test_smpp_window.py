@@ -154,3 +154,18 @@ async def test_engine_outcome_is_the_same_with_a_window(app: Any, db: Database, 
     assert counters["sent"] == 11 and counters["delivered"] == 10 and counters["undelivered"] == 1
     assert counters["rejected"] == 1
     assert len(smsc.submitted) == 12, "every part submitted once"
+
+
+async def test_a_refused_second_bind_costs_no_message(smsc: FakeSmsc) -> None:
+    provider = build_provider("sms", smsc.url(window="2", binds="2"))
+    assert isinstance(provider, SmppProvider)
+    try:
+        assert (await provider.send(_outbound("34666000001", "first", "1"))).accepted
+        smsc.password = "changed"  # the SMSC now refuses every new bind
+        await provider.listen()
+        results = await asyncio.gather(*(provider.send(_outbound(f"3466600{i:04d}", "more", str(i)))
+                                         for i in range(2, 8)))
+        assert all(r.accepted for r in results), "all sent on the session that is bound"
+        assert smsc.binds == 1
+    finally:
+        await provider.close()

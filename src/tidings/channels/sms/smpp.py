@@ -477,8 +477,10 @@ class SmppProvider:
             self._parts.popitem(last=False)
 
     def _pick(self) -> _Bind:
-        # The least busy bind; ties go to the first, so one bind serves a trickle and the rest a burst.
-        return min(self._binds, key=lambda b: b.sending)
+        # The least busy bound session (ties go to the first, so one bind serves a trickle and the rest a
+        # burst); an unbound one only when none is bound: listen() binds the others, and an SMSC that
+        # refuses a second bind then costs no message a failed send.
+        return min(self._binds, key=lambda b: (not b.bound, b.sending))
 
     async def send(self, message: OutboundMessage) -> SendResult:
         parts = message.parts or [message.body]
