@@ -14,7 +14,7 @@ _ALLOWED: Final = re.compile(r"\(?\+?[0-9 ()./\-]+")
 _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)  # a few MB; the gates ask for one message's recipient in a row
 def parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
     """The parsed number of valid international digits, else None; cached (callers must not modify it).
 
