@@ -2,7 +2,8 @@
 
 One transaction claims a batch and prepares it, the sends run concurrently (sequentially per
 provider key, so one SMTP connection per mailbox is reused, unless the provider declares a
-`concurrency`, as a windowed SMPP provider does), and one transaction records every outcome. A crash between send and record re-sends after the lease expires: at-least-once.
+`concurrency`, as a windowed SMPP provider does), and one transaction records every outcome.
+A crash between send and record re-sends after the lease expires: at-least-once.
 """
 
 from __future__ import annotations
