@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,3 +35,21 @@ def postgres() -> Iterator[str | None]:
         yield values["URL"]
     finally:
         subprocess.run([str(script), "stop", values["DIR"]], capture_output=True)
+
+
+MIN_BASELINE_SECONDS = 2.0
+
+
+async def for_at_least(one_round: Callable[[], Awaitable[tuple[int, float]]],
+                       seconds: float = MIN_BASELINE_SECONDS) -> dict[str, float]:
+    """Repeat a baseline round (returning items done and its timed seconds) until the rounds ran `seconds` in all.
+
+    A baseline of a fraction of a second swings with every hiccup of a shared machine, and so does
+    every ratio computed against it.
+    """
+    items, elapsed, rounds = 0, 0.0, 0
+    while elapsed < seconds:
+        done, took = await one_round()
+        items, elapsed, rounds = items + done, elapsed + took, rounds + 1
+    return {"messages": float(items), "seconds": round(elapsed, 3), "per_second": round(items / elapsed, 1),
+            "rounds": float(rounds)}

@@ -45,7 +45,12 @@ class Submitted:
 
 @dataclass
 class FakeSmsc:
-    """Set `stat` (or `stat_for[destination]`), `refuse[destination] = status`, `receipt_delay` as needed."""
+    """Set `stat` (or `stat_for[destination]`), `refuse[destination] = status`, `receipt_delay` as needed.
+
+    `answer_delay` (or `answer_delay_for[destination]`) holds each submit_sm_resp back that long, so
+    answers can overlap and come back out of order; `max_in_flight` is the most submit_sm one
+    connection had unanswered at once.
+    """
 
     system_id: str = "tidings"
     password: str = "secret"
@@ -55,12 +60,16 @@ class FakeSmsc:
     stat_for: dict[str, str] = field(default_factory=dict)
     refuse: dict[str, int] = field(default_factory=dict)
     receipt_delay: float = 0.0
+    answer_delay: float = 0.0
+    answer_delay_for: dict[str, float] = field(default_factory=dict)
     keep: bool = True
     on_submit: Any = None  # called with each accepted Submitted (the soak's counter)
     submitted: list[Submitted] = field(default_factory=list)
     binds: int = 0
     enquire_links: int = 0
     receipts_acked: int = 0
+    max_in_flight: int = 0
+    _in_flight: dict[asyncio.StreamWriter, int] = field(default_factory=dict)
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _ids: Any = field(default_factory=lambda: itertools.count(0x1000))
@@ -120,7 +129,13 @@ class FakeSmsc:
                     if not bound:
                         await self._send(writer, make_pdu("submit_sm_resp", seq, status=0x04).generate())
                         continue
-                    await self._submit(writer, pdu)
+                    delay = self.answer_delay_for.get(pdu.destination_addr.decode(), self.answer_delay)
+                    if delay:
+                        self._in_flight[writer] = self._in_flight.get(writer, 0) + 1
+                        self.max_in_flight = max(self.max_in_flight, self._in_flight[writer])
+                        self._spawn(self._submit_later(writer, pdu, delay))
+                    else:
+                        await self._submit(writer, pdu)
                 elif name == "enquire_link":
                     self.enquire_links += 1
                     await self._send(writer, make_pdu("enquire_link_resp", seq).generate())
@@ -134,6 +149,17 @@ class FakeSmsc:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _submit_later(self, writer: asyncio.StreamWriter, pdu: Any, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._in_flight[writer] -= 1
+        if not writer.is_closing():
+            await self._submit(writer, pdu)
 
     async def _submit(self, writer: asyncio.StreamWriter, pdu: Any) -> None:
         destination = pdu.destination_addr.decode()
@@ -152,9 +178,7 @@ class FakeSmsc:
             self.on_submit(submitted)
         await self._send(writer, make_pdu("submit_sm_resp", pdu.sequence, message_id=message_id).generate())
         if submitted.registered_delivery & 1:
-            task = asyncio.create_task(self._receipt(writer, submitted))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._receipt(writer, submitted))
 
     async def _receipt(self, writer: asyncio.StreamWriter, submitted: Submitted) -> None:
         if self.receipt_delay:

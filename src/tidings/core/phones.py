@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -11,6 +12,16 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 # Separators people type; letters are refused so vanity numbers and typos do not become recipients.
 _ALLOWED: Final = re.compile(r"\(?\+?[0-9 ()./\-]+")
 _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+@functools.lru_cache(maxsize=8192)  # a few MB; the gates ask for one message's recipient in a row
+def parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
+    """The parsed number of valid international digits, else None; cached (callers must not modify it).
+
+    The dispatcher's gates (pricing, carrier, country restrictions) each need the parsed number of
+    every recipient; parsing and validating once is most of what they cost.
+    """
+    return _parse(digits)
 
 
 def _parse(digits: str) -> phonenumbers.PhoneNumber | None:
@@ -68,7 +79,7 @@ def _read(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber | No
 
 def phone_country(digits: str) -> str | None:
     """ISO alpha-2 region of an international number in digits, or None (invalid or non-geographic)."""
-    number = _parse(digits)
+    number = parse_international(digits)
     if number is None:
         return None
     region = phonenumbers.region_code_for_number(number)

@@ -1,9 +1,10 @@
 """The dispatcher loop: sends due outbound messages of every channel and records the outcome.
 
 One transaction claims a batch and prepares it, the sends run concurrently (sequentially per
-provider key, so one SMTP connection per mailbox is reused), and outcomes are committed while the
-sends go on. A crash between a provider's acceptance and our commit of it re-sends that message
-after the lease expires: at-least-once (docs/reliability.md).
+provider key, so one SMTP connection per mailbox is reused, unless the provider declares a
+`concurrency`, as a windowed SMPP provider does), and outcomes are committed while the sends go on.
+A crash between a provider's acceptance and our commit of it re-sends that message after the lease
+expires: at-least-once (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -169,25 +170,34 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 outcome(message_id, SendResult(False, permanent=False, code="provider", detail=str(exc)))
             return
         unrecorded: deque[asyncio.Future[None]] = deque()
-        for n, (message_id, prepared) in enumerate(items):
-            if recording.done() or clock.now() >= send_until:
-                unsent.extend(m for m, _ in items[n:])
-                return
-            try:
-                result = await provider.send(prepared.outbound)
-            except Exception as exc:  # noqa: BLE001
-                result = SendResult(False, permanent=False, code="provider", detail=str(exc))
-            if not result.accepted and result.code in UNREACHABLE:
-                ctx.health.down(f"provider {key}", f"{result.code}: {result.detail}")
-            else:
-                ctx.health.up(f"provider {key}")
-            recorded = outcome(message_id, result)
-            if result.accepted:
-                unrecorded.append(recorded)
-                # A bounded number of accepted, unrecorded messages per connection: what a crash now would send
-                # twice. Waiting for each one's commit would cost a transaction per message.
-                while len(unrecorded) >= window or (unrecorded and unrecorded[0].done()):
-                    await unrecorded.popleft()
+        queue = iter(items)
+
+        async def lane() -> None:
+            for message_id, prepared in queue:
+                if recording.done() or clock.now() >= send_until:
+                    unsent.append(message_id)
+                    unsent.extend(m for m, _ in queue)
+                    return
+                try:
+                    result = await provider.send(prepared.outbound)
+                except Exception as exc:  # noqa: BLE001
+                    result = SendResult(False, permanent=False, code="provider", detail=str(exc))
+                if not result.accepted and result.code in UNREACHABLE:
+                    ctx.health.down(f"provider {key}", f"{result.code}: {result.detail}")
+                else:
+                    ctx.health.up(f"provider {key}")
+                recorded = outcome(message_id, result)
+                if result.accepted:
+                    unrecorded.append(recorded)
+                    # A bounded number of accepted, unrecorded messages per connection: what a crash now would
+                    # send twice. Waiting for each one's commit would cost a transaction per message.
+                    while unrecorded and (len(unrecorded) >= window or unrecorded[0].done()):
+                        await unrecorded.popleft()  # popped before the wait: the lanes share the deque
+
+        # A provider that matches answers to requests (SMPP windowing, several binds) says how many sends
+        # it takes at once; the lanes share one iterator, so messages still start in claim order.
+        width = max(1, min(int(getattr(provider, "concurrency", 1) or 1), len(items)))
+        await asyncio.gather(*(lane() for _ in range(width)))
 
     unsent: list[int] = []
     try:

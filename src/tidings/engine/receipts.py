@@ -17,7 +17,14 @@ from tidings.db.jobs import enqueue
 from tidings.db.models import Job
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import RetryLater, job, loop
-from tidings.messaging.receipts import apply_receipt, callback_url, receipt_from_payload, receipt_payload
+from tidings.messaging import events
+from tidings.messaging.receipts import (
+    apply_receipt,
+    apply_receipts,
+    callback_url,
+    receipt_from_payload,
+    receipt_payload,
+)
 
 log = structlog.get_logger("tidings.receipts")
 BATCH = 500
@@ -44,7 +51,7 @@ def _configure_callbacks(ctx: EngineContext) -> None:
 
 @loop("sms.receipts")
 async def drain_receipts(ctx: EngineContext) -> int:
-    """Turn waiting receipts into events in one transaction; returns how many were handled."""
+    """Turn waiting receipts into events in one transaction (one INSERT of events); returns how many were handled."""
     taken: list[Receipt] = []
     _configure_callbacks(ctx)
     for source in _sources(ctx):
@@ -54,10 +61,11 @@ async def drain_receipts(ctx: EngineContext) -> int:
     if not taken:
         return 0
     async with ctx.db.transaction() as session:
-        for receipt in taken:
-            if not await apply_receipt(session, receipt):
-                payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
-                await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
+        async with events.batch(session):
+            missing = await apply_receipts(session, taken)
+        for receipt in missing:
+            payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
+            await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
     return len(taken)
 
 

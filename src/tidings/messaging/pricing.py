@@ -26,7 +26,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-import phonenumbers
 from phonenumbers import carrier
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session
 from tidings.config import Settings, get_settings
 from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
-from tidings.core.phones import phone_country
+from tidings.core.phones import parse_international, phone_country
 from tidings.db.models import Account, Message, Sending
 from tidings.messaging import delivery, events
 
@@ -154,9 +153,8 @@ class PriceList:
 
 
 def _carrier(digits: str) -> str:
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
+    number = parse_international(digits)
+    if number is None:
         return ""
     return str(carrier.name_for_number(number, "en") or "")
 

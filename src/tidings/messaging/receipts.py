@@ -21,7 +21,7 @@ from tidings.channels.base import SendResult
 from tidings.channels.sms import MultipartResult, Receipt
 from tidings.config import Settings
 from tidings.core import clock
-from tidings.db.models import Message
+from tidings.db.models import Account, Message, Sending
 from tidings.messaging import delivery, events
 
 PART_LOOKUP_DAYS = 7
@@ -69,21 +69,72 @@ async def apply_receipt(session: AsyncSession, receipt: Receipt) -> bool:
     found = await find_message(session, receipt.channel, receipt.provider_id, receipt.reference)
     if found is None:
         return False
-    message, part = found
+    await _apply(session, receipt, *found)
+    return True
+
+
+async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list[Receipt]:
+    """Apply a batch of receipts in order; returns those whose message was not found (yet).
+
+    The messages, their sendings and accounts are loaded with one query each for the whole batch
+    (and held, as the session keeps rows weakly), so matching a receipt and the event listeners'
+    lookups are identity-map hits instead of a few queries per receipt.
+    """
+    held: list[object] = []
+    by_id: dict[int, Message] = {}
+    refs = sorted({int(r.reference) for r in receipts if r.reference and r.reference.isdigit()})
+    for i in range(0, len(refs), 500):
+        rows = (await session.execute(select(Message).where(Message.id.in_(refs[i:i + 500])))).scalars().all()
+        by_id.update((m.id, m) for m in rows)
+    by_external: dict[tuple[str, str], Message] = {}
+    loose = sorted({(r.channel, r.provider_id) for r in receipts
+                    if not (r.reference and r.reference.isdigit() and int(r.reference) in by_id)})
+    for channel in {c for c, _ in loose}:
+        wanted = [p for c, p in loose if c == channel]
+        for i in range(0, len(wanted), 500):
+            stmt = (select(Message).where(Message.channel == channel, Message.direction == "out",
+                                          Message.external_id.in_(wanted[i:i + 500])).order_by(Message.id))
+            for m in (await session.execute(stmt)).scalars():
+                by_external[(channel, str(m.external_id))] = m  # the latest wins, as in find_message
+    messages = [*by_id.values(), *by_external.values()]
+    held.extend(messages)
+    for model, ids in ((Sending, {m.sending_id for m in messages if m.sending_id is not None}),
+                       (Account, {m.account_id for m in messages})):
+        wanted_ids = sorted(ids)
+        for i in range(0, len(wanted_ids), 500):
+            held.extend((await session.execute(select(model).where(model.id.in_(wanted_ids[i:i + 500])))).scalars())
+    missing: list[Receipt] = []
+    for receipt in receipts:
+        message = by_id.get(int(receipt.reference)) if receipt.reference and receipt.reference.isdigit() else None
+        found: tuple[Message, int] | None
+        if message is not None and message.channel == receipt.channel:
+            part_ids = (message.extra or {}).get("part_ids") or []
+            found = message, (part_ids.index(receipt.provider_id) + 1 if receipt.provider_id in part_ids else 1)
+        elif (message := by_external.get((receipt.channel, receipt.provider_id))) is not None:
+            found = message, 1
+        else:
+            found = await find_message(session, receipt.channel, receipt.provider_id, receipt.reference)
+        if found is None:
+            missing.append(receipt)
+        else:
+            await _apply(session, receipt, *found)
+    return missing
+
+
+async def _apply(session: AsyncSession, receipt: Receipt, message: Message, part: int) -> None:
     status = receipt.status
     if status is None:
-        return True  # ACCEPTD / ENROUTE: not an outcome yet
+        return  # ACCEPTD / ENROUTE: not an outcome yet
     if status == "delivered" and part > 1:
-        return True  # the first part reports delivery; later parts only report failures
+        return  # the first part reports delivery; later parts only report failures
     if status == "delivered" and message.status in events.FAILURES:
-        return True  # another part already failed the message
+        return  # another part already failed the message
     details: dict[str, Any] = {"stat": receipt.stat, "code": receipt.error or None, "provider_id": receipt.provider_id,
                                "part": part}
     if status != "delivered":
         details["detail"] = f"stat:{receipt.stat} err:{receipt.error}"
     # Recorded at our clock, not the carrier's minute-precision done date, so events stay in order.
     await events.record(session, message, status, details=details)
-    return True
 
 
 def receipt_payload(receipt: Receipt) -> dict[str, Any]:

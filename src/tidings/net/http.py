@@ -8,6 +8,7 @@ sends SNI for the host name, because httpcore takes both from the URL, not from 
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Iterable
 
@@ -85,16 +86,24 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.lru_cache(maxsize=1)
+def _verified_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds; every notification opened a client (two
+    # contexts) and that, not the network, bounded notifications to a few dozen per second.
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a connection pool that uses PinnedBackend (no proxies: they would resolve for us)."""
 
     def __init__(self, allow_private: bool, verify: ssl.SSLContext | bool = True) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        context = _verified_context() if verify is True else httpx.create_ssl_context(verify=verify, trust_env=False)
+        super().__init__(verify=context, trust_env=False)
         limits = httpx.Limits()
         # httpx has no parameter for httpcore's network backend, so its pool is rebuilt the way httpx
         # builds it (same SSL context and limits), with ours.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry, network_backend=PinnedBackend(allow_private))
 

@@ -1,0 +1,265 @@
+"""SMS end to end: POST /api/rest/sms on a real `tidings serve` to a fake SMSC, delivery receipts on.
+
+Tidings: N SMS (1,000 recipients a request) posted over HTTP to a `tidings serve` process; timed from
+the first request until every message was accepted (accept), submitted to the SMSC (submit: `sent_at`
+set) and its delivery receipt recorded (receipt: `delivered_at` set). Variants: SQLite with the engine
+in the serve process; PostgreSQL with `serve --no-engine` and 1 or 2 `tidings worker` processes.
+Baseline, same run, same SMSC: a bare asyncio loop that binds once and sends the same N submit_sm
+(receipts asked for and acknowledged), one at a time, each waiting for its submit_sm_resp; repeated
+until it has run at least 2 s. The SMSC (tests/fakes/smsc.py) runs in its own process. Each figure is
+the median of RUNS runs; `ratio` = end-to-end submit rate / bare loop rate.
+TIDINGS_BENCH_SMS (N), TIDINGS_BENCH_RUNS, TIDINGS_BENCH_SMPP_QUERY (e.g. `window=10&binds=2`),
+TIDINGS_BENCH_VARIANTS (a subset of `sqlite,pg1,pg2`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import httpx  # noqa: E402
+from common import postgres  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu  # noqa: E402
+
+N = int(os.environ.get("TIDINGS_BENCH_SMS", "3000"))
+RUNS = int(os.environ.get("TIDINGS_BENCH_RUNS", "3"))
+SMPP_QUERY = os.environ.get("TIDINGS_BENCH_SMPP_QUERY", "window=10&binds=2")
+VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,pg1,pg2").split(",")
+PER_REQUEST = 1000
+MIN_BASELINE_SECONDS = 2.0
+TIMEOUT = 600.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextmanager
+def _smsc() -> Iterator[int]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakes" / "smsc.py"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc, "fake SMSC")
+        yield port
+    finally:
+        _stop(proc)
+
+
+def _tidings(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from tidings.cli import app; app()", *args]
+
+
+async def _bare_once(port: int) -> tuple[float, float]:
+    """Seconds to submit N (one at a time) and seconds until every receipt arrived."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    pending: dict[int, asyncio.Future[Any]] = {}
+    receipts = 0
+    all_receipts = asyncio.Event()
+
+    async def read() -> None:
+        nonlocal receipts
+        with suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                pdu = parse_pdu(await read_pdu(reader))
+                if pdu.is_response():
+                    future = pending.pop(pdu.sequence, None)
+                    if future is not None:
+                        future.set_result(pdu)
+                elif pdu.command == "deliver_sm":
+                    writer.write(make_pdu("deliver_sm_resp", pdu.sequence).generate())
+                    receipts += 1
+                    if receipts >= N:
+                        all_receipts.set()
+
+    async def call(seq: int, name: str, **fields: object) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        pending[seq] = future
+        writer.write(make_pdu(name, seq, **fields).generate())
+        await writer.drain()
+        return await future
+
+    task = asyncio.create_task(read())
+    await call(1, "bind_transceiver", system_id="tidings", password="secret", system_type="",
+               interface_version=0x34, addr_ton=0, addr_npi=0, address_range="")
+    started = time.perf_counter()
+    for i in range(N):
+        await call(i + 2, "submit_sm", service_type="", source_addr_ton=5, source_addr_npi=0, source_addr="TIDINGS",
+                   dest_addr_ton=1, dest_addr_npi=1, destination_addr=f"3466{i:07d}", esm_class=0,
+                   protocol_id=0, priority_flag=0, registered_delivery=1, data_coding=0,
+                   short_message=b"Your code is ready. Reply STOP to opt out.")
+    submitted = time.perf_counter() - started
+    await asyncio.wait_for(all_receipts.wait(), 60)
+    received = time.perf_counter() - started
+    await call(N + 2, "unbind")
+    task.cancel()
+    writer.close()
+    return submitted, received
+
+
+async def _bare(port: int) -> dict[str, float]:
+    """The bare loop's rates, one figure per run, repeated within a run until it lasted MIN_BASELINE_SECONDS."""
+    submit_rates, receipt_rates = [], []
+    for _ in range(RUNS):
+        sent = received = elapsed = 0.0
+        rounds = 0
+        while elapsed < MIN_BASELINE_SECONDS:
+            s, r = await _bare_once(port)
+            sent, received, elapsed, rounds = sent + s, received + r, elapsed + r, rounds + 1
+        submit_rates.append(rounds * N / sent)
+        receipt_rates.append(rounds * N / received)
+    return {"submit_per_second": round(statistics.median(submit_rates), 1),
+            "receipt_per_second": round(statistics.median(receipt_rates), 1),
+            "runs": RUNS, "seconds_per_run_at_least": MIN_BASELINE_SECONDS}
+
+
+async def _counts(engine: Any) -> tuple[int, int]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT COUNT(sent_at), COUNT(delivered_at) FROM messages "
+                                       "WHERE direction = 'out'"))).one()
+    return int(row[0]), int(row[1])
+
+
+async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, offset: int) -> dict[str, float]:
+    """Post N SMS and wait until all are submitted and all receipts recorded; seconds for each stage."""
+    target = offset + N
+    started = time.perf_counter()
+    for first in range(0, N, PER_REQUEST):
+        to = [f"34{600000000 + offset + first + i}" for i in range(min(PER_REQUEST, N - first))]
+        body = {"to": to, "from": "TIDINGS", "message": "Your code is ready. Reply STOP to opt out."}
+        r = await client.post("/api/rest/sms", headers=headers, json=body)
+        r.raise_for_status()
+        if sum(1 for x in r.json()["result"] if x["accepted"]) != len(to):
+            raise RuntimeError("some recipients were refused")
+    accepted = time.perf_counter() - started
+    submitted = delivered = 0.0
+    while time.perf_counter() - started < TIMEOUT:
+        sent, done = await _counts(engine)
+        now = time.perf_counter() - started
+        if sent >= target and not submitted:
+            submitted = now
+        if done >= target:
+            delivered = now
+            break
+        await asyncio.sleep(0.05)
+    if not delivered:
+        raise RuntimeError(f"not finished after {TIMEOUT} s")
+    return {"accept": accepted, "submit": submitted or delivered, "receipt": delivered}
+
+
+def _launch(url: str, smsc_port: int, workdir: Path, workers: int,
+            ) -> tuple[int, dict[str, str], list[subprocess.Popen[bytes]]]:
+    """Migrate, create the account, start serve (and workers): the port, the auth headers, the processes."""
+    port = _free_port()
+    env = {**os.environ, "TIDINGS_DATABASE_URL": url, "TIDINGS_DATA_DIR": str(workdir),
+           "TIDINGS_SECRET_KEY": "bench", "TIDINGS_LOG_LEVEL": "warning",
+           "TIDINGS_SMS_URL": f"smpp://tidings:secret@127.0.0.1:{smsc_port}" + (f"?{SMPP_QUERY}" if SMPP_QUERY else ""),
+           "TIDINGS_RATE_LIMITS": json.dumps({"rest": "1000000/minute"}), "TIDINGS_WORKER_BATCH": "500",
+           "TIDINGS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    subprocess.run(_tidings("migrate"), env=env, check=True, capture_output=True)
+    out = subprocess.run(_tidings("account", "create", "--name", "Bench", "--email", "bench@bench.test", "--json"),
+                         env=env, check=True, capture_output=True, text=True)
+    account = json.loads(out.stdout.strip().splitlines()[-1])
+    auth = base64.b64encode(f"{account['username']}:{account['api_password']}".encode()).decode()
+    headers = {"Authorization": f"Basic {auth}"}
+    serve_args = ["serve", "--port", str(port)] + (["--no-engine"] if workers else [])
+    procs = [subprocess.Popen(_tidings(*serve_args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs += [subprocess.Popen(_tidings("worker"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              for _ in range(workers)]
+    try:
+        _wait_port(port, procs[0], "tidings serve")
+    except RuntimeError:
+        for proc in procs:
+            _stop(proc)
+        raise
+    return port, headers, procs
+
+
+async def _variant(url: str, smsc_port: int, workdir: Path, workers: int) -> dict[str, Any]:
+    port, headers, procs = _launch(url, smsc_port, workdir, workers)
+    engine = create_async_engine(url)
+    stages: dict[str, list[float]] = {"accept": [], "submit": [], "receipt": []}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
+            for run in range(RUNS):
+                seconds = await _run(client, headers, engine, run * N)
+                for stage, value in seconds.items():
+                    stages[stage].append(N / value)
+    finally:
+        await engine.dispose()
+        for proc in procs:
+            _stop(proc)
+    return {f"{stage}_per_second": round(statistics.median(rates), 1) for stage, rates in stages.items()}
+
+
+def _ratios(result: dict[str, Any], bare: dict[str, float]) -> dict[str, Any]:
+    result["ratio"] = round(result["submit_per_second"] / bare["submit_per_second"], 3)
+    result["ratio_receipts"] = round(result["receipt_per_second"] / bare["submit_per_second"], 3)
+    return result
+
+
+async def main() -> dict[str, Any]:
+    result: dict[str, Any] = {"benchmark": "sms_end_to_end", "messages": N, "runs": RUNS,
+                              "recipients_per_request": PER_REQUEST, "smpp_options": SMPP_QUERY or "(none)",
+                              "receipts": True}
+    with _smsc() as smsc_port, tempfile.TemporaryDirectory() as tmp:
+        bare = await _bare(smsc_port)
+        result["bare_submit_sm_loop"] = bare
+        if "sqlite" in VARIANTS:
+            result["sqlite_1_process"] = _ratios(
+                await _variant(f"sqlite+aiosqlite:///{tmp}/bench.db", smsc_port, Path(tmp), 0), bare)
+        for workers in (w for w in (1, 2) if f"pg{w}" in VARIANTS):
+            with postgres() as url:
+                key = f"postgresql_{workers}_worker{'s' if workers > 1 else ''}"
+                result[key] = (_ratios(await _variant(url, smsc_port, Path(tmp), workers), bare) if url
+                               else "skipped: no PostgreSQL available")
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main())))
