@@ -63,7 +63,8 @@ def _start_sink(port: int) -> subprocess.Popen[bytes]:
 
 async def _tidings(port: int, workdir: Path) -> dict[str, float]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}", secret_key="bench",
-                        data_dir=workdir, worker_batch=BATCH, public_url="https://t.acme.test")
+                        data_dir=workdir, worker_batch=BATCH, public_url="https://t.acme.test",
+                        outbound_allow_private=True)  # the SMTP sink is on the loopback
     db = boot(settings)
     async with db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)

@@ -159,14 +159,17 @@ def _fetched(lines: list[bytes | bytearray]) -> list[tuple[int, bytes]]:
     return out
 
 
-async def poll_mailbox(db: Database, mailbox_id: int) -> int:
-    """Fetch and ingest a mailbox's new mail; returns how many messages were read."""
+async def poll_mailbox(db: Database, mailbox_id: int, allow_private: bool | None = None) -> int:
+    """Fetch and ingest a mailbox's new mail; returns how many messages were read.
+
+    `allow_private` defaults to the engine's setting (TIDINGS_OUTBOUND_ALLOW_PRIVATE, set by each polling round).
+    """
     async with _state(db).locks.setdefault(mailbox_id, asyncio.Lock()):
         async with db.sessions() as session:
             box = await session.get(Mailbox, mailbox_id)
         if box is None or not box.imap_host:
             return 0
-        client = await _connect(box, _state(db).allow_private)
+        client = await _connect(box, _state(db).allow_private if allow_private is None else allow_private)
         try:
             selected = await client.select("INBOX")
             if selected.result != "OK":
