@@ -20,7 +20,7 @@ import soak  # noqa: E402
 
 
 def test_killed_workers_and_a_database_restart_lose_nothing() -> None:
-    result = soak.soak(200, 200, workers=2, kill_every=1.5, deadline=90, db_restart=True, lease=10, db_down=2)
+    result = soak.soak(1000, 1000, workers=2, kill_every=1.5, deadline=90, db_restart=True, lease=10, db_down=2)
     if "skipped" in result:
         if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES"):
             pytest.fail(result["skipped"])

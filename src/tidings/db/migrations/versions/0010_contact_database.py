@@ -1,7 +1,7 @@
 """contact database and groups
 
-Revision ID: 0007
-Revises: 0013
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 15:35:56.747998
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import tidings.db.base
 
-revision: str = '0007'
-down_revision: str | None = '0013'
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

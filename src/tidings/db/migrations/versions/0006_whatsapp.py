@@ -1,7 +1,7 @@
 """whatsapp
 
-Revision ID: 0011
-Revises: 0012
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 15:36:01.305579
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import tidings.db.base
 
-revision: str = '0011'
-down_revision: str | None = '0012'
+revision: str = '0006'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

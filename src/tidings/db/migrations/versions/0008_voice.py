@@ -1,7 +1,7 @@
 """voice callers and audio
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 15:36:20.430785
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import tidings.db.base
 
-revision: str = '0010'
-down_revision: str | None = '0009'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

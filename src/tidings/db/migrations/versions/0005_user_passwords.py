@@ -1,7 +1,7 @@
 """dashboard passwords of users
 
-Revision ID: 0012
-Revises: 0008
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 15:45:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0012'
-down_revision: str | None = '0008'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """email validations
 
-Revision ID: 0008
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 15:36:34.708696
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import tidings.db.base
 
-revision: str = '0008'
+revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """forms and attachments
 
-Revision ID: 0009
-Revises: 0011
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 15:36:11.219384
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import tidings.db.base
 
-revision: str = '0009'
-down_revision: str | None = '0011'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

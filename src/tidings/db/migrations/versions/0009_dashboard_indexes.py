@@ -1,7 +1,7 @@
 """indexes for the dashboard's lists: messages by direction and by recipient, enrollments by step
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 16:30:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0013'
-down_revision: str | None = '0010'
+revision: str = '0009'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
