@@ -149,6 +149,19 @@ async def test_refusals_use_the_documented_codes_and_write_nothing(
     assert (await client.post("/api/rest/voice", json={**DOC_EXAMPLE, "gender": "M"}, headers=auth)).status_code == 202
 
 
+async def test_a_notification_url_that_can_never_be_called_is_refused_with_109(
+        app: Any, client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    app.state.settings.outbound_allow_private = False
+    try:
+        for url in ("http://127.0.0.1/n", "http://2130706433/n", "gopher://example.com/n"):
+            body = {**DOC_EXAMPLE, "notificationUrl": url}
+            r = await client.post("/api/rest/voice", json={k: v for k, v in body.items() if v is not None},
+                                  headers=auth)
+            assert r.status_code == 400 and r.json()["error"]["code"] == 109, (url, r.text)
+    finally:
+        app.state.settings.outbound_allow_private = True
+
+
 async def test_callers_by_country_and_per_recipient_refusals(
         app: Any, client: httpx.AsyncClient, auth: dict[str, str], db: Database, runner: Runner,
         account: NewAccount) -> None:

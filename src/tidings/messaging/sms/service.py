@@ -164,7 +164,7 @@ def _valid_url(url: Any, allow_private: bool) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _notification_urls(raw: Any, count: int, allow_private: bool) -> list[str | None]:
+def notification_urls(raw: Any, count: int, allow_private: bool) -> list[str | None]:
     """One URL for every recipient, or one per recipient (109 when unusable or the count differs)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return [None] * count
@@ -177,7 +177,7 @@ def _notification_urls(raw: Any, count: int, allow_private: bool) -> list[str | 
     return [str(u).strip() for u in raw]
 
 
-def _tags(raw: Any) -> list[str]:
+def parse_tags(raw: Any) -> list[str]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -190,7 +190,7 @@ def _tags(raw: Any) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _subs(raw: Any, count: int) -> list[dict[str, str]]:
+def parse_subs(raw: Any, count: int) -> list[dict[str, str]]:
     if raw is None:
         return [{} for _ in range(count)]
     if not isinstance(raw, list) or len(raw) != count:
@@ -218,8 +218,8 @@ def check(req: SmsInput, *, allow_private: bool = False) -> _Checked:
     expires = parse_nrs_date(req.expiration_date, 119)
     if expires is not None and (expires <= clock.now() or (due is not None and expires <= due)):
         raise nrs(119)
-    urls = _notification_urls(req.notification_url, count, allow_private)
-    tags = _tags(req.tags)
+    urls = notification_urls(req.notification_url, count, allow_private)
+    tags = parse_tags(req.tags)
     campaign_name = req.campaign_name.strip() if isinstance(req.campaign_name, str) else None
     if req.campaign_name is not None and not isinstance(req.campaign_name, str):
         raise ValidationFailed.on("campaignName", "The campaignName field must be a string.")
@@ -250,7 +250,7 @@ def check(req: SmsInput, *, allow_private: bool = False) -> _Checked:
     # Checked even without {OTP_CODE} in the text: a malformed otpConfig is a mistake worth reporting.
     otp_config = otp.parse_config(req.otp_config, "otpConfig.")
     return _Checked(text=text, sender=sender, encoding=encoding, max_parts=max_parts, due=due, expires=expires,
-                    urls=urls, campaign_name=campaign_name, tags=tags, subs=_subs(req.sub, count), extra=extra,
+                    urls=urls, campaign_name=campaign_name, tags=tags, subs=parse_subs(req.sub, count), extra=extra,
                     otp=otp_config)
 
 

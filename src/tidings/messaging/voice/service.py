@@ -28,6 +28,7 @@ from tidings.db.models import Account, Message, VoiceAudio
 from tidings.messaging import outbox
 from tidings.messaging.outbox import Outcome, Queued
 from tidings.messaging.scheduled import parse_nrs_date
+from tidings.messaging.sms import service as sms_service
 from tidings.messaging.sms.service import contact_fields, contacts_by_phone, nrs
 from tidings.messaging.voice import audio, repository
 from tidings.messaging.voice.languages import GENDERS, LANGUAGES
@@ -124,52 +125,15 @@ def _retries(raw: Any) -> int:
     return raw
 
 
-def _tags(raw: Any) -> list[str]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise ValidationFailed.on("tags", "The tags field must be an array.")
-    tags = []
-    for tag in raw:
-        if isinstance(tag, bool) or not isinstance(tag, str | int) or not str(tag).strip() or len(str(tag)) > 100:
-            raise ValidationFailed.on("tags", "Each tag must be a non-empty string of at most 100 characters.")
-        tags.append(str(tag).strip())
-    return list(dict.fromkeys(tags))
 
 
-def _valid_url(url: Any) -> bool:
-    if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL or any(c.isspace() for c in url.strip()):
-        return False
-    return bool(re.match(r"^https?://[^/?#\s]+", url.strip()))
 
 
-def _notification_urls(raw: Any, count: int) -> list[str | None]:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return [None] * count
-    if isinstance(raw, str):
-        if not _valid_url(raw):
-            raise nrs(109)
-        return [raw.strip()] * count
-    if not isinstance(raw, list) or len(raw) != count or not all(_valid_url(u) for u in raw):
-        raise nrs(109)
-    return [str(u).strip() for u in raw]
 
 
-def _subs(raw: Any, count: int) -> list[dict[str, str]]:
-    if raw is None:
-        return [{} for _ in range(count)]
-    if not isinstance(raw, list) or len(raw) != count:
-        raise ValidationFailed.on("sub", "The sub field must have one object per recipient in to.")
-    out: list[dict[str, str]] = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
-            raise ValidationFailed.on(f"sub.{i}", "Each sub item must be an object of variables.")
-        out.append({str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-                    for k, v in item.items() if v is None or isinstance(v, str | int | float | bool)})
-    return out
 
 
-async def _common(session: AsyncSession, subject: AuthSubject, req: VoiceInput) -> _Common:
+async def _common(session: AsyncSession, subject: AuthSubject, req: VoiceInput, allow_private: bool) -> _Common:
     """The rules /voice and /voiceAudio share, after their own message or audio checks."""
     raws, numbers = _recipients(req.to)
     callers = _caller_map(req.callers)
@@ -187,7 +151,7 @@ async def _common(session: AsyncSession, subject: AuthSubject, req: VoiceInput) 
     amd = as_flag(req.amd) if req.amd is not None else False
     if amd is None:
         raise ValidationFailed.on("amd", "The amd field must be true or false.")
-    tags = _tags(req.tags)
+    tags = sms_service.parse_tags(req.tags)
     if req.campaign_name is not None and not isinstance(req.campaign_name, str):
         raise ValidationFailed.on("campaignName", "The campaignName field must be a string.")
     name = req.campaign_name.strip() if isinstance(req.campaign_name, str) else None
@@ -195,7 +159,7 @@ async def _common(session: AsyncSession, subject: AuthSubject, req: VoiceInput) 
         raise nrs(126)
     if name is not None and len(name) > 255:
         raise ValidationFailed.on("campaignName", "The campaignName may not be greater than 255 characters.")
-    urls = _notification_urls(req.notification_url, len(raws))
+    urls = sms_service.notification_urls(req.notification_url, len(raws), allow_private)
     return _Common(numbers, raws, callers, due, expires, retries, amd, name, tags, urls)
 
 
@@ -231,8 +195,8 @@ async def send_tts(session: AsyncSession, subject: AuthSubject, settings: Settin
     if len(req.message) > MAX_TEXT:
         raise nrs(105, f"Text message too long: at most {MAX_TEXT} characters")
     language, gender = _language_and_gender(req.language, req.gender)
-    common = await _common(session, subject, req)
-    subs = _subs(req.sub, len(raws))
+    common = await _common(session, subject, req, settings.outbound_allow_private)
+    subs = sms_service.parse_subs(req.sub, len(raws))
     templated = bool(_PLACEHOLDER.search(req.message))
     valid = [n for n in common.numbers if n]
     contacts = await contacts_by_phone(session, subject, valid) if templated else {}
@@ -255,7 +219,7 @@ async def send_audio(session: AsyncSession, subject: AuthSubject, settings: Sett
     _recipients(req.to)
     if not isinstance(req.audio_url, str) or not req.audio_url.strip():
         raise refuse(133, "audioUrl is required")
-    common = await _common(session, subject, req)
+    common = await _common(session, subject, req, settings.outbound_allow_private)
     await _check_balance(session, subject, settings, sum(1 for n in common.numbers if n))
     try:
         fetched = await audio.fetch(req.audio_url.strip(), allow_private=settings.outbound_allow_private,
