@@ -13,6 +13,7 @@ import httpx
 
 from tidings.channels.base import SMS, OutboundMessage, ProviderError, ProviderUrl, SendResult, parse_duration
 from tidings.channels.registry import register
+from tidings.channels.twilio_api import e164, result_of
 
 API_VERSION = "2010-04-01"
 
@@ -53,33 +54,18 @@ class TwilioProvider:
         return f"{self.base}/{API_VERSION}/Accounts/{self.sid}/Messages.json"
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        form = {"To": _e164(message.recipient), "From": _e164(message.sender), "Body": message.body}
+        form = {"To": e164(message.recipient), "From": e164(message.sender), "Body": message.body}
         if self.status_callback:
             form["StatusCallback"] = self.status_callback
         try:
             response = await self._client.post(self.endpoint, data=form, auth=(self.sid, self._token))
         except httpx.HTTPError as exc:
             return SendResult(False, permanent=False, code="connection", detail=type(exc).__name__)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        if response.status_code in (200, 201) and body.get("sid"):
-            return SendResult(True, str(body["sid"]))
-        code = str(body.get("code") or response.status_code)
-        detail = str(body.get("message") or f"HTTP {response.status_code}")[:500]
-        permanent = 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429)
-        return SendResult(False, permanent=permanent, code=code, detail=detail)
+        return result_of(response)
 
     async def close(self) -> None:
         await self._client.aclose()
 
-
-def _e164(address: str) -> str:
-    """Digits become +digits (Twilio wants E.164); an alphanumeric sender id is sent as it is."""
-    return "+" + address if address.isdigit() else address
 
 
 @register(SMS, "twilio")

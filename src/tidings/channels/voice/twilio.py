@@ -18,6 +18,7 @@ import httpx
 
 from tidings.channels.base import VOICE, OutboundMessage, ProviderError, ProviderUrl, SendResult, parse_duration
 from tidings.channels.registry import register
+from tidings.channels.twilio_api import e164, result_of
 
 API_VERSION = "2010-04-01"
 EVENTS = ("initiated", "ringing", "answered", "completed")
@@ -79,7 +80,7 @@ class TwilioVoiceProvider:
         if not caller:
             return SendResult(False, permanent=True, code="caller", detail="no caller: set ?from= on TIDINGS_VOICE_URL")
         options = message.options
-        form: dict[str, str | list[str]] = {"To": _e164(message.recipient), "From": _e164(caller),
+        form: dict[str, str | list[str]] = {"To": e164(message.recipient), "From": e164(caller),
                                             "Twiml": twiml(options, message.body, own_tts=self.own_tts)}
         callback = self.status_callback or options.get("status_callback")
         if callback:
@@ -98,26 +99,11 @@ class TwilioVoiceProvider:
             response = await self._client.post(url, data=form, auth=(self.sid, self.auth_token))
         except httpx.HTTPError as exc:
             return SendResult(False, permanent=False, code="connection", detail=type(exc).__name__)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        if response.status_code in ((200, 201) if created else (200,)) and body.get("sid"):
-            return SendResult(True, str(body["sid"]))
-        code = str(body.get("code") or response.status_code)
-        detail = str(body.get("message") or f"HTTP {response.status_code}")[:500]
-        permanent = 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429)
-        return SendResult(False, permanent=permanent, code=code, detail=detail)
+        return result_of(response, (200, 201) if created else (200,))
 
     async def close(self) -> None:
         await self._client.aclose()
 
-
-def _e164(address: str) -> str:
-    digits = address.strip().removeprefix("+")
-    return "+" + digits if digits.isdigit() else address
 
 
 @register(VOICE, "twilio")
