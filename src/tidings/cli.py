@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings.cli_support import in_transaction
 from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
 from tidings.db.migrate import revision, upgrade
@@ -138,7 +138,7 @@ def account_create(
                                                                                       owner))
         return created
 
-    result = _in_transaction(work)
+    result = in_transaction(work)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -194,7 +194,7 @@ def account_password(
             return ""
         return _password_link(settings, passwords.reset_token(settings.resolved_secret_key(), users[0]))
 
-    link = _in_transaction(work)
+    link = in_transaction(work)
     if link is None:
         typer.echo("error: no single active user has that email (give --account)", err=True)
         raise typer.Exit(1)
@@ -215,7 +215,7 @@ def account_allow_ips(
     async def work(session: AsyncSession) -> None:
         await set_allowed_ips(session, account, ips or [])
 
-    _in_transaction(work)
+    in_transaction(work)
     console.print("allowed IPs: " + (", ".join(ips) if ips else "any"))
 
 
@@ -230,7 +230,7 @@ def account_credit(
     async def work(session: AsyncSession) -> object:
         return await credit(session, account, parse_amount(amount))
 
-    balance = _in_transaction(work)
+    balance = in_transaction(work)
     console.print(f"account {account} balance: {balance}")
 
 
@@ -262,7 +262,7 @@ def account_notifications(
         shown = await event_webhooks.show(session, subject)
         return asdict(shown) if shown is not None else {"url": None}
 
-    result = _in_transaction(work)
+    result = in_transaction(work)
     if as_json:
         typer.echo(json.dumps(result))
     elif "cleared" in result:
@@ -290,7 +290,7 @@ def sender_add(
     async def work(session: AsyncSession) -> str:
         return (await add_verified(session, account, email, name)).email
 
-    added = _in_transaction(work)
+    added = in_transaction(work)
     console.print(f"{added} is a verified sender of account {account}")
 
 
@@ -307,7 +307,7 @@ def sender_list(
         rows = await list_senders(session, AuthSubject(account_id=account, user_id=0))
         return [{"email": r.email, "name": r.name, "verified": r.verified_at is not None} for r in rows]
 
-    rows = _in_transaction(work)
+    rows = in_transaction(work)
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -328,7 +328,7 @@ def voice_caller_add(
         row = await callers.add(session, account, country, number)
         return row.country, row.number
 
-    iso, digits = _in_transaction(work)
+    iso, digits = in_transaction(work)
     console.print(f"{digits} is a caller of account {account} for {iso}")
 
 
@@ -344,7 +344,7 @@ def voice_caller_remove(
     async def work(session: AsyncSession) -> None:
         await callers.remove(session, account, country, number)
 
-    _in_transaction(work)
+    in_transaction(work)
     console.print("removed")
 
 
@@ -359,7 +359,7 @@ def voice_caller_list(
     async def work(session: AsyncSession) -> list[dict[str, str]]:
         return [{"country": r.country, "number": r.number} for r in await callers.listed(session, account)]
 
-    rows = _in_transaction(work)
+    rows = in_transaction(work)
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -367,28 +367,6 @@ def voice_caller_list(
         console.print(f"{row['country']}\t{row['number']}")
 
 
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run an operator task in one transaction (migrating SQLite first); domain errors exit 2 with a message."""
-    from tidings.core.errors import DomainError
-
-    settings = get_settings()
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-
-    async def main() -> T:
-        db = boot(settings)
-        try:
-            async with db.transaction() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except DomainError as exc:
-        detail = "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
-        typer.echo(f"error: {detail}", err=True)
-        raise typer.Exit(2) from None
 
 
 attachment_app = typer.Typer(help="Files that messages link with [attachment_{ID}] (kept under the data dir).",
@@ -418,7 +396,7 @@ def attachment_add(
                                              get_settings().data_dir, shown, kind, data)
         return stored_attachments.public_id(row)
 
-    public = _in_transaction(work)
+    public = in_transaction(work)
     typer.echo(f"{public}\t{shown}\t{kind}\t[attachment_{public}]")
 
 
@@ -432,11 +410,11 @@ def attachment_list(account: Annotated[int, typer.Option("--account", help="Acco
         rows = await stored_attachments.listing(session, AuthSubject(account_id=account, user_id=0))
         return [(stored_attachments.public_id(r), r.name, r.content_type, r.size) for r in rows]
 
-    for public, shown, kind, size in _in_transaction(work):
+    for public, shown, kind, size in in_transaction(work):
         typer.echo(f"{public}\t{shown}\t{kind}\t{size}")
 
 
-from tidings.cli_whatsapp import whatsapp_app  # noqa: E402  (after _in_transaction, which it uses)
+from tidings.cli_whatsapp import whatsapp_app  # noqa: E402
 
 app.add_typer(whatsapp_app, name="whatsapp")
 

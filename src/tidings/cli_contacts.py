@@ -6,7 +6,6 @@ a row that cannot be imported is reported with its line and does not stop the ot
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -20,16 +19,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from tidings.config import get_settings
+from tidings.cli_support import with_database
 from tidings.core import ids
 from tidings.core.errors import DomainError
 from tidings.core.ids import Kind
-from tidings.db.engine import Database, is_sqlite
-from tidings.db.migrate import upgrade
+from tidings.db.engine import Database
 from tidings.db.models import Account
 from tidings.messaging.contacts import csvfile
 from tidings.messaging.contacts import service as contacts
-from tidings.runtime import boot
 from tidings.tenancy.subject import AuthSubject
 
 contacts_app = typer.Typer(help="An account's contact database: CSV import and export of a group.",
@@ -135,24 +132,6 @@ async def run_export(db: Database, subject: AuthSubject, group: str, out: IO[str
     return count
 
 
-def _run(work: Callable[[Database], Any]) -> Any:
-    settings = get_settings()
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-
-    async def main() -> Any:
-        db = boot(settings)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except DomainError as exc:
-        detail = "; ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
-        typer.echo(f"error: {detail}", err=True)
-        raise typer.Exit(2) from None
 
 
 @contacts_app.command("import")
@@ -191,7 +170,7 @@ def import_command(
                                         on_progress=lambda done: bar.update(task, completed=done))
 
     try:
-        result: ImportResult = _run(work)
+        result: ImportResult = with_database(work)
     finally:
         if report is not None:
             report.close()
@@ -223,6 +202,6 @@ def export_command(
         with file.open("w", newline="", encoding="utf-8") as out:
             return await run_export(db, subject, group, out)
 
-    count = _run(work)
+    count = with_database(work)
     if file is not None:
         typer.echo(f"{count} contacts written to {file}", err=True)

@@ -16,7 +16,7 @@ BUTTON_TYPES = ("QUICK_REPLY", "URL", "PHONE_NUMBER", "OTP", "COPY_CODE")
 
 
 def _run(work: Any) -> Any:
-    from tidings.cli import _in_transaction
+    from tidings.cli_support import in_transaction as _in_transaction
 
     return _in_transaction(work)
 
