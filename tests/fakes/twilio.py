@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from fakes import local_http
+
 
 @dataclass
 class FakeTwilio:
@@ -142,20 +144,11 @@ class FakeTwilio:
                                 Route("/2010-04-01/Accounts/{sid}/Calls.json", self._calls, methods=["POST"]),
                                 Route("/2010-04-01/Accounts/{sid}/Calls/{call_sid}.json", self._call_update,
                                       methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
-        self._task = asyncio.create_task(self._server.serve())
-        for _ in range(500):  # uvicorn offers no start event to wait on
-            if self._server.started:
-                break
-            await asyncio.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self._server, self._task, self.port = await local_http.serve(app, self.port)
         return self
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        await local_http.shutdown(self._server, self._task)
 
     async def __aenter__(self) -> FakeTwilio:
         return await self.start()

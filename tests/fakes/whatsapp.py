@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from fakes import local_http
+
 VARIABLE = re.compile(r"\{\{\s*\d+\s*\}\}")
 
 
@@ -166,20 +168,11 @@ class FakeCloudApi:
             Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
             Route("/{version}/{waba_id}/message_templates", self._templates, methods=["GET"]),
         ])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
-        self._task = asyncio.create_task(self._server.serve())
-        for _ in range(500):  # uvicorn offers no start event to wait on
-            if self._server.started:
-                break
-            await asyncio.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self._server, self._task, self.port = await local_http.serve(app, self.port)
         return self
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        await local_http.shutdown(self._server, self._task)
 
     async def __aenter__(self) -> FakeCloudApi:
         return await self.start()
