@@ -196,6 +196,10 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
     assert sent >= 1
     assert page.locator('svg.chart polyline[data-series="sent"], svg.chart circle').count() > 0
     assert page.locator("svg.chart title", has_text=re.compile(r"replied \d{4}-\d\d-\d\d: 1")).count() == 1
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.startswith("id,email,") and "ana@globex.test" in exported and "POSITIVE" in exported
     shot(page, "campaign")
     nav(page, "Overview")
     expect(page.locator('[data-kpi="replied"]')).to_have_text("1")
@@ -299,6 +303,10 @@ def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any
     page.get_by_label("HTML").fill("<h1>Welcome aboard</h1>")
     page.get_by_role("button", name="Save template").click()
     expect(page.frame_locator("iframe.preview").get_by_role("heading", name="Welcome aboard")).to_be_visible()
+    page.get_by_text("Edit this template").click()
+    page.locator("#ehtml").fill("<h1>Welcome back</h1>")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.frame_locator("iframe.preview").get_by_role("heading", name="Welcome back")).to_be_visible()
 
     # A scheduled SMS is listed and can be cancelled.
     nav(page, "Send SMS")
@@ -309,6 +317,9 @@ def test_messaging_user_sends_an_sms_and_follows_it(server: Server, browser: Any
     page.get_by_role("button", name="Send").click()
     nav(page, "Scheduled")
     expect(page.get_by_role("cell", name="34666555446", exact=True)).to_be_visible()
+    page.get_by_label("New time for the message to 34666555446").fill("2031-03-04T09:30")
+    page.get_by_role("button", name="Move the message to 34666555446").click()
+    expect(page.get_by_role("cell", name="04 Mar 2031 09:30")).to_be_visible()
     page.get_by_role("button", name="Cancel the message to 34666555446").click()
     expect(page.get_by_text("Nothing scheduled.")).to_be_visible()
 
@@ -390,3 +401,19 @@ def test_forms_and_whatsapp_templates_are_listed(server: Server, browser: Any) -
     expect(page.frame_locator("iframe.preview").get_by_label(re.compile("Your city"))).to_be_visible()
     nav(page, "WhatsApp")
     expect(page.get_by_role("cell", name="order_update")).to_be_visible()
+
+
+
+def test_a_mailing_from_the_form_goes_out_from_a_verified_sender(server: Server, browser: Any) -> None:
+    owner = server.account("Shop", "ops@shop.test")
+    server.cli("sender", "add", "--account", str(owner["account_id"]), "news@shop.test")
+    page = browser.new_context().new_page()
+    set_password_via_link(page, owner["password_link"], "shop-password-123")
+    nav(page, "Send mailing")
+    page.get_by_label("To (one address a line)").fill("ana@example.com\nnot-an-address")
+    page.get_by_label("Subject").fill("Our spring catalogue")
+    page.get_by_label("Body (HTML)").fill("<p>Hello!</p>")
+    page.get_by_role("button", name="Send mailing").click()
+    expect(page.get_by_role("status")).to_contain_text("Some recipients were refused")
+    nav(page, "Message log")
+    expect(page.get_by_role("cell", name="ana@example.com", exact=True)).to_be_visible()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidings.api import deps
+from tidings.api.outreach_v1 import contacts as outreach_contacts
 from tidings.core import clock
 from tidings.core.errors import DomainError, NotFound
 from tidings.core.ids import Kind, decode, encode
@@ -222,6 +223,13 @@ async def import_chunk(request: Request, public_id: str, token: str, session: de
     return web.render(request, "import_progress.html", page, public_id=public_id, token=token, mapping=mapping,
                       done=done, total=total, created=created, updated=updated, invalid=invalid, errors=errors,
                       finished=finished, error=None)
+
+
+@router.get("/campaigns/{public_id}/export")
+async def export(request: Request, public_id: str, session: deps.Session) -> Response:
+    """The campaign's contacts as CSV, the same file as the outreach API's export."""
+    page = await web.page(request, session)
+    return await outreach_contacts.contacts_csv(session, page.subject, public_id)
 
 
 # Last: /campaigns/{id}/{action} would otherwise take /import for an action.

@@ -59,6 +59,11 @@ async def sendings(request: Request, session: deps.Session, q: str = "", tag: st
                       chart=charts.line_chart(days, lines, title))
 
 
+def _template_id(pk: int) -> int:
+    """The id the messaging API shows for a template (templateId / templateV2Id)."""
+    return to_int(Kind.TEMPLATE, pk)
+
+
 @router.get("/templates", response_class=HTMLResponse)
 async def templates_page(request: Request, session: deps.Session, version: int = 2, p: int = 1,
                          show: str = "") -> Response:
@@ -66,10 +71,13 @@ async def templates_page(request: Request, session: deps.Session, version: int =
     version = 1 if version == 1 else 2
     rows, total = await templates.list_page(session, page.subject, version, max(p, 1), PER_PAGE)
     shown = None
-    if show.isdigit():
-        shown = await templates.get(session, page.subject, version, int(show))
+    if show:
+        pk = from_int(Kind.TEMPLATE, show)
+        if pk is None:
+            raise NotFound("Template not found.")
+        shown = await templates.get(session, page.subject, version, pk)
     return web.render(request, "templates.html", page, rows=rows, total=total, version=version, p=max(p, 1),
-                      per_page=PER_PAGE, shown=shown, error=None)
+                      per_page=PER_PAGE, shown=shown, error=None, public=_template_id)
 
 
 @router.post("/templates", response_class=HTMLResponse)
@@ -87,8 +95,8 @@ async def create_template(request: Request, session: deps.Session, name: Annotat
         rows, total = await templates.list_page(session, page.subject, version, 1, PER_PAGE)
         return web.render(request, "templates.html", page, status_code=exc.status if exc.status < 500 else 400,
                           rows=rows, total=total, version=version, p=1, per_page=PER_PAGE, shown=None,
-                          error=exc.message)
-    return RedirectResponse(f"/templates?version={version}&show={created.id}", status_code=303)
+                          error=exc.message, public=_template_id)
+    return RedirectResponse(f"/templates?version={version}&show={_template_id(created.id)}", status_code=303)
 
 
 @router.get("/scheduled", response_class=HTMLResponse)
@@ -109,6 +117,44 @@ async def cancel_scheduled(request: Request, public_id: str, session: deps.Sessi
         raise NotFound("No such scheduled message.")
     await session.commit()
     return RedirectResponse("/scheduled", status_code=303)
+
+
+@router.post("/scheduled/{public_id}/move")
+async def move_scheduled(request: Request, public_id: str, session: deps.Session,
+                         when: Annotated[str, Form(max_length=32)], csrf: Annotated[str, Form()] = "") -> Response:
+    """Send a scheduled message at another time (UTC)."""
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    pk = from_int(Kind.MESSAGE, public_id)
+    moved_to = scheduled.parse_nrs_date("".join(c for c in when if c.isdigit())[:12].ljust(14, "0"), 121)
+    if pk is None or moved_to is None or not await scheduled.reschedule(
+            session, page.subject, scheduled.Filter(guids=[pk]), moved_to):
+        raise NotFound("No such scheduled message.")
+    await session.commit()
+    return RedirectResponse("/scheduled", status_code=303)
+
+
+@router.post("/templates/{public_id}", response_class=HTMLResponse)
+async def update_template(request: Request, public_id: str, session: deps.Session,
+                          name: Annotated[str, Form(max_length=255)], html: Annotated[str, Form(max_length=2_000_000)],
+                          version: Annotated[int, Form()] = 2, csrf: Annotated[str, Form()] = "") -> Response:
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    version = 1 if version == 1 else 2
+    template_id = from_int(Kind.TEMPLATE, public_id)
+    if template_id is None:
+        raise NotFound("Template not found.")
+    try:
+        await templates.update(session, page.subject, version, template_id, name, html)
+        await session.commit()
+    except DomainError as exc:
+        await session.rollback()
+        rows, total = await templates.list_page(session, page.subject, version, 1, PER_PAGE)
+        return web.render(request, "templates.html", page, status_code=exc.status if exc.status < 500 else 400,
+                          rows=rows, total=total, version=version, p=1, per_page=PER_PAGE,
+                          shown=await templates.get(session, page.subject, version, template_id), error=exc.message,
+                          public=_template_id)
+    return RedirectResponse(f"/templates?version={version}&show={public_id}", status_code=303)
 
 
 @router.get("/blacklist", response_class=HTMLResponse)

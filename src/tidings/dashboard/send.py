@@ -1,4 +1,4 @@
-"""Send an SMS from a form, with the part counter and the cost estimate updated as you type."""
+"""Send an SMS (with the part counter and cost estimate updated as you type) or a mailing from a form."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from tidings.core import sms
 from tidings.core.errors import DomainError
 from tidings.core.phones import normalize_phone
 from tidings.dashboard import web
-from tidings.messaging import pricing
+from tidings.messaging import pricing, senders
+from tidings.messaging.mailing import service as mailing
 from tidings.messaging.sms import service
 
 router = APIRouter(route_class=web.DashboardRoute, include_in_schema=False)
@@ -83,3 +84,38 @@ async def send(request: Request, session: deps.Session, sender: Annotated[str, F
                           est=est, values=values, result=None, error=exc.message)
     return web.render(request, "send_sms.html", page, est=est, values={}, result=queued.results, error=None,
                       partial=queued.partial)
+
+
+@router.get("/send/mailing", response_class=HTMLResponse)
+async def mailing_form(request: Request, session: deps.Session) -> Response:
+    page = await web.page(request, session)
+    return web.render(request, "send_mailing.html", page, values={}, result=None, error=None,
+                      senders=[s for s in await senders.list_senders(session, page.subject) if s.verified_at])
+
+
+@router.post("/send/mailing", response_class=HTMLResponse)
+async def send_mailing(request: Request, session: deps.Session, from_email: Annotated[str, Form(max_length=320)],
+                       to: Annotated[str, Form(max_length=200_000)], subject: Annotated[str, Form(max_length=998)],
+                       body: Annotated[str, Form(max_length=2_000_000)],
+                       from_name: Annotated[str, Form(max_length=200)] = "",
+                       campaign_name: Annotated[str, Form(max_length=255)] = "",
+                       schedule_date: Annotated[str, Form(max_length=32)] = "",
+                       csrf: Annotated[str, Form()] = "") -> Response:
+    """The same path as POST /api/rest/mailing: verified senders, blacklist, tracking, notifications."""
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    values = {"from_email": from_email, "from_name": from_name, "to": to, "subject": subject, "body": body,
+              "campaign_name": campaign_name, "schedule_date": schedule_date}
+    verified = [s for s in await senders.list_senders(session, page.subject) if s.verified_at]
+    try:
+        queued = await mailing.send(session, page.subject, mailing.MailingInput(
+            to=[a for a in to.replace(",", "\n").replace(";", "\n").split() if a][:MAX_FORM_RECIPIENTS],
+            body=body, from_email=from_email, from_name=from_name or None, reply_to=from_email, subject=subject,
+            campaign_name=campaign_name or None, schedule_date=_nrs_date(schedule_date)))
+        await session.commit()
+    except DomainError as exc:
+        await session.rollback()
+        return web.render(request, "send_mailing.html", page, status_code=exc.status if exc.status < 500 else 400,
+                          values=values, result=None, error=exc.message, senders=verified)
+    return web.render(request, "send_mailing.html", page, values={}, result=queued.results, error=None,
+                      partial=queued.partial, senders=verified)

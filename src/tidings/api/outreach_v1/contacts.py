@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.api import deps
 from tidings.api.contract import ExactRoute, csv_response
@@ -23,6 +24,7 @@ from tidings.core.ids import Kind
 from tidings.outreach.campaigns.service import client_of
 from tidings.outreach.contacts import service
 from tidings.outreach.fields import CONTACT_FIELDS
+from tidings.tenancy.subject import AuthSubject
 
 router = APIRouter(route_class=ExactRoute)
 MAX_IMPORT_ROWS = 200_000
@@ -296,6 +298,11 @@ async def import_contacts(campaign_id: str, request: Request, session: deps.Sess
             responses={**csv_response("The campaign's contacts as CSV"), **schemas.ERRORS_AS_JSON})
 async def export_contacts(campaign_id: str, session: deps.Session, subject: Caller) -> Response:
     """CSV of a campaign's contacts with status, interest and step counts."""
+    return await contacts_csv(session, subject, campaign_id)
+
+
+async def contacts_csv(session: AsyncSession, subject: AuthSubject, campaign_id: str) -> Response:
+    """The export as a download (the dashboard offers the same file)."""
     campaign, rows = await service.export_rows(session, subject, pk(Kind.CAMPAIGN, campaign_id))
     custom = sorted({k for _, c in rows for k in (c.custom_fields or {})})
     out = io.StringIO()
