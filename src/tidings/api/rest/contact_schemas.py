@@ -103,9 +103,6 @@ class ContactEnvelope(BaseModel):
     meta: SavedMeta | None = None
 
 
-
-
-
 class ContactPage(BaseModel):
     data: list[ContactOut]
     meta: ListMeta

@@ -12,8 +12,6 @@ _STATUS_TEXT = {400: "Bad request", 401: "Username or password unknown, or IP ad
                 422: "Input validation error", 429: "Too many requests"}
 
 
-
-
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI responses for these HTTP statuses, each with the dialect's error envelope."""
     return {status: {"model": NrsError, "description": _STATUS_TEXT.get(status) or NRS_DESCRIPTION.get(status, "")}

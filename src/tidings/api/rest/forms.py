@@ -26,8 +26,6 @@ ElementType = Literal["h1", "h2", "h3", "h4", "p", "blockquote", "text", "passwo
                       "date", "color", "countrySelector", "select", "radio", "checkbox"]
 
 
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": NrsError, "description": "Invalid JSON (125)"},
     401: {"model": NrsError, "description": "Username or password unknown (103), IP address not allowed (112)"},
@@ -114,8 +112,6 @@ class FormSummary(BaseModel):
 
 class FormEnvelope(BaseModel):
     data: FormData
-
-
 
 
 class FormList(BaseModel):

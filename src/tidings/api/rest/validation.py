@@ -55,8 +55,6 @@ class ValidationOut(BaseModel):
     data: Validation
 
 
-
-
 class ValidationList(BaseModel):
     data: list[Validation]
     meta: Meta

@@ -76,8 +76,6 @@ class VoiceAudioBody(_Common):
     audioUrl: _Url = None  # noqa: N815
 
 
-
-
 class VoiceRecipientResult(BaseModel):
     """An accepted recipient has id, scheduledAt and expiresAt; a refused one has error."""
 

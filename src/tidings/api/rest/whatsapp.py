@@ -27,8 +27,6 @@ To = Annotated[str, Path(max_length=32, description="The user's number.")]
 # --- shapes --------------------------------------------------------------------------------------------
 
 
-
-
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": NrsError} for status in statuses}
 
@@ -113,7 +111,6 @@ class Conversation(BaseModel):
     updatedAt: str  # noqa: N815
     links: ConversationLinks
     contact: ContactWrap
-
 
 
 class PageMeta(BaseModel):
