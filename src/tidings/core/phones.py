@@ -34,6 +34,7 @@ def _parse(digits: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+@functools.lru_cache(maxsize=20_000)  # accept and the dispatcher's blacklist gate normalise the same numbers
 def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
     """International digits without '+', or None when the number is not valid.
 

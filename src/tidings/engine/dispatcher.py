@@ -28,7 +28,7 @@ from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable
 from tidings.engine.registry import job, loop
 from tidings.messaging import events
-from tidings.messaging.delivery import GATES, OUTCOMES, Hold, Prepared, Refuse, preparer_for
+from tidings.messaging.delivery import BEFORE_GATES, GATES, OUTCOMES, Hold, Prepared, Refuse, preparer_for
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
@@ -56,6 +56,9 @@ async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
         related = await _load_related(session, messages)  # noqa: F841 - held for the transaction
+        with session.no_autoflush:
+            for hook in BEFORE_GATES:
+                await hook(session, messages, ctx.settings)
         async with events.batch(session):
             await _prepare_each(ctx, session, messages, now, ready)
     return ready

@@ -9,6 +9,8 @@ suppressions share the table with channel "email"; nothing here reads or writes 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
@@ -135,11 +137,44 @@ async def _dialect_type(session: AsyncSession, message: Message) -> str | None:
     return type_ if sending is not None and sending.source == SOURCE else None
 
 
+# session.info key: {(account_id, type, value): blacklisted} for the recipients of the dispatcher's batch.
+_LOOKED_UP = "tidings.blacklist.looked_up"
+_CHUNK = 500
+
+
+@delivery.before_gates
+async def look_up_batch(session: AsyncSession, messages: Sequence[Message], settings: Settings) -> None:
+    """Look up the batch's recipients in one query per account and type, for the gate below."""
+    wanted: defaultdict[tuple[int, str], set[str]] = defaultdict(set)
+    for message in messages:
+        type_ = await _dialect_type(session, message)
+        value = normalize(type_, message.recipient) if type_ is not None else None
+        if type_ is not None and value is not None:
+            wanted[(message.account_id, type_)].add(value)
+    known: dict[tuple[int, str, str], bool] = {}
+    for (account_id, type_), values in wanted.items():
+        ordered = sorted(values)
+        for i in range(0, len(ordered), _CHUNK):
+            chunk = ordered[i:i + _CHUNK]
+            stmt = select(Suppression.value).where(*_where(account_id, type_), Suppression.value.in_(chunk))
+            listed = set((await session.execute(stmt)).scalars())
+            known.update(((account_id, type_, v), v in listed) for v in chunk)
+    session.info[_LOOKED_UP] = known
+
+
 @delivery.gate
 async def blacklist_gate(session: AsyncSession, message: Message, settings: Settings) -> delivery.Refuse | None:
     """Refuse a messaging-API message whose recipient is on its channel's blacklist."""
     type_ = await _dialect_type(session, message)
-    if type_ is not None and await is_blacklisted(session, message.account_id, type_, message.recipient):
+    if type_ is None:
+        return None
+    value = normalize(type_, message.recipient)
+    if value is None:
+        return None
+    listed = session.info.get(_LOOKED_UP, {}).get((message.account_id, type_, value))
+    if listed is None:
+        listed = await _find(session, message.account_id, type_, value) is not None
+    if listed:
         return delivery.Refuse("rejected", "blacklisted", f"{message.recipient} is on the {type_} blacklist")
     return None
 

@@ -3,12 +3,13 @@
 Domains plug in here without the engine knowing them: a preparer builds what the provider needs
 (MIME for email, parts for SMS) and may pick its own provider (a mailbox's SMTP server); a gate
 may hold a message (quiet hours) or refuse it (blacklist, balance); an outcome hook reacts to a
-provider's answer (pause a mailbox whose login fails).
+provider's answer (pause a mailbox whose login fails). A gate that needs a lookup per message registers
+a `before_gates` hook that loads it once for the claimed batch (one query instead of one per message).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,10 +45,12 @@ class Refuse:
 Preparer = Callable[[AsyncSession, Message, Settings], Awaitable[Prepared]]
 Gate = Callable[[AsyncSession, Message, Settings], Awaitable[Hold | Refuse | None]]
 Outcome = Callable[[AsyncSession, Message, SendResult], Awaitable[None]]
+BatchHook = Callable[[AsyncSession, Sequence[Message], Settings], Awaitable[None]]
 
 PREPARERS: dict[str, Preparer] = {}
 GATES: list[Gate] = []
 OUTCOMES: list[Outcome] = []
+BEFORE_GATES: list[BatchHook] = []
 
 
 def preparer(name: str) -> Callable[[Preparer], Preparer]:
@@ -62,6 +65,12 @@ def preparer(name: str) -> Callable[[Preparer], Preparer]:
 
 def gate(fn: Gate) -> Gate:
     GATES.append(fn)
+    return fn
+
+
+def before_gates(fn: BatchHook) -> BatchHook:
+    """Register a hook the dispatcher runs once per claimed batch, before the gates see its messages."""
+    BEFORE_GATES.append(fn)
     return fn
 
 

@@ -68,6 +68,9 @@ class PriceRow:
     currency: str
 
 
+QUOTE_CACHE = 20_000  # quotes kept per price list (a few MB); a message is quoted at accept and again at send
+
+
 @dataclass(frozen=True)
 class Quote:
     """The price of one SMS part to one number, and where it goes."""
@@ -96,6 +99,8 @@ class PriceList:
             else:
                 self._networks.setdefault((row.country_iso, _norm(row.network)), row)
         self.currency = self.rows[0].currency if self.rows else "EUR"
+        # quote() by number: the carrier lookup walks a prefix table for every call (~100 µs).
+        self._quotes: dict[str, Quote] = {}
 
     @classmethod
     def from_csv(cls, text: str, *, source: str = "price list") -> PriceList:
@@ -139,6 +144,14 @@ class PriceList:
 
     def quote(self, digits: str) -> Quote:
         """The per-part price for international digits; unpriced destinations cost nothing."""
+        found = self._quotes.get(digits)
+        if found is None:
+            if len(self._quotes) >= QUOTE_CACHE:
+                self._quotes.clear()
+            found = self._quotes[digits] = self._quote(digits)
+        return found
+
+    def _quote(self, digits: str) -> Quote:
         country = phone_country(digits)
         if country is None:
             return Quote(Decimal("0"), None, None, None, None, self.currency)

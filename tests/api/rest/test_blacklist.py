@@ -16,7 +16,7 @@ from tidings.messaging import blacklist, outbox
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import basic, public_id
+from helpers import basic, public_id, row_id
 
 URL = "/api/rest/v2/blacklist"
 
@@ -128,3 +128,27 @@ async def test_gate_refuses_sms_and_voice_of_this_dialect_only(account: NewAccou
                  for source, mid in ids.items()}
     assert kinds["rest"] == ["rejected"]
     assert kinds["omni"][0] == "sent", "other dialects keep their own lists"
+
+
+async def test_gate_looks_up_a_whole_batch_per_account(client: httpx.AsyncClient, account: NewAccount,
+                                                       make_account: Any, db: Database, runner: Runner) -> None:
+    """The dispatcher looks the batch's recipients up at once: each account's own list decides for its messages."""
+    other: NewAccount = await make_account("Other", "owner@other.test")
+    numbers = [f"3466655{i:04d}" for i in range(12)]
+    async with db.transaction() as s:
+        for number in numbers[::3]:
+            await blacklist.add(s, account.account_id, "sms", number)
+        await blacklist.add(s, other.account_id, "sms", numbers[1])
+    sent: dict[str, list[int]] = {}
+    for who in (account, other):
+        r = await client.post("/api/rest/sms", json={"to": numbers, "from": "ACME", "message": "hi"},
+                              headers=basic(who.username, who.api_password))
+        assert r.status_code == 202, r.text
+        sent[who.username] = [row_id(Kind.MESSAGE, item["id"]) for item in r.json()["result"]]
+    await runner.run_until_idle()
+    async with db.sessions() as s:
+        for who, listed in ((account, set(numbers[::3])), (other, {numbers[1]})):
+            for number, message_id in zip(numbers, sent[who.username], strict=True):
+                kinds = [k for (k,) in (await s.execute(select(Event.kind).where(Event.message_id == message_id)
+                                                        .order_by(Event.id))).all()]
+                assert kinds[:1] == (["rejected"] if number in listed else ["sent"]), (who.username, number)

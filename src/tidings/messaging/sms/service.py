@@ -27,6 +27,7 @@ from tidings.core.phones import normalize_phone
 from tidings.core.templating import render_custom_fields
 from tidings.core.values import as_flag
 from tidings.core.windows import AVAILABLE_TIMES_MESSAGES, parse_available_times
+from tidings.db import bulk
 from tidings.db.models import Contact, Message
 from tidings.messaging import otp, outbox, tracking
 from tidings.messaging.contacts import service as contact_database
@@ -369,7 +370,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         queued.results.append(Outcome(number, message=message))
         if code is not None:
             issued.append((number, code, message))
-    session.add_all(messages)
+    await bulk.insert_all(session, messages)
     await shortener.save(session)
     await session.flush()
     if issued:

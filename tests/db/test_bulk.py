@@ -1,0 +1,43 @@
+"""db.bulk.insert_all: many new rows in a few statements, each object persistent with its own id and values."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from tidings.db import bulk
+from tidings.db.engine import Database
+from tidings.db.models import Message
+from tidings.messaging import outbox
+from tidings.tenancy.service import NewAccount
+
+
+async def test_every_object_gets_the_id_of_its_own_row(db: Database, account: NewAccount) -> None:
+    # More than one SQLite statement's worth, with values that differ per row and types that need binding.
+    count = bulk.SQLITE_ROWS_PER_STATEMENT + 7
+    messages = [outbox.new_message(account_id=account.account_id, channel="sms", sender="ACME",
+                                   recipient=f"34666{i:06d}", body=f"body {i}", parts=1 + i % 3,
+                                   extra={"n": i, "tags": ["a", "é"]}) for i in range(count)]
+    async with db.transaction() as s:
+        await bulk.insert_all(s, messages)
+        assert all(m.id is not None for m in messages)
+        assert len({m.id for m in messages}) == count
+        messages[3].body = "changed after insert"  # persistent: a change is an UPDATE at commit
+    async with db.sessions() as s:
+        rows = {m.id: m for m in (await s.execute(select(Message))).scalars()}
+    assert len(rows) == count
+    for i, message in enumerate(messages):
+        row = rows[message.id]
+        assert row.recipient == f"34666{i:06d}" and row.parts == 1 + i % 3
+        assert row.extra == {"n": i, "tags": ["a", "é"]}
+        assert row.body == ("changed after insert" if i == 3 else f"body {i}")
+        # Column defaults applied as a flush would: present on the object and in the row.
+        assert row.cost == Decimal("0") and message.cost == Decimal("0")
+        assert row.attempts == 0 and row.created_at is not None and message.created_at is not None
+        assert row.due_at is not None and row.status == "queued"
+
+
+async def test_nothing_to_insert(db: Database) -> None:
+    async with db.transaction() as s:
+        await bulk.insert_all(s, [])
