@@ -14,14 +14,30 @@ _ALLOWED: Final = re.compile(r"\(?\+?[0-9 ()./\-]+")
 _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 
-@functools.lru_cache(maxsize=8192)  # a few MB; the gates ask for one message's recipient in a row
+# Parsed numbers by international digits: a few MB. normalize_phone (at accept) fills it too, so the
+# dispatcher's gates in the same process do not parse a recipient again.
+_PARSED: dict[str, phonenumbers.PhoneNumber | None] = {}
+_PARSED_MAX: Final = 20_000
+
+
 def parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
     """The parsed number of valid international digits, else None; cached (callers must not modify it).
 
     The dispatcher's gates (pricing, carrier, country restrictions) each need the parsed number of
     every recipient; parsing and validating once is most of what they cost.
     """
-    return _parse(digits)
+    try:
+        return _PARSED[digits]
+    except KeyError:
+        number = _parse(digits)
+        _remember(digits, number)
+        return number
+
+
+def _remember(digits: str, number: phonenumbers.PhoneNumber | None) -> None:
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[digits] = number
 
 
 def _parse(digits: str) -> phonenumbers.PhoneNumber | None:
@@ -42,7 +58,12 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
     alpha-2) a national number such as "666555444" is read in that region first.
     """
     number = _read(raw, default_region)
-    return None if number is None else phonenumbers.format_number(number, PhoneNumberFormat.E164).removeprefix("+")
+    if number is None:
+        return None
+    digits = phonenumbers.format_number(number, PhoneNumberFormat.E164).removeprefix("+")
+    if digits not in _PARSED:
+        _remember(digits, number)  # a valid number's E.164 digits parse back to the same number
+    return digits
 
 
 def normalize_phone_typed(raw: str, default_region: str | None = None) -> tuple[str, bool] | None:

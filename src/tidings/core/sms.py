@@ -131,9 +131,12 @@ def char_units(ch: str, encoding: str) -> int:
     return _utf16_cost(ch)
 
 
-def _costs(text: str, encoding: str) -> list[int]:
+# A bulk send has one text for thousands of recipients: accept, the gates, the preparer and the SMPP
+# encoder each measure it, character by character, for every message.
+@lru_cache(maxsize=2048)
+def _costs(text: str, encoding: str) -> tuple[int, ...]:
     enc = _check_encoding(encoding)
-    costs = [char_units(ch, enc) for ch in text]
+    costs = tuple(char_units(ch, enc) for ch in text)
     for i, cost in enumerate(costs):
         if cost == 0:
             raise UnencodableText(enc, text[i], i)
@@ -146,6 +149,7 @@ def _limits(encoding: SmsEncoding) -> tuple[int, int]:
     return SINGLE_PART_SEPTETS, MULTI_PART_SEPTETS
 
 
+@lru_cache(maxsize=2048)
 def fits(text: str, encoding: str) -> bool:
     """Whether every character of `text` is representable in `encoding`."""
     enc = _check_encoding(encoding)
@@ -157,7 +161,7 @@ def detect_encoding(text: str) -> SmsEncoding:
     return "gsm" if fits(text, "gsm") else "utf-16"
 
 
-def _split_indices(costs: list[int], limit: int) -> list[tuple[int, int]]:
+def _split_indices(costs: tuple[int, ...], limit: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start, used = 0, 0
     for i, cost in enumerate(costs):

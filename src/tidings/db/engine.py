@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from tidings.db import sqlite_driver
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
@@ -17,6 +19,7 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine tuned for its backend: WAL and a busy timeout on SQLite, a pool on PostgreSQL."""
     if is_sqlite(url):
+        kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -132,7 +132,6 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
     for item in ready:
         groups[item[1].key].append(item)
     lease_ends = time.monotonic() + ctx.settings.worker_lease_seconds
-    window = ctx.settings.worker_unrecorded_per_connection
     pending: dict[int, SendResult] = {}
     waiting: list[asyncio.Future[None]] = []
     arrived = asyncio.Event()
@@ -174,6 +173,8 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
             return
         unrecorded: deque[asyncio.Future[None]] = deque()
         queue = iter(items)
+        # The bound is per connection; a provider with several (SMPP binds) shares one count across them.
+        window = ctx.settings.worker_unrecorded_per_connection * max(1, int(getattr(provider, "connections", 1) or 1))
 
         async def lane() -> None:
             for message_id, prepared in queue:
@@ -242,9 +243,12 @@ async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], 
 async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
     now = clock.now()
     async with ctx.db.transaction() as session, events.batch(session):
-        rows = (await session.execute(select(Message).where(Message.id.in_(list(results))))).scalars().all()
-        # Outcome hooks and event listeners look up each message's sending and account: one query for the batch.
-        related = await _load_related(session, rows)  # noqa: F841 - held for the transaction
+        # Outcome hooks and event listeners look up each message's sending and account: loaded with the
+        # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
+        stmt = (select(Message, Sending, Account).outerjoin(Sending, Sending.id == Message.sending_id)
+                .join(Account, Account.id == Message.account_id).where(Message.id.in_(list(results))))
+        loaded = (await session.execute(stmt)).all()
+        rows = [row[0] for row in loaded]
         for message in rows:
             result = results[message.id]
             for hook in OUTCOMES:

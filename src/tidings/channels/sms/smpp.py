@@ -421,7 +421,7 @@ class SmppProvider:
     """`binds` transceiver sessions; send() submits each part on the least busy one, returns the first part's id.
 
     `concurrency` tells the dispatcher how many messages it may have in send() at once: `window`
-    submit_sm in flight per bind, answers matched by sequence number.
+    submit_sm in flight per bind, answers matched by sequence number; `connections` how many binds.
     """
 
     channel = SMS
@@ -454,6 +454,7 @@ class SmppProvider:
         if not (1 <= self.window <= 1000 and 1 <= self.binds <= 32 and self.remember >= 1):
             raise ProviderError("smpp:// window must be 1-1000, binds 1-32, remember at least 1")
         self.concurrency = self.window * self.binds
+        self.connections = self.binds
         self.want_receipts = url.flag("receipts", True)
         self.receipts: asyncio.Queue[Receipt] = asyncio.Queue()
         self._ref = itertools.count(1)

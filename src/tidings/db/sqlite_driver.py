@@ -1,0 +1,139 @@
+"""SQLAlchemy's aiosqlite adapter with one trip to the connection's thread per statement.
+
+The stock adapter makes three or four trips per statement (open the cursor, execute, fetch the
+rows, close), and every trip waits for the event loop's next turn to get its answer back: under
+load (a dispatcher's send lanes, receipts, HTTP) that is a millisecond or more per trip, several
+per transaction. Here a statement's whole cursor life runs in the thread at once. Everything else
+(connections, commit, server-side cursors, errors) is the stock adapter's.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+
+try:  # SQLAlchemy 2.1 names it await_; 2.0 only await_only
+    from sqlalchemy.util.concurrency import await_ as await_only
+except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+    from sqlalchemy.util.concurrency import await_only
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose execute runs cursor, execute, fetchall and close in the thread."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_size")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._rows: collections.deque[Any] = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._size = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._size
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._size = value
+
+    def _run(self, many: bool, operation: str, parameters: Any) -> None:
+        """In the connection's thread: the statement's whole cursor life."""
+        cursor: sqlite3.Cursor = self._connection._conn.cursor()
+        try:
+            if many:
+                cursor.executemany(operation, parameters)
+            elif parameters is None:
+                cursor.execute(operation)
+            else:
+                cursor.execute(operation, parameters)
+            self._description = cursor.description
+            self._rows = collections.deque(cursor.fetchall() if cursor.description else ())
+            self._rowcount, self._lastrowid = cursor.rowcount, cursor.lastrowid
+        finally:
+            cursor.close()
+
+    async def _call(self, many: bool, operation: str, parameters: Any) -> None:
+        async with self._adapt_connection._execute_mutex:
+            await self._connection._execute(self._run, many, operation, parameters)
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            return await_only(self._call(False, operation, parameters))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            return await_only(self._call(True, operation, seq_of_parameters))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _async_soft_close(self) -> None:
+        return None  # nothing is open in the thread between statements
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def nextset(self) -> None:
+        return None
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        return None
+
+    def __iter__(self) -> Iterator[Any]:
+        while self._rows:
+            yield self._rows.popleft()
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size or self._size, len(rows)))]
+
+    def fetchall(self) -> Sequence[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module SQLAlchemy's aiosqlite dialect is given (`create_engine(module=...)`)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        stock = super().connect(*arg, **kw)
+        return OneTripConnection(self, stock._connection)
+
+
+def dbapi() -> OneTripDbapi:
+    return OneTripDbapi(aiosqlite, sqlite3)

@@ -1,0 +1,44 @@
+"""The SQLite adapter that runs a statement's whole cursor life in one trip to aiosqlite's thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from tidings.db.engine import make_engine
+from tidings.db.sqlite_driver import OneTripDbapi
+
+
+async def test_statements_rows_counts_and_errors(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
+    assert isinstance(engine.dialect.dbapi, OneTripDbapi)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)"))
+            first = await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+            assert first.lastrowid == 1 and first.rowcount == 1
+            many = await conn.execute(text("INSERT INTO t (name) VALUES (:name)"), [{"name": n} for n in "bcd"])
+            assert many.rowcount == 3
+            back = await conn.execute(text("INSERT INTO t (name) VALUES ('e'), ('f') RETURNING id, name"))
+            assert sorted(back.all()) == [(5, "e"), (6, "f")]
+            result = await conn.execute(text("SELECT id, name FROM t ORDER BY id"))
+            assert list(result.keys()) == ["id", "name"]
+            assert result.fetchone() == (1, "a")
+            assert result.fetchmany(2) == [(2, "b"), (3, "c")]
+            assert result.all() == [(4, "d"), (5, "e"), (6, "f")]
+            updated = await conn.execute(text("UPDATE t SET name = name || '!' WHERE id > 4"))
+            assert updated.rowcount == 2
+        async with engine.connect() as conn:
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+            await conn.rollback()
+            with pytest.raises(OperationalError):
+                await conn.execute(text("SELECT nope FROM t"))
+            await conn.rollback()
+            streamed = [row async for row in await conn.stream(text("SELECT name FROM t ORDER BY id"))]
+            assert [r[0] for r in streamed] == ["a", "b", "c", "d", "e!", "f!"]
+    finally:
+        await engine.dispose()
