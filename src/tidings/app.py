@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from tidings import api, dashboard
+from tidings import api, dashboard, net
 from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, protection, rest
 from tidings.api import health as health_api
 from tidings.config import Settings, get_settings
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
                 await runner_task
                 await release_worker(ctx)
             await app.state.providers.close()
+            await net.close_shared_clients()
             await db.dispose()
 
     app = FastAPI(title="Tidings", version="0.1.0", lifespan=lifespan,

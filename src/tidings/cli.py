@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tidings import net
 from tidings.cli_support import in_transaction
 from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
@@ -103,6 +104,7 @@ def worker() -> None:
         finally:
             await release_worker(ctx)
             await ctx.providers.close()
+            await net.close_shared_clients()
             await db.dispose()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,22 @@ async def test_statements_rows_counts_and_errors(tmp_path: Path) -> None:
             assert [r[0] for r in streamed] == ["a", "b", "c", "d", "e!", "f!"]
     finally:
         await engine.dispose()
+
+
+async def test_a_reading_session_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """Database.reading() on SQLite begins a deferred transaction: it reads while another one holds the write lock."""
+    from tidings.db.engine import Database
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/read.db")
+    try:
+        async with db.transaction() as s:
+            await s.execute(text("CREATE TABLE t (n INTEGER)"))
+            await s.execute(text("INSERT INTO t VALUES (1)"))
+        async with db.sessions() as writer:
+            await writer.execute(text("INSERT INTO t VALUES (2)"))  # BEGIN IMMEDIATE: the write lock is held
+            async with db.reading() as reader:
+                seen = await asyncio.wait_for(reader.execute(text("SELECT n FROM t ORDER BY n")), 5)
+                assert [r[0] for r in seen] == [1], "the committed rows, without waiting for the writer"
+            await writer.commit()
+    finally:
+        await db.dispose()

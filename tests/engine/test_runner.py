@@ -168,3 +168,39 @@ async def test_a_network_job_waiting_past_its_lease_is_not_claimed_again(
     await runner.settle()
     assert CALLS == [(7, 1)]
     GATE.clear()
+
+
+async def test_network_jobs_finish_while_the_dispatcher_is_still_sending(db: Database, settings: Settings) -> None:
+    """run_forever gives the dispatcher its own cycle: a batch that takes long does not hold up other jobs."""
+    CALLS.clear()
+    GATE.clear()
+    sending = asyncio.Event()
+    release = asyncio.Event()
+
+    async def _slow_dispatch(ctx: EngineContext) -> int:  # stands in for a long batch of sends
+        sending.set()
+        await release.wait()
+        return 0
+
+    original = registry.LOOPS.get("dispatch")
+    registry.LOOPS["dispatch"] = _slow_dispatch
+    runner = Runner(_ctx(db, settings, "A"))
+    task = asyncio.create_task(runner.run_forever())
+    try:
+        await asyncio.wait_for(sending.wait(), 5)
+        async with db.transaction() as s:
+            await enqueue(s, "test.call", {"message_id": 9, "n": 1})
+        for _ in range(200):
+            async with db.sessions() as s:
+                status = (await s.execute(select(Job.status).where(Job.kind == "test.call"))).scalar_one()
+            if status == "done":
+                break
+            await asyncio.sleep(0.05)
+        assert CALLS == [(9, 1)] and status == "done", "the job ran and was recorded while the batch was sending"
+        assert not release.is_set()
+    finally:
+        release.set()
+        runner.stop()
+        await asyncio.wait_for(task, 10)
+        if original is not None:
+            registry.LOOPS["dispatch"] = original

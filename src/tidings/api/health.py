@@ -57,7 +57,7 @@ async def healthz(request: Request) -> JSONResponse:
     """ok (200) or degraded (503, while the database cannot be reached), with the engine's state."""
     health = _health(request)
     try:
-        async with request.app.state.db.sessions() as session:
+        async with request.app.state.db.reading() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), CHECK_TIMEOUT)
         health.up(DATABASE)
     except Exception as exc:  # noqa: BLE001 - any failure to answer SELECT 1 is an unavailable database

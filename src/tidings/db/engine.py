@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from tidings.db import sqlite_driver
+
+READ_ONLY = "tidings_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,10 +37,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        # Let SQLite take the write lock at BEGIN so concurrent writers queue instead of failing.
+        # Let SQLite take the write lock at BEGIN so concurrent writers queue instead of failing; a
+        # session opened by Database.reading() needs no lock (WAL readers never wait for writers).
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         engine.sync_engine.dialect._tidings_sqlite = True  # type: ignore[attr-defined]
         return engine
@@ -47,6 +52,13 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# The SQLite databases whose write turn the current task holds (see Database.transaction).
+_WRITING: ContextVar[frozenset[int]] = ContextVar("tidings_sqlite_writing", default=frozenset())
+# Longest wait for a turn before going ahead anyway (to SQLite's own busy wait): a task that waits,
+# inside its transaction, for another task's transaction must not hang.
+TURN_TIMEOUT_SECONDS = 5.0
+
+
 class Database:
     """An engine with its session factory; one per process."""
 
@@ -54,6 +66,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def _turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Lock())
+        return self._turns[1]
 
     @property
     def sqlite(self) -> bool:
@@ -61,8 +80,42 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        """A session whose work is committed on success and rolled back on error.
+
+        On SQLite a process's transactions take turns on an asyncio lock before BEGIN IMMEDIATE: the
+        engine's concurrent loops and jobs would otherwise meet in SQLite's busy handler, which sleeps
+        1, 2, 5, 10 ... ms between retries. Other processes (and the API's request sessions) still wait
+        there. A task already holding a turn does not wait again.
+        """
+        if not self.sqlite or id(self) in _WRITING.get():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        turn = self._turn()
+        try:
+            await asyncio.wait_for(turn.acquire(), TURN_TIMEOUT_SECONDS)
+            held = True
+        except TimeoutError:
+            held = False
+        token = _WRITING.set(_WRITING.get() | {id(self)})
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            _WRITING.reset(token)
+            if held:
+                turn.release()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads: on SQLite it does not queue for the write lock, as every other one does.
+
+        Many concurrent readers (the notification deliverers) would otherwise take turns on the lock with
+        the dispatcher, each turn a sleep in SQLite's busy handler. Writing in it is a mistake.
+        """
+        async with self.sessions() as session:
+            if self.sqlite:
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

@@ -165,7 +165,7 @@ async def poll_mailbox(db: Database, mailbox_id: int, allow_private: bool | None
     `allow_private` defaults to the engine's setting (TIDINGS_OUTBOUND_ALLOW_PRIVATE, set by each polling round).
     """
     async with _state(db).locks.setdefault(mailbox_id, asyncio.Lock()):
-        async with db.sessions() as session:
+        async with db.reading() as session:
             box = await session.get(Mailbox, mailbox_id)
         if box is None or not box.imap_host:
             return 0
@@ -229,7 +229,7 @@ async def _watch(db: Database, mailbox_id: int) -> None:
     delay = WATCH_RETRY_FIRST
     while True:
         try:
-            async with db.sessions() as session:
+            async with db.reading() as session:
                 box = await session.get(Mailbox, mailbox_id)
             if box is None or not box.imap_host:
                 return
@@ -294,7 +294,7 @@ async def poll(ctx: EngineContext) -> int:
     state = _state(ctx.db)
     state.allow_private = ctx.settings.outbound_allow_private
     now = clock.now()
-    async with ctx.db.sessions() as session:
+    async with ctx.db.reading() as session:
         ids = (await session.execute(select(Mailbox.id).where(Mailbox.imap_host.is_not(None), Mailbox.imap_host != "")
                                      .order_by(Mailbox.id))).scalars().all()
     read = 0

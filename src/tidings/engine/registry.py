@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +14,9 @@ from tidings.engine.context import EngineContext
 JobHandler = Callable[[EngineContext, AsyncSession, Job], Awaitable[None]]
 # A handler that waits on the network gets the job detached and opens its own short transactions.
 IoJobHandler = Callable[[EngineContext, Job], Awaitable[None]]
+# Loads, in the claim's transaction, what a round's jobs of one kind need: {job id: rows}, one query
+# for all of them instead of reads per job; the handler gets its entry from `prefetched()`.
+IoPrefetch = Callable[[AsyncSession, list[Job]], Awaitable[dict[int, Any]]]
 # A loop does one round of its work and says how many items it handled.
 Loop = Callable[[EngineContext], Awaitable[int]]
 
@@ -19,6 +24,8 @@ HANDLERS: dict[str, JobHandler] = {}
 IO_HANDLERS: dict[str, IoJobHandler] = {}
 # The payload field whose jobs of one claim run one after another, in their order (e.g. one message's events).
 IO_ORDER: dict[str, str] = {}
+IO_PREFETCH: dict[str, IoPrefetch] = {}
+_PREFETCHED: ContextVar[Any] = ContextVar("tidings_io_prefetched", default=None)
 LOOPS: dict[str, Loop] = {}
 
 
@@ -32,7 +39,8 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
     return decorate
 
 
-def io_job(kind: str, *, ordered_by: str | None = None) -> Callable[[IoJobHandler], IoJobHandler]:
+def io_job(kind: str, *, ordered_by: str | None = None,
+           prefetch: IoPrefetch | None = None) -> Callable[[IoJobHandler], IoJobHandler]:
     """Register a handler that calls out over the network (webhooks): it runs outside any transaction.
 
     On SQLite every transaction holds the write lock, so a slow receiver must not be waited on inside
@@ -43,9 +51,20 @@ def io_job(kind: str, *, ordered_by: str | None = None) -> Callable[[IoJobHandle
         IO_HANDLERS[kind] = fn
         if ordered_by is not None:
             IO_ORDER[kind] = ordered_by
+        if prefetch is not None:
+            IO_PREFETCH[kind] = prefetch
         return fn
 
     return decorate
+
+
+def prefetched() -> Any:
+    """What the kind's prefetch loaded for the job being handled; None when it was not (then read it)."""
+    return _PREFETCHED.get()
+
+
+def set_prefetched(value: Any) -> Token[Any]:
+    return _PREFETCHED.set(value)
 
 
 def loop(name: str) -> Callable[[Loop], Loop]:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import Token
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.db.models import Job
@@ -19,13 +23,26 @@ from tidings.db.queue import claim
 from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
-from tidings.engine.registry import HANDLERS, IO_HANDLERS, IO_ORDER, LOOPS, RetryLater
+from tidings.engine.registry import (
+    HANDLERS,
+    IO_HANDLERS,
+    IO_ORDER,
+    IO_PREFETCH,
+    LOOPS,
+    RetryLater,
+    set_prefetched,
+)
 
 log = structlog.get_logger("tidings.engine")
 # Network-bound jobs that may wait on their receivers at the same time, beside the engine's other work.
-IO_CONCURRENCY = 16
+IO_CONCURRENCY = 128
+DISPATCH = "dispatch"
 # Longest wait between two attempts to reach a database that is down.
 OUTAGE_BACKOFF_CAP = 30.0
+
+
+def _reset_prefetched(token: Token[Any]) -> None:
+    token.var.reset(token)
 
 
 def worker_name() -> str:
@@ -45,6 +62,7 @@ class Runner:
         self._stop = asyncio.Event()
         self._io: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()  # network-bound jobs claimed and not finished: never claimed twice
+        self._done: list[int] = []  # network-bound jobs that succeeded, marked done by the next round
 
     async def run_jobs(self, limit: int | None = None) -> int:
         """Run the due jobs; network-bound ones are started in the background, as many as have a free slot."""
@@ -52,6 +70,7 @@ class Runner:
         io_kinds = sorted(IO_HANDLERS)
         free = IO_CONCURRENCY - len(self._io)
         async with self.ctx.db.transaction() as session:
+            await self._complete_io(session)
             jobs = await claim(session, Job, worker=self.ctx.worker, limit=limit or settings.worker_batch,
                                lease_seconds=settings.worker_lease_seconds,
                                where=[Job.status.in_(("queued", "running")), Job.kind.not_in(io_kinds)])
@@ -62,46 +81,68 @@ class Runner:
                 where=[Job.status.in_(("queued", "running")), Job.kind.in_(io_kinds),
                        Job.id.not_in(sorted(self._in_flight))])
             self._in_flight.update(j.id for j in io_jobs)
-            lanes: dict[tuple[str, object], list[tuple[int, str]]] = {}
+            lanes: dict[tuple[str, object], list[Job]] = {}
             for j in io_jobs:  # claims come in (due_at, id) order
                 field = IO_ORDER.get(j.kind)
                 lane = (j.kind, (j.payload or {}).get(field) if field else j.id)
-                lanes.setdefault(lane, []).append((j.id, j.kind))
+                lanes.setdefault(lane, []).append(j)
+            loaded: dict[int, Any] = {}
+            for kind in {j.kind for j in io_jobs} & set(IO_PREFETCH):
+                loaded.update(await IO_PREFETCH[kind](session, [j for j in io_jobs if j.kind == kind]))
+            session.expunge_all()  # the claimed rows go to the lanes as they are: no second load per job
         for job_id, kind in claimed:
             await self._run_one(job_id, kind)
+        claimed_at = time.monotonic()
         for lane_jobs in lanes.values():
-            task = asyncio.create_task(self._run_lane(lane_jobs))
+            task = asyncio.create_task(self._run_lane(lane_jobs, claimed_at, loaded))
             self._io.add(task)
             task.add_done_callback(self._io.discard)
         return len(claimed) + len(io_jobs)
 
-    async def _run_lane(self, jobs: list[tuple[int, str]]) -> None:
-        for job_id, kind in jobs:
+    async def _complete_io(self, session: AsyncSession) -> None:
+        """Mark the network-bound jobs that succeeded since the last round done: one UPDATE for all of them."""
+        done, self._done = self._done, []
+        if done:
+            await session.execute(update(Job).where(Job.id.in_(done), Job.locked_by == self.ctx.worker).values(
+                status="done", finished_at=clock.now(), locked_until=None, last_error=None))
+        self._in_flight.difference_update(done)
+
+    async def _run_lane(self, jobs: list[Job], claimed_at: float, loaded: dict[int, Any]) -> None:
+        for job in jobs:
+            succeeded = False
+            token = set_prefetched(loaded.get(job.id))
             try:
-                await self._run_one(job_id, kind)
+                succeeded = await self._run_io(job, claimed_at)
             except Exception as exc:  # noqa: BLE001 - the database went away: the lease lapses, the job runs again
                 if is_unavailable(exc):
                     self.ctx.health.down(DATABASE, exc)
                 else:
-                    log.error("background job crashed", job_id=job_id, kind=kind, error=type(exc).__name__)
+                    log.error("background job crashed", job_id=job.id, kind=job.kind, error=type(exc).__name__)
             finally:
-                self._in_flight.discard(job_id)
+                _reset_prefetched(token)
+            if succeeded:
+                self._done.append(job.id)  # still in flight until the next round marks it done
+            else:
+                self._in_flight.discard(job.id)
 
     async def settle(self) -> None:
-        """Wait for the network-bound jobs in flight (tests, one-shot runs and shutdown)."""
+        """Wait for the network-bound jobs in flight and mark them done (tests, one-shot runs and shutdown)."""
         while self._io:
             await asyncio.gather(*list(self._io), return_exceptions=True)
+        if self._done:
+            async with self.ctx.db.transaction() as session:
+                await self._complete_io(session)
 
     async def _run_one(self, job_id: int, kind: str) -> None:
         error: str | None = None
         retry_in: float | None = None
         try:
-            await (self._attempt_io(job_id, kind) if kind in IO_HANDLERS else self._attempt(job_id, kind))
+            await self._attempt(job_id, kind)
             return
         except RetryLater as exc:
             retry_in, error = exc.seconds, str(exc) or "retry later"
         except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
-            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc) and kind not in IO_HANDLERS:
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):
                 raise  # the database, not the job, failed: no attempt is counted; its lease lapses and it runs again
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job failed", job_id=job_id, kind=kind, error=error)
@@ -119,22 +160,33 @@ class Runner:
             await handler(self.ctx, session, job)
             job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
 
-    async def _attempt_io(self, job_id: int, kind: str) -> None:
-        """A network-bound job: its handler runs between two short transactions, not inside one."""
-        async with self.ctx.db.transaction() as session:
-            # It may have waited in its lane: renew the lease for the call, unless another worker took it.
-            renewed = await session.execute(
-                update(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker, Job.status == "running")
-                .values(locked_until=clock.now() + timedelta(seconds=self.ctx.settings.worker_lease_seconds))
-                .execution_options(synchronize_session=False))
-            if not renewed.rowcount:  # type: ignore[attr-defined]
-                return
-            job = (await session.execute(select(Job).where(Job.id == job_id))).scalar_one()
-            session.expunge(job)
-        await IO_HANDLERS[kind](self.ctx, job)
-        async with self.ctx.db.transaction() as session:
-            await session.execute(update(Job).where(Job.id == job_id, Job.locked_by == self.ctx.worker).values(
-                status="done", finished_at=clock.now(), locked_until=None, last_error=None))
+    async def _run_io(self, job: Job, claimed_at: float) -> bool:
+        """A network-bound job: its handler runs outside any transaction; True when it succeeded.
+
+        Success is recorded by the next round (`_complete_io`), with every other job's. A job that waited
+        long in its lane has its lease renewed first, unless another worker has taken it meanwhile.
+        """
+        lease = self.ctx.settings.worker_lease_seconds
+        if time.monotonic() - claimed_at > lease / 3:
+            async with self.ctx.db.transaction() as session:
+                renewed = await session.execute(
+                    update(Job).where(Job.id == job.id, Job.locked_by == self.ctx.worker, Job.status == "running")
+                    .values(locked_until=clock.now() + timedelta(seconds=lease))
+                    .execution_options(synchronize_session=False))
+                if not renewed.rowcount:  # type: ignore[attr-defined]
+                    return False
+        error: str | None = None
+        retry_in: float | None = None
+        try:
+            await IO_HANDLERS[job.kind](self.ctx, job)
+            return True
+        except RetryLater as exc:
+            retry_in, error = exc.seconds, str(exc) or "retry later"
+        except Exception as exc:  # noqa: BLE001 - a failing job must never stop the runner
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("job failed", job_id=job.id, kind=job.kind, error=error)
+        await self._failed(job.id, error, retry_in)
+        return False
 
     async def _failed(self, job_id: int, error: str, retry_in: float | None) -> None:
         """Queue the job again after a backoff (or when it asked), or mark it failed after its last attempt."""
@@ -151,10 +203,12 @@ class Runner:
             else:
                 job.status, job.due_at = "queued", clock.now() + timedelta(seconds=backoff(job.attempts))
 
-    async def tick(self) -> int:
-        """One round: every registered loop, then due jobs; returns how much was done."""
+    async def tick(self, *, skip: tuple[str, ...] = ()) -> int:
+        """One round: every registered loop (but those in `skip`), then due jobs; returns how much was done."""
         done = 0
         for name, fn in list(LOOPS.items()):
+            if name in skip:
+                continue
             try:
                 done += await fn(self.ctx)
             except Exception as exc:  # noqa: BLE001 - one broken loop must not stop the others
@@ -176,14 +230,29 @@ class Runner:
         return total
 
     async def run_forever(self) -> None:
-        """Tick until stopped; an unreachable database (or any other failure) is waited out, never fatal."""
+        """Run until stopped; an unreachable database (or any other failure) is waited out, never fatal.
+
+        The dispatcher has its own cycle beside the round of every other loop and the jobs: a batch
+        takes seconds to send, and receipts, notifications and schedules must not wait for it.
+        """
         health = self.ctx.health
         health.worker, health.engine_state = self.ctx.worker, "starting"
         log.info("engine started", worker=self.ctx.worker)
+        cycles = [self._cycle(lambda: self.tick(skip=(DISPATCH,)))]
+        if DISPATCH in LOOPS:
+            cycles.append(self._cycle(lambda: LOOPS[DISPATCH](self.ctx)))
+        await asyncio.gather(*cycles)
+        await self.settle()  # each call is bounded by its HTTP timeout
+        health.engine_state = "stopped"
+        log.info("engine stopped", worker=self.ctx.worker)
+
+    async def _cycle(self, round_: Callable[[], Awaitable[int]]) -> None:
+        """Repeat one round until stopped, idle for the poll interval when it found nothing to do."""
+        health = self.ctx.health
         backoff = Backoff(first=max(0.2, self.ctx.settings.worker_poll_seconds), cap=OUTAGE_BACKOFF_CAP)
         while not self._stop.is_set():
             try:
-                busy = await self.tick()
+                busy = await round_()
             except Exception as exc:  # noqa: BLE001 - a worker that exits stops sending while the API accepts
                 health.engine_state = "degraded"
                 health.down(DATABASE if is_unavailable(exc) else "engine", exc)
@@ -194,11 +263,16 @@ class Runner:
             health.ticked()
             backoff.reset()
             if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=self.ctx.settings.worker_poll_seconds)
-        await self.settle()  # each call is bounded by its HTTP timeout
-        health.engine_state = "stopped"
-        log.info("engine stopped", worker=self.ctx.worker)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for the poll interval, or less: until a network-bound job ends (its slot may take a due one)."""
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([stopping, *self._io], timeout=self.ctx.settings.worker_poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
 
     def stop(self) -> None:
         self._stop.set()

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings import net
@@ -33,7 +34,7 @@ from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFail
 from tidings.core.ids import Kind
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
-from tidings.engine.registry import io_job
+from tidings.engine.registry import io_job, prefetched
 from tidings.messaging import events, notifications, reports
 from tidings.tenancy.subject import AuthSubject
 
@@ -277,15 +278,30 @@ def sample_fields(payload: dict[str, Any]) -> dict[str, str]:
             "eventDate": clock.as_utc(datetime.fromisoformat(str(payload["at"]))).replace(microsecond=0).isoformat()}
 
 
-@io_job(JOB_KIND, ordered_by="message_id")
+Loaded = tuple[Account | None, Message | None, Campaign | None]
+
+
+async def _load_round(session: AsyncSession, jobs: list[Job]) -> dict[int, Loaded]:
+    """The account, message and campaign of each job of a round, in two queries."""
+    accounts = {a.id: a for a in (await session.execute(
+        select(Account).where(Account.id.in_({j.account_id for j in jobs if j.account_id is not None})))).scalars()}
+    wanted = {int(j.payload["message_id"]) for j in jobs}
+    rows = (await session.execute(select(Message, Campaign).outerjoin(Campaign, Campaign.id == Message.campaign_id)
+                                  .where(Message.id.in_(wanted)))).all()
+    found = {message.id: (message, campaign) for message, campaign in rows}
+    return {j.id: (accounts.get(j.account_id) if j.account_id is not None else None,
+                   *found.get(int(j.payload["message_id"]), (None, None))) for j in jobs}
+
+
+@io_job(JOB_KIND, ordered_by="message_id", prefetch=_load_round)
 async def deliver(ctx: EngineContext, job_row: Job) -> None:
     """POST one event to the account's current URL; schedule the next retry while the receiver fails."""
     payload: dict[str, Any] = dict(job_row.payload)
-    async with ctx.db.sessions() as session:
-        account = await session.get(Account, job_row.account_id) if job_row.account_id is not None else None
-        message = await session.get(Message, int(payload["message_id"]))
-        campaign = (await session.get(Campaign, message.campaign_id)
-                    if message is not None and message.campaign_id is not None else None)
+    loaded: Loaded | None = prefetched()
+    if loaded is None:
+        async with ctx.db.reading() as session:
+            loaded = (await _load_round(session, [job_row]))[job_row.id]
+    account, message, campaign = loaded
     try:
         target = _target(account)
     except ValueError:

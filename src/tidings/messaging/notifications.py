@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings import net
@@ -26,7 +27,7 @@ from tidings.core.ids import Kind
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job, Message
 from tidings.engine.context import EngineContext
-from tidings.engine.registry import io_job
+from tidings.engine.registry import io_job, prefetched
 from tidings.messaging import events
 
 log = structlog.get_logger("tidings.notifications")
@@ -101,9 +102,10 @@ async def call(url: str, allow_private: bool, *, method: str = "GET", content: b
     """
     net.parse_target(url)
     try:
-        async with net.client(allow_private, timeout=TIMEOUT_SECONDS) as client:
-            response = await client.request(method, url, content=content,
-                                            headers={"User-Agent": USER_AGENT, **(headers or {})})
+        # One pooled client per process: a receiver gets many calls, over kept-alive connections.
+        client = net.shared_client(allow_private, timeout=TIMEOUT_SECONDS)
+        response = await client.request(method, url, content=content,
+                                        headers={"User-Agent": USER_AGENT, **(headers or {})})
     except httpx.InvalidURL:
         raise net.UnsafeUrl("the URL is not valid") from None
     except httpx.HTTPError as exc:
@@ -124,12 +126,21 @@ async def retry_later(ctx: EngineContext, job_row: Job, error: str, **log_fields
                       due_at=clock.now() + retry_delay(retry), account_id=job_row.account_id)
 
 
-@io_job(JOB_KIND, ordered_by="message_id")
+async def _load_round(session: AsyncSession, jobs: list[Job]) -> dict[int, Message | None]:
+    """The message of each job of a round, in one query."""
+    wanted = {int(j.payload["message_id"]) for j in jobs}
+    found = {m.id: m for m in (await session.execute(select(Message).where(Message.id.in_(wanted)))).scalars()}
+    return {j.id: found.get(int(j.payload["message_id"])) for j in jobs}
+
+
+@io_job(JOB_KIND, ordered_by="message_id", prefetch=_load_round)
 async def notify(ctx: EngineContext, job_row: Job) -> None:
     """Call the notification URL once; schedule the next retry while the receiver fails."""
     payload: dict[str, Any] = dict(job_row.payload)
-    async with ctx.db.sessions() as session:
-        message = await session.get(Message, int(payload["message_id"]))
+    message: Message | None = prefetched()
+    if message is None:
+        async with ctx.db.reading() as session:
+            message = (await _load_round(session, [job_row]))[job_row.id]
     if message is None:
         return
     url = expand(str(payload["url"]), values_for(message, str(payload["status"]),

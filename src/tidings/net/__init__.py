@@ -19,11 +19,11 @@ from tidings.net.addresses import (
     resolve,
     resolve_checked,
 )
-from tidings.net.http import PinnedBackend, PinnedTransport, check_url, client
+from tidings.net.http import PinnedBackend, PinnedTransport, check_url, client, close_shared_clients, shared_client
 from tidings.net.sockets import Unreachable, open_socket, unreachable_message
 
 __all__ = [
     "PinnedBackend", "PinnedTransport", "Unreachable", "UnsafeUrl", "check_addresses", "check_host", "check_static",
-    "check_url", "client", "embedded_ipv4", "is_public_address", "normalize_host", "open_socket", "parse_target",
-    "resolve", "resolve_checked", "unreachable_message",
+    "check_url", "client", "close_shared_clients", "embedded_ipv4", "is_public_address", "normalize_host",
+    "open_socket", "parse_target", "resolve", "resolve_checked", "shared_client", "unreachable_message",
 ]

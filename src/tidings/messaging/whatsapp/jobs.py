@@ -66,7 +66,7 @@ async def sync_templates(ctx: EngineContext) -> int:
     if last is not None and now - last < SYNC_EVERY:
         return 0
     _last_sync[provider] = now
-    async with ctx.db.sessions() as session:
+    async with ctx.db.reading() as session:
         rows = (await session.execute(select(WhatsappSender.account_id, WhatsappSender.waba_id)
                                       .where(WhatsappSender.waba_id.is_not(None)).distinct())).all()
     done = 0

@@ -230,7 +230,7 @@ async def _queue(session: AsyncSession, campaign: Campaign, plans: list[_Plan], 
 @loop("outreach.schedule")
 async def schedule(ctx: EngineContext) -> int:
     """One scheduler round over every RUNNING sequence campaign."""
-    async with ctx.db.sessions() as session:
+    async with ctx.db.reading() as session:
         ids = (await session.execute(select(Campaign.id).where(Campaign.kind == "sequence",
                                                                Campaign.status == "RUNNING")
                                      .order_by(Campaign.id))).scalars().all()
