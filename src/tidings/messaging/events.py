@@ -37,15 +37,26 @@ _STATUS = {"sent": "sent", "delivered": "delivered", **{k: k for k in FAILURES}}
 
 
 @dataclass
+class Recorded:
+    """An event recorded inside `batch`: its row is inserted when the block ends, not built as an ORM object."""
+
+    kind: str
+    occurred_at: datetime
+    details: dict[str, Any]
+    message_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
 class Happened:
     """What listeners receive; `first` is False when the message had this event already.
 
-    `event` is not in the session inside `batch` (its `id` is None until the block ends); listeners
-    read its kind, time and details.
+    Inside `batch` the event is a `Recorded` (its row is written when the block ends); listeners read
+    its kind, time and details.
     """
 
     message: Message
-    event: Event
+    event: Event | Recorded
     first: bool
 
 
@@ -120,12 +131,14 @@ async def record(
         message.error_detail = str(details.get("detail") or "") or message.error_detail
     values = {"account_id": message.account_id, "message_id": message.id, "sending_id": message.sending_id,
               "campaign_id": message.campaign_id, "kind": kind, "occurred_at": when, "details": details}
-    event = Event(**values)
     pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
+    event: Event | Recorded
     if pending is None:
+        event = Event(**values)
         session.add(event)
     else:
         pending.append(values)
+        event = Recorded(kind, when, details, message.id)
     if message.sending_id is not None and first:
         await bump(session, account_id=message.account_id, scope="sending", scope_id=message.sending_id,
                    day=clock.as_utc(when).date(), metric=kind)
