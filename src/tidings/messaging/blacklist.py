@@ -20,6 +20,7 @@ from tidings.config import Settings
 from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import DomainError, NotFound
 from tidings.core.phones import normalize_phone
+from tidings.db.base import get_loaded
 from tidings.db.models import Campaign, Message, Sending, Suppression
 from tidings.messaging import delivery, events
 
@@ -133,7 +134,7 @@ async def _dialect_type(session: AsyncSession, message: Message) -> str | None:
     type_ = TYPE_OF_CHANNEL.get(message.channel)
     if type_ is None or message.sending_id is None or message.direction != "out":
         return None
-    sending = await session.get(Sending, message.sending_id)
+    sending = await get_loaded(session, Sending, message.sending_id)
     return type_ if sending is not None and sending.source == SOURCE else None
 
 

@@ -32,6 +32,7 @@ from tidings import net
 from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tidings.core.ids import Kind
+from tidings.db.base import get_loaded
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import io_job, prefetched
@@ -214,11 +215,11 @@ async def on_event(session: AsyncSession, happened: events.Happened) -> None:
         return  # a repeated status (a resent delivery receipt); repeated opens and clicks are real events
     # Cheap checks first: the dispatcher records a batch, and the account and sending are usually in the session.
     with session.no_autoflush:  # a lookup must not flush the caller's batch one event at a time
-        account = await session.get(Account, message.account_id)
+        account = await get_loaded(session, Account, message.account_id)
         stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
         if not stored or (stored.get("events") and name not in stored["events"]):
             return
-        sending = await session.get(Sending, message.sending_id)
+        sending = await get_loaded(session, Sending, message.sending_id)
     if sending is None or sending.source != SOURCE:
         return
     details = happened.event.details or {}
