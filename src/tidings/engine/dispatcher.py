@@ -254,7 +254,8 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> Non
         # Outcome hooks and event listeners look up each message's sending and account: loaded with the
         # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
         stmt = (select(Message, Sending, Account).outerjoin(Sending, Sending.id == Message.sending_id)
-                .join(Account, Account.id == Message.account_id).where(Message.id.in_(list(results))))
+                .join(Account, Account.id == Message.account_id).where(Message.id.in_(list(results)))
+                .order_by(Message.id))  # events are written in message order, whatever the join's plan
         loaded = (await session.execute(stmt)).all()
         rows = [row[0] for row in loaded]
         for message in rows:

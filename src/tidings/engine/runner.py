@@ -70,7 +70,7 @@ class Runner:
         io_kinds = sorted(IO_HANDLERS)
         free = IO_CONCURRENCY - len(self._io)
         async with self.ctx.db.transaction() as session:
-            await self._complete_io(session)
+            completed = await self._complete_io(session)
             jobs = await claim(session, Job, worker=self.ctx.worker, limit=limit or settings.worker_batch,
                                lease_seconds=settings.worker_lease_seconds,
                                where=[Job.status.in_(("queued", "running")), Job.kind.not_in(io_kinds)])
@@ -90,6 +90,7 @@ class Runner:
             for kind in {j.kind for j in io_jobs} & set(IO_PREFETCH):
                 loaded.update(await IO_PREFETCH[kind](session, [j for j in io_jobs if j.kind == kind]))
             session.expunge_all()  # the claimed rows go to the lanes as they are: no second load per job
+        self._completed(completed)
         for job_id, kind in claimed:
             await self._run_one(job_id, kind)
         claimed_at = time.monotonic()
@@ -99,12 +100,20 @@ class Runner:
             task.add_done_callback(self._io.discard)
         return len(claimed) + len(io_jobs)
 
-    async def _complete_io(self, session: AsyncSession) -> None:
-        """Mark the network-bound jobs that succeeded since the last round done: one UPDATE for all of them."""
-        done, self._done = self._done, []
+    async def _complete_io(self, session: AsyncSession) -> list[int]:
+        """Mark the network-bound jobs that succeeded since the last round done: one UPDATE for all of them.
+
+        Returns their ids for `_completed` once the transaction has committed (if it fails, they stay
+        to be marked by the next round).
+        """
+        done = list(self._done)
         if done:
             await session.execute(update(Job).where(Job.id.in_(done), Job.locked_by == self.ctx.worker).values(
                 status="done", finished_at=clock.now(), locked_until=None, last_error=None))
+        return done
+
+    def _completed(self, done: list[int]) -> None:
+        del self._done[:len(done)]  # jobs that succeeded meanwhile were appended after these
         self._in_flight.difference_update(done)
 
     async def _run_lane(self, jobs: list[Job], claimed_at: float, loaded: dict[int, Any]) -> None:
@@ -131,7 +140,8 @@ class Runner:
             await asyncio.gather(*list(self._io), return_exceptions=True)
         if self._done:
             async with self.ctx.db.transaction() as session:
-                await self._complete_io(session)
+                completed = await self._complete_io(session)
+            self._completed(completed)
 
     async def _run_one(self, job_id: int, kind: str) -> None:
         error: str | None = None
