@@ -432,3 +432,49 @@ def test_a_mailing_from_the_form_goes_out_from_a_verified_sender(server: Server,
     expect(page.get_by_role("status")).to_contain_text("Some recipients were refused")
     nav(page, "Message log")
     expect(page.get_by_role("cell", name="ana@example.com", exact=True)).to_be_visible()
+
+
+def test_a_step_is_edited_and_deleted_in_the_browser(server: Server, browser: Any) -> None:
+    owner = server.account("Steps Agency", "owner@steps.test")
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    set_password_via_link(page, owner["password_link"], "steps-password-123")
+    nav(page, "Clients")
+    page.get_by_label("Name").fill("Umbrella")
+    page.get_by_label("Mailboxes allowed").fill("2")
+    page.get_by_role("button", name="Create client").click()
+    nav(page, "Campaigns")
+    page.get_by_label("Name").fill("Two steps")
+    page.get_by_label("Client").select_option(label="Umbrella")
+    page.get_by_label("Time zone").fill("UTC")
+    page.get_by_role("button", name="Create campaign").click()
+    for subject, body in (("First hello", "Hi {{first_name}}"), ("Second nudge", "Any thoughts, {{first_name}}?")):
+        page.get_by_label("Subject", exact=True).fill(subject)
+        page.get_by_label("Body", exact=True).fill(body)
+        page.get_by_role("button", name="Add step").click()
+        expect(page.get_by_role("status")).to_have_text("Step added.")
+
+    # Edit step 1: new texts, a variant B and its delay; the page shows the saved step.
+    page.get_by_text("Edit step 1").click()
+    page.get_by_label("Step 1 subject").fill("First hello, {{company}}")
+    page.get_by_label("Step 1 body", exact=True).fill("Hello {{first_name}} at {{company}}")
+    page.get_by_label("Step 1 variant B body (empty: no variant)").fill("Hey {{first_name}}")
+    page.get_by_role("button", name="Save step 1").click()
+    expect(page.get_by_role("status")).to_have_text("Step 1 saved.")
+    steps = page.locator("ol.steps > li")
+    expect(steps.nth(0).locator(".subject")).to_have_text("First hello, {{company}}")
+    expect(steps.nth(0).locator("table.variants")).to_be_visible()
+
+    # A step that cannot be sent is refused with the reason, and nothing changes.
+    page.get_by_text("Edit step 2").click()
+    page.get_by_label("Step 2 body", exact=True).fill("   ")
+    page.get_by_role("button", name="Save step 2").click()
+    expect(page.get_by_role("alert")).to_contain_text("The body field is required.")
+    expect(steps.nth(1).locator(".subject")).to_have_text("Second nudge")
+
+    # Delete step 1: the second step moves up.
+    page.get_by_text("Edit step 1").click()
+    page.get_by_role("button", name="Delete step 1").click()
+    expect(page.get_by_role("status")).to_have_text("Step 1 deleted.")
+    expect(steps).to_have_count(1)
+    expect(steps.nth(0)).to_contain_text("Step 1")
+    expect(steps.nth(0).locator(".subject")).to_have_text("Second nudge")

@@ -143,6 +143,40 @@ async def add_step(request: Request, public_id: str, session: deps.Session,
     return _back(public_id, notice="Step added.")
 
 
+@router.post("/campaigns/{public_id}/steps/{number}")
+async def edit_step(request: Request, public_id: str, number: int, session: deps.Session,
+                    subject_line: Annotated[str, Form(max_length=998)], body: Annotated[str, Form(max_length=100_000)],
+                    delay_days: Annotated[float, Form(ge=0, le=365)] = 0,
+                    variant_subject: Annotated[str, Form(max_length=998)] = "",
+                    variant_body: Annotated[str, Form(max_length=100_000)] = "",
+                    csrf: Annotated[str, Form()] = "") -> Response:
+    """Change a step's texts, delay and variant B (an empty variant B body removes the variant)."""
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    variants = [{"subject": variant_subject, "body": variant_body}] if variant_body.strip() else []
+    try:
+        await campaigns.update_step(session, page.subject, _pk(public_id), number, subject_line=subject_line,
+                                    body=body, delay_days=delay_days, variants=variants)
+        await session.commit()
+    except DomainError as exc:
+        return _back(public_id, error=exc.message)
+    return _back(public_id, notice=f"Step {number} saved.")
+
+
+@router.post("/campaigns/{public_id}/steps/{number}/delete")
+async def remove_step(request: Request, public_id: str, number: int, session: deps.Session,
+                      csrf: Annotated[str, Form()] = "") -> Response:
+    """Delete a step; the later ones move up, and so do contacts waiting for them."""
+    page = await web.page(request, session)
+    web.check_csrf(request, csrf)
+    try:
+        await campaigns.delete_step(session, page.subject, _pk(public_id), number)
+        await session.commit()
+    except DomainError as exc:
+        return _back(public_id, error=exc.message)
+    return _back(public_id, notice=f"Step {number} deleted.")
+
+
 @router.post("/campaigns/{public_id}/schedule")
 async def set_schedule(request: Request, public_id: str, session: deps.Session,
                        day: Annotated[list[int] | None, Form()] = None,
