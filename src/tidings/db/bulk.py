@@ -32,6 +32,9 @@ def _fill_defaults(obj: Base, columns: Sequence[Column[Any]]) -> None:
         if column.key in state:
             continue
         default = column.default
+        if default is None and column.server_default is not None:
+            # Writing NULL would override it, and the value is not known here without a reload.
+            raise TypeError(f"{column.key}: only a server default; give it a Python default for insert_all")
         if default is None:
             state[column.key] = None
         elif default.is_scalar:
