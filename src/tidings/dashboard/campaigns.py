@@ -124,6 +124,11 @@ async def preview(request: Request, public_id: str, session: deps.Session,
     return web.render(request, "_step_preview.html", page, shown=shown)
 
 
+def _variant_b(subject_line: str, body: str) -> list[dict[str, str]]:
+    """The step's variants from the form's variant B fields: none when its body is empty."""
+    return [{"subject": subject_line, "body": body}] if body.strip() else []
+
+
 @router.post("/campaigns/{public_id}/steps")
 async def add_step(request: Request, public_id: str, session: deps.Session,
                    subject_line: Annotated[str, Form(max_length=998)], body: Annotated[str, Form(max_length=100_000)],
@@ -133,7 +138,7 @@ async def add_step(request: Request, public_id: str, session: deps.Session,
                    csrf: Annotated[str, Form()] = "") -> Response:
     page = await web.page(request, session)
     web.check_csrf(request, csrf)
-    variants = [{"subject": variant_subject, "body": variant_body}] if variant_body.strip() else []
+    variants = _variant_b(variant_subject, variant_body)
     try:
         await campaigns.add_step(session, page.subject, _pk(public_id), subject_line=subject_line, body=body,
                                  delay_days=delay_days, variants=variants)
@@ -153,7 +158,7 @@ async def edit_step(request: Request, public_id: str, number: int, session: deps
     """Change a step's texts, delay and variant B (an empty variant B body removes the variant)."""
     page = await web.page(request, session)
     web.check_csrf(request, csrf)
-    variants = [{"subject": variant_subject, "body": variant_body}] if variant_body.strip() else []
+    variants = _variant_b(variant_subject, variant_body)
     try:
         await campaigns.update_step(session, page.subject, _pk(public_id), number, subject_line=subject_line,
                                     body=body, delay_days=delay_days, variants=variants)

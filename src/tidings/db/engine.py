@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -52,13 +50,6 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-# The SQLite databases whose write turn the current task holds (see Database.transaction).
-_WRITING: ContextVar[frozenset[int]] = ContextVar("tidings_sqlite_writing", default=frozenset())
-# Longest wait for a turn before going ahead anyway (to SQLite's own busy wait): a task that waits,
-# inside its transaction, for another task's transaction must not hang.
-TURN_TIMEOUT_SECONDS = 5.0
-
-
 class Database:
     """An engine with its session factory; one per process."""
 
@@ -66,13 +57,6 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
-        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-
-    def _turn(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._turns is None or self._turns[0] is not loop:
-            self._turns = (loop, asyncio.Lock())
-        return self._turns[1]
 
     @property
     def sqlite(self) -> bool:
@@ -80,38 +64,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on error.
-
-        On SQLite a process's transactions take turns on an asyncio lock before BEGIN IMMEDIATE: the
-        engine's concurrent loops and jobs would otherwise meet in SQLite's busy handler, which sleeps
-        1, 2, 5, 10 ... ms between retries. Other processes (and the API's request sessions) still wait
-        there. A task already holding a turn does not wait again.
-        """
-        if not self.sqlite or id(self) in _WRITING.get():
-            async with self.sessions() as session, session.begin():
-                yield session
-            return
-        turn = self._turn()
-        try:
-            await asyncio.wait_for(turn.acquire(), TURN_TIMEOUT_SECONDS)
-            held = True
-        except TimeoutError:
-            held = False
-        token = _WRITING.set(_WRITING.get() | {id(self)})
-        try:
-            async with self.sessions() as session, session.begin():
-                yield session
-        finally:
-            _WRITING.reset(token)
-            if held:
-                turn.release()
+        """A session whose work is committed on success and rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session that only reads: on SQLite it does not queue for the write lock, as every other one does.
 
-        Many concurrent readers (the notification deliverers) would otherwise take turns on the lock with
-        the dispatcher, each turn a sleep in SQLite's busy handler. Writing in it is a mistake.
+        Many concurrent readers (the notification deliverers, the loops' lookups) would otherwise take turns
+        on the lock with the dispatcher, each turn a sleep in SQLite's busy handler. Writing in it is a mistake.
         """
         async with self.sessions() as session:
             if self.sqlite:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar, Token
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,8 +64,14 @@ def prefetched() -> Any:
     return _PREFETCHED.get()
 
 
-def set_prefetched(value: Any) -> Token[Any]:
-    return _PREFETCHED.set(value)
+@contextmanager
+def prefetching(value: Any) -> Iterator[None]:
+    """Make `value` what `prefetched()` answers while the runner handles one job."""
+    token = _PREFETCHED.set(value)
+    try:
+        yield
+    finally:
+        _PREFETCHED.reset(token)
 
 
 def loop(name: str) -> Callable[[Loop], Loop]:

@@ -8,7 +8,6 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextvars import Token
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ from tidings.engine.registry import (
     IO_PREFETCH,
     LOOPS,
     RetryLater,
-    set_prefetched,
+    prefetching,
 )
 
 log = structlog.get_logger("tidings.engine")
@@ -39,10 +38,6 @@ IO_CONCURRENCY = 128
 DISPATCH = "dispatch"
 # Longest wait between two attempts to reach a database that is down.
 OUTAGE_BACKOFF_CAP = 30.0
-
-
-def _reset_prefetched(token: Token[Any]) -> None:
-    token.var.reset(token)
 
 
 def worker_name() -> str:
@@ -119,16 +114,14 @@ class Runner:
     async def _run_lane(self, jobs: list[Job], claimed_at: float, loaded: dict[int, Any]) -> None:
         for job in jobs:
             succeeded = False
-            token = set_prefetched(loaded.get(job.id))
             try:
-                succeeded = await self._run_io(job, claimed_at)
+                with prefetching(loaded.get(job.id)):
+                    succeeded = await self._run_io(job, claimed_at)
             except Exception as exc:  # noqa: BLE001 - the database went away: the lease lapses, the job runs again
                 if is_unavailable(exc):
                     self.ctx.health.down(DATABASE, exc)
                 else:
                     log.error("background job crashed", job_id=job.id, kind=job.kind, error=type(exc).__name__)
-            finally:
-                _reset_prefetched(token)
             if succeeded:
                 self._done.append(job.id)  # still in flight until the next round marks it done
             else:
