@@ -19,7 +19,7 @@ from tidings.cli_support import in_transaction
 from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
 from tidings.db.migrate import revision, upgrade
-from tidings.runtime import boot
+from tidings.runtime import boot, tune_gc
 
 app = typer.Typer(help="Tidings: self-hosted outreach and messaging.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts and their credentials.", no_args_is_help=True)
@@ -76,8 +76,9 @@ def serve(
         upgrade(settings.database_url)
     if smtp_port is not None:
         settings.inbound_smtp_port = smtp_port
-    uvicorn.run(create_app(settings, engine=not no_engine), host=host, port=port, log_level=settings.log_level,
-                **uvicorn_options(settings))
+    application = create_app(settings, engine=not no_engine)
+    tune_gc()
+    uvicorn.run(application, host=host, port=port, log_level=settings.log_level, **uvicorn_options(settings))
 
 
 @app.command()
@@ -95,6 +96,7 @@ def worker() -> None:
         db = boot(settings)
         ctx = EngineContext(db, settings, providers_for(settings), worker_name())
         runner = Runner(ctx)
+        tune_gc()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             # Finish the current batch and give leases back instead of dying mid-send.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from tidings.channels.registry import Providers
 from tidings.config import Settings
 from tidings.core import ids, secrets
@@ -25,3 +27,15 @@ def boot(settings: Settings) -> Database:
 def providers_for(settings: Settings) -> Providers:
     return Providers({"email": settings.email_relay_url, "sms": settings.sms_url,
                       "voice": settings.voice_url, "whatsapp": settings.whatsapp_url})
+
+
+def tune_gc() -> None:
+    """Tune the cyclic collector for a long-running process, once its start-up objects exist.
+
+    With the default thresholds a full collection ran every few hundred thousand allocations and walked
+    every object the imports created: about 15 % of the engine's CPU in the SMS benchmark. Frozen objects
+    are never walked again; a larger first threshold collects young garbage less often (docs/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
