@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tidings.channels.base import OutboundMessage, ProviderError
 from tidings.channels.registry import build_provider
 from tidings.channels.sms import MultipartResult, Receipt
-from tidings.channels.sms.smpp import SmppProvider
+from tidings.channels.sms.smpp import SmppProvider, _Window
 from tidings.core import sms
 from tidings.db.engine import Database
 from tidings.db.models import Event, Message, StatCounter
@@ -100,6 +100,36 @@ async def test_a_long_message_never_overfills_the_window(smsc: FakeSmsc) -> None
         assert smsc.max_in_flight == 2
     finally:
         await provider.close()
+
+
+async def test_an_unanswered_submit_times_out_and_frees_its_window_slot(smsc: FakeSmsc) -> None:
+    smsc.answer_delay = 2.0
+    provider = build_provider("sms", smsc.url(window="2", timeout="0.2s"))
+    try:
+        result = await asyncio.wait_for(provider.send(_outbound("34666000001", "late", "1")), 1.5)
+        assert (result.accepted, result.permanent, result.code) == (False, False, "timeout")
+        smsc.answer_delay = 0
+        results = await asyncio.wait_for(asyncio.gather(
+            *(provider.send(_outbound(f"3466600000{i}", "on time", str(i))) for i in range(2, 6))), 5)
+        assert all(r.accepted for r in results)
+    finally:
+        await provider.close()
+
+
+async def test_a_window_slot_handed_to_a_cancelled_waiter_goes_to_the_next() -> None:
+    window = _Window(1)
+    await window.acquire()
+    first = asyncio.create_task(window.acquire())
+    second = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0)
+    window.release()  # handed to `first`, which is cancelled before it runs
+    first.cancel()
+    await asyncio.wait_for(second, 1)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert window.free == 0
+    window.release()
+    assert window.free == 1
 
 
 async def _outcome(db: Database, account: NewAccount, runner: Runner, app: Any, smsc: FakeSmsc, query: dict[str, str],

@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import re
 import struct
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from tidings.channels.sms import MESSAGE_STATE_TO_STAT, MultipartResult, Receipt
 from tidings.core import sms
 
 log = structlog.get_logger("tidings.smpp")
+_DRAIN_ABOVE = 64 * 1024  # bytes waiting in the socket's buffer before a writer waits for it to drain
 
 BIND_STATUSES = {0x0D: "bind failed", 0x0E: "invalid password", 0x0F: "invalid system_id"}
 # submit_sm_resp statuses worth retrying later: system error, queue full, throttled, temporary app error.
@@ -256,6 +257,46 @@ class SmppError(Exception):
         self.status = status
 
 
+class _Window:
+    """At most `size` submit_sm in flight, waiters served in order.
+
+    asyncio.Semaphore (3.11) scans all its waiters on every acquire; with a full window that is the hot path.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just as the waiter was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes straight to the first waiter
+                return
+        self.free += 1
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class _Bind:
     """One bound transceiver session: its connection, sequence numbers and submit_sm in flight."""
 
@@ -267,10 +308,9 @@ class _Bind:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._seq = itertools.count(1)
         self._lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
         self._part_of: dict[int, tuple[str, int]] = {}  # submit_sm sequence -> (message reference, part no.)
         # submit_sm in flight on this bind; with a window of one, a message's parts still go out together.
-        self.window = asyncio.Semaphore(owner.window) if owner.window > 1 else None
+        self.window = _Window(owner.window) if owner.window > 1 else None
         self.sending = 0  # messages being sent on this bind, to pick the least busy one
 
     @property
@@ -286,33 +326,40 @@ class _Bind:
 
     async def submit(self, part: tuple[str, int], **fields: Any) -> Any:
         """One submit_sm (within the window); the answer PDU."""
-        if self.window is not None:
-            async with self.window:
-                return await self._request("submit_sm", part, **fields)
-        return await self._request("submit_sm", part, **fields)
+        if self.window is None:
+            return await self._request("submit_sm", part, **fields)
+        await self.window.acquire()
+        try:
+            return await self._request("submit_sm", part, **fields)
+        finally:
+            self.window.release()
 
     async def _request(self, name: str, part: tuple[str, int] | None = None, **fields: Any) -> Any:
         if self._writer is None:
             raise SmppError("not connected")
         seq = self._next_seq()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[seq] = future
         if part is not None:
             self._part_of[seq] = part
+        # A timer on the answer instead of asyncio.wait_for, which costs a task's worth of callbacks per PDU.
+        expiry = loop.call_later(self.owner.timeout, _expire, future)
         try:
             data = submit_sm_pdu(seq, **fields) if name == "submit_sm" else make_pdu(name, seq, **fields).generate()
             await self._write(data)
-            return await asyncio.wait_for(future, self.owner.timeout)
+            return await future
         finally:
+            expiry.cancel()
             self._pending.pop(seq, None)
             self._part_of.pop(seq, None)
 
     async def _write(self, data: bytes) -> None:
         writer = self._writer
-        if writer is None:
+        if writer is None or writer.is_closing():
             raise SmppError("not connected")
-        async with self._write_lock:
-            writer.write(data)
+        writer.write(data)  # whole PDUs in call order: write() does not yield
+        if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
             await writer.drain()
 
     async def ensure(self) -> None:
@@ -504,13 +551,14 @@ class SmppProvider:
         for attempt in (1, 2):
             try:
                 await bind.ensure()
-                # All parts go out before any answer is awaited (within the bind's window).
-                answers = await asyncio.gather(*(bind.submit(
+                submits = [bind.submit(
                     (message.reference, n), source_addr_ton=ton, source_addr_npi=npi,
                     source_addr=message.sender, dest_addr_ton=self.dest_ton, dest_addr_npi=self.dest_npi,
                     destination_addr=message.recipient, esm_class=0x40 if udh else 0x00,
                     registered_delivery=1 if self.want_receipts else 0, data_coding=coding,
-                    short_message=payload) for n, payload in enumerate(payloads, start=1)))
+                    short_message=payload) for n, payload in enumerate(payloads, start=1)]
+                # All parts go out before any answer is awaited (within the bind's window); one part needs no task.
+                answers = [await submits[0]] if len(submits) == 1 else await asyncio.gather(*submits)
             except SmppError as exc:
                 if exc.status in BIND_STATUSES:
                     return SendResult(False, permanent=False, code="bind", detail=str(exc))
