@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,6 +52,18 @@ def test_udh_and_data_coding() -> None:
             data_coding("utf-16", flash=True)) == (0x00, 0x08, 0x10, 0x18)
     pt, udh = encode_parts(["ã"], "gsm-pt", ref=1)
     assert udh and pt[0][:7] == bytes((6, 0x25, 1, 4, 0x24, 1, 4))
+
+
+@pytest.mark.parametrize(("done", "expected"), [
+    ("2401011201", datetime(2024, 1, 1, 12, 1, tzinfo=UTC)),
+    ("240101120159", datetime(2024, 1, 1, 12, 1, 59, tzinfo=UTC)),
+    ("991231235959", datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ("2413011201", None), ("24010112", None), ("24010112xx", None)])
+def test_receipt_done_date(done: str, expected: datetime | None) -> None:
+    pdu = parse_pdu(make_pdu("deliver_sm", 3, esm_class=4,
+                             short_message=f"id:abc1 done date:{done} stat:DELIVRD err:000".encode()).generate())
+    receipt = parse_receipt(pdu)
+    assert receipt is not None and receipt.done_at == expected
 
 
 def test_receipt_parsing_and_stat_mapping() -> None:

@@ -70,6 +70,7 @@ class IdCodec:
         self._sqids = Sqids(alphabet="".join(alphabet), min_length=20)
         self._aes = Cipher(algorithms.AES(digest[:16]), modes.ECB())
         self._int_key = hashlib.sha256(b"tidings-int-ids:" + digest).digest()
+        self._tags: dict[Kind, int] = {}  # constant per kind; the hot path encodes thousands of ids a second
 
     def encode(self, kind: Kind, pk: int) -> str:
         return self._sqids.encode([int(kind), pk])
@@ -106,7 +107,10 @@ class IdCodec:
         return (value >> _TAG_BITS) or None
 
     def _tag(self, kind: Kind) -> int:
-        return self._round(kind, 255, 0) & ((1 << _TAG_BITS) - 1)
+        tag = self._tags.get(kind)
+        if tag is None:
+            tag = self._tags[kind] = self._round(kind, 255, 0) & ((1 << _TAG_BITS) - 1)
+        return tag
 
     def _round(self, kind: Kind, rnd: int, half: int) -> int:
         mac = hmac.digest(self._int_key, bytes((int(kind), rnd)) + half.to_bytes(4, "big"), "sha256")

@@ -240,13 +240,22 @@ def parse_receipt(pdu: Any) -> Receipt | None:
     provider_id = _text(getattr(pdu, "receipted_message_id", None)) or fields.get("id", "")
     state = getattr(pdu, "message_state", None)
     stat = fields.get("stat", "").upper() or MESSAGE_STATE_TO_STAT.get(int(state or 0), "UNKNOWN")
-    done_at = None
-    done = fields.get("done date", "")
-    with contextlib.suppress(ValueError):
-        done_at = datetime.strptime(done, "%y%m%d%H%M%S" if len(done) == 12 else "%y%m%d%H%M").replace(tzinfo=UTC)
     if not provider_id:
         return None
-    return Receipt(SMS, provider_id, stat, status_for_stat(stat), fields.get("err", ""), done_at)
+    return Receipt(SMS, provider_id, stat, status_for_stat(stat), fields.get("err", ""),
+                   _done_date(fields.get("done date", "")))
+
+
+def _done_date(done: str) -> datetime | None:
+    """A receipt's "done date", YYMMDDhhmm[ss], in UTC (read as strptime's %y would: 69-99 are 19xx)."""
+    if len(done) not in (10, 12) or not (done.isascii() and done.isdigit()):
+        return None
+    year = int(done[0:2])
+    try:
+        return datetime(year + (1900 if year >= 69 else 2000), int(done[2:4]), int(done[4:6]), int(done[6:8]),
+                        int(done[8:10]), int(done[10:12] or 0), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 class SmppError(Exception):
