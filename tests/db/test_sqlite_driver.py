@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -60,5 +61,40 @@ async def test_a_reading_session_does_not_wait_for_a_writer(tmp_path: Path) -> N
                 seen = await asyncio.wait_for(reader.execute(text("SELECT n FROM t ORDER BY n")), 5)
                 assert [r[0] for r in seen] == [1], "the committed rows, without waiting for the writer"
             await writer.commit()
+    finally:
+        await db.dispose()
+
+
+async def test_a_transaction_holds_the_write_lock_from_its_first_statement(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE travels with the first statement: a read-then-write transaction still excludes other writers."""
+    from tidings.db.engine import Database
+
+    path = tmp_path / "lock.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+
+    def write_elsewhere(n: int) -> None:
+        conn = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute(f"INSERT INTO t VALUES ({n})")
+        finally:
+            conn.close()
+
+    try:
+        async with db.transaction() as s:
+            await s.execute(text("CREATE TABLE t (n INTEGER)"))
+        async with db.transaction() as s:
+            assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0  # first statement: a read
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await asyncio.to_thread(write_elsewhere, 9)
+            await s.execute(text("INSERT INTO t VALUES (1)"))
+        async with db.transaction():  # nothing runs: nothing to commit, and nothing is left open
+            pass
+        await asyncio.to_thread(write_elsewhere, 2)
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as s:
+                await s.execute(text("INSERT INTO t VALUES (3)"))
+                raise RuntimeError("rolled back")
+        async with db.sessions() as s:
+            assert (await s.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all() == [1, 2]
     finally:
         await db.dispose()

@@ -11,12 +11,13 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import bindparam, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from tidings.db.base import table_of
 from tidings.db.models import StatCounter
 
 _KEY = "tidings.pending_counters"
@@ -50,15 +51,25 @@ def write_pending(session: Session) -> None:
     pending: dict[CounterKey, int] | None = session.info.pop(_KEY, None)
     if not pending:
         return
-    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    connection = session.connection()
+    stmt = _UPSERTS[connection.dialect.name == "postgresql"]
     # A stable order keeps concurrent writers from deadlocking on PostgreSQL.
     for (account_id, scope, scope_id, step, day, metric), by in sorted(pending.items()):
-        if by == 0:
-            continue
-        stmt = insert(StatCounter).values(account_id=account_id, scope=scope, scope_id=scope_id, step=step, day=day,
-                                          metric=metric, value=by)
-        session.execute(stmt.on_conflict_do_update(index_elements=["scope", "scope_id", "step", "day", "metric"],
-                                                   set_={"value": StatCounter.value + by}))
+        if by != 0:
+            connection.execute(stmt, {"account_id": account_id, "scope": scope, "scope_id": scope_id, "step": step,
+                                      "day": day, "metric": metric, "value": by})
+
+
+def _upsert(insert: Any) -> Any:
+    """Add `value` to a counter, creating it (built once per dialect: building it cost more than running it)."""
+    table = table_of(StatCounter)
+    stmt = insert(table).values({c: bindparam(c, type_=table.c[c].type)
+                                 for c in ("account_id", "scope", "scope_id", "step", "day", "metric", "value")})
+    return stmt.on_conflict_do_update(index_elements=["scope", "scope_id", "step", "day", "metric"],
+                                      set_={"value": table.c.value + stmt.excluded.value})
+
+
+_UPSERTS = {False: _upsert(sqlite_insert), True: _upsert(pg_insert)}
 
 
 @event.listens_for(Session, "before_commit")

@@ -39,7 +39,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # session opened by Database.reading() needs no lock (WAL readers never wait for writers).
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            sql = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            dbapi_conn = conn.connection.dbapi_connection
+            if isinstance(dbapi_conn, sqlite_driver.OneTripConnection):
+                dbapi_conn.defer_begin(sql)  # sent with the first statement: one trip to the thread less
+            else:
+                conn.exec_driver_sql(sql)
 
         engine.sync_engine.dialect._tidings_sqlite = True  # type: ignore[attr-defined]
         return engine

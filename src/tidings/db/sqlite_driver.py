@@ -3,8 +3,10 @@
 The stock adapter makes three or four trips per statement (open the cursor, execute, fetch the
 rows, close), and every trip waits for the event loop's next turn to get its answer back: under
 load (a dispatcher's send lanes, receipts, HTTP) that is a millisecond or more per trip, several
-per transaction. Here a statement's whole cursor life runs in the thread at once. Everything else
-(connections, commit, server-side cursors, errors) is the stock adapter's.
+per transaction. Here a statement's whole cursor life runs in the thread at once, a transaction's
+BEGIN goes with its first statement (`defer_begin`), and a rollback or commit with nothing to end (the
+pool's reset after a commit) makes no trip. Everything else (connections, server-side cursors, errors)
+is the stock adapter's.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def arraysize(self, value: int) -> None:
         self._size = value
 
-    def _run(self, many: bool, operation: str, parameters: Any) -> None:
-        """In the connection's thread: the statement's whole cursor life."""
+    def _run(self, begin: str | None, many: bool, operation: str, parameters: Any) -> None:
+        """In the connection's thread: the transaction's deferred BEGIN, then the statement's whole cursor life."""
+        if begin is not None:
+            self._connection._conn.execute(begin)
         cursor: sqlite3.Cursor = self._connection._conn.cursor()
         try:
             if many:
@@ -78,8 +82,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             cursor.close()
 
     async def _call(self, many: bool, operation: str, parameters: Any) -> None:
-        async with self._adapt_connection._execute_mutex:
-            await self._connection._execute(self._run, many, operation, parameters)
+        adapt = self._adapt_connection
+        async with adapt._execute_mutex:
+            begin, adapt.begin_pending, adapt.dirty = adapt.begin_pending, None, True
+            await self._connection._execute(self._run, begin, many, operation, parameters)
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
@@ -123,8 +129,43 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """The connection runs in autocommit mode (isolation_level None): a transaction is open only after a BEGIN."""
+
+    __slots__ = ("begin_pending", "dirty")
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_pending: str | None = None
+        self.dirty = False  # a statement ran since the last commit or rollback
+
+    def defer_begin(self, sql: str) -> None:
+        """Open the transaction with this BEGIN, sent together with its first statement."""
+        self.begin_pending = sql
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.begin_pending is not None:
+            # The stock streaming cursor knows nothing of a deferred BEGIN: send it now.
+            begin, self.begin_pending, self.dirty = self.begin_pending, None, True
+            try:
+                await_only(self._connection._execute(self._connection._conn.execute, begin))
+            except Exception as error:
+                self._handle_exception(error)
+        if server_side:
+            self.dirty = True
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        self.begin_pending = None
+        if self.dirty:
+            super().commit()
+            self.dirty = False
+
+    def rollback(self) -> None:
+        self.begin_pending = None
+        if self.dirty:
+            super().rollback()
+            self.dirty = False
 
 
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from phonenumbers import carrier
-from sqlalchemy import event, update
+from sqlalchemy import bindparam, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from tidings.config import Settings, get_settings
 from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
 from tidings.core.phones import parse_international, phone_country
+from tidings.db.base import table_of
 from tidings.db.models import Account, Message, Sending
 from tidings.messaging import delivery, events
 
@@ -378,14 +379,18 @@ def write_pending_charges(session: Session) -> None:
     if not pending:
         return
     # Sendings before accounts, each by id: a stable lock order keeps concurrent workers from deadlocking.
+    connection = session.connection()
     for (model, pk), cost in sorted(pending.items(), key=lambda item: (item[0][0] is Account, item[0][1])):
-        if cost == 0:
-            continue
-        if model is Sending:
-            stmt: Any = update(Sending).where(Sending.id == pk).values(cost=Sending.cost + cost)
-        else:
-            stmt = update(Account).where(Account.id == pk).values(balance=Account.balance - cost)
-        session.execute(stmt.execution_options(synchronize_session=False))
+        if cost != 0:
+            connection.execute(_ADD_TO_SENDING if model is Sending else _DEBIT_ACCOUNT, {"pk": pk, "amount": cost})
+
+
+# Built once: Core statements on the tables (an ORM update built per commit cost more than running it).
+_sendings, _accounts = table_of(Sending), table_of(Account)
+_ADD_TO_SENDING = (update(_sendings).where(_sendings.c.id == bindparam("pk"))
+                   .values(cost=_sendings.c.cost + bindparam("amount", type_=_sendings.c.cost.type)))
+_DEBIT_ACCOUNT = (update(_accounts).where(_accounts.c.id == bindparam("pk"))
+                  .values(balance=_accounts.c.balance - bindparam("amount", type_=_accounts.c.balance.type)))
 
 
 @event.listens_for(Session, "before_commit")
