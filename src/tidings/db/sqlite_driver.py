@@ -83,6 +83,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _call(self, many: bool, operation: str, parameters: Any) -> None:
         adapt = self._adapt_connection
+        assert isinstance(adapt, OneTripConnection)
         async with adapt._execute_mutex:
             begin, adapt.begin_pending, adapt.dirty = adapt.begin_pending, None, True
             await self._connection._execute(self._run, begin, many, operation, parameters)
