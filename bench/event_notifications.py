@@ -35,7 +35,7 @@ from tidings.db.models import Message
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner
 from tidings.messaging import event_webhooks
-from tidings.runtime import boot
+from tidings.runtime import boot, run_loop, tune_gc
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
@@ -134,6 +134,7 @@ async def _once(counter: httpx.AsyncClient, port: int, workdir: Path) -> dict[st
         started = time.perf_counter()
         sent_at = 0.0
         # The engine as `tidings serve` runs it: run_forever, with its own dispatcher cycle.
+        tune_gc()
         engine = asyncio.create_task(runner.run_forever())
         while time.perf_counter() - started < TIMEOUT:
             await asyncio.sleep(0.05)
@@ -183,4 +184,4 @@ if __name__ == "__main__":
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    print(json.dumps(asyncio.run(main())))
+    print(json.dumps(run_loop(main())))  # uvloop, as `tidings serve` and `tidings worker` run

@@ -36,7 +36,7 @@ from tidings.db.engine import Database
 from tidings.db.models import Campaign, CampaignMailbox, Client, Contact, Enrollment, Mailbox, Message, Step
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner
-from tidings.runtime import boot, providers_for
+from tidings.runtime import boot, providers_for, run_loop, tune_gc
 from tidings.tenancy.service import create_account
 
 CONTACTS = int(os.environ.get("TIDINGS_BENCH_CONTACTS", "20000"))
@@ -132,6 +132,7 @@ async def _tidings_sqlite(port: int, workdir: Path) -> dict[str, float]:
     db = boot(settings)
     campaign_id = await _setup(db, port)
     runner = Runner(EngineContext(db, settings, providers_for(settings), "bench"))
+    tune_gc()  # as `tidings serve` does once started
     engine = asyncio.create_task(runner.run_forever())
     try:
         return await _until_sent(db, campaign_id)
@@ -238,4 +239,4 @@ if __name__ == "__main__":
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    print(json.dumps(asyncio.run(main())))
+    print(json.dumps(run_loop(main())))  # uvloop, as `tidings serve` and `tidings worker` run

@@ -19,7 +19,7 @@ from tidings.cli_support import in_transaction
 from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
 from tidings.db.migrate import revision, upgrade
-from tidings.runtime import boot, tune_gc
+from tidings.runtime import boot, run_loop, tune_gc
 
 app = typer.Typer(help="Tidings: self-hosted outreach and messaging.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts and their credentials.", no_args_is_help=True)
@@ -110,7 +110,7 @@ def worker() -> None:
             await db.dispose()
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        run_loop(main())
 
 
 @account_app.command("create")

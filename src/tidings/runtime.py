@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from tidings.channels.registry import Providers
 from tidings.config import Settings
@@ -10,6 +13,8 @@ from tidings.core import ids, secrets
 from tidings.db.engine import Database
 from tidings.messaging import otp, shortlinks, tracking
 from tidings.messaging.certificates import facts as certificates
+
+T = TypeVar("T")
 
 
 def boot(settings: Settings) -> Database:
@@ -39,3 +44,16 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived process's main coroutine on uvloop (as uvicorn runs `tidings serve`) when installed."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] installs it where it builds
+        factory = None
+    else:
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
