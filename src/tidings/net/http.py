@@ -127,9 +127,10 @@ def client(allow_private: bool, *, timeout: float, verify: ssl.SSLContext | bool
 _SHARED: dict[tuple[asyncio.AbstractEventLoop, bool, float], list[httpx.AsyncClient]] = {}
 _TURN = itertools.count()
 # httpcore checks every pooled connection on each request (a syscall each): many small pools, taken in
-# turn, cost far less per request than one large one when dozens of calls are in flight.
-SHARED_POOLS = 8
-SHARED_POOL_CONNECTIONS = 16
+# turn, cost far less per request than one large one when dozens of calls are in flight (32 x 4 measured
+# 25 % more notifications per second than 8 x 16, with the same 128 connections).
+SHARED_POOLS = 32
+SHARED_POOL_CONNECTIONS = 4
 
 
 def shared_client(allow_private: bool, *, timeout: float) -> httpx.AsyncClient:
