@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import quote
 
-import httpx
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -100,18 +99,15 @@ async def call(url: str, allow_private: bool, *, method: str = "GET", content: b
 
     UnsafeUrl when the URL or the addresses its host resolves to at connection time may not be called.
     """
-    net.parse_target(url)
+    caller = net.shared_caller(allow_private, timeout=TIMEOUT_SECONDS)  # kept-alive connections per receiver
     try:
-        # One pooled client per process: a receiver gets many calls, over kept-alive connections.
-        client = net.shared_client(allow_private, timeout=TIMEOUT_SECONDS)
-        response = await client.request(method, url, content=content,
-                                        headers={"User-Agent": USER_AGENT, **(headers or {})})
-    except httpx.InvalidURL:
-        raise net.UnsafeUrl("the URL is not valid") from None
-    except httpx.HTTPError as exc:
-        # httpx messages name the error, not the URL; the replace is for the odd one that quotes it.
-        return f"{type(exc).__name__}: {str(exc).replace(url, '<url>')}"
-    return None if response.status_code == 200 else f"HTTP {response.status_code}"
+        status = await caller.request(method, url, content=content,
+                                      headers={"User-Agent": USER_AGENT, **(headers or {})})
+    except net.CallFailed as exc:
+        return str(exc).replace(url, "<url>")
+    except TimeoutError:
+        return f"Timeout: no complete answer within {TIMEOUT_SECONDS:g} s"
+    return None if status == 200 else f"HTTP {status}"
 
 
 async def retry_later(ctx: EngineContext, job_row: Job, error: str, **log_fields: Any) -> None:

@@ -8,9 +8,7 @@ sends SNI for the host name, because httpcore takes both from the URL, not from 
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import itertools
 import ssl
 from collections.abc import Iterable
 
@@ -89,7 +87,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
 
 @functools.lru_cache(maxsize=1)
-def _verified_context() -> ssl.SSLContext:
+def verified_context() -> ssl.SSLContext:
     # Loading the CA bundle takes tens of milliseconds; every notification opened a client (two
     # contexts) and that, not the network, bounded notifications to a few dozen per second.
     return httpx.create_ssl_context(verify=True, trust_env=False)
@@ -100,7 +98,7 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, allow_private: bool, verify: ssl.SSLContext | bool = True, *,
                  connections: int | None = None) -> None:
-        context = _verified_context() if verify is True else httpx.create_ssl_context(verify=verify, trust_env=False)
+        context = verified_context() if verify is True else httpx.create_ssl_context(verify=verify, trust_env=False)
         super().__init__(verify=context, trust_env=False)
         limits = (httpx.Limits() if connections is None
                   else httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
@@ -121,40 +119,3 @@ def client(allow_private: bool, *, timeout: float, verify: ssl.SSLContext | bool
     """
     return httpx.AsyncClient(transport=PinnedTransport(allow_private, verify, connections=connections),
                              timeout=timeout, follow_redirects=False, trust_env=False)
-
-
-# Clients kept per event loop for `shared_client`: key (loop, allow_private, timeout) -> a few small pools.
-_SHARED: dict[tuple[asyncio.AbstractEventLoop, bool, float], list[httpx.AsyncClient]] = {}
-_TURN = itertools.count()
-# httpcore checks every pooled connection on each request (a syscall each): many small pools, taken in
-# turn, cost far less per request than one large one when dozens of calls are in flight (32 x 4 measured
-# 25 % more notifications per second than 8 x 16, with the same 128 connections).
-SHARED_POOLS = 32
-SHARED_POOL_CONNECTIONS = 4
-
-
-def shared_client(allow_private: bool, *, timeout: float) -> httpx.AsyncClient:
-    """A pooled `client()` of this event loop, for repeated calls to the same receivers (notifications).
-
-    Kept-alive connections were checked when they were opened, to the address they are still bound
-    to: reusing one does not reopen the DNS-rebinding gap. Closed by `close_shared_clients`.
-    """
-    loop = asyncio.get_running_loop()
-    for key in [k for k in _SHARED if k[0].is_closed()]:
-        del _SHARED[key]  # a finished loop's clients cannot be closed any more; their sockets went with it
-    key = (loop, allow_private, timeout)
-    pools = _SHARED.setdefault(key, [])
-    index = next(_TURN) % SHARED_POOLS
-    while len(pools) <= index:
-        pools.append(client(allow_private, timeout=timeout, connections=SHARED_POOL_CONNECTIONS))
-    if pools[index].is_closed:
-        pools[index] = client(allow_private, timeout=timeout, connections=SHARED_POOL_CONNECTIONS)
-    return pools[index]
-
-
-async def close_shared_clients() -> None:
-    """Close this event loop's shared clients (at shutdown)."""
-    loop = asyncio.get_running_loop()
-    for key in [k for k in _SHARED if k[0] is loop]:
-        for pooled in _SHARED.pop(key):
-            await pooled.aclose()
