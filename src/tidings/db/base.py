@@ -57,6 +57,25 @@ async def get_loaded(session: AsyncSession, model: type[M], pk: int) -> M | None
     return await session.get(model, pk)
 
 
+_COLUMN_KEYS: dict[type[Base], frozenset[str]] = {}
+
+
+def build(model: type[M], values: dict[str, Any]) -> M:
+    """A new (transient) object with these column values, as `model(**values)` makes it, without the ORM's
+    per-attribute events: about 1 µs instead of 20 for a message, for callers that build thousands at once.
+
+    Only column attributes; anything else (a relationship) goes through the constructor.
+    """
+    keys = _COLUMN_KEYS.get(model)
+    if keys is None:
+        keys = _COLUMN_KEYS[model] = frozenset(a.key for a in model.__mapper__.column_attrs)
+    if not keys.issuperset(values):
+        return model(**values)
+    obj: M = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
 def table_of(model: type[Base]) -> Table:
     """The model's Core table, for bulk statements that need no ORM objects (and skip the ORM's per-row work)."""
     table = model.__table__

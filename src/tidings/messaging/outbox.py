@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
-from tidings.db.base import table_of
+from tidings.db.base import build, table_of
 from tidings.db.models import Campaign, Message, Sending
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
@@ -116,8 +116,8 @@ def new_message(
     **fields: Any,
 ) -> Message:
     """A queued outbound message, due now unless scheduled; the caller adds it to the session."""
-    return Message(**message_row(account_id=account_id, channel=channel, sender=sender, recipient=recipient,
-                                 sending=sending, due_at=due_at, **fields))
+    return build(Message, message_row(account_id=account_id, channel=channel, sender=sender, recipient=recipient,
+                                      sending=sending, due_at=due_at, **fields))
 
 
 async def queue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
