@@ -34,6 +34,15 @@ async def _flaky(ctx: EngineContext, session: AsyncSession, job: Job) -> None:
     RAN.append((ctx.worker, job.payload["n"]))
 
 
+@registry.job("test.batched", batched=True)
+async def _batched(ctx: EngineContext, session: AsyncSession, job: Job) -> None:
+    # What the handler writes must commit or roll back with the batch: it counts the jobs it saw.
+    await enqueue(session, "test.seen", {"n": job.payload["n"]})
+    if job.payload.get("fail"):
+        raise RuntimeError("this one fails")
+    RAN.append((ctx.worker, job.payload["n"]))
+
+
 def _ctx(db: Database, settings: Settings, worker: str) -> EngineContext:
     return EngineContext(db, settings, providers_for(settings), worker)
 
@@ -204,3 +213,36 @@ async def test_network_jobs_finish_while_the_dispatcher_is_still_sending(db: Dat
         await asyncio.wait_for(task, 10)
         if original is not None:
             registry.LOOPS["dispatch"] = original
+
+
+async def test_batched_jobs_share_a_transaction_and_a_failure_reruns_each_alone(db: Database,
+                                                                              settings: Settings) -> None:
+    RAN.clear()
+    async with db.transaction() as s:
+        for n in range(4):
+            await enqueue(s, "test.batched", {"n": n, "fail": n == 2})
+    runner = Runner(_ctx(db, settings, "W"))
+    await runner.run_jobs()
+    # The batch ran up to the failure and was rolled back (nothing of it kept: handlers only touch the
+    # database), then each job ran again in its own transaction.
+    assert RAN == [("W", 0), ("W", 1), ("W", 0), ("W", 1), ("W", 3)]
+    async with db.sessions() as s:
+        jobs = {j.payload["n"]: j for j in (await s.execute(select(Job).where(Job.kind == "test.batched"))).scalars()}
+        seen = sorted(j.payload["n"] for j in (await s.execute(select(Job).where(Job.kind == "test.seen"))).scalars())
+    assert [jobs[n].status for n in range(4)] == ["done", "done", "queued", "done"]
+    assert jobs[2].last_error == "RuntimeError: this one fails" and jobs[2].attempts == 1
+    assert seen == [0, 1, 3], "the failed batch left nothing behind; the failing job's own transaction neither"
+
+
+async def test_batched_jobs_all_done_in_one_round(db: Database, settings: Settings) -> None:
+    RAN.clear()
+    async with db.transaction() as s:
+        for n in range(5):
+            await enqueue(s, "test.batched", {"n": n})
+        await enqueue(s, "test.record", {"n": 99})
+    runner = Runner(_ctx(db, settings, "W"))
+    assert await runner.run_jobs() == 6
+    assert sorted(RAN) == [("W", 0), ("W", 1), ("W", 2), ("W", 3), ("W", 4), ("W", 99)]
+    async with db.sessions() as s:
+        statuses = (await s.execute(select(Job.status).where(Job.kind.in_(("test.batched", "test.record"))))).scalars()
+        assert set(statuses) == {"done"}

@@ -308,7 +308,7 @@ async def dispatch(ctx: EngineContext) -> int:
     return len(ready)
 
 
-@job("provider.event")
+@job("provider.event", batched=True)
 async def provider_event(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
     """A later outcome a provider announced (the sandbox's delivery report)."""
     payload = job_row.payload

@@ -30,11 +30,22 @@ _PREFETCHED: ContextVar[Any] = ContextVar("tidings_io_prefetched", default=None)
 LOOPS: dict[str, Loop] = {}
 
 
-def job(kind: str) -> Callable[[JobHandler], JobHandler]:
-    """Register the handler of a job kind; it runs inside the job's transaction."""
+# Kinds whose due jobs of one claim share one transaction (handled in claim order).
+BATCHED: set[str] = set()
+
+
+def job(kind: str, *, batched: bool = False) -> Callable[[JobHandler], JobHandler]:
+    """Register the handler of a job kind; it runs inside the job's transaction.
+
+    `batched`: the claimed jobs of this kind run one after another in one transaction (a transaction's
+    fixed cost is most of a small job's); if any of them fails, that transaction is rolled back and each
+    job runs again in its own, as unbatched jobs do. For handlers that only touch the database.
+    """
 
     def decorate(fn: JobHandler) -> JobHandler:
         HANDLERS[kind] = fn
+        if batched:
+            BATCHED.add(kind)
         return fn
 
     return decorate

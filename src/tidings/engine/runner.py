@@ -23,6 +23,7 @@ from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hoo
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
 from tidings.engine.registry import (
+    BATCHED,
     HANDLERS,
     IO_HANDLERS,
     IO_ORDER,
@@ -37,6 +38,7 @@ log = structlog.get_logger("tidings.engine")
 IO_CONCURRENCY = 128
 # A claimed job, if still ours; built once (building a statement cost about as much as running it).
 _OWN_JOB = select(Job).where(Job.id == bindparam("id"), Job.locked_by == bindparam("worker"))
+_OWN_JOBS = select(Job).where(Job.id.in_(bindparam("ids", expanding=True)), Job.locked_by == bindparam("worker"))
 DISPATCH = "dispatch"
 # Longest wait between two attempts to reach a database that is down.
 OUTAGE_BACKOFF_CAP = 30.0
@@ -88,8 +90,7 @@ class Runner:
                 loaded.update(await IO_PREFETCH[kind](session, [j for j in io_jobs if j.kind == kind]))
             session.expunge_all()  # the claimed rows go to the lanes as they are: no second load per job
         self._completed(completed)
-        for job_id, kind in claimed:
-            await self._run_one(job_id, kind)
+        await self._run_claimed(claimed)
         claimed_at = time.monotonic()
         for lane_jobs in lanes.values():
             task = asyncio.create_task(self._run_lane(lane_jobs, claimed_at, loaded))
@@ -137,6 +138,41 @@ class Runner:
             async with self.ctx.db.transaction() as session:
                 completed = await self._complete_io(session)
             self._completed(completed)
+
+    async def _run_claimed(self, claimed: list[tuple[int, str]]) -> None:
+        """Run claimed jobs in claim order; consecutive jobs of a batched kind share a transaction."""
+        i = 0
+        while i < len(claimed):
+            kind = claimed[i][1]
+            end = i + 1
+            if kind in BATCHED:
+                while end < len(claimed) and claimed[end][1] == kind:
+                    end += 1
+            ids = [job_id for job_id, _ in claimed[i:end]]
+            if len(ids) == 1 or not await self._run_batch(ids, kind):
+                for job_id in ids:
+                    await self._run_one(job_id, kind)
+            i = end
+
+    async def _run_batch(self, job_ids: list[int], kind: str) -> bool:
+        """Jobs of a batched kind in one transaction; False (nothing kept) when one of them failed."""
+        handler = HANDLERS[kind]
+        try:
+            async with self.ctx.db.transaction() as session:
+                rows = (await session.execute(_OWN_JOBS, {"ids": job_ids, "worker": self.ctx.worker})).scalars()
+                found = {job.id: job for job in rows}
+                for job_id in job_ids:
+                    job = found.get(job_id)
+                    if job is None:
+                        continue  # our lease ran out and another worker took the job
+                    await handler(self.ctx, session, job)
+                    job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
+            return True
+        except Exception as exc:  # noqa: BLE001 - each job runs again on its own, which records its failure
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):
+                raise
+            log.info("batched jobs run again one by one", kind=kind, jobs=len(job_ids), error=type(exc).__name__)
+            return False
 
     async def _run_one(self, job_id: int, kind: str) -> None:
         error: str | None = None
