@@ -13,6 +13,7 @@ so a URL changed or removed meanwhile is honoured by pending retries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -188,9 +189,17 @@ def _target(account: Account | None) -> Target | None:
     stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
     if not stored:
         return None
-    vault = secrets.vault()
-    return Target(url=vault.decrypt(stored["url"]), host=str(stored.get("host") or ""), events=stored.get("events"),
-                  secret=vault.decrypt(stored["secret"]))
+    url, secret = _decrypted(secrets.vault(), stored["url"], stored["secret"])
+    return Target(url=url, host=str(stored.get("host") or ""), events=stored.get("events"), secret=secret)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decrypted(vault: secrets.Vault, url: str, secret: str) -> tuple[str, str]:
+    """The stored URL and secret in clear, once per stored pair (decrypting was a noticeable part of each call).
+
+    Keyed by the ciphertexts: settings saved again are new ciphertexts, a new install key a new vault.
+    """
+    return vault.decrypt(url), vault.decrypt(secret)
 
 
 def smtp_response(details: dict[str, Any]) -> str:
