@@ -104,6 +104,9 @@ async def test_a_receiver_that_closes_kept_alive_connections_is_called_again_on_
                 await asyncio.sleep(0.05)  # the close arrives before the next call (and once, not)
                 assert await caller.request("POST", f"http://127.0.0.1:{server.port}/in", content=b"x=1") == 200
             assert server.opened == 3 and len(server.requests) == 3
+            # Called again at once, before the close may have arrived: a stale connection is replaced.
+            statuses = [await caller.request("GET", f"http://127.0.0.1:{server.port}/again") for _ in range(10)]
+            assert statuses == [200] * 10 and len(server.requests) == 13
         finally:
             await caller.aclose()
 

@@ -24,7 +24,7 @@ from tidings.net import sockets
 from tidings.net.addresses import UnsafeUrl
 from tidings.net.http import verified_context
 
-MAX_IDLE_PER_ORIGIN = 64
+MAX_IDLE_PER_ORIGIN = 128  # as many as the engine has calls in flight: no connection churn at full speed
 MAX_BODY = 1 << 20  # an answer's body is read and dropped; a longer one closes the connection
 _READ = 65536
 # Characters kept as written in a path or query: what is already percent-encoded stays so.
@@ -116,7 +116,11 @@ class Caller:
                 except (OSError, h11.ProtocolError, CallFailed) as exc:
                     self._drop(connection)
                     if reused and attempt == 1 and not connection.answered:
-                        continue  # the receiver closed the idle connection as we used it: once more on a new one
+                        # The receiver closed the idle connection as we used it (a restart closes them all):
+                        # once more, on a new one.
+                        for stale in self._idle.pop(key, ()):
+                            self._drop(stale)
+                        continue
                     raise (exc if isinstance(exc, CallFailed) else CallFailed(f"{type(exc).__name__}: {exc}")) from None
                 except BaseException:
                     self._drop(connection)  # cancelled or timed out mid-answer: its state is unknown
@@ -203,8 +207,8 @@ class Caller:
         for connection in connections:
             connection.close()
         for connection in connections:
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await connection.writer.wait_closed()
+            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+                await asyncio.wait_for(connection.writer.wait_closed(), 2)
 
 
 # One caller per (event loop, allow_private, timeout): a receiver's calls share its kept-alive connections.
