@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu  # noqa: E402
 
-N = int(os.environ.get("TIDINGS_BENCH_SMS", "3000"))
+N = int(os.environ.get("TIDINGS_BENCH_SMS", "6000"))
 RUNS = int(os.environ.get("TIDINGS_BENCH_RUNS", "3"))
 SMPP_QUERY = os.environ.get("TIDINGS_BENCH_SMPP_QUERY", "window=10&binds=2")
 VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,pg1,pg2").split(",")
