@@ -36,7 +36,7 @@ from tidings.engine.registry import (
 log = structlog.get_logger("tidings.engine")
 # Network-bound jobs that may wait on their receivers at the same time, beside the engine's other work.
 IO_CONCURRENCY = 128
-# A claimed job, if still ours; built once (building a statement cost about as much as running it).
+# A claimed job, if still ours; built once, not per job.
 _OWN_JOB = select(Job).where(Job.id == bindparam("id"), Job.locked_by == bindparam("worker"))
 _OWN_JOBS = select(Job).where(Job.id.in_(bindparam("ids", expanding=True)), Job.locked_by == bindparam("worker"))
 DISPATCH = "dispatch"
