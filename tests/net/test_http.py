@@ -6,43 +6,16 @@ Names are mapped to addresses by replacing the guard's resolver, so a name can "
 
 from __future__ import annotations
 
-import datetime
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tidings import net
 from tidings.net import addresses
 
-from helpers import Receiver
-
-
-@pytest.fixture
-def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Host name -> addresses, consulted by the guard before the system resolver."""
-    table: dict[str, list[str]] = {}
-    real = addresses.resolve
-
-    async def resolve(host: str, port: int) -> list[str]:
-        if host in table:
-            return list(table[host])
-        return await real(host, port)
-
-    monkeypatch.setattr(addresses, "resolve", resolve)
-    return table
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
+from helpers import Receiver, self_signed
 
 
 async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(dns: dict[str, list[str]],
@@ -98,26 +71,9 @@ async def test_a_host_that_does_not_resolve_is_a_connect_error() -> None:
             await client.get("http://does-not-exist.invalid/")
 
 
-def _certificate(tmp: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 async def test_tls_checks_the_host_name_while_connecting_to_the_address(dns: dict[str, list[str]],
                                                                         tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path, "hooks.test")
+    cert, key = self_signed(tmp_path, "hooks.test")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
     names: list[str | None] = []

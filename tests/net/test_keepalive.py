@@ -7,37 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from net.test_http import _certificate
 from tidings import net
 from tidings.messaging import notifications
-from tidings.net import addresses, keepalive
+from tidings.net import keepalive
 
-from helpers import Receiver
+from helpers import Receiver, self_signed
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@pytest.fixture
-def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    table: dict[str, list[str]] = {}
-    real = addresses.resolve
-
-    async def resolve(host: str, port: int) -> list[str]:
-        return list(table[host]) if host in table else await real(host, port)
-
-    monkeypatch.setattr(addresses, "resolve", resolve)
-    return table
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
 
 
 class Server:
@@ -180,7 +161,7 @@ async def test_private_targets_when_allowed_and_credentials_in_the_url(dns: dict
 
 async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_address(dns: dict[str, list[str]],
                                                                                  tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path, "hooks.test")
+    cert, key = self_signed(tmp_path, "hooks.test")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
     dns["hooks.test"] = dns["other.test"] = ["127.0.0.1"]
