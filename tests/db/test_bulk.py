@@ -41,3 +41,16 @@ async def test_every_object_gets_the_id_of_its_own_row(db: Database, account: Ne
 async def test_nothing_to_insert(db: Database) -> None:
     async with db.transaction() as s:
         await bulk.insert_all(s, [])
+
+
+async def test_untracked_objects_are_inserted_and_left_out_of_the_session(db: Database, account: NewAccount) -> None:
+    messages = [outbox.new_message(account_id=account.account_id, channel="sms", sender="ACME",
+                                   recipient=f"34666{i:06d}", body=f"body {i}") for i in range(3)]
+    async with db.transaction() as s:
+        await bulk.insert_all(s, messages, track=False)
+        assert [m.id for m in messages] == sorted({m.id for m in messages}) and messages[0].id is not None
+        assert not any(m in s for m in messages)
+        assert messages[0].status == "queued" and messages[0].attempts == 0  # defaults filled all the same
+    async with db.sessions() as s:
+        rows = (await s.execute(select(Message).order_by(Message.id))).scalars().all()
+    assert [(r.id, r.body) for r in rows] == [(m.id, f"body {i}") for i, m in enumerate(messages)]

@@ -10,6 +10,7 @@ the connection holds (BEGIN IMMEDIATE), where rows get consecutive rowids in the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Table, insert, inspect
@@ -22,27 +23,37 @@ from tidings.db.base import Base, table_of
 SQLITE_ROWS_PER_STATEMENT = 500
 
 
-def _fill_defaults(obj: Base, columns: Sequence[Column[Any]]) -> None:
+def _fill_defaults(obj: Base, plan: Sequence[tuple[str, Any, bool]]) -> None:
     """Give every column its Python-side default, as a flush would, so the row is complete without a reload.
 
     Written to the instance dict directly: the history is reset when the object becomes detached.
     """
     state = inspect(obj).dict
-    for column in columns:
-        if column.key in state:
+    for key, default, call in plan:
+        if key not in state:
+            state[key] = default(None) if call else default
+
+
+@lru_cache(maxsize=64)
+def _defaults(table: Table) -> list[tuple[str, Any, bool]]:
+    """(key, value or callable, whether to call it) per column but the primary key, worked out once per table."""
+    plan: list[tuple[str, Any, bool]] = []
+    for column in table.columns:
+        if column.primary_key:
             continue
         default = column.default
         if default is None and column.server_default is not None:
             # Writing NULL would override it, and the value is not known here without a reload.
             raise TypeError(f"{column.key}: only a server default; give it a Python default for insert_all")
         if default is None:
-            state[column.key] = None
+            plan.append((column.key, None, False))
         elif default.is_scalar:
-            state[column.key] = default.arg  # type: ignore[attr-defined]
+            plan.append((column.key, default.arg, False))  # type: ignore[attr-defined]
         elif default.is_callable:
-            state[column.key] = default.arg(None)  # type: ignore[attr-defined]
+            plan.append((column.key, default.arg, True))  # type: ignore[attr-defined]
         else:
             raise TypeError(f"{column.key}: unsupported column default {default!r}")
+    return plan
 
 
 async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], columns: Sequence[Column[Any]],
@@ -75,15 +86,20 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
     return ids
 
 
-async def insert_all(session: AsyncSession, objects: Sequence[Base]) -> None:
-    """INSERT transient objects of one model; they become persistent with their ids, as after a flush."""
+async def insert_all(session: AsyncSession, objects: Sequence[Base], *, track: bool = True) -> None:
+    """INSERT transient objects of one model; they become persistent with their ids, as after a flush.
+
+    `track=False` leaves them out of the session (ids set, read-only from then on): a thousand objects
+    added to the session cost more than inserting them, for callers that only read them back.
+    """
     if not objects:
         return
     table = table_of(type(objects[0]))
     (pk,) = table.primary_key.columns
     columns = [c for c in table.columns if c is not pk]
+    plan = _defaults(table)
     for obj in objects:
-        _fill_defaults(obj, columns)
+        _fill_defaults(obj, plan)
     if session.get_bind().dialect.name == "sqlite":
         ids = await _sqlite_insert(session, table, pk, columns, objects)
     else:
@@ -92,5 +108,6 @@ async def insert_all(session: AsyncSession, objects: Sequence[Base]) -> None:
         ids = list((await session.execute(stmt, rows)).scalars())
     for obj, new_id in zip(objects, ids, strict=True):
         setattr(obj, pk.key, new_id)
-        make_transient_to_detached(obj)
-        session.add(obj)
+        if track:
+            make_transient_to_detached(obj)
+            session.add(obj)

@@ -36,7 +36,7 @@ async def send_sms(body: SmsBody, request: Request, session: deps.Session, subje
         split_parts=body.splitParts, trans=body.trans, flash=body.flash, schedule_date=body.scheduleDate,
         expiration_date=body.expirationDate, notification_url=body.notificationUrl,
         campaign_name=body.campaignName, tags=body.tags, certified=body.certified, sub=body.sub,
-        available_times=body.availableTimes, otp_config=body.otpConfig))
+        available_times=body.availableTimes, otp_config=body.otpConfig), read_only=True)
     await session.commit()
     result: list[dict[str, Any]] = []
     for item in queued.results:

@@ -274,8 +274,13 @@ def _fit(text: str, encoding: str | None, max_parts: int) -> tuple[str, int] | i
     return 105 if length.parts > max_parts else (chosen, max(1, length.parts))
 
 
-async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, req: SmsInput) -> Queued:
-    """Validate the whole request, then open a sending and queue one message per valid recipient."""
+async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, req: SmsInput, *,
+               read_only: bool = False) -> Queued:
+    """Validate the whole request, then open a sending and queue one message per valid recipient.
+
+    `read_only`: the caller only reads the queued messages back (not tracked by the session, so not saved
+    again if changed).
+    """
     checked = check(req, allow_private=settings.outbound_allow_private)
     raws: list[Any] = _recipients(req.to)
     numbers = [normalize_phone(str(r)) if isinstance(r, str | int) and not isinstance(r, bool) else None
@@ -370,7 +375,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         queued.results.append(Outcome(number, message=message))
         if code is not None:
             issued.append((number, code, message))
-    await bulk.insert_all(session, messages)
+    await bulk.insert_all(session, messages, track=not read_only)
     await shortener.save(session)
     await session.flush()
     if issued:
