@@ -136,8 +136,11 @@ async def test_enforced_balance_refuses_at_dispatch(app: Any, db: Database, acco
         kinds = [(e.kind, e.details.get("code")) for e in
                  (await s.execute(select(Event).where(Event.message_id == mid))).scalars()]
         acc = await s.get(Account, account.account_id)
+        message = await s.get(Message, mid)
     assert kinds == [("rejected", "111")]
     assert acc is not None and acc.balance == Decimal("0.10")
+    # The quote the refusal was based on stays with the message.
+    assert message is not None and message.extra["pricing"]["price"] == "0.065"
 
 
 def _tidings(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

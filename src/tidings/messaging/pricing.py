@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from tidings.channels.base import SendResult
 from tidings.config import Settings, get_settings
 from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
@@ -270,9 +271,16 @@ async def credit(session: AsyncSession, account_id: int, amount: Decimal) -> Dec
 # --- dispatch time: quote into the message, refuse what the balance cannot cover, charge on sent ----------
 
 
+# The quotes the gate made for messages now being sent, by message id. Each is written into its message
+# (extra["pricing"]) with the send's outcome, in the record transaction, instead of by one more UPDATE
+# per message in the claim's. A message whose outcome is never recorded here is quoted again when claimed.
+_QUOTED: dict[int, dict[str, str | None]] = {}
+_QUOTED_MAX: Final = 100_000
+
+
 @delivery.gate
 async def pricing_gate(session: AsyncSession, message: Message, settings: Settings) -> delivery.Refuse | None:
-    """Record the quote on an outbound SMS (extra["pricing"]) and refuse it when enforcement is on and broke."""
+    """Quote an outbound SMS (kept in extra["pricing"] with its outcome); refuse it when enforcement is on and broke."""
     if message.channel != "sms" or message.direction != "out":
         return None
     q = price_list_for(settings).quote(message.recipient)
@@ -282,18 +290,28 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
     if surcharge:
         # Kept with the quote so the charge on "sent" uses the rate this gate checked the balance against.
         stored["surcharge"] = str(surcharge)
-    message.extra = {**(message.extra or {}), "pricing": stored}
     if settings.enforce_balance and (q.price > 0 or surcharge > 0):
         account = await session.get(Account, message.account_id)
-        if account is None:
-            return None
-        # The balance is debited only when the batch is recorded, so count what this batch already needs.
-        reserved: dict[int, Decimal] = session.info.setdefault("tidings.pricing.reserved", {})
-        needed = reserved.get(account.id, Decimal("0")) + q.price * _parts(message) + surcharge
-        if account.balance < needed:
-            return delivery.Refuse("rejected", "111", "Not enough credits")
-        reserved[account.id] = needed
+        if account is not None:
+            # The balance is debited only when the batch is recorded, so count what this batch already needs.
+            reserved: dict[int, Decimal] = session.info.setdefault("tidings.pricing.reserved", {})
+            needed = reserved.get(account.id, Decimal("0")) + q.price * _parts(message) + surcharge
+            if account.balance < needed:
+                message.extra = {**(message.extra or {}), "pricing": stored}
+                return delivery.Refuse("rejected", "111", "Not enough credits")
+            reserved[account.id] = needed
+    if len(_QUOTED) >= _QUOTED_MAX:
+        _QUOTED.clear()  # only messages given back unsent stay behind; they are quoted again
+    _QUOTED[message.id] = stored
     return None
+
+
+@delivery.outcome
+async def _keep_quote(session: AsyncSession, message: Message, result: SendResult) -> None:
+    """Write the gate's quote into the message with its outcome (the charge on "sent" reads it)."""
+    stored = _QUOTED.pop(message.id, None)
+    if stored is not None:
+        message.extra = {**(message.extra or {}), "pricing": stored}
 
 
 def _parts(message: Message) -> int:
