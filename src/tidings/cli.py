@@ -19,7 +19,7 @@ from tidings.cli_support import in_transaction
 from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
 from tidings.db.migrate import revision, upgrade
-from tidings.runtime import boot, run_loop, tune_gc
+from tidings.runtime import boot, run_loop, tune_gc, warm
 
 app = typer.Typer(help="Tidings: self-hosted outreach and messaging.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts and their credentials.", no_args_is_help=True)
@@ -77,6 +77,8 @@ def serve(
     if smtp_port is not None:
         settings.inbound_smtp_port = smtp_port
     application = create_app(settings, engine=not no_engine)
+    if not no_engine:
+        warm(settings)
     tune_gc()
     uvicorn.run(application, host=host, port=port, log_level=settings.log_level, **uvicorn_options(settings))
 
@@ -96,6 +98,7 @@ def worker() -> None:
         db = boot(settings)
         ctx = EngineContext(db, settings, providers_for(settings), worker_name())
         runner = Runner(ctx)
+        warm(settings)
         tune_gc()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

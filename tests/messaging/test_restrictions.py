@@ -100,3 +100,15 @@ async def test_operator_rules_hold_spain(app: Any, db: Database, account: NewAcc
     finally:
         app.state.settings.country_rules = None
     assert await _state(db, mid) == ([], datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+
+
+def test_a_broken_operator_file_is_reported_when_the_engine_starts(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    from tidings.runtime import warm
+
+    broken = tmp_path / "rules.json"
+    broken.write_text('{"countries": ')
+    with capture_logs() as logs:
+        warm(Settings(country_rules=broken))  # serve and worker call it before their first batch
+    assert any(entry["event"] == "country rules file ignored" for entry in logs)
