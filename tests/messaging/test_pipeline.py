@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tidings.channels.registry import build_provider
 from tidings.core.clock import ManualClock
@@ -63,6 +63,31 @@ async def test_sms_is_sent_then_delivered_by_the_sandbox(app: Any, db: Database,
     async with db.sessions() as s:
         counters = {(c.metric, c.value) for c in (await s.execute(select(StatCounter))).scalars()}
     assert counters == {("sent", 1), ("delivered", 1)}
+
+
+async def test_a_batch_of_sandbox_deliveries_reads_its_messages_in_one_query(app: Any, db: Database,
+                                                                              account: NewAccount, runner: Runner,
+                                                                              clock: ManualClock) -> None:
+    app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered&delay=5s"))
+    mids = [await _queue(db, account, "sms", f"3466655{i:04d}", body="hi") for i in range(12)]
+    await runner.run_until_idle()
+    clock.advance(6)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.db.engine.sync_engine  # the runner's
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await runner.run_until_idle()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    for mid in mids:
+        assert await _events(db, mid) == ["sent", "delivered"]
+    # The twelve delivery events ran as one batch: their messages (and sendings, accounts) loaded together.
+    reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM messages" in s]
+    assert len(reads) == 1, statements
 
 
 async def test_email_goes_through_a_real_relay_with_unsubscribe_and_tracking(

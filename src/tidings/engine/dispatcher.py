@@ -308,7 +308,16 @@ async def dispatch(ctx: EngineContext) -> int:
     return len(ready)
 
 
-@job("provider.event", batched=True)
+async def _load_event_messages(session: AsyncSession, jobs: list[Job]) -> list[object]:
+    """A batch of provider events' messages with their sendings and accounts (the listeners read them)."""
+    wanted = sorted({int(j.payload["message_id"]) for j in jobs})
+    messages: list[Message] = []
+    for i in range(0, len(wanted), 500):
+        messages.extend((await session.execute(select(Message).where(Message.id.in_(wanted[i:i + 500])))).scalars())
+    return [*messages, *await _load_related(session, messages)]
+
+
+@job("provider.event", batched=True, prefetch=_load_event_messages)
 async def provider_event(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
     """A later outcome a provider announced (the sandbox's delivery report)."""
     payload = job_row.payload

@@ -23,6 +23,7 @@ from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hoo
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
 from tidings.engine.registry import (
+    BATCH_PREFETCH,
     BATCHED,
     HANDLERS,
     IO_HANDLERS,
@@ -161,6 +162,9 @@ class Runner:
             async with self.ctx.db.transaction() as session:
                 rows = (await session.execute(_OWN_JOBS, {"ids": job_ids, "worker": self.ctx.worker})).scalars()
                 found = {job.id: job for job in rows}
+                prefetch = BATCH_PREFETCH.get(kind)
+                # Held for the transaction: the session keeps loaded rows only while something references them.
+                held = await prefetch(session, list(found.values())) if prefetch and found else []  # noqa: F841
                 for job_id in job_ids:
                     job = found.get(job_id)
                     if job is None:
