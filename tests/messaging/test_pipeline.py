@@ -85,9 +85,11 @@ async def test_a_batch_of_sandbox_deliveries_reads_its_messages_in_one_query(app
         event.remove(engine, "before_cursor_execute", count)
     for mid in mids:
         assert await _events(db, mid) == ["sent", "delivered"]
-    # The twelve delivery events ran as one batch: their messages (and sendings, accounts) loaded together.
+    # The twelve delivery events ran as one batch: their messages (and sendings, accounts) loaded together,
+    # their events written together.
     reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM messages" in s]
     assert len(reads) == 1, statements
+    assert len([s for s in statements if s.lstrip().startswith("INSERT INTO events")]) == 1, statements
 
 
 async def test_email_goes_through_a_real_relay_with_unsubscribe_and_tracking(

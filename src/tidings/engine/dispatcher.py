@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
@@ -308,16 +309,19 @@ async def dispatch(ctx: EngineContext) -> int:
     return len(ready)
 
 
-async def _load_event_messages(session: AsyncSession, jobs: list[Job]) -> list[object]:
-    """A batch of provider events' messages with their sendings and accounts (the listeners read them)."""
+@asynccontextmanager
+async def _event_batch(session: AsyncSession, jobs: list[Job]) -> AsyncIterator[object]:
+    """A batch of provider events: their messages, sendings and accounts loaded at once, one INSERT of the events."""
     wanted = sorted({int(j.payload["message_id"]) for j in jobs})
     messages: list[Message] = []
     for i in range(0, len(wanted), 500):
         messages.extend((await session.execute(select(Message).where(Message.id.in_(wanted[i:i + 500])))).scalars())
-    return [*messages, *await _load_related(session, messages)]
+    held = [*messages, *await _load_related(session, messages)]
+    async with events.batch(session):
+        yield held
 
 
-@job("provider.event", batched=True, prefetch=_load_event_messages)
+@job("provider.event", batched=True, scope=_event_batch)
 async def provider_event(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
     """A later outcome a provider announced (the sandbox's delivery report)."""
     payload = job_row.payload

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -18,9 +18,10 @@ IoJobHandler = Callable[[EngineContext, Job], Awaitable[None]]
 # Loads, in the claim's transaction, what a round's jobs of one kind need: {job id: rows}, one query
 # for all of them instead of reads per job; the handler gets its entry from `prefetched()`.
 IoPrefetch = Callable[[AsyncSession, list[Job]], Awaitable[dict[int, Any]]]
-# Loads, in a batch's transaction, the rows its jobs will read (one query for all instead of one per job);
-# the runner holds what it returns for the batch, so handlers find the rows in the session's identity map.
-BatchPrefetch = Callable[[AsyncSession, list[Job]], Awaitable[list[object]]]
+# Wraps a batch's handlers in its transaction: loads the rows they will read (one query for all instead of
+# one per job; held while the batch runs, so handlers find them in the session's identity map) and may
+# open what the batch shares (one INSERT of all its events).
+BatchScope = Callable[[AsyncSession, list[Job]], AbstractAsyncContextManager[object]]
 # A loop does one round of its work and says how many items it handled.
 Loop = Callable[[EngineContext], Awaitable[int]]
 
@@ -35,25 +36,25 @@ LOOPS: dict[str, Loop] = {}
 
 # Kinds whose due jobs of one claim share one transaction (handled in claim order).
 BATCHED: set[str] = set()
-BATCH_PREFETCH: dict[str, BatchPrefetch] = {}
+BATCH_SCOPES: dict[str, BatchScope] = {}
 
 
 def job(kind: str, *, batched: bool = False,
-        prefetch: BatchPrefetch | None = None) -> Callable[[JobHandler], JobHandler]:
+        scope: BatchScope | None = None) -> Callable[[JobHandler], JobHandler]:
     """Register the handler of a job kind; it runs inside the job's transaction.
 
     `batched`: the claimed jobs of this kind run one after another in one transaction (a transaction's
     fixed cost is most of a small job's); if any of them fails, that transaction is rolled back and each
     job runs again in its own, as unbatched jobs do. For handlers that only touch the database.
-    `prefetch` (batched kinds): loads what the batch's jobs read, once, before they run.
+    `scope` (batched kinds): wraps a batch's handlers (see BatchScope).
     """
 
     def decorate(fn: JobHandler) -> JobHandler:
         HANDLERS[kind] = fn
         if batched:
             BATCHED.add(kind)
-            if prefetch is not None:
-                BATCH_PREFETCH[kind] = prefetch
+            if scope is not None:
+                BATCH_SCOPES[kind] = scope
         return fn
 
     return decorate

@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hoo
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
 from tidings.engine.registry import (
-    BATCH_PREFETCH,
+    BATCH_SCOPES,
     BATCHED,
     HANDLERS,
     IO_HANDLERS,
@@ -162,15 +163,14 @@ class Runner:
             async with self.ctx.db.transaction() as session:
                 rows = (await session.execute(_OWN_JOBS, {"ids": job_ids, "worker": self.ctx.worker})).scalars()
                 found = {job.id: job for job in rows}
-                prefetch = BATCH_PREFETCH.get(kind)
-                # Held for the transaction: the session keeps loaded rows only while something references them.
-                held = await prefetch(session, list(found.values())) if prefetch and found else []  # noqa: F841
-                for job_id in job_ids:
-                    job = found.get(job_id)
-                    if job is None:
-                        continue  # our lease ran out and another worker took the job
-                    await handler(self.ctx, session, job)
-                    job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
+                scope = BATCH_SCOPES.get(kind)
+                async with scope(session, list(found.values())) if scope is not None else nullcontext():
+                    for job_id in job_ids:
+                        job = found.get(job_id)
+                        if job is None:
+                            continue  # our lease ran out and another worker took the job
+                        await handler(self.ctx, session, job)
+                        job.status, job.finished_at, job.locked_until, job.last_error = "done", clock.now(), None, None
             return True
         except Exception as exc:  # noqa: BLE001 - each job runs again on its own, which records its failure
             if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):

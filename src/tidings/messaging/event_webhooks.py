@@ -34,6 +34,7 @@ from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tidings.core.ids import Kind
 from tidings.db.base import get_loaded
+from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
 from tidings.engine.registry import io_job, prefetched
@@ -243,8 +244,7 @@ async def on_event(session: AsyncSession, happened: events.Happened) -> None:
         payload["form_id"] = details["formId"]
     if message.channel == "email" and name in SMTP_EVENTS and (answer := smtp_response(details)):
         payload["smtp_response"] = answer
-    # Added without a flush: a dispatcher batch writes its events and jobs together at commit.
-    session.add(Job(kind=JOB_KIND, payload=payload, due_at=clock.now(), account_id=message.account_id))
+    await enqueue(session, JOB_KIND, payload, account_id=message.account_id)
 
 
 def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -> dict[str, str]:
@@ -276,9 +276,8 @@ async def send_test(session: AsyncSession, subject: AuthSubject) -> None:
     account = await _account(session, subject)
     if not (account.settings or {}).get(SETTINGS_KEY):
         raise ValidationFailed.on("url", "Set a notification URL first.")
-    session.add(Job(kind=JOB_KIND, due_at=clock.now(), account_id=account.id,
-                    payload={"test": True, "message_id": 0, "event": TEST_EVENT, "extra": {}, "retry": 0,
-                             "at": clock.as_utc(clock.now()).isoformat()}))
+    await enqueue(session, JOB_KIND, {"test": True, "message_id": 0, "event": TEST_EVENT, "extra": {}, "retry": 0,
+                                      "at": clock.as_utc(clock.now()).isoformat()}, account_id=account.id)
 
 
 def sample_fields(payload: dict[str, Any]) -> dict[str, str]:
