@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
-from tidings.db.models import Campaign, Enrollment, Message
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message
 from tidings.outreach.campaigns.service import receiving_statuses
 
 T = TypeVar("T")
@@ -63,15 +63,33 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
     return held.get(message.enrollment_id)
 
 
+# The message column naming each model `held` loads for a whole batch at once.
+_BATCHED_BY: dict[type[Any], str] = {Campaign: "campaign_id", Mailbox: "mailbox_id"}
+
+
 async def held(session: AsyncSession, model: type[T], pk: int | None) -> T | None:
-    """`session.get` that keeps the row for the rest of the transaction (campaigns, mailboxes)."""
+    """`session.get` that keeps the row for the rest of the transaction (campaigns, mailboxes).
+
+    A miss on a campaign or mailbox loads those of every message the session holds, in one query: the
+    dispatcher records a batch a message at a time, and a batch spans many mailboxes.
+    """
     if pk is None:
         return None
     cache: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
     key = (model, pk)
     if key not in cache:
+        field = _BATCHED_BY.get(model)
+        wanted = {pk}
+        if field is not None:
+            wanted |= {getattr(o, field) for o in list(session.identity_map.values()) if isinstance(o, Message)}
+        missing = sorted(k for k in wanted if k is not None and (model, k) not in cache)
+        cls: Any = model
         with session.no_autoflush:
-            cache[key] = await session.get(model, pk)
+            for i in range(0, len(missing), 500):
+                rows = await session.execute(select(cls).where(cls.id.in_(missing[i:i + 500])))
+                cache.update(((model, row.id), row) for row in rows.scalars())
+        for k in missing:
+            cache.setdefault((model, k), None)
     found: T | None = cache[key]
     return found
 
