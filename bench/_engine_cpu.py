@@ -1,0 +1,127 @@
+"""The engine's CPU per SMS, and the statements it runs: the A/B probe of docs/performance.md (session 6).
+
+Not part of `make bench` (the leading underscore). N SMS are accepted through the REST API in process
+(not timed), then the engine (one Runner, as `tidings serve` runs it: uvloop, tuned collector) sends
+them over SMPP to the fake SMSC in its own process, receipts on, until every receipt is recorded.
+Prints the wall time and the process CPU per message of that phase; with `--statements`, also how
+many times each SQL statement ran (accept and engine apart). SQLite unless TIDINGS_BENCH_DATABASE_URL
+names another database (it is emptied). `python bench/_engine_cpu.py [N] [--statements]`
+The process CPU is steadier than the end-to-end rates on a shared machine: compare two commits back to
+back with it (`git stash`, run, `git stash pop`, run).
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+import httpx  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
+
+from tidings.app import create_app  # noqa: E402
+from tidings.config import Settings  # noqa: E402
+from tidings.db.base import Base  # noqa: E402
+from tidings.db.models import Message  # noqa: E402
+from tidings.engine.context import EngineContext  # noqa: E402
+from tidings.engine.runner import Runner  # noqa: E402
+from tidings.runtime import run_loop, tune_gc, warm  # noqa: E402
+from tidings.tenancy.service import create_account  # noqa: E402
+
+N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
+STATEMENTS = "--statements" in sys.argv
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _print_counts(title: str, counts: collections.Counter[str]) -> None:
+    print(f"--- {title}")
+    for statement, n in counts.most_common(25):
+        print(f"{n:6d}  {statement}")
+    counts.clear()
+
+
+async def main(workdir: Path, smsc_port: int) -> None:
+    url = os.environ.get("TIDINGS_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    settings = Settings(database_url=url, secret_key="bench", data_dir=workdir, worker_batch=500,
+                        outbound_allow_private=True, rate_limits={"rest": "1000000/minute"},
+                        sms_url=f"smpp://tidings:secret@127.0.0.1:{smsc_port}?window=10&binds=2")
+    app = create_app(settings, engine=False)
+    counts: collections.Counter[str] = collections.Counter()
+    async with app.router.lifespan_context(app):
+        db = app.state.db
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(Base.metadata.create_all)
+        async with db.transaction() as s:
+            account = await create_account(s, name="Bench", email="bench@bench.test")
+        if STATEMENTS:
+            def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+                counts[re.sub(r"\s+", " ", statement)[:110]] += 1
+
+            event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        auth = base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
+            for first in range(0, N, 1000):
+                to = [f"34{600000000 + first + i}" for i in range(min(1000, N - first))]
+                r = await client.post("/api/rest/sms", headers={"Authorization": f"Basic {auth}"},
+                                      json={"to": to, "from": "TIDINGS", "message": "Your code is ready."})
+                r.raise_for_status()
+        if STATEMENTS:
+            _print_counts("accept", counts)
+        runner = Runner(EngineContext(db, settings, app.state.providers, "bench"))
+        warm(settings)
+        tune_gc()
+        wall, cpu = time.perf_counter(), time.process_time()
+        while True:
+            await runner.run_until_idle(max_rounds=10_000)
+            async with db.sessions() as s:
+                done = (await s.execute(select(func.count()).select_from(Message)
+                                        .where(Message.delivered_at.is_not(None)))).scalar()
+            if done == N:
+                break
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await app.state.providers.close()
+        if STATEMENTS:
+            _print_counts("engine", counts)
+        print(f"engine: {N} SMS in {wall:.2f} s ({N / wall:.0f}/s), process CPU {cpu:.2f} s, "
+              f"{cpu / N * 1e6:.0f} us per message")
+
+
+if __name__ == "__main__":
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    port = _free_port()
+    smsc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakes" / "smsc.py"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            run_loop(main(Path(tmp), port))
+    finally:
+        smsc.terminate()
+        smsc.wait(10)
