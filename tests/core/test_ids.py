@@ -26,6 +26,17 @@ def test_integer_ids_are_not_sequential_and_do_not_decode_as_another_kind() -> N
     assert all(IdCodec("other").from_int(Kind.MESSAGE, public) != pk for pk, public in enumerate(ids, 1))
 
 
+def test_an_integer_id_is_the_same_every_time_and_per_kind() -> None:
+    codec = IdCodec("secret")
+    first = [codec.to_int(kind, pk) for kind in (Kind.MESSAGE, Kind.CAMPAIGN) for pk in (1, 2, 1)]
+    again = [codec.to_int(kind, pk) for kind in (Kind.MESSAGE, Kind.CAMPAIGN) for pk in (1, 2, 1)]
+    fresh = IdCodec("secret")  # worked out anew, not remembered
+    assert first == again == [fresh.to_int(kind, pk) for kind in (Kind.MESSAGE, Kind.CAMPAIGN) for pk in (1, 2, 1)]
+    assert first[0] == first[2] and first[0] != first[3]
+    with pytest.raises(ValueError):
+        codec.to_int(Kind.MESSAGE, 0)
+
+
 def test_guessing_integer_ids_rarely_hits_one() -> None:
     codec = IdCodec("secret")
     hits = sum(codec.from_int(Kind.MESSAGE, guess) is not None for guess in range(1, 40_001))

@@ -60,6 +60,9 @@ _ROUNDS = 4
 MAX_INT_PK = (1 << (_INT_BITS - _TAG_BITS)) - 1
 
 
+_INTS_KEPT = 100_000
+
+
 class IdCodec:
     """Encodes and decodes public ids for one install secret."""
 
@@ -71,6 +74,9 @@ class IdCodec:
         self._aes = Cipher(algorithms.AES(digest[:16]), modes.ECB())
         self._int_key = hashlib.sha256(b"tidings-int-ids:" + digest).digest()
         self._tags: dict[Kind, int] = {}  # constant per kind; the hot path encodes thousands of ids a second
+        # Integer ids already worked out: a message's id goes into each of its notifications, and every
+        # notification of a sending carries the same campaign and sending ids (four HMACs each).
+        self._ints: dict[tuple[Kind, int], int] = {}
 
     def encode(self, kind: Kind, pk: int) -> str:
         return self._sqids.encode([int(kind), pk])
@@ -86,13 +92,19 @@ class IdCodec:
 
     def to_int(self, kind: Kind, pk: int) -> int:
         """The messaging dialect's integer id of a row: non-sequential, 1 to 2**52 - 1."""
+        found = self._ints.get((kind, pk))
+        if found is not None:
+            return found
         if not 0 < pk <= MAX_INT_PK:
             raise ValueError("primary key out of range for an integer public id")
         value = (pk << _TAG_BITS) | self._tag(kind)
         left, right = value >> _HALF, value & _HALF_MASK
         for rnd in range(_ROUNDS):
             left, right = right, left ^ self._round(kind, rnd, right)
-        return (left << _HALF) | right
+        if len(self._ints) >= _INTS_KEPT:
+            self._ints.clear()
+        found = self._ints[(kind, pk)] = (left << _HALF) | right
+        return found
 
     def from_int(self, kind: Kind, public: int) -> int | None:
         """The primary key behind an integer id, or None when it is not one of ours of this kind."""
