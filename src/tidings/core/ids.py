@@ -60,7 +60,7 @@ _ROUNDS = 4
 MAX_INT_PK = (1 << (_INT_BITS - _TAG_BITS)) - 1
 
 
-_INTS_KEPT = 100_000
+_INTS_KEPT = 20_000  # about 4 MB
 
 
 class IdCodec:
