@@ -309,6 +309,8 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
 @delivery.outcome
 async def _keep_quote(session: AsyncSession, message: Message, result: SendResult) -> None:
     """Write the gate's quote into the message with its outcome (the charge on "sent" reads it)."""
+    if message.channel != "sms" or message.direction != "out":
+        return  # only SMS are quoted (and each is quoted again by the gate before every send)
     stored = _QUOTED.pop(message.id, None)
     if stored is not None:
         message.extra = {**(message.extra or {}), "pricing": stored}
