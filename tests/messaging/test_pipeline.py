@@ -14,6 +14,7 @@ from tidings.channels.registry import build_provider
 from tidings.core.clock import ManualClock
 from tidings.db.engine import Database
 from tidings.db.models import Event, Message, StatCounter
+from tidings.engine import dispatcher
 from tidings.engine.runner import Runner
 from tidings.messaging import delivery, outbox
 from tidings.tenancy.service import NewAccount
@@ -126,6 +127,25 @@ async def test_email_goes_through_a_real_relay_with_unsubscribe_and_tracking(
     assert r.status_code == 200
     assert await _events(db, mid) == ["sent", "opened", "clicked", "unsubscribed"]
     assert (await client.post(path[:-3] + "xyz")).status_code == 404
+
+
+async def test_a_batch_holds_a_bounded_amount_of_prepared_mail(app: Any, db: Database, account: NewAccount,
+                                                               runner: Runner,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each prepared email is well over 2 KB: with a 2 KB budget a batch prepares one at a time, and gives
+    # the others back unprepared, their attempt not counted; every one is sent in the end, in order.
+    monkeypatch.setattr(dispatcher, "PREPARED_BYTES_PER_BATCH", 2048)
+    with smtp_sink() as sink:
+        app.state.providers.set("email", build_provider("email", sink.url()))
+        mids = [await _queue(db, account, "email", f"r{i}@example.test", sender="news@acme.test", subject=f"S{i}",
+                             html="<p>" + "x" * 3000 + "</p>") for i in range(4)]
+        await dispatcher.dispatch(runner.ctx)
+        assert len(sink.received) == 1, "the first message filled the budget: the others wait for the next batch"
+        waiting = [await _message(db, mid) for mid in mids[1:]]
+        assert all(m.status == "queued" and m.attempts == 0 and m.locked_by is None for m in waiting)
+        await runner.run_until_idle()
+    assert [m.message["Subject"] for m in sink.received] == ["S0", "S1", "S2", "S3"]
+    assert [(await _message(db, mid)).attempts for mid in mids] == [1, 1, 1, 1]
 
 
 async def test_relay_refusals(app: Any, db: Database, account: NewAccount, runner: Runner,

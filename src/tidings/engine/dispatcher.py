@@ -33,6 +33,9 @@ from tidings.messaging.delivery import BEFORE_GATES, GATES, OUTCOMES, Hold, Prep
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
+# What one batch may hold prepared in memory (emails with their attachments); the messages claimed beyond
+# it are given back unprepared and go in the next batch.
+PREPARED_BYTES_PER_BATCH = 64 * 1024 * 1024
 # Send failures that mean the provider could not be reached (an outage), not that it refused the message.
 UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
@@ -68,7 +71,13 @@ async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
 async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Sequence[Message], now: datetime,
                         ready: list[tuple[int, Prepared]]) -> None:
     """Expire, gate and prepare each claimed message; those ready to send are appended to `ready`."""
+    in_memory = 0
     for message in messages:
+        if in_memory > PREPARED_BYTES_PER_BATCH:
+            # Not attempted: as if never claimed (the next batch takes it first, it is due the longest).
+            message.status, message.attempts = "queued", message.attempts - 1
+            _release(message)
+            continue
         if message.expires_at is not None and message.expires_at <= now:
             await events.record(session, message, "expired", details={"detail": "expired before sending"})
             message.due_at = None
@@ -88,7 +97,9 @@ async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Seq
             _release(message)
             continue
         try:
-            ready.append((message.id, await preparer_for(message)(session, message, ctx.settings)))
+            prepared = await preparer_for(message)(session, message, ctx.settings)
+            ready.append((message.id, prepared))
+            in_memory += len(prepared.outbound.raw or b"") + len(prepared.outbound.body)
         except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
             log.warning("message cannot be prepared", message_id=message.id, error=str(exc))
             await events.record(session, message, "failed", details={"code": "prepare", "detail": str(exc)})
