@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     inbound_smtp_port: int | None = None
     inbound_smtp_host: str = "0.0.0.0"  # an MX target listens on every interface
-    worker_batch: int = 50
+    worker_batch: int = 200  # rows claimed per round; a batch of messages also holds a bounded size prepared
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5
     omni_step_timeout: int = 600  # seconds a fallback step may take to be delivered before the next one runs
