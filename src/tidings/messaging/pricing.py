@@ -274,8 +274,18 @@ async def credit(session: AsyncSession, account_id: int, amount: Decimal) -> Dec
 # The quotes the gate made for messages now being sent, by message id. Each is written into its message
 # (extra["pricing"]) with the send's outcome, in the record transaction, instead of by one more UPDATE
 # per message in the claim's. A message whose outcome is never recorded here is quoted again when claimed.
-_QUOTED: dict[int, dict[str, str | None]] = {}
-_QUOTED_MAX: Final = 100_000
+_QUOTED: dict[int, tuple[Quote, Decimal]] = {}
+_QUOTED_MAX: Final = 20_000  # a batch's worth is in use at a time; the rest were held or refused by later gates
+
+
+def _stored(q: Quote, surcharge: Decimal) -> dict[str, str | None]:
+    """A quote as the message keeps it (extra["pricing"])."""
+    stored = {"price": str(q.price), "mcc": q.mcc, "mnc": q.mnc, "country": q.country, "network": q.network,
+              "currency": q.currency}
+    if surcharge:
+        # Kept with the quote so the charge on "sent" uses the rate the gate checked the balance against.
+        stored["surcharge"] = str(surcharge)
+    return stored
 
 
 @delivery.gate
@@ -284,12 +294,7 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
     if message.channel != "sms" or message.direction != "out":
         return None
     q = price_list_for(settings).quote(message.recipient)
-    stored = {"price": str(q.price), "mcc": q.mcc, "mnc": q.mnc, "country": q.country, "network": q.network,
-              "currency": q.currency}
     surcharge = surcharge_for(bool((message.extra or {}).get("certified")), settings)
-    if surcharge:
-        # Kept with the quote so the charge on "sent" uses the rate this gate checked the balance against.
-        stored["surcharge"] = str(surcharge)
     if settings.enforce_balance and (q.price > 0 or surcharge > 0):
         account = await session.get(Account, message.account_id)
         if account is not None:
@@ -297,12 +302,12 @@ async def pricing_gate(session: AsyncSession, message: Message, settings: Settin
             reserved: dict[int, Decimal] = session.info.setdefault("tidings.pricing.reserved", {})
             needed = reserved.get(account.id, Decimal("0")) + q.price * _parts(message) + surcharge
             if account.balance < needed:
-                message.extra = {**(message.extra or {}), "pricing": stored}
+                message.extra = {**(message.extra or {}), "pricing": _stored(q, surcharge)}
                 return delivery.Refuse("rejected", "111", "Not enough credits")
             reserved[account.id] = needed
     if len(_QUOTED) >= _QUOTED_MAX:
-        _QUOTED.clear()  # only messages given back unsent stay behind; they are quoted again
-    _QUOTED[message.id] = stored
+        _QUOTED.clear()  # a message whose quote is dropped is charged at the price list's current rate
+    _QUOTED[message.id] = (q, surcharge)
     return None
 
 
@@ -311,9 +316,9 @@ async def _keep_quote(session: AsyncSession, message: Message, result: SendResul
     """Write the gate's quote into the message with its outcome (the charge on "sent" reads it)."""
     if message.channel != "sms" or message.direction != "out":
         return  # only SMS are quoted (and each is quoted again by the gate before every send)
-    stored = _QUOTED.pop(message.id, None)
-    if stored is not None:
-        message.extra = {**(message.extra or {}), "pricing": stored}
+    kept = _QUOTED.pop(message.id, None)
+    if kept is not None:
+        message.extra = {**(message.extra or {}), "pricing": _stored(*kept)}
 
 
 def _parts(message: Message) -> int:
