@@ -92,6 +92,11 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         with LATENCY.labels(dialect).time():
             response: Response = await call_next(request)
         REQUESTS.labels(dialect, str(response.status_code)).inc()
+        runner: Runner | None = getattr(request.app.state, "runner", None)
+        if runner is not None and request.method != "GET" and response.status_code < 300:
+            # A change that may have queued messages or jobs (an SMS sent, a campaign started): the engine
+            # in this process looks now instead of at its next poll (up to `worker_poll_seconds` later).
+            runner.wake()
         return response
 
     for module in (outreach_v1, rest, email_v1, omni_v1):

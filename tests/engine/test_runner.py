@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from tidings.engine import registry
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner
 from tidings.runtime import providers_for
+from tidings.tenancy.service import NewAccount
 
 RAN: list[tuple[str, int]] = []
 
@@ -246,3 +248,34 @@ async def test_batched_jobs_all_done_in_one_round(db: Database, settings: Settin
     async with db.sessions() as s:
         statuses = (await s.execute(select(Job.status).where(Job.kind.in_(("test.batched", "test.record"))))).scalars()
         assert set(statuses) == {"done"}
+
+
+async def test_an_api_request_wakes_the_engine_of_its_process(settings: Settings, db: Database,
+                                                              account: NewAccount) -> None:
+    # The engine polls every 30 s here: the SMS goes out at once only because the request woke it, and its
+    # delivery (a job the send queued) is recorded at once only because the busy dispatcher woke the jobs.
+    from asgi_lifespan import LifespanManager
+
+    from tidings.app import create_app
+    from tidings.channels.registry import build_provider
+    from tidings.db.models import Message
+
+    from helpers import basic
+
+    app = create_app(settings.model_copy(update={"worker_poll_seconds": 30.0}), engine=True)
+    async with LifespanManager(app):
+        app.state.providers.set("sms", build_provider("sms", "sandbox://?delivery=delivered"))
+        await asyncio.sleep(0.2)  # the engine's first rounds found nothing: it is waiting out its poll
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://tidings.test") as client:
+            r = await client.post("/api/rest/sms", headers=basic(account.username, account.api_password),
+                                  json={"to": ["34666555444"], "from": "TIDINGS", "message": "Your code: 1234"})
+        assert r.status_code == 202, r.text
+        for _ in range(100):
+            async with db.sessions() as s:
+                delivered = (await s.execute(select(func.count()).select_from(Message)
+                                             .where(Message.delivered_at.is_not(None)))).scalar()
+            if delivered:
+                break
+            await asyncio.sleep(0.05)
+        assert delivered == 1, "sent and delivered within 5 s, long before the next poll"

@@ -64,6 +64,7 @@ class Runner:
         self._io: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()  # network-bound jobs claimed and not finished: never claimed twice
         self._done: list[int] = []  # network-bound jobs that succeeded, marked done by the next round
+        self._wakes: list[asyncio.Event] = []  # one per cycle: `wake()` ends its idle wait
 
     async def run_jobs(self, limit: int | None = None) -> int:
         """Run the due jobs; network-bound ones are started in the background, as many as have a free slot."""
@@ -294,7 +295,10 @@ class Runner:
         """Repeat one round until stopped, idle for the poll interval when it found nothing to do."""
         health = self.ctx.health
         backoff = Backoff(first=max(0.2, self.ctx.settings.worker_poll_seconds), cap=OUTAGE_BACKOFF_CAP)
+        woken = asyncio.Event()
+        self._wakes.append(woken)
         while not self._stop.is_set():
+            woken.clear()  # work committed from now on is seen by this round or wakes the next
             try:
                 busy = await round_()
             except Exception as exc:  # noqa: BLE001 - a worker that exits stops sending while the API accepts
@@ -306,17 +310,32 @@ class Runner:
             health.up("engine")
             health.ticked()
             backoff.reset()
-            if not busy:
-                await self._idle()
+            if busy:
+                # What this round did may have queued work for the other cycle (a sent message's events and
+                # notifications, a job's messages): it looks now rather than at its next poll.
+                for other in self._wakes:
+                    if other is not woken:
+                        other.set()
+            else:
+                await self._idle(woken)
 
-    async def _idle(self) -> None:
-        """Wait for the poll interval, or less: until a network-bound job ends (its slot may take a due one)."""
-        stopping = asyncio.ensure_future(self._stop.wait())
+    async def _idle(self, woken: asyncio.Event) -> None:
+        """Wait for the poll interval, or less: until a network-bound job ends (its slot may take a due one)
+        or `wake()` is called."""
+        if woken.is_set():
+            return
+        waits = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(woken.wait())]
         try:
-            await asyncio.wait([stopping, *self._io], timeout=self.ctx.settings.worker_poll_seconds,
+            await asyncio.wait([*waits, *self._io], timeout=self.ctx.settings.worker_poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
+            for wait in waits:
+                wait.cancel()
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll: the API of this process has just queued some."""
+        for woken in self._wakes:
+            woken.set()
 
     def stop(self) -> None:
         self._stop.set()
