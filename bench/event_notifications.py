@@ -39,7 +39,7 @@ from tidings.runtime import boot, run_loop, tune_gc
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
-N = int(os.environ.get("TIDINGS_BENCH_EVENTS", "500"))
+N = int(os.environ.get("TIDINGS_BENCH_EVENTS", "2000"))
 RUNS = int(os.environ.get("TIDINGS_BENCH_RUNS", "3"))
 TIMEOUT = 600.0
 
