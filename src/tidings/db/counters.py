@@ -11,24 +11,17 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, event
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from tidings.db.at_commit import Pending
 from tidings.db.base import table_of
 from tidings.db.models import StatCounter
 
-_KEY = "tidings.pending_counters"
 CounterKey = tuple[int, str, int, int, date, str]
-
-
-def _pending(session: Session) -> defaultdict[CounterKey, int]:
-    pending: defaultdict[CounterKey, int] | None = session.info.get(_KEY)
-    if pending is None:
-        pending = session.info[_KEY] = defaultdict(int)
-    return pending
 
 
 async def bump(
@@ -43,14 +36,11 @@ async def bump(
     by: int = 1,
 ) -> None:
     """Add `by` to one counter when the caller's transaction commits."""
-    _pending(session.sync_session)[(account_id, scope, scope_id, step, day, metric)] += by
+    _COUNTERS.of(session.sync_session)[(account_id, scope, scope_id, step, day, metric)] += by
 
 
-def write_pending(session: Session) -> None:
+def _write(session: Session, pending: defaultdict[CounterKey, int]) -> None:
     """Upsert the accumulated counters; runs inside the committing transaction."""
-    pending: dict[CounterKey, int] | None = session.info.pop(_KEY, None)
-    if not pending:
-        return
     connection = session.connection()
     stmt = _UPSERTS[connection.dialect.name == "postgresql"]
     # A stable order keeps concurrent writers from deadlocking on PostgreSQL.
@@ -70,13 +60,5 @@ def _upsert(insert: Any) -> Any:
 
 
 _UPSERTS = {False: _upsert(sqlite_insert), True: _upsert(pg_insert)}
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    write_pending(session)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
+_COUNTERS: Pending[defaultdict[CounterKey, int]] = Pending("tidings.pending_counters", lambda: defaultdict(int),
+                                                           _write)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from phonenumbers import carrier
-from sqlalchemy import bindparam, event, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from tidings.config import Settings, get_settings
 from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
 from tidings.core.phones import parse_international, phone_country
+from tidings.db.at_commit import Pending
 from tidings.db.base import table_of
 from tidings.db.models import Account, Message, Sending
 from tidings.messaging import delivery, events
@@ -353,9 +354,6 @@ def _surcharge(message: Message) -> Decimal:
         return Decimal("0")
 
 
-_PENDING_CHARGES = "tidings.pricing.pending"
-
-
 @events.on_event("sent")
 async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> None:
     """Charge an SMS once, when it is first sent: message cost, sending cost and account balance together.
@@ -371,7 +369,7 @@ async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> No
     message.cost = cost
     if cost == 0:
         return
-    pending = _pending_charges(session.sync_session)
+    pending = _CHARGES.of(session.sync_session)
     if message.sending_id is not None:
         pending[(Sending, message.sending_id)] += cost
     pending[(Account, message.account_id)] += cost
@@ -385,24 +383,14 @@ def charge(session: AsyncSession, message: Message, cost: Decimal) -> None:
     message.cost = cost
     if cost == 0:
         return
-    pending = _pending_charges(session.sync_session)
+    pending = _CHARGES.of(session.sync_session)
     if message.sending_id is not None:
         pending[(Sending, message.sending_id)] += cost
     pending[(Account, message.account_id)] += cost
 
 
-def _pending_charges(session: Session) -> defaultdict[tuple[type[Any], int], Decimal]:
-    pending: defaultdict[tuple[type[Any], int], Decimal] | None = session.info.get(_PENDING_CHARGES)
-    if pending is None:
-        pending = session.info[_PENDING_CHARGES] = defaultdict(Decimal)
-    return pending
-
-
-def write_pending_charges(session: Session) -> None:
+def _write_charges(session: Session, pending: defaultdict[tuple[type[Any], int], Decimal]) -> None:
     """Add the accumulated costs to the sendings and debit the accounts, inside the committing transaction."""
-    pending: dict[tuple[type[Any], int], Decimal] | None = session.info.pop(_PENDING_CHARGES, None)
-    if not pending:
-        return
     # Sendings before accounts, each by id: a stable lock order keeps concurrent workers from deadlocking.
     connection = session.connection()
     for (model, pk), cost in sorted(pending.items(), key=lambda item: (item[0][0] is Account, item[0][1])):
@@ -416,16 +404,8 @@ _ADD_TO_SENDING = (update(_sendings).where(_sendings.c.id == bindparam("pk"))
                    .values(cost=_sendings.c.cost + bindparam("amount", type_=_sendings.c.cost.type)))
 _DEBIT_ACCOUNT = (update(_accounts).where(_accounts.c.id == bindparam("pk"))
                   .values(balance=_accounts.c.balance - bindparam("amount", type_=_accounts.c.balance.type)))
-
-
-@event.listens_for(Session, "before_commit")
-def _charge_before_commit(session: Session) -> None:
-    write_pending_charges(session)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_charges_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_CHARGES, None)
+_CHARGES: Pending[defaultdict[tuple[type[Any], int], Decimal]] = Pending(
+    "tidings.pricing.pending", lambda: defaultdict(Decimal), _write_charges)
 
 
 # --- email validation: a flat price per address (TIDINGS_EMAIL_VALIDATION_PRICE) in the price list's currency ---

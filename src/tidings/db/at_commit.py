@@ -1,0 +1,40 @@
+"""Work a transaction gathers in its session and writes in one go just before it commits.
+
+Counters, charges and jobs accumulate message by message through a batch; each kind is written by a few
+statements inside the committing transaction (so it commits or rolls back with the rest of it), and what
+was gathered is dropped when the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+class Pending(Generic[T]):
+    """One kind of gathered work, kept in `session.info[key]` and handed to `write` when the session commits."""
+
+    def __init__(self, key: str, empty: Callable[[], T], write: Callable[[Session, T], None]) -> None:
+        self.key, self._empty, self._write = key, empty, write
+        event.listen(Session, "before_commit", self._before_commit)
+        event.listen(Session, "after_rollback", self._drop)
+
+    def of(self, session: Session) -> T:
+        """What the session has gathered so far (empty at first); add to it."""
+        gathered: T | None = session.info.get(self.key)
+        if gathered is None:
+            gathered = session.info[self.key] = self._empty()
+        return gathered
+
+    def _before_commit(self, session: Session) -> None:
+        gathered: T | None = session.info.pop(self.key, None)
+        if gathered:
+            self._write(session, gathered)
+
+    def _drop(self, session: Session) -> None:
+        session.info.pop(self.key, None)
