@@ -16,7 +16,6 @@ import base64
 import collections
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 import httpx  # noqa: E402
-from sqlalchemy import event, func, select  # noqa: E402
+from common import free_port, post_sms, until_delivered, wait_port  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from tidings.app import create_app  # noqa: E402
 from tidings.config import Settings  # noqa: E402
 from tidings.db.base import Base  # noqa: E402
-from tidings.db.models import Message  # noqa: E402
 from tidings.engine.context import EngineContext  # noqa: E402
 from tidings.engine.runner import Runner  # noqa: E402
 from tidings.runtime import run_loop, tune_gc, warm  # noqa: E402
@@ -40,12 +39,6 @@ from tidings.tenancy.service import create_account  # noqa: E402
 
 N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
 STATEMENTS = "--statements" in sys.argv
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _print_counts(title: str, counts: collections.Counter[str]) -> None:
@@ -77,24 +70,14 @@ async def main(workdir: Path, smsc_port: int) -> None:
         auth = base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
-            for first in range(0, N, 1000):
-                to = [f"34{600000000 + first + i}" for i in range(min(1000, N - first))]
-                r = await client.post("/api/rest/sms", headers={"Authorization": f"Basic {auth}"},
-                                      json={"to": to, "from": "TIDINGS", "message": "Your code is ready."})
-                r.raise_for_status()
+            await post_sms(client, auth, N)
         if STATEMENTS:
             _print_counts("accept", counts)
         runner = Runner(EngineContext(db, settings, app.state.providers, "bench"))
         warm(settings)
         tune_gc()
         wall, cpu = time.perf_counter(), time.process_time()
-        while True:
-            await runner.run_until_idle(max_rounds=10_000)
-            async with db.sessions() as s:
-                done = (await s.execute(select(func.count()).select_from(Message)
-                                        .where(Message.delivered_at.is_not(None)))).scalar()
-            if done == N:
-                break
+        await until_delivered(runner, db, N)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         await app.state.providers.close()
         if STATEMENTS:
@@ -109,17 +92,11 @@ if __name__ == "__main__":
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    port = _free_port()
+    port = free_port()
     smsc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakes" / "smsc.py"), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port)
         with tempfile.TemporaryDirectory() as tmp:
             run_loop(main(Path(tmp), port))
     finally:

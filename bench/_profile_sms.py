@@ -18,12 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from sqlalchemy import func, select  # noqa: E402
+from common import until_delivered  # noqa: E402
 
 from tidings.channels.registry import build_provider  # noqa: E402
 from tidings.config import Settings  # noqa: E402
 from tidings.db.base import Base  # noqa: E402
-from tidings.db.models import Message  # noqa: E402
 from tidings.engine.context import EngineContext  # noqa: E402
 from tidings.engine.runner import Runner  # noqa: E402
 from tidings.messaging import outbox  # noqa: E402
@@ -57,14 +56,7 @@ async def main() -> None:
             profile = cProfile.Profile()
             started = time.perf_counter()
             profile.enable()
-            while True:
-                await runner.run_until_idle(max_rounds=10_000)
-                async with db.sessions() as s:
-                    done = (await s.execute(select(func.count()).select_from(Message)
-                                            .where(Message.delivered_at.is_not(None)))).scalar()
-                if done == N:
-                    break
-                await asyncio.sleep(0.01)
+            await until_delivered(runner, db, N)
             profile.disable()
             print(f"{N} messages submitted and delivered in {time.perf_counter() - started:.2f} s (profiled)")
             await providers.close()

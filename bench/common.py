@@ -1,21 +1,61 @@
-"""Helpers shared by benchmarks: a throwaway PostgreSQL when one can be started."""
+"""Helpers shared by benchmarks: ports, a throwaway PostgreSQL when one can be started, SMS through the API."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_port(port: int, seconds: float = 30) -> None:
+    """Return once something listens on the local port; RuntimeError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+async def post_sms(client: Any, auth: str, n: int, **fields: Any) -> None:
+    """POST n SMS to /api/rest/sms, 1,000 recipients a request (34600000000 upwards), through an httpx client."""
+    for first in range(0, n, 1000):
+        to = [f"34{600000000 + first + i}" for i in range(min(1000, n - first))]
+        r = await client.post("/api/rest/sms", headers={"Authorization": f"Basic {auth}"},
+                              json={"to": to, "from": "TIDINGS", "message": "Your code is ready.", **fields})
+        r.raise_for_status()
+
+
+async def until_delivered(runner: Any, db: Any, n: int) -> None:
+    """Run the engine until n messages have their delivery recorded."""
+    from sqlalchemy import func, select
+
+    from tidings.db.models import Message
+
+    while True:
+        await runner.run_until_idle(max_rounds=10_000)
+        async with db.sessions() as s:
+            done = (await s.execute(select(func.count()).select_from(Message)
+                                    .where(Message.delivered_at.is_not(None)))).scalar()
+        if done == n:
+            return
+        await asyncio.sleep(0.01)
 
 
 @contextmanager
@@ -26,7 +66,7 @@ def postgres() -> Iterator[str | None]:
         yield url
         return
     script = ROOT / "scripts" / "pg-throwaway.sh"
-    out = subprocess.run([str(script), "start", str(_free_port())], capture_output=True, text=True)
+    out = subprocess.run([str(script), "start", str(free_port())], capture_output=True, text=True)
     if out.returncode != 0:
         yield None
         return

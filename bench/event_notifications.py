@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import post_sms
 from sqlalchemy import func, select
 
 from tidings.app import create_app
@@ -123,12 +124,7 @@ async def _once(counter: httpx.AsyncClient, port: int, workdir: Path) -> dict[st
         auth = base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
-            for first in range(0, N, 1000):
-                to = [f"34{600000000 + first + i}" for i in range(min(1000, N - first))]
-                r = await client.post("/api/rest/sms", headers={"Authorization": f"Basic {auth}"},
-                                      json={"to": to, "from": "TIDINGS", "message": "Your code is ready.",
-                                            "notificationUrl": f"http://127.0.0.1:{port}/message?id=%i&s=%s"})
-                r.raise_for_status()
+            await post_sms(client, auth, N, notificationUrl=f"http://127.0.0.1:{port}/message?id=%i&s=%s")
         runner = Runner(EngineContext(app.state.db, settings, app.state.providers, "bench"))
         expected = (before[0] + 2 * N, before[1] + N)
         started = time.perf_counter()
