@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
     protection.install(app, deps.authenticate_request)
 
     @app.middleware("http")
-    async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def _after_each_request(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Request metrics, and a wake-up for the engine of this process (one middleware: each costs a hop)."""
         dialect = _dialect(request.url.path)
         with LATENCY.labels(dialect).time():
             response: Response = await call_next(request)
