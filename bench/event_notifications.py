@@ -36,7 +36,7 @@ from tidings.db.models import Message
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner
 from tidings.messaging import event_webhooks
-from tidings.runtime import boot, run_loop, tune_gc
+from tidings.runtime import boot, run_loop, tune_gc, warm
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
@@ -129,7 +129,8 @@ async def _once(counter: httpx.AsyncClient, port: int, workdir: Path) -> dict[st
         expected = (before[0] + 2 * N, before[1] + N)
         started = time.perf_counter()
         sent_at = 0.0
-        # The engine as `tidings serve` runs it: run_forever, with its own dispatcher cycle.
+        # The engine as `tidings serve` runs it: warmed, run_forever, with its own dispatcher cycle.
+        warm(settings)
         tune_gc()
         engine = asyncio.create_task(runner.run_forever())
         while time.perf_counter() - started < TIMEOUT:

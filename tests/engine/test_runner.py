@@ -181,6 +181,23 @@ async def test_a_network_job_waiting_past_its_lease_is_not_claimed_again(
     GATE.clear()
 
 
+async def test_network_jobs_in_flight_are_bounded_by_the_io_concurrency(db: Database, settings: Settings) -> None:
+    CALLS.clear()
+    GATE.clear()
+    GATE["open"] = asyncio.Event()
+    async with db.transaction() as s:
+        for n in range(12):
+            await enqueue(s, "test.call", {"message_id": 100 + n, "n": n})
+    runner = Runner(_ctx(db, settings.model_copy(update={"worker_io_concurrency": 5}), "A"))
+    assert await runner.run_jobs() == 5, "no more claimed than may wait on their receivers at once"
+    assert await runner.run_jobs() == 0, "every slot is taken while the receivers have not answered"
+    GATE["open"].set()
+    await runner.settle()
+    await runner.run_until_idle()
+    assert sorted(n for _, n in CALLS) == list(range(12))
+    GATE.clear()
+
+
 async def test_network_jobs_finish_while_the_dispatcher_is_still_sending(db: Database, settings: Settings) -> None:
     """run_forever gives the dispatcher its own cycle: a batch that takes long does not hold up other jobs."""
     CALLS.clear()

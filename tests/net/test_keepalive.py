@@ -113,6 +113,29 @@ async def test_statuses_bodies_and_failures() -> None:
     await net.close_shared_clients()
 
 
+async def test_interim_answers_bodies_ended_by_close_and_header_values_that_would_split_the_request() -> None:
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+    async with Server(interim) as server:
+        caller = keepalive.Caller(True, timeout=5, tls=ssl.create_default_context())
+        try:
+            assert await caller.request("POST", f"http://127.0.0.1:{server.port}/", content=b"a") == 204
+            assert await caller.request("POST", f"http://127.0.0.1:{server.port}/", content=b"b") == 204
+            assert server.opened == 1
+        finally:
+            await caller.aclose()
+    # No length: the body ends when the receiver closes; its status counts and the connection is not reused.
+    async with Server(b"HTTP/1.1 202 Accepted\r\nConnection: close\r\n\r\nqueued", close_after=1) as server:
+        caller = keepalive.Caller(True, timeout=5, tls=ssl.create_default_context())
+        try:
+            assert [await caller.request("GET", f"http://127.0.0.1:{server.port}/") for _ in range(2)] == [202, 202]
+            assert server.opened == 2
+            with pytest.raises(net.UnsafeUrl):
+                await caller.request("GET", f"http://127.0.0.1:{server.port}/", headers={"X-A": "1\r\nX-B: 2"})
+            assert len(server.requests) == 2, "nothing was sent"
+        finally:
+            await caller.aclose()
+
+
 async def test_a_silent_receiver_times_out() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # until the caller gives up and closes

@@ -36,8 +36,6 @@ from tidings.engine.registry import (
 )
 
 log = structlog.get_logger("tidings.engine")
-# Network-bound jobs that may wait on their receivers at the same time, beside the engine's other work.
-IO_CONCURRENCY = 128
 # A claimed job, if still ours; built once, not per job.
 _OWN_JOB = select(Job).where(Job.id == bindparam("id"), Job.locked_by == bindparam("worker"))
 _OWN_JOBS = select(Job).where(Job.id.in_(bindparam("ids", expanding=True)), Job.locked_by == bindparam("worker"))
@@ -70,7 +68,7 @@ class Runner:
         """Run the due jobs; network-bound ones are started in the background, as many as have a free slot."""
         settings = self.ctx.settings
         io_kinds = sorted(IO_HANDLERS)
-        free = IO_CONCURRENCY - len(self._io)
+        free = settings.worker_io_concurrency - len(self._io)
         async with self.ctx.db.transaction() as session:
             completed = await self._complete_io(session)
             jobs = await claim(session, Job, worker=self.ctx.worker, limit=limit or settings.worker_batch,
