@@ -14,11 +14,13 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 import httpx
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
@@ -521,3 +523,8 @@ async def test_a_repeated_delivery_is_notified_once_but_every_open_is(client: ht
     await runner.run_until_idle()
     # Other messages' POSTs run concurrently; one message's arrive in the order its events happened.
     assert [f["event"] for f in receiver.forms()] == ["delivered", "opened", "opened"]
+
+
+@given(st.dictionaries(st.text(), st.text(), max_size=10))
+def test_the_form_body_is_what_urlencode_writes(fields: dict[str, str]) -> None:
+    assert event_webhooks.form_body(fields) == urlencode(fields).encode()

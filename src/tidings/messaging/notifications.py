@@ -47,7 +47,10 @@ def retry_delay(retry: int) -> timedelta:
 
 
 def _minute(value: datetime | None) -> str:
-    return "" if value is None else clock.as_utc(value).strftime("%Y-%m-%d %H:%M")
+    if value is None:
+        return ""
+    at = clock.as_utc(value)  # formatted by hand: strftime was a noticeable part of a notification
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}"
 
 
 def _cost(value: Decimal | None) -> str:
