@@ -15,7 +15,7 @@ from tidings import api, dashboard, net
 from tidings.api import deps, email_v1, errors, omni_v1, outreach_v1, protection, rest
 from tidings.api import health as health_api
 from tidings.config import Settings, get_settings
-from tidings.engine import imap_poller, inbound_smtp
+from tidings.engine import imap_poller, inbound_smtp, wakeups
 from tidings.engine.context import EngineContext
 from tidings.engine.runner import Runner, release_worker, worker_name
 from tidings.logging import redact_access_log, redact_path
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         ctx = EngineContext(db, settings, app.state.providers, worker_name())
         app.state.health = ctx.health
         app.state.rate_limiter = deps.RateLimiter(settings, ctx.health)
+        app.state.notifier = None if db.sqlite else wakeups.Notifier(db)
         if engine:
             runner = Runner(ctx)
             app.state.runner = runner
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
                 app.state.runner.stop()
                 await runner_task
                 await release_worker(ctx)
+            if app.state.notifier is not None:
+                await app.state.notifier.close()
             await app.state.providers.close()
             await net.close_shared_clients()
             await db.dispose()
@@ -93,11 +96,16 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
         with LATENCY.labels(dialect).time():
             response: Response = await call_next(request)
         REQUESTS.labels(dialect, str(response.status_code)).inc()
-        runner: Runner | None = getattr(request.app.state, "runner", None)
-        if runner is not None and request.method != "GET" and response.status_code < 300:
+        if request.method != "GET" and response.status_code < 300:
             # A change that may have queued messages or jobs (an SMS sent, a campaign started): the engine
-            # in this process looks now instead of at its next poll (up to `worker_poll_seconds` later).
-            runner.wake()
+            # in this process, and on PostgreSQL every idle worker, looks now instead of at its next poll
+            # (up to `worker_poll_seconds` later).
+            runner: Runner | None = getattr(request.app.state, "runner", None)
+            if runner is not None:
+                runner.wake()
+            notifier: wakeups.Notifier | None = getattr(request.app.state, "notifier", None)
+            if notifier is not None:
+                notifier.poke()
         return response
 
     for module in (outreach_v1, rest, email_v1, omni_v1):

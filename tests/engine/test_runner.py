@@ -296,3 +296,68 @@ async def test_an_api_request_wakes_the_engine_of_its_process(settings: Settings
                 break
             await asyncio.sleep(0.05)
         assert delivered == 1, "sent and delivered within 5 s, long before the next poll"
+
+
+async def test_on_postgresql_an_api_without_engine_wakes_the_idle_workers(settings: Settings, db: Database,
+                                                                         account: NewAccount, backend: str) -> None:
+    # `serve --no-engine` and a worker polling every 30 s: the API's NOTIFY wakes the worker. Then its
+    # listening connection is killed (as a database restart would): it listens again and the next SMS is woken too.
+    if backend != "postgresql":
+        return  # SQLite has one process: its API wakes its own engine (the test above)
+    from asgi_lifespan import LifespanManager
+    from sqlalchemy import text
+    from structlog.testing import capture_logs
+
+    from tidings.app import create_app
+    from tidings.channels.registry import build_provider
+    from tidings.db.models import Message
+    from tidings.engine import wakeups
+
+    from helpers import basic
+
+    polling = settings.model_copy(update={"worker_poll_seconds": 30.0})
+    worker = Runner(EngineContext(db, polling, providers_for(polling), "W"))
+    worker.ctx.providers.set("sms", build_provider("sms", "sandbox://"))
+    app = create_app(polling, engine=False)
+
+    async def sent() -> int:
+        async with db.sessions() as s:
+            return int((await s.execute(select(func.count()).select_from(Message)
+                                        .where(Message.sent_at.is_not(None)))).scalar_one())
+
+    async def send_and_wait(client: httpx.AsyncClient, expected: int) -> None:
+        r = await client.post("/api/rest/sms", headers=basic(account.username, account.api_password),
+                              json={"to": ["34666555444"], "from": "TIDINGS", "message": "Your code: 1234"})
+        assert r.status_code == 202, r.text
+        for _ in range(100):
+            if await sent() == expected:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("not sent within 5 s: the worker was not woken")
+
+    with capture_logs() as logs:
+        async with LifespanManager(app):
+            task = asyncio.create_task(worker.run_forever())
+            try:
+                await asyncio.sleep(0.5)  # listening, and idle until its next poll
+                transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+                async with httpx.AsyncClient(transport=transport, base_url="http://tidings.test") as client:
+                    await send_and_wait(client, 1)
+                    async with db.engine.connect() as conn:
+                        killed = (await conn.execute(text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE :q"),
+                            {"q": f'LISTEN "{wakeups.CHANNEL}"%'})).all()
+                        await conn.commit()
+                    assert killed, "the worker's listening connection was found"
+                    for _ in range(100):
+                        if any(e["event"] == "wake-ups received again" for e in logs):
+                            break
+                        await asyncio.sleep(0.05)
+                    await send_and_wait(client, 2)
+            finally:
+                worker.stop()
+                await asyncio.wait_for(task, 10)
+                await worker.ctx.providers.close()
+    events = [e["event"] for e in logs]
+    assert "wake-ups not received, polling until the database answers again" in events
+    assert "wake-ups received again" in events

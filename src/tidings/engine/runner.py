@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.core import clock
 from tidings.db.models import Job
 from tidings.db.queue import claim
-from tidings.engine import plugins  # noqa: F401 - registers loops, jobs and hooks
+from tidings.engine import (
+    plugins,  # noqa: F401 - registers loops, jobs and hooks
+    wakeups,
+)
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
 from tidings.engine.registry import (
@@ -284,6 +287,9 @@ class Runner:
         cycles = [self._cycle(lambda: self.tick(skip=(DISPATCH,)))]
         if DISPATCH in LOOPS:
             cycles.append(self._cycle(lambda: LOOPS[DISPATCH](self.ctx)))
+        if not self.ctx.db.sqlite:
+            # Other processes (the API of `serve --no-engine`) NOTIFY when they queue work: no poll to wait out.
+            cycles.append(wakeups.listen(self.ctx.db, self.wake, self._stop))
         await asyncio.gather(*cycles)
         await self.settle()  # each call is bounded by its HTTP timeout
         health.engine_state = "stopped"
