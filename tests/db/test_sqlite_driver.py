@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tidings.db.engine import make_engine
-from tidings.db.sqlite_driver import OneTripDbapi
+from tidings.db.sqlite_driver import OneTripDbapi, deferred_writes
 
 
 async def test_statements_rows_counts_and_errors(tmp_path: Path) -> None:
@@ -42,6 +42,42 @@ async def test_statements_rows_counts_and_errors(tmp_path: Path) -> None:
             await conn.rollback()
             streamed = [row async for row in await conn.stream(text("SELECT name FROM t ORDER BY id"))]
             assert [r[0] for r in streamed] == ["a", "b", "c", "d", "e!", "f!"]
+    finally:
+        await engine.dispose()
+
+
+async def test_deferred_writes_go_with_the_commit_and_fail_it_as_a_whole(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)"))
+            await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (name) VALUES ('b')"))
+            with deferred_writes(conn.sync_connection):
+                await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "c"}, {"n": "d"}])
+                await conn.execute(text("UPDATE t SET name = 'a!' WHERE name = 'a'"))
+                back = await conn.execute(text("INSERT INTO t (name) VALUES ('e') RETURNING id"))
+                assert back.scalar_one() == 5, "a statement that returns rows is not deferred (nor what came before)"
+                await conn.execute(text("INSERT INTO t (name) VALUES ('f')"))
+                held = conn.sync_connection.connection.dbapi_connection.deferred  # type: ignore[union-attr]
+                assert [sql for _, _, sql, _ in held] == ["INSERT INTO t (name) VALUES ('f')"], "waits for the commit"
+        async with engine.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+        assert names == ["a!", "b", "c", "d", "e", "f"], "every write, in order, with the commit"
+
+        # A deferred write that fails fails the commit, and nothing of the transaction stays.
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (name) VALUES ('g')"))
+                with deferred_writes(conn.sync_connection):
+                    await conn.execute(text("INSERT INTO t (name) VALUES ('b')"))  # not unique
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 6
+            # The connection is usable afterwards, its deferred writes forgotten.
+            await conn.execute(text("INSERT INTO t (name) VALUES ('h')"))
+            await conn.commit()
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 7
     finally:
         await engine.dispose()
 

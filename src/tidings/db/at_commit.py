@@ -13,6 +13,8 @@ from typing import Generic, TypeVar
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from tidings.db.sqlite_driver import deferred_writes
+
 T = TypeVar("T")
 
 
@@ -34,7 +36,9 @@ class Pending(Generic[T]):
     def _before_commit(self, session: Session) -> None:
         gathered: T | None = session.info.pop(self.key, None)
         if gathered:
-            self._write(session, gathered)
+            session.flush()  # what the unit of work writes checks its row counts: not deferred
+            with deferred_writes(session.connection()):  # on SQLite, written with the COMMIT's trip to its thread
+                self._write(session, gathered)
 
     def _drop(self, session: Session) -> None:
         session.info.pop(self.key, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import aiosqlite
@@ -22,11 +23,17 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.engine import Connection
 
 try:  # SQLAlchemy 2.1 names it await_; 2.0 only await_only
     from sqlalchemy.util.concurrency import await_ as await_only
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only
+
+
+# A write held for the next trip: the transaction's BEGIN if it was the first statement, executemany or not,
+# the SQL and its parameters.
+Deferred = tuple[str | None, bool, str, Any]
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -63,8 +70,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def arraysize(self, value: int) -> None:
         self._size = value
 
-    def _run(self, begin: str | None, many: bool, operation: str, parameters: Any) -> None:
-        """In the connection's thread: the transaction's deferred BEGIN, then the statement's whole cursor life."""
+    def _run(self, begin: str | None, many: bool, operation: str, parameters: Any,
+             deferred: list[Deferred] | None = None) -> None:
+        """In the connection's thread: the transaction's deferred BEGIN and writes, then the statement's whole
+        cursor life."""
+        if deferred:
+            _run_deferred(self._connection._conn, deferred)
         if begin is not None:
             self._connection._conn.execute(begin)
         cursor: sqlite3.Cursor = self._connection._conn.cursor()
@@ -86,7 +97,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         assert isinstance(adapt, OneTripConnection)
         async with adapt._execute_mutex:
             begin, adapt.begin_pending, adapt.dirty = adapt.begin_pending, None, True
-            await self._connection._execute(self._run, begin, many, operation, parameters)
+            if adapt.deferring and "RETURNING" not in operation:
+                # A write whose result nobody reads: it goes with the connection's next trip (at the latest its COMMIT).
+                adapt.deferred.append((begin, many, operation, parameters))
+                self._description, self._rowcount, self._lastrowid = None, -1, None
+                self._rows.clear()
+                return
+            deferred, adapt.deferred = adapt.deferred, []
+            await self._connection._execute(self._run, begin, many, operation, parameters, deferred)
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
@@ -132,13 +150,15 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """The connection runs in autocommit mode (isolation_level None): a transaction is open only after a BEGIN."""
 
-    __slots__ = ("begin_pending", "dirty")
+    __slots__ = ("begin_pending", "dirty", "deferring", "deferred")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.begin_pending: str | None = None
         self.dirty = False  # a statement ran since the last commit or rollback
+        self.deferring = False  # inside `deferred_writes`
+        self.deferred: list[Deferred] = []  # writes waiting for the next trip
 
     def defer_begin(self, sql: str) -> None:
         """Open the transaction with this BEGIN, sent together with its first statement."""
@@ -158,15 +178,60 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self.begin_pending = None
-        if self.dirty:
+        deferred, self.deferred = self.deferred, []
+        if deferred:
+            try:  # the transaction's last writes and its COMMIT in one trip
+                await_only(self._connection._execute(_commit_after, self._connection._conn, deferred))
+            except Exception as error:
+                self.dirty = True  # the caller rolls back
+                self._handle_exception(error)
+            self.dirty = False
+        elif self.dirty:
             super().commit()
             self.dirty = False
 
     def rollback(self) -> None:
         self.begin_pending = None
+        self.deferred = []
         if self.dirty:
             super().rollback()
             self.dirty = False
+
+
+def _run_deferred(conn: sqlite3.Connection, deferred: list[Deferred]) -> None:
+    for begin, many, operation, parameters in deferred:
+        if begin is not None:
+            conn.execute(begin)
+        if many:
+            conn.executemany(operation, parameters)
+        elif parameters is None:
+            conn.execute(operation)
+        else:
+            conn.execute(operation, parameters)
+
+
+def _commit_after(conn: sqlite3.Connection, deferred: list[Deferred]) -> None:
+    _run_deferred(conn, deferred)
+    conn.commit()
+
+
+@contextmanager
+def deferred_writes(connection: Connection) -> Iterator[None]:
+    """Writes on this connection in this block (without RETURNING) go to SQLite with its next trip, usually the
+    COMMIT, instead of one trip each; an error surfaces there and fails the transaction as it would have here.
+
+    Nothing in the block may read what it writes or count the rows it changed (flush ORM changes first: the unit
+    of work checks its UPDATEs' row counts). On other databases it changes nothing.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    if not isinstance(dbapi_connection, OneTripConnection) or dbapi_connection.deferring:
+        yield
+        return
+    dbapi_connection.deferring = True
+    try:
+        yield
+    finally:
+        dbapi_connection.deferring = False
 
 
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):

@@ -24,6 +24,7 @@ from tidings.core import clock
 from tidings.db.base import table_of
 from tidings.db.counters import bump
 from tidings.db.models import Event, Message
+from tidings.db.sqlite_driver import deferred_writes
 
 # Outcomes after which nothing more is sent for the message.
 FAILURES = ("undelivered", "bounced", "rejected", "expired", "failed")
@@ -83,7 +84,12 @@ async def batch(session: AsyncSession) -> AsyncIterator[None]:
     try:
         yield
         if rows:
-            await session.execute(insert(table_of(Event)), rows)
+            await session.flush()  # the messages' changes first: what the unit of work writes is not deferred
+            # On SQLite the INSERT goes with the transaction's next trip (the COMMIT, in the dispatcher's batches).
+            connection = (await session.connection()).sync_connection
+            assert connection is not None
+            with deferred_writes(connection):
+                await session.execute(insert(table_of(Event)), rows)
     finally:
         info.pop(_BATCH, None)
 
