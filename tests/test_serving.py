@@ -92,3 +92,28 @@ async def test_metrics_are_off_unless_a_token_is_set(app: Any, client: httpx.Asy
     assert (await client.get("/metrics", headers={"Authorization": "Bearer nope"})).status_code == 401
     r = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
     assert r.status_code == 200 and "tidings_http_requests_total" in r.text
+
+
+async def test_the_start_up_warm_up_is_seen_by_no_log_and_no_metric(settings: Settings, db: Database,
+                                                                  account: NewAccount) -> None:
+    # Route matching is prepared at start (FastAPI builds it on the first request otherwise): the internal
+    # request that does it must not be counted, logged or answered to anyone, and the first real call works.
+    from structlog.testing import capture_logs
+
+    from tidings.app import REQUESTS
+
+    def counted() -> float:
+        return sum(s.value for metric in REQUESTS.collect() for s in metric.samples if s.name.endswith("_total"))
+
+    before = counted()
+    app = create_app(settings)
+    with capture_logs() as logs:
+        async with LifespanManager(app):
+            assert counted() == before
+            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://tidings.test") as client:
+                r = await client.post("/api/rest/sms", headers=basic(account.username, account.api_password),
+                                      json={"to": ["34666555444"], "from": "TIDINGS", "message": "first"})
+            assert r.status_code == 202, r.text
+    assert counted() == before + 1
+    assert not [e for e in logs if "warm" in str(e.get("path", ""))]

@@ -34,6 +34,22 @@ def _dialect(path: str) -> str:
     return "other"
 
 
+async def _warm_routes(app: FastAPI) -> None:
+    """Match a path no route has, once, at start: FastAPI builds every route's matching context on the first
+    request that looks at it (about 0.3 s for all of ours), which the first API call after a restart paid."""
+    scope = {"type": "http", "method": "GET", "path": "/_warm-up", "raw_path": b"/_warm-up", "root_path": "",
+             "query_string": b"", "headers": [], "scheme": "http", "server": ("127.0.0.1", 80),
+             "http_version": "1.1"}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: object) -> None:
+        return None
+
+    await app.router(scope, receive, send)  # the router alone: no middleware, logs or metrics see it
+
+
 def create_app(settings: Settings | None = None, *, engine: bool = False) -> FastAPI:
     """Build the app; with `engine=True` the job runner runs inside the server process."""
     settings = settings or get_settings()
@@ -54,6 +70,7 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
             runner = Runner(ctx)
             app.state.runner = runner
             runner_task = asyncio.create_task(runner.run_forever())
+        await _warm_routes(app)
         smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port, settings.inbound_smtp_host,
                                                 health=ctx.health)
                        if settings.inbound_smtp_port else None)
