@@ -93,6 +93,53 @@ async def test_a_batch_of_sandbox_deliveries_reads_its_messages_in_one_query(app
     assert len([s for s in statements if s.lstrip().startswith("INSERT INTO events")]) == 1, statements
 
 
+async def test_outcomes_are_recorded_on_the_claims_rows_and_read_back_after_a_failed_record(
+        app: Any, db: Database, account: NewAccount, runner: Runner) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from tidings.channels.base import SendResult
+
+    app.state.providers.set("sms", build_provider("sms", "sandbox://?delay=1h"))  # delivered much later
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    failures = [OperationalError("UPDATE messages", {}, ConnectionError("the database went away"))]
+
+    async def fail_once(session: Any, message: Message, result: SendResult) -> None:
+        if failures:
+            raise failures.pop()
+
+    async def run(n: int, first: int) -> list[int]:
+        mids = [await _queue(db, account, "sms", f"3466655{first + i:04d}", body="hi") for i in range(n)]
+        statements.clear()
+        event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            await runner.run_until_idle()
+        finally:
+            event.remove(app.state.db.engine.sync_engine, "before_cursor_execute", count)
+        for mid in mids:
+            assert await _events(db, mid) == ["sent"]
+            assert (await _message(db, mid)).status == "sent"
+        return mids
+
+    def read_back() -> list[str]:
+        return [s for s in statements if "FROM messages LEFT OUTER JOIN sendings" in s]
+
+    await run(5, 0)
+    assert read_back() == [], "the claim's rows were recorded on, not read again"
+    delivery.OUTCOMES.append(fail_once)
+    try:
+        await run(5, 10)
+    finally:
+        delivery.OUTCOMES.remove(fail_once)
+    assert not failures and len(read_back()) == 1, "after the failed attempt the rows were read back"
+    async with db.sessions() as s:
+        counted = [(c.metric, c.value) for c in (await s.execute(select(StatCounter))).scalars()]
+    assert sorted(counted) == [("sent", 1)] * 10, "each outcome counted once (one sending per message here)"
+
+
 async def test_email_goes_through_a_real_relay_with_unsubscribe_and_tracking(
         app: Any, client: httpx.AsyncClient, db: Database, account: NewAccount, runner: Runner) -> None:
     with smtp_sink() as sink:

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -41,6 +42,19 @@ UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
 
 
+@dataclass
+class Claimed:
+    """A batch's messages as the claim left them (by id) with their accounts and sendings, detached: its record
+    transactions attach them again instead of reading them back (no row changes under a lease but ours).
+
+    `usable` turns False when a record transaction fails: its rollback expired what it had attached.
+    """
+
+    messages: dict[int, Message] = field(default_factory=dict)
+    related: list[object] = field(default_factory=list)
+    usable: bool = True
+
+
 def retry_delay(attempt: int) -> timedelta:
     """1, 2, 4 ... minutes, at most one hour, between transient failures."""
     return timedelta(minutes=min(60, 2 ** max(0, attempt - 1)))
@@ -50,22 +64,25 @@ def _release(message: Message) -> None:
     message.locked_until, message.locked_by = None, None
 
 
-async def _claim_and_prepare(ctx: EngineContext) -> list[tuple[int, Prepared]]:
+async def _claim_and_prepare(ctx: EngineContext) -> tuple[list[tuple[int, Prepared]], Claimed]:
     ready: list[tuple[int, Prepared]] = []
     now = clock.now()
+    claimed = Claimed()
     async with ctx.db.transaction() as session:
         messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
                                lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
                                where=[Message.direction == "out", Message.status.in_(("queued", "sending"))])
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
-        related = await _load_related(session, messages)  # noqa: F841 - held for the transaction
+        related = await _load_related(session, messages)
         with session.no_autoflush:
             for hook in BEFORE_GATES:
                 await hook(session, messages, ctx.settings)
         async with events.batch(session):
             await _prepare_each(ctx, session, messages, now, ready)
-    return ready
+        claimed.messages = {m.id: m for m in messages}
+        claimed.related = related
+    return ready, claimed
 
 
 async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Sequence[Message], now: datetime,
@@ -140,7 +157,8 @@ def _send_until(ctx: EngineContext, claimed_at: datetime) -> datetime:
     return claimed_at + timedelta(seconds=lease - max(1.0, lease * 0.2))
 
 
-async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]], send_until: datetime) -> None:
+async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]], send_until: datetime,
+                           claimed: Claimed | None = None) -> None:
     """Send concurrently (one lane per provider key) and record each outcome as soon as it is known.
 
     Outcomes are committed by one recorder while the sends go on, each commit taking every outcome
@@ -169,7 +187,7 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
             pending.clear()
             waiting.clear()
             try:
-                await _record_patiently(ctx, batch, lease_ends)
+                await _record_patiently(ctx, batch, lease_ends, claimed)
             finally:
                 # On failure too: the lanes wake, see that the recorder ended, and stop sending.
                 for future in done:
@@ -243,7 +261,8 @@ async def _give_back(ctx: EngineContext, message_ids: list[int]) -> None:
             .execution_options(synchronize_session=False))
 
 
-async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], lease_ends: float) -> None:
+async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], lease_ends: float,
+                            claimed: Claimed | None = None) -> None:
     """Record outcomes, waiting out a database outage while the lease still keeps other workers off them.
 
     The provider has accepted these messages: given up, they would be sent again once the lease lapses.
@@ -251,9 +270,11 @@ async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], 
     backoff = Backoff(first=0.2, cap=2.0)
     while True:
         try:
-            await _record_all(ctx, results)
+            await _record_all(ctx, results, claimed if claimed is not None and claimed.usable else None)
             return
         except Exception as exc:
+            if claimed is not None:
+                claimed.usable = False  # read back from now on
             if not is_unavailable(exc) or time.monotonic() + backoff.first >= lease_ends:
                 raise
             ctx.health.down(DATABASE, exc)
@@ -266,13 +287,15 @@ _RECORDED = (select(Message, Sending, Account).outerjoin(Sending, Sending.id == 
              .order_by(Message.id))  # events are written in message order, whatever the join's plan
 
 
-async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> None:
+async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claimed: Claimed | None = None) -> None:
     now = clock.now()
     async with ctx.db.transaction() as session, events.batch(session):
-        # Outcome hooks and event listeners look up each message's sending and account: loaded with the
-        # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
-        loaded = (await session.execute(_RECORDED, {"ids": list(results)})).all()
-        rows = [row[0] for row in loaded]
+        rows = _attach(session, results, claimed) if claimed is not None else None
+        if rows is None:
+            # Outcome hooks and event listeners look up each message's sending and account: loaded with the
+            # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
+            loaded = (await session.execute(_RECORDED, {"ids": list(results)})).all()
+            rows = [row[0] for row in loaded]
         for message in rows:
             result = results[message.id]
             for hook in OUTCOMES:
@@ -302,6 +325,18 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult]) -> Non
                     message.error_code, message.error_detail = result.code, result.detail
 
 
+def _attach(session: AsyncSession, results: dict[int, SendResult], claimed: Claimed) -> list[Message] | None:
+    """The claim's objects of these messages (and every account and sending of the batch) in this session, in
+    message order; None when one of them is missing (then they are read back)."""
+    try:
+        rows = [claimed.messages[message_id] for message_id in sorted(results)]
+    except KeyError:
+        return None
+    session.add_all([obj for obj in claimed.related if obj is not None])  # None: an account without the sendings
+    session.add_all(rows)
+    return rows
+
+
 async def _soft_bounce(session: AsyncSession, message: Message, result: SendResult) -> None:
     """Record an email's temporary SMTP refusal (4xx) as a soft bounce; the message is retried as before."""
     code = result.code or ""
@@ -314,9 +349,9 @@ async def _soft_bounce(session: AsyncSession, message: Message, result: SendResu
 async def dispatch(ctx: EngineContext) -> int:
     """Send one batch of due messages; returns how many were claimed."""
     claimed_at = clock.now()
-    ready = await _claim_and_prepare(ctx)
+    ready, claimed = await _claim_and_prepare(ctx)
     if ready:
-        await _send_and_record(ctx, ready, _send_until(ctx, claimed_at))
+        await _send_and_record(ctx, ready, _send_until(ctx, claimed_at), claimed)
     return len(ready)
 
 
