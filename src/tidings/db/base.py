@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, Table, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    TypeDecorator,
+    bindparam,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -55,6 +67,21 @@ async def get_loaded(session: AsyncSession, model: type[M], pk: int) -> M | None
     if found is not None:
         return found
     return await session.get(model, pk)
+
+
+_BY_IDS: dict[type[Any], Any] = {}
+
+
+def by_ids(model: type[M]) -> Select[M]:
+    """SELECT model WHERE id IN (:ids), built once per model: run it with {"ids": [...]}.
+
+    Building a statement (with its IN list) for each batch cost more than running it.
+    """
+    stmt = _BY_IDS.get(model)
+    if stmt is None:
+        cls: Any = model
+        stmt = _BY_IDS[model] = select(cls).where(cls.id.in_(bindparam("ids", expanding=True)))
+    return stmt
 
 
 _COLUMN_KEYS: dict[type[Base], frozenset[str]] = {}

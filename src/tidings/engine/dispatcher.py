@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
 from tidings.core import clock
+from tidings.db.base import by_ids
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.queue import claim
@@ -139,7 +140,7 @@ async def _load_related(session: AsyncSession, messages: Sequence[Message]) -> l
             return held
         for model, wanted in ((Sending, sendings), (Account, accounts)):
             for i in range(0, len(wanted), 500):
-                held.extend((await session.execute(select(model).where(model.id.in_(wanted[i:i + 500])))).scalars())
+                held.extend((await session.execute(by_ids(model), {"ids": wanted[i:i + 500]})).scalars())
     return held
 
 
@@ -361,7 +362,7 @@ async def _event_batch(session: AsyncSession, jobs: list[Job]) -> AsyncIterator[
     wanted = sorted({int(j.payload["message_id"]) for j in jobs})
     messages: list[Message] = []
     for i in range(0, len(wanted), 500):
-        messages.extend((await session.execute(select(Message).where(Message.id.in_(wanted[i:i + 500])))).scalars())
+        messages.extend((await session.execute(by_ids(Message), {"ids": wanted[i:i + 500]})).scalars())
     held = [*messages, *await _load_related(session, messages)]
     async with events.batch(session):
         yield held

@@ -26,14 +26,14 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings import net
 from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tidings.core.ids import Kind
-from tidings.db.base import get_loaded
+from tidings.db.base import by_ids, get_loaded
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
@@ -298,15 +298,16 @@ def sample_fields(payload: dict[str, Any]) -> dict[str, str]:
 
 
 Loaded = tuple[Account | None, Message | None, Campaign | None]
+_WITH_CAMPAIGNS = (select(Message, Campaign).outerjoin(Campaign, Campaign.id == Message.campaign_id)
+                   .where(Message.id.in_(bindparam("ids", expanding=True))))
 
 
 async def _load_round(session: AsyncSession, jobs: list[Job]) -> dict[int, Loaded]:
     """The account, message and campaign of each job of a round, in two queries."""
     accounts = {a.id: a for a in (await session.execute(
-        select(Account).where(Account.id.in_({j.account_id for j in jobs if j.account_id is not None})))).scalars()}
+        by_ids(Account), {"ids": sorted({j.account_id for j in jobs if j.account_id is not None})})).scalars()}
     wanted = {int(j.payload["message_id"]) for j in jobs}
-    rows = (await session.execute(select(Message, Campaign).outerjoin(Campaign, Campaign.id == Message.campaign_id)
-                                  .where(Message.id.in_(wanted)))).all()
+    rows = (await session.execute(_WITH_CAMPAIGNS, {"ids": sorted(wanted)})).all()
     found = {message.id: (message, campaign) for message, campaign in rows}
     return {j.id: (accounts.get(j.account_id) if j.account_id is not None else None,
                    *found.get(int(j.payload["message_id"]), (None, None))) for j in jobs}

@@ -17,12 +17,12 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings import net
 from tidings.core import clock, ids
 from tidings.core.ids import Kind
+from tidings.db.base import by_ids
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job, Message
 from tidings.engine.context import EngineContext
@@ -128,7 +128,7 @@ async def retry_later(ctx: EngineContext, job_row: Job, error: str, **log_fields
 async def _load_round(session: AsyncSession, jobs: list[Job]) -> dict[int, Message | None]:
     """The message of each job of a round, in one query."""
     wanted = {int(j.payload["message_id"]) for j in jobs}
-    found = {m.id: m for m in (await session.execute(select(Message).where(Message.id.in_(wanted)))).scalars()}
+    found = {m.id: m for m in (await session.execute(by_ids(Message), {"ids": sorted(wanted)})).scalars()}
     return {j.id: found.get(int(j.payload["message_id"])) for j in jobs}
 
 

@@ -21,6 +21,7 @@ from tidings.channels.base import SendResult
 from tidings.channels.sms import MultipartResult, Receipt
 from tidings.config import Settings
 from tidings.core import clock
+from tidings.db.base import by_ids
 from tidings.db.models import Account, Message, Sending
 from tidings.messaging import delivery, events
 
@@ -84,7 +85,7 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
     by_id: dict[int, Message] = {}
     refs = sorted({int(r.reference) for r in receipts if r.reference and r.reference.isdigit()})
     for i in range(0, len(refs), 500):
-        rows = (await session.execute(select(Message).where(Message.id.in_(refs[i:i + 500])))).scalars().all()
+        rows = (await session.execute(by_ids(Message), {"ids": refs[i:i + 500]})).scalars().all()
         by_id.update((m.id, m) for m in rows)
     by_external: dict[tuple[str, str], Message] = {}
     loose = sorted({(r.channel, r.provider_id) for r in receipts
@@ -102,7 +103,7 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
                        (Account, {m.account_id for m in messages})):
         wanted_ids = sorted(ids)
         for i in range(0, len(wanted_ids), 500):
-            held.extend((await session.execute(select(model).where(model.id.in_(wanted_ids[i:i + 500])))).scalars())
+            held.extend((await session.execute(by_ids(model), {"ids": wanted_ids[i:i + 500]})).scalars())
     missing: list[Receipt] = []
     for receipt in receipts:
         message = by_id.get(int(receipt.reference)) if receipt.reference and receipt.reference.isdigit() else None

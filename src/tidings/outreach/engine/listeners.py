@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -36,13 +36,15 @@ async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment,
     return enrollment, campaign
 
 
+_STEP = select(Step).where(Step.campaign_id == bindparam("campaign_id"), Step.number == bindparam("number"))
+
+
 async def _step(session: AsyncSession, campaign_id: int, number: int) -> Step | None:
     # Cached per transaction: a dispatcher batch records many sends of the same campaign.
     cache: dict[tuple[int, int], Step | None] = session.info.setdefault("tidings.outreach.steps", {})
     key = (campaign_id, number)
     if key not in cache:
-        cache[key] = (await session.execute(select(Step).where(Step.campaign_id == campaign_id,
-                                                               Step.number == number))).scalar_one_or_none()
+        cache[key] = (await session.execute(_STEP, {"campaign_id": campaign_id, "number": number})).scalar_one_or_none()
     return cache[key]
 
 

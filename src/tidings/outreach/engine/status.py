@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
+from tidings.db.base import by_ids
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message
 from tidings.outreach.campaigns.service import receiving_statuses
 
@@ -58,7 +58,7 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
         missing = sorted(wanted - set(held))
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
-                rows = await session.execute(select(Enrollment).where(Enrollment.id.in_(missing[i:i + 500])))
+                rows = await session.execute(by_ids(Enrollment), {"ids": missing[i:i + 500]})
                 held.update((e.id, e) for e in rows.scalars())
     return held.get(message.enrollment_id)
 
@@ -86,7 +86,7 @@ async def held(session: AsyncSession, model: type[T], pk: int | None) -> T | Non
         cls: Any = model
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
-                rows = await session.execute(select(cls).where(cls.id.in_(missing[i:i + 500])))
+                rows = await session.execute(by_ids(cls), {"ids": missing[i:i + 500]})
                 cache.update(((model, row.id), row) for row in rows.scalars())
         for k in missing:
             cache.setdefault((model, k), None)
