@@ -106,7 +106,7 @@ async def test_the_start_up_warm_up_is_seen_by_no_log_and_no_metric(settings: Se
         return sum(s.value for metric in REQUESTS.collect() for s in metric.samples if s.name.endswith("_total"))
 
     before = counted()
-    app = create_app(settings)
+    app = create_app(settings, warm=True)  # as `tidings serve` builds it
     with capture_logs() as logs:
         async with LifespanManager(app):
             assert counted() == before

@@ -50,8 +50,9 @@ async def _warm_routes(app: FastAPI) -> None:
     await app.router(scope, receive, send)  # the router alone: no middleware, logs or metrics see it
 
 
-def create_app(settings: Settings | None = None, *, engine: bool = False) -> FastAPI:
-    """Build the app; with `engine=True` the job runner runs inside the server process."""
+def create_app(settings: Settings | None = None, *, engine: bool = False, warm: bool = False) -> FastAPI:
+    """Build the app; with `engine=True` the job runner runs inside the server process; with `warm=True`
+    (`tidings serve`) its routes are made ready at start rather than by the first request."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None, *, engine: bool = False) -> Fas
             runner = Runner(ctx)
             app.state.runner = runner
             runner_task = asyncio.create_task(runner.run_forever())
-        await _warm_routes(app)
+        if warm:
+            await _warm_routes(app)
         smtp_server = (await inbound_smtp.start(db, settings.inbound_smtp_port, settings.inbound_smtp_host,
                                                 health=ctx.health)
                        if settings.inbound_smtp_port else None)

@@ -76,7 +76,7 @@ def serve(
         upgrade(settings.database_url)
     if smtp_port is not None:
         settings.inbound_smtp_port = smtp_port
-    application = create_app(settings, engine=not no_engine)
+    application = create_app(settings, engine=not no_engine, warm=True)
     if not no_engine:
         warm(settings)
     tune_gc()
