@@ -19,7 +19,7 @@ from tidings.cli_support import in_transaction
 from tidings.config import Settings, get_settings
 from tidings.db.engine import is_sqlite
 from tidings.db.migrate import revision, upgrade
-from tidings.runtime import boot, run_loop, tune_gc, warm
+from tidings.runtime import boot, raise_open_files_limit, run_loop, tune_gc, warm
 
 app = typer.Typer(help="Tidings: self-hosted outreach and messaging.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts and their credentials.", no_args_is_help=True)
@@ -79,6 +79,7 @@ def serve(
     application = create_app(settings, engine=not no_engine, warm=True)
     if not no_engine:
         warm(settings)
+    raise_open_files_limit()
     tune_gc()
     uvicorn.run(application, host=host, port=port, log_level=settings.log_level, **uvicorn_options(settings))
 
@@ -97,6 +98,7 @@ def worker() -> None:
     async def main() -> None:
         db = boot(settings)
         ctx = EngineContext(db, settings, providers_for(settings), worker_name())
+        raise_open_files_limit()
         runner = Runner(ctx)
         warm(settings)
         tune_gc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import resource
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -46,6 +47,26 @@ def warm(settings: Settings) -> None:
     """
     pricing.price_list_for(settings)
     restrictions.rules_for(settings)
+
+
+OPEN_FILES_WANTED = 65536
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit (at most 65,536); returns the soft limit.
+
+    Every notification in flight holds a socket (`worker_io_concurrency`, 1,024 by default), on top of the
+    database, SMTP and SMPP connections, and a service manager's usual soft limit is 1,024 in all.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < ceiling:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+            soft = ceiling
+        except (ValueError, OSError):
+            pass  # the runner keeps its calls in flight within what is allowed (Runner.io_slots)
+    return int(soft)
 
 
 def tune_gc() -> None:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -361,3 +362,31 @@ async def test_on_postgresql_an_api_without_engine_wakes_the_idle_workers(settin
     events = [e["event"] for e in logs]
     assert "wake-ups not received, polling until the database answers again" in events
     assert "wake-ups received again" in events
+
+
+def test_calls_in_flight_stay_within_half_the_open_files_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from tidings.engine import runner as runner_module
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 4096))
+    assert runner_module.io_slots(1024) == 128
+    assert runner_module.io_slots(50) == 50
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert runner_module.io_slots(1024) == 1024
+
+
+def test_serve_and_worker_raise_their_open_files_limit() -> None:
+    # In a process of its own, started with a service manager's usual soft limit.
+    import subprocess
+    import sys
+
+    code = ("import resource\n"
+            "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+            "from tidings.runtime import OPEN_FILES_WANTED, raise_open_files_limit\n"
+            "raised = raise_open_files_limit()\n"
+            "expected = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)\n"
+            "assert raised == resource.getrlimit(resource.RLIMIT_NOFILE)[0] == expected, (raised, expected)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import socket
 import time
 import uuid
@@ -51,6 +52,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def io_slots(wanted: int) -> int:
+    """Network-bound jobs in flight at once: `wanted`, within half of the process's open-files limit (each holds
+    a socket; the rest is for the database, providers and the API)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return min(wanted, max(8, int(soft) // 2))
+
+
 def backoff(attempt: int) -> float:
     """Seconds before retry n: 30 s, 1 min, 2 min, ... capped at one hour."""
     return float(min(3600, 30 * 2 ** max(0, attempt - 1)))
@@ -66,12 +76,13 @@ class Runner:
         self._in_flight: set[int] = set()  # network-bound jobs claimed and not finished: never claimed twice
         self._done: list[int] = []  # network-bound jobs that succeeded, marked done by the next round
         self._wakes: list[asyncio.Event] = []  # one per cycle: `wake()` ends its idle wait
+        self.io_slots = io_slots(ctx.settings.worker_io_concurrency)
 
     async def run_jobs(self, limit: int | None = None) -> int:
         """Run the due jobs; network-bound ones are started in the background, as many as have a free slot."""
         settings = self.ctx.settings
         io_kinds = sorted(IO_HANDLERS)
-        free = settings.worker_io_concurrency - len(self._io)
+        free = self.io_slots - len(self._io)
         async with self.ctx.db.transaction() as session:
             completed = await self._complete_io(session)
             jobs = await claim(session, Job, worker=self.ctx.worker, limit=limit or settings.worker_batch,
