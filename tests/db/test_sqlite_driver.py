@@ -66,6 +66,14 @@ async def test_deferred_writes_go_with_the_commit_and_fail_it_as_a_whole(tmp_pat
             names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
         assert names == ["a!", "b", "c", "d", "e", "f"], "every write, in order, with the commit"
 
+        # A streamed read in the same transaction sees the writes held before it.
+        async with engine.begin() as conn:
+            with deferred_writes(conn.sync_connection):
+                await conn.execute(text("UPDATE t SET name = 'f!' WHERE name = 'f'"))
+            streamed = [row[0] async for row in await conn.stream(text("SELECT name FROM t WHERE id = 6"))]
+            assert streamed == ["f!"]
+            await conn.execute(text("UPDATE t SET name = 'f' WHERE name = 'f!'"))
+
         # A deferred write that fails fails the commit, and nothing of the transaction stays.
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:

@@ -165,11 +165,12 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.begin_pending = sql
 
     def cursor(self, server_side: bool = False) -> Any:
-        if server_side and self.begin_pending is not None:
-            # The stock streaming cursor knows nothing of a deferred BEGIN: send it now.
+        if server_side and (self.begin_pending is not None or self.deferred):
+            # The stock streaming cursor knows nothing of a deferred BEGIN or deferred writes: send them now.
             begin, self.begin_pending, self.dirty = self.begin_pending, None, True
+            deferred, self.deferred = self.deferred, []
             try:
-                await_only(self._connection._execute(self._connection._conn.execute, begin))
+                await_only(self._connection._execute(_begin_after, self._connection._conn, deferred, begin))
             except Exception as error:
                 self._handle_exception(error)
         if server_side:
@@ -208,6 +209,12 @@ def _run_deferred(conn: sqlite3.Connection, deferred: list[Deferred]) -> None:
             conn.execute(operation)
         else:
             conn.execute(operation, parameters)
+
+
+def _begin_after(conn: sqlite3.Connection, deferred: list[Deferred], begin: str | None) -> None:
+    _run_deferred(conn, deferred)
+    if begin is not None:
+        conn.execute(begin)
 
 
 def _commit_after(conn: sqlite3.Connection, deferred: list[Deferred]) -> None:
