@@ -16,7 +16,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import post_sms
+from common import free_port, post_sms, wait_port
 from sqlalchemy import func, select
 
 from tidings.app import create_app
@@ -81,21 +80,10 @@ asyncio.run(main())
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_receiver(port: int, delay: float) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port), str(delay)])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the receiver did not start")
+    wait_port(port, 5)
+    return proc
 
 
 async def _received(counter: httpx.AsyncClient, port: int) -> tuple[int, int]:
@@ -154,7 +142,7 @@ async def _once(counter: httpx.AsyncClient, port: int, workdir: Path) -> dict[st
 
 
 async def _receiver_delay(delay: float) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     proc = _start_receiver(port, delay)
     try:
         runs = []

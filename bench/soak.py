@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,26 +35,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))  # the same sources as the processes it starts
+sys.path.insert(0, str(ROOT / "bench"))
+from common import free_port, wait_port  # noqa: E402
+
 PG = ROOT / "scripts" / "pg-throwaway.sh"
 MAILBOXES = 5
 SMS_BATCH = 500
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def _lines(path: Path) -> list[str]:
@@ -105,8 +90,8 @@ class Soak:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        smtp_port, smpp_port, api_port = _free_port(), _free_port(), _free_port()
-        out = subprocess.run([str(PG), "start", str(_free_port())], capture_output=True, text=True, timeout=60)
+        smtp_port, smpp_port, api_port = free_port(), free_port(), free_port()
+        out = subprocess.run([str(PG), "start", str(free_port())], capture_output=True, text=True, timeout=60)
         if out.returncode != 0:
             return {"skipped": "no PostgreSQL: " + out.stderr.strip()}
         values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
@@ -116,10 +101,10 @@ class Soak:
             account = _prepare_database(url, env)
             self._spawn([sys.executable, str(ROOT / "tests" / "fakes" / "sinks.py"), "--smtp-port", str(smtp_port),
                          "--smpp-port", str(smpp_port), "--out", str(self.work)], env, "sinks.log")
-            _wait_port(smtp_port)
-            _wait_port(smpp_port)
+            wait_port(smtp_port)
+            wait_port(smpp_port)
             self._spawn(self._tidings("serve", "--no-engine", "--port", str(api_port)), env, "server.log")
-            _wait_port(api_port, 60)
+            wait_port(api_port, 60)
             api = f"http://127.0.0.1:{api_port}"
             workers = [self._spawn(self._tidings("worker"), env, f"worker{i}.log") for i in range(self.workers)]
             started = time.monotonic()

@@ -80,12 +80,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             self._connection._conn.execute(begin)
         cursor: sqlite3.Cursor = self._connection._conn.cursor()
         try:
-            if many:
-                cursor.executemany(operation, parameters)
-            elif parameters is None:
-                cursor.execute(operation)
-            else:
-                cursor.execute(operation, parameters)
+            _execute(cursor, many, operation, parameters)
             self._description = cursor.description
             self._rows = collections.deque(cursor.fetchall() if cursor.description else ())
             self._rowcount, self._lastrowid = cursor.rowcount, cursor.lastrowid
@@ -199,16 +194,21 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self.dirty = False
 
 
+def _execute(target: sqlite3.Cursor | sqlite3.Connection, many: bool, operation: str, parameters: Any) -> None:
+    """One statement as SQLAlchemy handed it over (executemany or not, with or without parameters)."""
+    if many:
+        target.executemany(operation, parameters)
+    elif parameters is None:
+        target.execute(operation)
+    else:
+        target.execute(operation, parameters)
+
+
 def _run_deferred(conn: sqlite3.Connection, deferred: list[Deferred]) -> None:
     for begin, many, operation, parameters in deferred:
         if begin is not None:
             conn.execute(begin)
-        if many:
-            conn.executemany(operation, parameters)
-        elif parameters is None:
-            conn.execute(operation)
-        else:
-            conn.execute(operation, parameters)
+        _execute(conn, many, operation, parameters)
 
 
 def _begin_after(conn: sqlite3.Connection, deferred: list[Deferred], begin: str | None) -> None:
