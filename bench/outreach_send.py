@@ -7,7 +7,10 @@ is sent. Variants: SQLite with the engine in one process (run_forever, as `tidin
 PostgreSQL with two `tidings worker` processes. Baseline, in the same run against the same sink: a bare
 aiosmtplib loop sending the same number of pre-rendered messages over 10 connections, no database,
 repeated until it has run at least 2 s.
-The sink (aiosmtpd's Sink handler) runs in its own process so it does not share a CPU with either.
+The sink (aiosmtpd's Sink handler, announcing PIPELINING as production servers do: bench/pipelining_sink.py)
+runs in its own process so it does not share a CPU with either. Tidings pipelines each envelope (MAIL, RCPT,
+DATA in one write); aiosmtplib, the baseline, does not. TIDINGS_BENCH_SMTP_PIPELINING=false: a sink that
+does not offer it, so both go in lockstep.
 `ratio` = tidings / bare. TIDINGS_BENCH_CONTACTS changes the size; TIDINGS_BENCH_VARIANTS picks `sqlite,pg2`.
 """
 
@@ -43,6 +46,8 @@ CONTACTS = int(os.environ.get("TIDINGS_BENCH_CONTACTS", "20000"))
 MAILBOXES = 10
 BATCH = 1000
 VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,pg2").split(",")
+# The sink announces PIPELINING as production servers do; "false" measures the lockstep client.
+PIPELINING = os.environ.get("TIDINGS_BENCH_SMTP_PIPELINING", "true") != "false"
 TIMEOUT = 600.0
 WORKER_START_SECONDS = 4.0
 SUBJECT = "Quick question, {{first_name}}"
@@ -56,8 +61,10 @@ def _free_port() -> int:
 
 
 def _start_sink(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
-                             "aiosmtpd.handlers.Sink"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    handler = "pipelining_sink.PipeliningSink" if PIPELINING else "aiosmtpd.handlers.Sink"
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", handler],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -211,7 +218,7 @@ async def main() -> dict[str, object]:
     port = _free_port()
     sink = _start_sink(port)
     result: dict[str, object] = {"benchmark": "outreach_send", "contacts": CONTACTS, "mailboxes": MAILBOXES,
-                                 "worker_batch": BATCH}
+                                 "worker_batch": BATCH, "sink_offers_pipelining": PIPELINING}
     try:
         bare = await _bare(port)
         result["bare_aiosmtplib_loop"] = bare

@@ -49,8 +49,9 @@ def test_bad_provider_urls_are_refused() -> None:
     assert parse_duration("500ms") == 0.5 and parse_duration("2m") == 120
 
 
-async def test_smtp_relay_delivers_and_reuses_its_connection() -> None:
-    with smtp_sink(credentials={"relay": "pw"}) as sink:
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_smtp_relay_delivers_and_reuses_its_connection(pipelining: bool) -> None:
+    with smtp_sink(credentials={"relay": "pw"}, pipelining=pipelining) as sink:
         providers = Providers({"email": sink.url("relay", "pw")})
         provider = providers.get("email")
         assert isinstance(provider, SmtpProvider)
@@ -62,8 +63,9 @@ async def test_smtp_relay_delivers_and_reuses_its_connection() -> None:
     assert sink.received[0].message["Subject"] == "Hello"
 
 
-async def test_smtp_5xx_is_permanent_and_4xx_is_transient() -> None:
-    with smtp_sink() as sink:
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_smtp_5xx_is_permanent_and_4xx_is_transient(pipelining: bool) -> None:
+    with smtp_sink(pipelining=pipelining) as sink:
         sink.handler.refuse = {"gone@example.test": "550 5.1.1 no such user",
                                "busy@example.test": "451 4.7.1 try later"}
         provider = SmtpProvider(SmtpSettings("127.0.0.1", sink.port))
@@ -74,8 +76,9 @@ async def test_smtp_5xx_is_permanent_and_4xx_is_transient() -> None:
     assert not busy.accepted and not busy.permanent and busy.code == "451"
 
 
-async def test_smtp_bad_login_and_unreachable_server_are_transient() -> None:
-    with smtp_sink(credentials={"relay": "pw"}) as sink:
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_smtp_bad_login_and_unreachable_server_are_transient(pipelining: bool) -> None:
+    with smtp_sink(credentials={"relay": "pw"}, pipelining=pipelining) as sink:
         provider = SmtpProvider(SmtpSettings("127.0.0.1", sink.port, "relay", "wrong"))
         result = await provider.send(_email())
         await provider.close()

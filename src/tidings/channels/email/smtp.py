@@ -2,7 +2,9 @@
 
 `smtp://user:pass@host:587?starttls=true`, `smtps://user:pass@host:465` (implicit TLS),
 `?verify=false` to accept a self-signed certificate. A 5xx answer for the recipient is a
-permanent refusal (a hard bounce); 4xx and connection errors are transient.
+permanent refusal (a hard bounce); 4xx and connection errors are transient. A server that offers
+PIPELINING gets each message's envelope in one write (`channels.email.pipelining`);
+`?pipelining=false` turns that off.
 
 A customer's mailbox server is reached through a `connector` (the outbound address guard's checked
 socket, given by the caller: channels know nothing of it); then every failure before the server's
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 
 from tidings.channels.base import EMAIL, LOGIN_FAILED, OutboundMessage, ProviderError, ProviderUrl, SendResult
+from tidings.channels.email.pipelining import PipelinedSession, take_over
 
 
 @dataclass
@@ -34,6 +37,7 @@ class SmtpSettings:
     timeout: float = 30.0
     # (host, port, timeout) -> a connected socket; None: aiosmtplib resolves and connects itself.
     connector: Callable[[str, int, float], Awaitable[socket.socket]] | None = None
+    pipelining: bool = True
 
     @classmethod
     def from_url(cls, url: ProviderUrl) -> SmtpSettings:
@@ -42,7 +46,8 @@ class SmtpSettings:
         implicit = url.scheme == "smtps" or url.flag("tls")
         security = "tls" if implicit else ("starttls" if url.flag("starttls") else "none")
         port = url.port or (465 if implicit else 587 if security == "starttls" else 25)
-        return cls(url.host, port, url.username, url.password, security, url.flag("verify", True))
+        return cls(url.host, port, url.username, url.password, security, url.flag("verify", True),
+                   pipelining=url.flag("pipelining", True))
 
 
 @dataclass
@@ -50,7 +55,7 @@ class SmtpProvider:
     settings: SmtpSettings
     channel: str = EMAIL
     url_scheme: str = "smtp"
-    _client: aiosmtplib.SMTP | None = field(default=None, init=False)
+    _client: aiosmtplib.SMTP | PipelinedSession | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -60,7 +65,12 @@ class SmtpProvider:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> aiosmtplib.SMTP | PipelinedSession:
+        client = await self._session()
+        return await take_over(client, self.settings.timeout) if self.settings.pipelining else client
+
+    async def _session(self) -> aiosmtplib.SMTP:
+        """Connected, in TLS when asked, signed in: aiosmtplib's client."""
         s = self.settings
         tls = self._tls_context() if s.security != "none" else None
         if s.connector is None:
@@ -97,6 +107,8 @@ class SmtpProvider:
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code),
                                       detail=f"{LOGIN_FAILED}: {exc.message}")
+                except ValueError as exc:  # an address no command line may carry: no server will take it
+                    return SendResult(False, permanent=True, code="address", detail=str(exc))
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     refusal = exc.recipients[0] if exc.recipients else None
                     code = refusal.code if refusal else 550
@@ -122,7 +134,7 @@ class SmtpProvider:
     async def check(self) -> str | None:
         """Connect and sign in once, then quit: None when that works, else why (without secrets)."""
         try:
-            client = await self._connect()
+            client = await self._session()
         except aiosmtplib.SMTPAuthenticationError as exc:
             return f"{LOGIN_FAILED}: {exc.code} {exc.message}"
         except ConnectionError as exc:

@@ -1,0 +1,214 @@
+"""SMTP transactions pipelined (RFC 2920) on a session aiosmtplib has set up (connected, TLS, signed in).
+
+MAIL, every RCPT and DATA go in one write, then the message: two round trips a message instead of four.
+aiosmtplib reads one answer per command written and drops what arrives between commands, so a
+connection whose server offers PIPELINING is handed to this protocol, which reads answers in order as
+they come. It raises aiosmtplib's exceptions, so callers handle both kinds of connection alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import re
+
+import aiosmtplib
+from aiosmtplib.email import parse_address
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_PERIOD = re.compile(rb"(?m)^\.")
+_MAX_ANSWER = 32 * 1024  # bytes of one answer (a long multi-line one included); more is not SMTP
+
+
+@functools.lru_cache(maxsize=4096)
+def _path(address: str) -> bytes:
+    """`<address>` for a MAIL or RCPT line; ValueError when it holds what no command line may carry."""
+    parsed = parse_address(address)
+    return f"<{parsed}>".encode()
+
+
+def message_data(raw: bytes) -> tuple[bytes, int]:
+    """The DATA payload (CRLF line endings, leading periods doubled, the final `.`) and the size to declare."""
+    normalized = _LINE_ENDINGS.sub(b"\r\n", raw)
+    if not normalized.endswith(b"\r\n"):
+        normalized += b"\r\n"
+    return _LEADING_PERIOD.sub(b"..", normalized) + b".\r\n", len(normalized)
+
+
+class PipelinedSession(asyncio.Protocol):
+    """One SMTP connection taken over from aiosmtplib after its EHLO announced PIPELINING."""
+
+    def __init__(self, client: aiosmtplib.SMTP, timeout: float) -> None:
+        transport = client.transport
+        if transport is None:
+            raise aiosmtplib.SMTPServerDisconnected("not connected")
+        self._transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self._timeout = timeout
+        self._size = client.supports_extension("size")
+        self._smtputf8 = client.supports_extension("smtputf8")
+        self._buffer = bytearray()
+        self._answers: collections.deque[aiosmtplib.SMTPResponse] = collections.deque()
+        self._wanted = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._lost: Exception | None = None
+        transport.set_protocol(self)
+
+    @staticmethod
+    def offered(client: aiosmtplib.SMTP) -> bool:
+        return client.supports_extension("pipelining")
+
+    @property
+    def is_connected(self) -> bool:
+        return self._lost is None and not self._transport.is_closing()
+
+    # -- asyncio.Protocol
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            answer = self._next_answer()
+            if answer is None:
+                break
+            self._answers.append(answer)
+        if len(self._buffer) > _MAX_ANSWER:
+            self._fail(aiosmtplib.SMTPResponseException(-1, "answer too long"))
+            self._transport.close()
+            return
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and len(self._answers) >= self._wanted:
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        self._fail(aiosmtplib.SMTPServerDisconnected("the server closed the connection"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(aiosmtplib.SMTPServerDisconnected(f"connection lost: {exc}" if exc else "connection lost"))
+
+    def _fail(self, exc: Exception) -> None:
+        if self._lost is None:
+            self._lost = exc
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(self._lost)
+            waiter.exception()  # retrieved: nobody may be waiting any more
+
+    def _next_answer(self) -> aiosmtplib.SMTPResponse | None:
+        """Take one complete (possibly multi-line) answer off the buffer."""
+        buffer, offset, lines = self._buffer, 0, []
+        while True:
+            end = buffer.find(b"\n", offset)
+            if end == -1:
+                return None
+            line = bytes(buffer[offset:end + 1])
+            offset = end + 1
+            try:
+                code = int(line[:3])
+            except ValueError:
+                self._fail(aiosmtplib.SMTPResponseException(-1, "malformed SMTP answer"))
+                self._transport.close()
+                del buffer[:]
+                return None
+            lines.append(line[4:].strip(b" \t\r\n").decode("utf-8", "surrogateescape"))
+            if line[3:4] != b"-":
+                del buffer[:offset]
+                return aiosmtplib.SMTPResponse(code, "\n".join(lines))
+
+    # -- commands
+
+    async def _read(self, count: int) -> list[aiosmtplib.SMTPResponse]:
+        if len(self._answers) < count:
+            if self._lost is not None:
+                raise self._lost
+            self._wanted = count
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._waiter
+            finally:
+                self._waiter = None
+        return [self._answers.popleft() for _ in range(count)]
+
+    def _write(self, data: bytes) -> None:
+        if not self.is_connected:
+            raise self._lost or aiosmtplib.SMTPServerDisconnected("connection closed")
+        self._transport.write(data)
+
+    async def _reset(self) -> None:
+        """End a failed transaction; a server that does not answer is dropped by the next send."""
+        try:
+            self._write(b"RSET\r\n")
+            await self._read(1)
+        except (aiosmtplib.SMTPException, TimeoutError, OSError):
+            self.close()
+
+    async def sendmail(self, sender: str, recipients: list[str],
+                       raw: bytes) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+        """Send one message; as aiosmtplib's sendmail: (the refused among the recipients, the final answer)."""
+        if self._answers or self._buffer:
+            # Something arrived while idle (a 421 before the server closed, say): the answers would pair wrongly.
+            self.close()
+            raise aiosmtplib.SMTPServerDisconnected("the server spoke while idle")
+        data, size = message_data(raw)
+        envelope = [_path(sender), *(_path(r) for r in recipients)]
+        options = b""
+        if not all(path.isascii() for path in envelope):
+            if not self._smtputf8:
+                raise aiosmtplib.SMTPResponseException(553, "the server does not accept non-ASCII addresses")
+            options = b" SMTPUTF8"
+        if self._size:
+            options += b" SIZE=%d" % size
+        commands = [b"MAIL FROM:" + envelope[0] + options + b"\r\n"]
+        commands += [b"RCPT TO:" + path + b"\r\n" for path in envelope[1:]]
+        commands.append(b"DATA\r\n")
+        self._write(b"".join(commands))
+        answers = await self._read(len(commands))
+        mail, accepted, go = answers[0], answers[1:-1], answers[-1]
+        refused = {r: a for r, a in zip(recipients, accepted, strict=True) if a.code not in (250, 251)}
+        if go.code == 354 and (mail.code != 250 or len(refused) == len(recipients)):
+            # A server that invites the message after refusing its envelope gets an empty one, which it refuses.
+            self._write(b".\r\n")
+            await self._read(1)
+        error: Exception | None = None
+        if mail.code != 250:
+            error = aiosmtplib.SMTPSenderRefused(mail.code, mail.message, sender)
+        elif len(refused) == len(recipients):
+            error = aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(a.code, a.message, r) for r, a in refused.items()])
+        elif go.code != 354:
+            error = aiosmtplib.SMTPDataError(go.code, go.message)
+        if error is not None:
+            await self._reset()
+            raise error
+        self._write(data)
+        (done,) = await self._read(1)
+        if done.code != 250:
+            await self._reset()
+            raise aiosmtplib.SMTPDataError(done.code, done.message)
+        return refused, done.message
+
+    async def quit(self) -> None:
+        try:
+            self._write(b"QUIT\r\n")
+            await self._read(1)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._lost is None:
+            self._lost = aiosmtplib.SMTPServerDisconnected("connection closed")
+        self._transport.close()
+
+
+async def take_over(client: aiosmtplib.SMTP, answer_timeout: float) -> PipelinedSession | aiosmtplib.SMTP:
+    """The pipelined session when the server offers PIPELINING, else aiosmtplib's client as it is."""
+    if client.is_ehlo_or_helo_needed:  # aiosmtplib greets lazily: without TLS or a login it has not yet
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
+    return PipelinedSession(client, answer_timeout) if PipelinedSession.offered(client) else client
+

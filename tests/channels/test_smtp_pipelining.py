@@ -1,0 +1,173 @@
+"""SMTP PIPELINING (RFC 2920): the envelope in one write, answers read in order, refusals as before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email.message import EmailMessage
+
+from tidings.channels.base import OutboundMessage, ProviderUrl
+from tidings.channels.email.pipelining import message_data
+from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
+
+from smtp_sink import smtp_sink
+
+
+def _email(to: str = "bob@example.test", body: str = "Hi Bob", **options: list[str]) -> OutboundMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@acme.test", to, "Hello"
+    msg.set_content(body)
+    return OutboundMessage("email", "alice@acme.test", to, raw=msg.as_bytes(), options=dict(options))
+
+
+def test_message_data_normalises_line_endings_and_doubles_leading_periods() -> None:
+    data, size = message_data(b"a\n.b\r\n..c\rd")
+    assert data == b"a\r\n..b\r\n...c\r\nd\r\n.\r\n"
+    assert size == len(b"a\r\n.b\r\n..c\r\nd\r\n")
+
+
+async def test_pipelined_relay_delivers_messages_intact_over_one_connection() -> None:
+    body = "Hi Bob\n.\n..leading periods\nbye"
+    with smtp_sink(credentials={"relay": "pw"}) as sink:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", sink.port, "relay", "pw"))
+        results = [await provider.send(_email(body=body, cc=["carol@example.test"], bcc=["dan@example.test"])),
+                   await provider.send(_email("erin@example.test")),
+                   await provider.send(_email("frank@example.test"))]
+        await provider.close()
+    assert all(r.accepted and r.provider_id and r.provider_id.startswith("2.0.0 queued") for r in results)
+    assert [r.recipients for r in sink.received] == [
+        ["bob@example.test", "carol@example.test", "dan@example.test"], ["erin@example.test"], ["frank@example.test"]]
+    assert sink.received[0].message.get_content().replace("\r\n", "\n").rstrip("\n") == body
+    assert sink.handler.sessions == 1
+
+
+async def test_pipelined_refusals_read_as_they_do_without_pipelining() -> None:
+    with smtp_sink() as sink:
+        sink.handler.refuse = {"gone@example.test": "550 5.1.1 no such user",
+                               "busy@example.test": "451 4.7.1 try later",
+                               "carol@example.test": "550 5.1.1 no such user"}
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", sink.port))
+        gone = await provider.send(_email("gone@example.test"))
+        busy = await provider.send(_email("busy@example.test"))
+        copy_refused = await provider.send(_email(cc=["carol@example.test"]))
+        sink.handler.refuse["alice@acme.test"] = "553 5.7.1 sender not allowed"
+        sender = await provider.send(_email())
+        del sink.handler.refuse["alice@acme.test"]
+        sink.handler.refuse_data = "554 5.7.1 looks like spam"
+        data = await provider.send(_email())
+        sink.handler.refuse_data = None
+        after = await provider.send(_email("erin@example.test"))
+        await provider.close()
+    assert not gone.accepted and gone.permanent and gone.code == "550" and "no such user" in gone.detail
+    assert not busy.accepted and not busy.permanent and busy.code == "451"
+    assert copy_refused.accepted
+    assert not sender.accepted and sender.permanent and sender.code == "553"
+    assert not data.accepted and data.permanent and data.code == "554" and "spam" in data.detail
+    assert after.accepted
+    assert [r.recipients for r in sink.received] == [["bob@example.test"], ["erin@example.test"]]
+
+
+class _Scripted:
+    """A hand-written SMTP server: what each connection received, and how it misbehaves on request."""
+
+    def __init__(self, pipelining: bool = True, hold_mail_until_data: bool = False,
+                 close_after_first: bool = False, silent_after_data: bool = False) -> None:
+        self.pipelining, self.hold, self.close_after_first = pipelining, hold_mail_until_data, close_after_first
+        self.silent_after_data = silent_after_data
+        self.connections = 0
+        self.messages: list[bytes] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        writer.write(b"220 scripted ESMTP\r\n")
+        held: list[bytes] = []
+        try:
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    writer.write(b"250-scripted\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") +
+                                 b"250 8BITMIME\r\n")
+                elif verb in (b"MAIL", b"RCPT") and self.hold:
+                    held.append(b"250 OK\r\n")  # answered only once DATA has arrived: a lockstep client waits forever
+                elif verb in (b"MAIL", b"RCPT", b"RSET"):
+                    writer.write(b"250 OK\r\n")
+                elif verb == b"DATA":
+                    writer.write(b"".join(held) + b"354 go ahead\r\n")
+                    held.clear()
+                    body = b""
+                    while (chunk := await reader.readline()) != b".\r\n":
+                        body += chunk
+                    if self.silent_after_data:
+                        continue
+                    self.messages.append(body)
+                    writer.write(b"250 2.0.0 queued\r\n")
+                    if self.close_after_first:
+                        writer.write(b"421 4.4.2 closing: idle\r\n")
+                        await writer.drain()
+                        writer.close()
+                        return
+                elif verb == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                    break
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def _scripted(server: _Scripted) -> AsyncIterator[int]:
+    listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+    try:
+        yield listener.sockets[0].getsockname()[1]
+    finally:
+        listener.close()
+        for task in server.tasks:
+            task.cancel()
+        await asyncio.gather(*server.tasks, return_exceptions=True)
+
+
+async def test_the_envelope_goes_in_one_write() -> None:
+    server = _Scripted(hold_mail_until_data=True)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
+        result = await provider.send(_email(cc=["carol@example.test"]))
+        await provider.close()
+    assert result.accepted and len(server.messages) == 1
+
+
+async def test_pipelining_can_be_turned_off_and_is_not_used_unless_offered() -> None:
+    assert SmtpSettings.from_url(ProviderUrl.parse("smtp://relay.test?pipelining=false")).pipelining is False
+    assert SmtpSettings.from_url(ProviderUrl.parse("smtp://relay.test")).pipelining is True
+    for server, settings in ((_Scripted(pipelining=False), {}), (_Scripted(), {"pipelining": False})):
+        async with _scripted(server) as port:
+            provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2, **settings))  # type: ignore[arg-type]
+            assert (await provider.send(_email())).accepted
+            assert (await provider.send(_email())).accepted
+            await provider.close()
+        assert len(server.messages) == 2 and server.connections == 1
+
+
+async def test_a_server_that_closes_after_a_message_gets_a_fresh_connection() -> None:
+    server = _Scripted(close_after_first=True)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
+        first = await provider.send(_email())
+        await asyncio.sleep(0.05)  # the 421 and the close arrive while the connection is idle
+        second = await provider.send(_email("erin@example.test"))
+        await provider.close()
+    assert first.accepted and second.accepted
+    assert len(server.messages) == 2 and server.connections == 2
+
+
+async def test_a_server_that_stops_answering_is_a_transient_failure() -> None:
+    server = _Scripted(silent_after_data=True)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=0.3))
+        result = await provider.send(_email())
+        await provider.close()
+    assert not result.accepted and not result.permanent and result.code == "connection"
