@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tidings.core import ids
 from tidings.core.ids import MAX_INT_PK, IdCodec, Kind
 
 
@@ -46,3 +50,27 @@ def test_guessing_integer_ids_rarely_hits_one() -> None:
 @pytest.mark.parametrize("bad", [0, -1, 2**52, 2**63])
 def test_out_of_range_integer_ids_decode_to_nothing(bad: int) -> None:
     assert IdCodec("secret").from_int(Kind.MESSAGE, bad) is None
+
+
+def test_outreach_ids_are_sqids_own_encoding() -> None:
+    """The precomputed encoder gives sqids' strings, blocked words included (they go to sqids itself)."""
+    c = ids.IdCodec("another install secret")
+    pairs = c._pairs
+    assert pairs is not None
+    rng = random.Random(7)
+    keys = list(range(0, 5_000)) + [rng.randrange(1, 1 << 62) for _ in range(5_000)] + [sys.maxsize]
+    for kind in (ids.Kind.MESSAGE, ids.Kind.CONTACT, ids.Kind.AUDIO):
+        for pk in keys:
+            assert c.encode(kind, pk) == c._sqids.encode([int(kind), pk])
+    blocked = [pk for pk in range(1, 50_000) if pairs.encode(int(ids.Kind.MESSAGE), pk) is None]
+    assert blocked  # a few ids hold a blocked word: sqids encodes them again with another offset
+    for pk in blocked:
+        assert c.encode(ids.Kind.MESSAGE, pk) == c._sqids.encode([int(ids.Kind.MESSAGE), pk])
+    reference = c._sqids._Sqids__is_blocked_id  # type: ignore[attr-defined]
+    words = [*pairs.exact, *pairs.ends, *(w for group in pairs.anywhere.values() for w in group)]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pairs.alphabet) for _ in range(rng.choice([3, 4, 20, 25])))
+        if rng.random() < 0.5:
+            word, at = rng.choice(words), rng.randrange(len(text))
+            text = (text[:at] + word + text[at:])[:max(len(text), len(word))]
+        assert pairs.blocked(text) == reference(text), text
