@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 
+import pytest
+
 from tidings.channels.base import OutboundMessage, ProviderUrl
 from tidings.channels.email.pipelining import message_data
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
@@ -72,9 +74,10 @@ class _Scripted:
     """A hand-written SMTP server: what each connection received, and how it misbehaves on request."""
 
     def __init__(self, pipelining: bool = True, hold_mail_until_data: bool = False,
-                 close_after_first: bool = False, silent_after_data: bool = False) -> None:
+                 close_after_first: bool = False, silent_after_data: bool = False, smtputf8: bool = False) -> None:
         self.pipelining, self.hold, self.close_after_first = pipelining, hold_mail_until_data, close_after_first
-        self.silent_after_data = silent_after_data
+        self.silent_after_data, self.smtputf8 = silent_after_data, smtputf8
+        self.mail_lines: list[bytes] = []
         self.connections = 0
         self.messages: list[bytes] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -89,9 +92,11 @@ class _Scripted:
         try:
             while line := await reader.readline():
                 verb = line[:4].upper()
+                if verb == b"MAIL":
+                    self.mail_lines.append(line)
                 if verb == b"EHLO":
                     writer.write(b"250-scripted\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") +
-                                 b"250 8BITMIME\r\n")
+                                 (b"250-SMTPUTF8\r\n" if self.smtputf8 else b"") + b"250 8BITMIME\r\n")
                 elif verb in (b"MAIL", b"RCPT") and self.hold:
                     held.append(b"250 OK\r\n")  # answered only once DATA has arrived: a lockstep client waits forever
                 elif verb in (b"MAIL", b"RCPT", b"RSET"):
@@ -171,3 +176,21 @@ async def test_a_server_that_stops_answering_is_a_transient_failure() -> None:
         result = await provider.send(_email())
         await provider.close()
     assert not result.accepted and not result.permanent and result.code == "connection"
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_non_ascii_addresses_go_with_smtputf8_where_the_server_offers_it(pipelining: bool) -> None:
+    message = OutboundMessage("email", "jörg@acme.test", "zoë@example.test", raw=_email().raw)
+    server = _Scripted(pipelining=pipelining, smtputf8=True)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
+        result = await provider.send(message)
+        await provider.close()
+    assert result.accepted and server.mail_lines[0].rstrip().endswith(b"SMTPUTF8")
+    assert server.mail_lines[0].startswith("MAIL FROM:<jörg@acme.test>".encode())
+    plain = _Scripted(pipelining=pipelining)
+    async with _scripted(plain) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
+        refused = await provider.send(message)
+        await provider.close()
+    assert not refused.accepted and refused.permanent and refused.code == "553" and not plain.mail_lines

@@ -201,14 +201,7 @@ class PipelinedSession(asyncio.Protocol):
         self._transport.close()
 
 
-async def take_over(client: aiosmtplib.SMTP, answer_timeout: float) -> PipelinedSession | aiosmtplib.SMTP:
-    """The pipelined session when the server offers PIPELINING, else aiosmtplib's client as it is."""
-    if client.is_ehlo_or_helo_needed:  # aiosmtplib greets lazily: without TLS or a login it has not yet
-        try:
-            await client.ehlo()
-        except aiosmtplib.SMTPHeloError:
-            if not client.is_connected:
-                raise
-            await client.helo()
+def take_over(client: aiosmtplib.SMTP, answer_timeout: float) -> PipelinedSession | aiosmtplib.SMTP:
+    """The pipelined session when the greeted server offers PIPELINING, else aiosmtplib's client as it is."""
     return PipelinedSession(client, answer_timeout) if PipelinedSession.offered(client) else client
 

@@ -50,6 +50,15 @@ class SmtpSettings:
                    pipelining=url.flag("pipelining", True))
 
 
+def _utf8_options(client: aiosmtplib.SMTP, sender: str, recipients: list[str]) -> list[str]:
+    """SMTPUTF8 for a non-ASCII address, as the pipelined session does; refused where the server lacks it."""
+    if sender.isascii() and all(r.isascii() for r in recipients):
+        return []
+    if not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPResponseException(553, "the server does not accept non-ASCII addresses")
+    return ["SMTPUTF8"]
+
+
 @dataclass
 class SmtpProvider:
     settings: SmtpSettings
@@ -67,7 +76,7 @@ class SmtpProvider:
 
     async def _connect(self) -> aiosmtplib.SMTP | PipelinedSession:
         client = await self._session()
-        return await take_over(client, self.settings.timeout) if self.settings.pipelining else client
+        return take_over(client, self.settings.timeout) if self.settings.pipelining else client
 
     async def _session(self) -> aiosmtplib.SMTP:
         """Connected, in TLS when asked, signed in: aiosmtplib's client."""
@@ -90,6 +99,13 @@ class SmtpProvider:
                 raise ConnectionError(f"cannot connect to {s.host}:{s.port}") from None
         if s.username:
             await client.login(s.username, s.password or "")
+        if client.is_ehlo_or_helo_needed:  # aiosmtplib greets lazily; its extensions are read from the greeting
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                if not client.is_connected:
+                    raise
+                await client.helo()
         return client
 
     async def send(self, message: OutboundMessage) -> SendResult:
@@ -102,7 +118,13 @@ class SmtpProvider:
                         self._client = await self._connect()
                     # The Cc header alone delivers nothing: Cc copies need their own RCPT, like Bcc.
                     rcpts = [message.recipient, *message.options.get("cc", []), *message.options.get("bcc", [])]
-                    errors, response = await self._client.sendmail(message.sender, rcpts, message.raw)
+                    client = self._client
+                    if isinstance(client, PipelinedSession):
+                        errors, response = await client.sendmail(message.sender, rcpts, message.raw)
+                    else:
+                        errors, response = await client.sendmail(
+                            message.sender, rcpts, message.raw,
+                            mail_options=_utf8_options(client, message.sender, rcpts))
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code),
