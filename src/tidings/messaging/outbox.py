@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.core import clock
+from tidings.core import clock, mime
+from tidings.core.emails import email_domain
 from tidings.db.base import build, table_of
 from tidings.db.models import Campaign, Message, Sending
 from tidings.tenancy.scoping import scoped
@@ -99,10 +100,22 @@ def message_row(
                            "campaign_id": sending.campaign_id if sending else None,
                            "due_at": due_at or clock.now(), "scheduled_at": due_at}
     row.update(fields)
+    if channel == "email" and not row.get("rfc_message_id"):
+        # Given now, in the INSERT, rather than when the message is built: that cost an UPDATE of every
+        # email's row, about a third of PostgreSQL's work on the cold-email path. A retry reuses it.
+        row["rfc_message_id"] = _message_id(sender)
     if sending is not None:
         sending.total += 1
         sending.accepted += 1
     return row
+
+
+def _message_id(sender: str) -> str | None:
+    """A Message-ID in the sender's domain; None where the sender has none (the build then fails that message)."""
+    try:
+        return mime.make_message_id(email_domain(sender))
+    except ValueError:
+        return None
 
 
 def new_message(

@@ -73,7 +73,8 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
         # A retry after a crash keeps the Message-ID, so a receiver can recognise the copy (docs/reliability.md).
         message_id=message.rfc_message_id,
     )
-    message.rfc_message_id = rfc_id
+    if message.rfc_message_id != rfc_id:  # usually given when queued (outbox.message_row): no UPDATE then
+        message.rfc_message_id = rfc_id
     record_as_sent(message, raw)
     return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=raw,
                            reference=str(message.id), options={"cc": list(extra.get("cc") or ()),
