@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 from email.message import EmailMessage
 
 import pytest
+from aiosmtplib.email import parse_address
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tidings.channels.base import OutboundMessage, ProviderUrl
-from tidings.channels.email.pipelining import message_data
+from tidings.channels.email.pipelining import _path, message_data
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 
 from smtp_sink import smtp_sink
@@ -194,3 +197,17 @@ async def test_non_ascii_addresses_go_with_smtputf8_where_the_server_offers_it(p
         refused = await provider.send(message)
         await provider.close()
     assert not refused.accepted and refused.permanent and refused.code == "553" and not plain.mail_lines
+
+
+@given(st.from_regex(r"[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", fullmatch=True)
+       | st.text(max_size=30))
+def test_envelope_paths_are_what_aiosmtplib_would_write(address: str) -> None:
+    try:
+        expected: bytes | type[Exception] = f"<{parse_address(address)}>".encode()
+    except (ValueError, UnicodeEncodeError):
+        expected = ValueError
+    try:
+        got: bytes | type[Exception] = _path(address)
+    except (ValueError, UnicodeEncodeError):
+        got = ValueError
+    assert got == expected

@@ -21,11 +21,20 @@ _LEADING_PERIOD = re.compile(rb"(?m)^\.")
 _MAX_ANSWER = 32 * 1024  # bytes of one answer (a long multi-line one included); more is not SMTP
 
 
-@functools.lru_cache(maxsize=4096)
+# A plain dot-atom address, which aiosmtplib's parsing (email.utils.parseaddr, 7 µs) returns unchanged.
+_PLAIN = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
 def _path(address: str) -> bytes:
     """`<address>` for a MAIL or RCPT line; ValueError when it holds what no command line may carry."""
-    parsed = parse_address(address)
-    return f"<{parsed}>".encode()
+    if _PLAIN.fullmatch(address):
+        return b"<" + address.encode() + b">"
+    return _parsed_path(address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_path(address: str) -> bytes:
+    return f"<{parse_address(address)}>".encode()
 
 
 def message_data(raw: bytes) -> tuple[bytes, int]:
