@@ -1,9 +1,9 @@
 """How an outreach message leaves: through its mailbox's own SMTP server, DKIM-signed if set up.
 
 The "mailbox" preparer reuses the shared MIME builder (threading headers, List-Unsubscribe with
-RFC 8058 one-click, tracking) and adds a DKIM signature (dkimpy) when the mailbox has a selector
-and key. A gate holds or drops messages whose contact, campaign or mailbox stopped meanwhile, and
-an outcome hook pauses a mailbox whose SMTP login fails (its error shows on GET /mailboxes).
+RFC 8058 one-click, tracking) and adds a DKIM signature (`dkim_signing`) when the mailbox has a
+selector and key. A gate holds or drops messages whose contact, campaign or mailbox stopped meanwhile,
+and an outcome hook pauses a mailbox whose SMTP login fails (its error shows on GET /mailboxes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 
-import dkim
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,25 +24,16 @@ from tidings.core.secrets import vault
 from tidings.db.models import Mailbox, Message
 from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
 from tidings.messaging.preparers import email_mime
+from tidings.outreach.engine.dkim_signing import dkim_sign
 from tidings.outreach.engine.status import campaign_of, enrollment_of, held, next_opening, sendable
 
 log = structlog.get_logger("tidings.outreach.sending")
 PREPARER = "mailbox"
 PAUSE = timedelta(hours=1)
-# Headers covered by the signature; those a message lacks are skipped by dkimpy.
-DKIM_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"in-reply-to", b"references",
-                b"reply-to", b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type"]
 
 
 def is_outreach(message: Message) -> bool:
     return (message.extra or {}).get("preparer") == PREPARER
-
-
-def dkim_sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> bytes:
-    """The message with a DKIM-Signature header (relaxed/relaxed, rsa-sha256 or ed25519)."""
-    signature = dkim.sign(raw, selector.encode(), domain.encode(), private_key_pem.encode(),
-                          canonicalize=(b"relaxed", b"relaxed"), include_headers=DKIM_HEADERS)
-    return bytes(signature) + raw
 
 
 def smtp_settings(box: Mailbox, allow_private: bool = False) -> SmtpSettings:
