@@ -3,7 +3,8 @@
 dkimpy computes RSA signatures with Python's `pow`: about 8 ms for a 2,048-bit key, so a cold email
 signed for its mailbox's domain cost ten times an unsigned one. RSASSA-PKCS1-v1_5 signatures are
 deterministic, so OpenSSL's are the same bytes (tested against dkimpy's own); the key object is built
-once per key. Anything OpenSSL refuses (a key too small for the digest, say) goes to dkimpy's own code,
+once per key, and the key's PEM is parsed once (dkimpy parses its ASN.1 in Python for every message).
+Anything OpenSSL refuses (a key too small for the digest, say) goes to dkimpy's own code,
 which raises what it always raised. dkimpy has no hook for this: its module-level signing function is
 replaced once, at import.
 """
@@ -46,6 +47,8 @@ def _sign(hash: Any, private_key: dict[str, int]) -> bytes:  # noqa: A002 - dkim
 
 
 dkim.RSASSA_PKCS1_v1_5_sign = _sign
+# The parsed key (a dict dkimpy only reads), per PEM; a bad PEM raises each time as before (not cached).
+dkim.parse_pem_private_key = functools.lru_cache(maxsize=256)(dkim.parse_pem_private_key)
 
 
 def dkim_sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> bytes:
