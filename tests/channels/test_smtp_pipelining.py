@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 
 import pytest
 from aiosmtplib.email import parse_address
+from aiosmtplib.protocol import normalize_message_line_endings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -211,3 +213,11 @@ def test_envelope_paths_are_what_aiosmtplib_would_write(address: str) -> None:
     except (ValueError, UnicodeEncodeError):
         got = ValueError
     assert got == expected
+
+
+@given(st.lists(st.sampled_from([b"a", b".", b"\r", b"\n", b"\r\n", b"..", b"x.y"]), max_size=30).map(b"".join))
+def test_message_data_is_what_aiosmtplib_would_send(raw: bytes) -> None:
+    expected = normalize_message_line_endings(raw)
+    data, size = message_data(raw)
+    assert size == len(expected)
+    assert data == re.sub(rb"(?m)^\.", b"..", expected) + b".\r\n"

@@ -39,10 +39,19 @@ def _parsed_path(address: str) -> bytes:
 
 def message_data(raw: bytes) -> tuple[bytes, int]:
     """The DATA payload (CRLF line endings, leading periods doubled, the final `.`) and the size to declare."""
-    normalized = _LINE_ENDINGS.sub(b"\r\n", raw)
+    crlf = raw.count(b"\r\n")
+    # Our MIME builder already writes CRLF and few lines start with a period: counting is cheaper than rewriting.
+    normalized = raw if raw.count(b"\n") == crlf == raw.count(b"\r") else _LINE_ENDINGS.sub(b"\r\n", raw)
     if not normalized.endswith(b"\r\n"):
         normalized += b"\r\n"
-    return _LEADING_PERIOD.sub(b"..", normalized) + b".\r\n", len(normalized)
+    stuffed = _LEADING_PERIOD.sub(b"..", normalized) if normalized.startswith(b".") or b"\n." in normalized \
+        else normalized
+    return stuffed + b".\r\n", len(normalized)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("timed out waiting for the SMTP server's answer"))
 
 
 class PipelinedSession(asyncio.Protocol):
@@ -131,11 +140,14 @@ class PipelinedSession(asyncio.Protocol):
             if self._lost is not None:
                 raise self._lost
             self._wanted = count
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            # A timer on the future rather than asyncio.timeout, which cancels the task (costlier, twice a message).
+            timer = loop.call_later(self._timeout, _expire, waiter)
             try:
-                async with asyncio.timeout(self._timeout):
-                    await self._waiter
+                await waiter
             finally:
+                timer.cancel()
                 self._waiter = None
         return [self._answers.popleft() for _ in range(count)]
 
