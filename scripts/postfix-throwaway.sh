@@ -18,6 +18,7 @@ command -v postfix >/dev/null 2>&1 || { echo "postfix is not installed (apt-get 
 [ "$(id -u)" = 0 ] || { echo "postfix starts as root only" >&2; exit 3; }
 port=${2:-2626}
 dir=$(mktemp -d /tmp/tidings-postfix.XXXXXX)
+trap 'rm -rf "$dir"' EXIT  # kept only when Postfix is up (cleared below)
 chmod 755 "$dir"
 mkdir -p "$dir/etc" "$dir/queue" "$dir/data" "$dir/mail"
 chown nobody:nogroup "$dir/mail"
@@ -72,10 +73,11 @@ tlsmgr    unix  - - n 1000? 1 tlsmgr
 postlog   unix-dgram n - n - 1 postlogd
 EOF
 if ! out=$(run "postfix -c $dir/etc start" 2>&1); then
-  echo "postfix did not start: $out" >&2; rm -rf "$dir"; exit 1
+  echo "postfix did not start: $out" >&2; exit 1
 fi
 for _ in $(seq 1 100); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    trap - EXIT
     echo "DIR=$dir"; echo "PORT=$port"; echo "MAIL=$dir/mail/example.test"; echo "LOG=$dir/postfix.log"
     exit 0
   fi
@@ -83,5 +85,4 @@ for _ in $(seq 1 100); do
 done
 echo "postfix does not listen on $port" >&2
 run "postfix -c $dir/etc stop" >/dev/null 2>&1 || true
-rm -rf "$dir"
 exit 1

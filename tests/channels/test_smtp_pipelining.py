@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tidings.channels.base import OutboundMessage, ProviderUrl
-from tidings.channels.email.pipelining import _path, message_data
+from tidings.channels.email.pipelining import envelope_path, message_data
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 
 from smtp_sink import smtp_sink
@@ -79,10 +80,14 @@ class _Scripted:
     """A hand-written SMTP server: what each connection received, and how it misbehaves on request."""
 
     def __init__(self, pipelining: bool = True, hold_mail_until_data: bool = False,
-                 close_after_first: bool = False, silent_after_data: bool = False, smtputf8: bool = False) -> None:
+                 close_after_first: bool = False, silent_after_data: bool = False, smtputf8: bool = False,
+                 mail_delay: float = 0.0, flood_after_first: bool = False, rcpt_answer: bytes = b"250 OK") -> None:
         self.pipelining, self.hold, self.close_after_first = pipelining, hold_mail_until_data, close_after_first
         self.silent_after_data, self.smtputf8 = silent_after_data, smtputf8
+        self.mail_delay, self.flood_after_first, self.rcpt_answer = mail_delay, flood_after_first, rcpt_answer
         self.mail_lines: list[bytes] = []
+        self.verbs: list[bytes] = []
+        self.bodies = 0  # message contents read, answered or not
         self.connections = 0
         self.messages: list[bytes] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -97,25 +102,36 @@ class _Scripted:
         try:
             while line := await reader.readline():
                 verb = line[:4].upper()
+                self.verbs.append(verb)
                 if verb == b"MAIL":
                     self.mail_lines.append(line)
+                    await asyncio.sleep(self.mail_delay)
                 if verb == b"EHLO":
                     writer.write(b"250-scripted\r\n" + (b"250-PIPELINING\r\n" if self.pipelining else b"") +
                                  (b"250-SMTPUTF8\r\n" if self.smtputf8 else b"") + b"250 8BITMIME\r\n")
                 elif verb in (b"MAIL", b"RCPT") and self.hold:
                     held.append(b"250 OK\r\n")  # answered only once DATA has arrived: a lockstep client waits forever
-                elif verb in (b"MAIL", b"RCPT", b"RSET"):
+                elif verb == b"RCPT":
+                    writer.write(self.rcpt_answer + b"\r\n")
+                elif verb in (b"MAIL", b"RSET"):
                     writer.write(b"250 OK\r\n")
                 elif verb == b"DATA":
                     writer.write(b"".join(held) + b"354 go ahead\r\n")
                     held.clear()
                     body = b""
                     while (chunk := await reader.readline()) != b".\r\n":
+                        if not chunk:
+                            return  # the client went away in the middle of the message: nothing is delivered
                         body += chunk
+                    self.bodies += 1
                     if self.silent_after_data:
                         continue
                     self.messages.append(body)
                     writer.write(b"250 2.0.0 queued\r\n")
+                    if self.flood_after_first:
+                        await writer.drain()
+                        await asyncio.sleep(0.1)  # after the client has its answer: while it is idle
+                        writer.write(b"250 unasked\r\n" * 10_000)
                     if self.close_after_first:
                         writer.write(b"421 4.4.2 closing: idle\r\n")
                         await writer.drain()
@@ -208,8 +224,10 @@ def test_envelope_paths_are_what_aiosmtplib_would_write(address: str) -> None:
         expected: bytes | type[Exception] = f"<{parse_address(address)}>".encode()
     except (ValueError, UnicodeEncodeError):
         expected = ValueError
+    if isinstance(expected, bytes) and re.search(rb"[\x00-\x1f\x7f]", expected):
+        expected = ValueError  # aiosmtplib refuses the command line itself
     try:
-        got: bytes | type[Exception] = _path(address)
+        got: bytes | type[Exception] = envelope_path(address)
     except (ValueError, UnicodeEncodeError):
         got = ValueError
     assert got == expected
@@ -221,3 +239,65 @@ def test_message_data_is_what_aiosmtplib_would_send(raw: bytes) -> None:
     data, size = message_data(raw)
     assert size == len(expected)
     assert data == re.sub(rb"(?m)^\.", b"..", expected) + b".\r\n"
+
+
+async def test_a_cancelled_send_leaves_no_answers_for_the_next_message() -> None:
+    server = _Scripted(mail_delay=0.3)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
+        first = asyncio.create_task(provider.send(_email(body="for bob")))
+        await asyncio.sleep(0.1)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        server.mail_delay = 0.0
+        second = await provider.send(_email("erin@example.test", body="for erin"))
+        await provider.close()
+    assert second.accepted
+    assert [b"for erin" in body for body in server.messages] == [True]  # erin's own, not inside bob's
+
+
+async def test_answers_nobody_asked_for_end_the_connection() -> None:
+    server = _Scripted(flood_after_first=True)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
+        first = await provider.send(_email())
+        await asyncio.sleep(0.2)
+        assert provider._client is not None and not provider._client.is_connected
+        second = await provider.send(_email("erin@example.test"))
+        await provider.close()
+    assert first.accepted and second.accepted and server.connections == 2
+
+
+async def test_no_second_copy_at_once_when_the_server_went_quiet_after_the_content() -> None:
+    server = _Scripted(silent_after_data=True)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=0.3))
+        result = await provider.send(_email())
+        await provider.close()
+    assert not result.accepted and not result.permanent and result.code == "connection"
+    assert server.bodies == 1  # the dispatcher retries later; the provider did not send it again at once
+
+
+async def test_a_421_ends_the_session_without_a_reset() -> None:
+    server = _Scripted(rcpt_answer=b"421 4.3.2 shutting down")
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
+        result = await provider.send(_email())
+        await provider.close()
+    assert not result.accepted and not result.permanent and result.code == "421"
+    assert b"RSET" not in server.verbs and server.bodies == 0
+
+
+async def test_a_host_that_cannot_be_encoded_is_a_transient_failure_not_a_bounce() -> None:
+    provider = SmtpProvider(SmtpSettings("foo..example.com", 25, timeout=2))
+    result = await provider.send(_email())
+    assert not result.accepted and not result.permanent
+
+
+def test_no_control_character_reaches_a_command_line() -> None:
+    for address in ("a\x00b@example.test", "a\x7f@example.test", '"a\x01"@example.test'):
+        with pytest.raises(ValueError):
+            envelope_path(address)
+    # What the parser makes of a line break (as aiosmtplib does): never a second command.
+    assert b"\r" not in envelope_path("bob@example.test\r\nRCPT TO:<x@y.z>")

@@ -25,16 +25,22 @@ _MAX_ANSWER = 32 * 1024  # bytes of one answer (a long multi-line one included);
 _PLAIN = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
-def _path(address: str) -> bytes:
+def envelope_path(address: str) -> bytes:
     """`<address>` for a MAIL or RCPT line; ValueError when it holds what no command line may carry."""
     if _PLAIN.fullmatch(address):
         return b"<" + address.encode() + b">"
     return _parsed_path(address)
 
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
 @functools.lru_cache(maxsize=1024)
 def _parsed_path(address: str) -> bytes:
-    return f"<{parse_address(address)}>".encode()
+    path = f"<{parse_address(address)}>".encode()
+    if _CONTROL.search(path):  # as aiosmtplib refuses in any command (older releases' parsing let some pass)
+        raise ValueError(f"the address {address!r} holds control characters")
+    return path
 
 
 def message_data(raw: bytes) -> tuple[bytes, int]:
@@ -70,6 +76,8 @@ class PipelinedSession(asyncio.Protocol):
         self._wanted = 0
         self._waiter: asyncio.Future[None] | None = None
         self._lost: Exception | None = None
+        # Whether the current message's content went out: after that, a failure may still have delivered it.
+        self.data_written = False
         transport.set_protocol(self)
 
     @staticmethod
@@ -89,9 +97,10 @@ class PipelinedSession(asyncio.Protocol):
             if answer is None:
                 break
             self._answers.append(answer)
-        if len(self._buffer) > _MAX_ANSWER:
-            self._fail(aiosmtplib.SMTPResponseException(-1, "answer too long"))
-            self._transport.close()
+        if len(self._answers) > self._wanted + 1 or len(self._buffer) > _MAX_ANSWER:
+            # More answers than commands (one spoken while idle, a 421, is read by the next send): not SMTP.
+            self._fail(aiosmtplib.SMTPResponseException(-1, "unsolicited answers or an answer too long"))
+            self._transport.abort()
             return
         waiter = self._waiter
         if waiter is not None and not waiter.done() and len(self._answers) >= self._wanted:
@@ -146,6 +155,10 @@ class PipelinedSession(asyncio.Protocol):
             timer = loop.call_later(self._timeout, _expire, waiter)
             try:
                 await waiter
+            except BaseException:
+                # Timed out, lost, or cancelled: answers still on their way would pair with the next message.
+                self.close()
+                raise
             finally:
                 timer.cancel()
                 self._waiter = None
@@ -156,8 +169,11 @@ class PipelinedSession(asyncio.Protocol):
             raise self._lost or aiosmtplib.SMTPServerDisconnected("connection closed")
         self._transport.write(data)
 
-    async def _reset(self) -> None:
-        """End a failed transaction; a server that does not answer is dropped by the next send."""
+    async def _reset(self, answers: list[aiosmtplib.SMTPResponse]) -> None:
+        """End a failed transaction; a server closing the session (421) or not answering is dropped."""
+        if any(answer.code == 421 for answer in answers):
+            self.close()
+            return
         try:
             self._write(b"RSET\r\n")
             await self._read(1)
@@ -171,8 +187,9 @@ class PipelinedSession(asyncio.Protocol):
             # Something arrived while idle (a 421 before the server closed, say): the answers would pair wrongly.
             self.close()
             raise aiosmtplib.SMTPServerDisconnected("the server spoke while idle")
+        self.data_written = False
         data, size = message_data(raw)
-        envelope = [_path(sender), *(_path(r) for r in recipients)]
+        envelope = [envelope_path(sender), *(envelope_path(r) for r in recipients)]
         options = b""
         if not all(path.isascii() for path in envelope):
             if not self._smtputf8:
@@ -186,6 +203,10 @@ class PipelinedSession(asyncio.Protocol):
         self._write(b"".join(commands))
         answers = await self._read(len(commands))
         mail, accepted, go = answers[0], answers[1:-1], answers[-1]
+        closing = next((a for a in answers if a.code == 421), None)
+        if closing is not None:  # the server is ending the session: nothing more goes on this connection
+            self.close()
+            raise aiosmtplib.SMTPResponseException(closing.code, closing.message)
         refused = {r: a for r, a in zip(recipients, accepted, strict=True) if a.code not in (250, 251)}
         if go.code == 354 and (mail.code != 250 or len(refused) == len(recipients)):
             # A server that invites the message after refusing its envelope gets an empty one, which it refuses.
@@ -200,12 +221,13 @@ class PipelinedSession(asyncio.Protocol):
         elif go.code != 354:
             error = aiosmtplib.SMTPDataError(go.code, go.message)
         if error is not None:
-            await self._reset()
+            await self._reset(answers)
             raise error
+        self.data_written = True
         self._write(data)
         (done,) = await self._read(1)
         if done.code != 250:
-            await self._reset()
+            await self._reset([done])
             raise aiosmtplib.SMTPDataError(done.code, done.message)
         return refused, done.message
 
@@ -219,7 +241,8 @@ class PipelinedSession(asyncio.Protocol):
     def close(self) -> None:
         if self._lost is None:
             self._lost = aiosmtplib.SMTPServerDisconnected("connection closed")
-        self._transport.close()
+        # Not a graceful close: the rest of a message cut short must not reach the server (it would deliver it).
+        self._transport.abort()
 
 
 def take_over(client: aiosmtplib.SMTP, answer_timeout: float) -> PipelinedSession | aiosmtplib.SMTP:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 
 from tidings.channels.base import EMAIL, LOGIN_FAILED, OutboundMessage, ProviderError, ProviderUrl, SendResult
-from tidings.channels.email.pipelining import PipelinedSession, take_over
+from tidings.channels.email.pipelining import PipelinedSession, envelope_path, take_over
 
 
 @dataclass
@@ -111,13 +111,18 @@ class SmtpProvider:
     async def send(self, message: OutboundMessage) -> SendResult:
         if message.raw is None:
             raise ProviderError("an email needs its MIME bytes")
+        # The Cc header alone delivers nothing: Cc copies need their own RCPT, like Bcc.
+        rcpts = [message.recipient, *message.options.get("cc", []), *message.options.get("bcc", [])]
+        try:
+            for address in (message.sender, *rcpts):
+                envelope_path(address)
+        except ValueError as exc:  # an address no command line may carry: no server will take it
+            return SendResult(False, permanent=True, code="address", detail=str(exc))
         async with self._lock:
             for attempt in (1, 2):
                 try:
                     if self._client is None or not self._client.is_connected:
                         self._client = await self._connect()
-                    # The Cc header alone delivers nothing: Cc copies need their own RCPT, like Bcc.
-                    rcpts = [message.recipient, *message.options.get("cc", []), *message.options.get("bcc", [])]
                     client = self._client
                     if isinstance(client, PipelinedSession):
                         errors, response = await client.sendmail(message.sender, rcpts, message.raw)
@@ -129,8 +134,6 @@ class SmtpProvider:
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code),
                                       detail=f"{LOGIN_FAILED}: {exc.message}")
-                except ValueError as exc:  # an address no command line may carry: no server will take it
-                    return SendResult(False, permanent=True, code="address", detail=str(exc))
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     refusal = exc.recipients[0] if exc.recipients else None
                     code = refusal.code if refusal else 550
@@ -141,9 +144,13 @@ class SmtpProvider:
                         return SendResult(False, permanent=True, code=str(exc.code), detail=exc.message)
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code), detail=exc.message)
-                except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                except (TimeoutError, aiosmtplib.SMTPException, OSError, ValueError) as exc:
+                    # ValueError: a host name that cannot be encoded (IDNA), or aiosmtplib's own argument checks.
+                    # Once the content went out the server may have taken it: no second copy at once (the
+                    # dispatcher's retry comes later). aiosmtplib's lockstep client does not say, so it retries.
+                    written = isinstance(self._client, PipelinedSession) and self._client.data_written
                     await self._drop()
-                    if attempt == 1:
+                    if attempt == 1 and not written:
                         continue  # a reused connection may have been closed by the server
                     return SendResult(False, permanent=False, code="connection", detail=str(exc) or type(exc).__name__)
                 if message.recipient in errors:

@@ -15,6 +15,7 @@ import functools
 from typing import Any
 
 import dkim
+import dkim.crypto
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 DKIM_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"in-reply-to", b"references",
                 b"reply-to", b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type"]
 
-_PURE_PYTHON_SIGN = dkim.RSASSA_PKCS1_v1_5_sign
+_PURE_PYTHON_SIGN = dkim.crypto.RSASSA_PKCS1_v1_5_sign  # dkim.crypto's: still dkimpy's own after a reload
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
 
 
@@ -48,7 +49,7 @@ def _sign(hash: Any, private_key: dict[str, int]) -> bytes:  # noqa: A002 - dkim
 
 dkim.RSASSA_PKCS1_v1_5_sign = _sign
 # The parsed key (a dict dkimpy only reads), per PEM; a bad PEM raises each time as before (not cached).
-dkim.parse_pem_private_key = functools.lru_cache(maxsize=256)(dkim.parse_pem_private_key)
+dkim.parse_pem_private_key = functools.lru_cache(maxsize=256)(dkim.crypto.parse_pem_private_key)
 
 
 def dkim_sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> bytes:

@@ -104,8 +104,10 @@ async def answer(session: AsyncSession, subject: AuthSubject, thread_id: int | N
     found, messages, contact, mailbox = await thread(session, subject, thread_id)
     if mailbox is None or contact is None or not contact.email:
         raise ValidationFailed.on("thread", "This thread has no mailbox or contact address to answer from.")
-    ids = [m.rfc_message_id for m in messages if m.rfc_message_id]
-    last = messages[-1] if messages else None
+    # Only what the contact has seen threads the answer: a queued email already has its Message-ID.
+    seen = [m for m in messages if m.direction == "in" or m.sent_at is not None]
+    ids = [m.rfc_message_id for m in seen if m.rfc_message_id]
+    last = seen[-1] if seen else None
     title = (next((m.subject for m in messages if m.subject), None) or found.subject or "").strip()
     if not title.lower().startswith("re:"):
         title = f"Re: {title}" if title else "Re:"
