@@ -301,3 +301,15 @@ def test_no_control_character_reaches_a_command_line() -> None:
             envelope_path(address)
     # What the parser makes of a line break (as aiosmtplib does): never a second command.
     assert b"\r" not in envelope_path("bob@example.test\r\nRCPT TO:<x@y.z>")
+
+
+async def test_a_server_inviting_a_message_it_has_no_recipient_for_gets_none() -> None:
+    server = _Scripted(rcpt_answer=b"550 5.1.1 no such user")  # and, wrongly, 354 to DATA
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
+        refused = await provider.send(_email())
+        server.rcpt_answer = b"250 OK"
+        after = await provider.send(_email("erin@example.test"))
+        await provider.close()
+    assert not refused.accepted and refused.permanent and refused.code == "550"
+    assert after.accepted and server.bodies == 1 and server.connections == 2  # not even an empty message

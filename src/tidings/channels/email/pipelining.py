@@ -208,10 +208,11 @@ class PipelinedSession(asyncio.Protocol):
             self.close()
             raise aiosmtplib.SMTPResponseException(closing.code, closing.message)
         refused = {r: a for r, a in zip(recipients, accepted, strict=True) if a.code not in (250, 251)}
-        if go.code == 354 and (mail.code != 250 or len(refused) == len(recipients)):
-            # A server that invites the message after refusing its envelope gets an empty one, which it refuses.
-            self._write(b".\r\n")
-            await self._read(1)
+        invited = go.code == 354 and (mail.code != 250 or len(refused) == len(recipients))
+        if invited:
+            # A server that invites the message after refusing its envelope gets none: the connection ends
+            # without the final ".", so it cannot deliver even an empty one.
+            self.close()
         error: Exception | None = None
         if mail.code != 250:
             error = aiosmtplib.SMTPSenderRefused(mail.code, mail.message, sender)
@@ -221,7 +222,8 @@ class PipelinedSession(asyncio.Protocol):
         elif go.code != 354:
             error = aiosmtplib.SMTPDataError(go.code, go.message)
         if error is not None:
-            await self._reset(answers)
+            if not invited:
+                await self._reset(answers)
             raise error
         self.data_written = True
         self._write(data)
