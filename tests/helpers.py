@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
 import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -150,3 +152,10 @@ def self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def unavailable(service: str, reason: str) -> NoReturn:
+    """Skip visibly for want of a real component, or fail where TIDINGS_TEST_REQUIRE_<SERVICE>=1 (CI) requires it."""
+    if os.environ.get(f"TIDINGS_TEST_REQUIRE_{service.upper()}"):
+        pytest.fail(f"{service} is required here but unavailable: {reason}")
+    pytest.skip(f"{service} unavailable: {reason}")

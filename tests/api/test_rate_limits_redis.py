@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from tidings.app import create_app
 from tidings.config import Settings
 from tidings.db.engine import Database
 
-from helpers import bearer
+from helpers import bearer, unavailable
 
 
 class Redis:
@@ -58,9 +57,7 @@ class Redis:
 def redis() -> Iterator[Redis]:
     binary = shutil.which("redis-server")
     if binary is None:
-        if os.environ.get("TIDINGS_TEST_REQUIRE_REDIS"):
-            pytest.fail("redis-server is required here (apt-get install redis-server)")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        unavailable("redis", "redis-server is not installed (apt-get install redis-server)")
     server = Redis(binary)
     server.start()
     try:

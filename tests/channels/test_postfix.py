@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import os
 import subprocess
 import time
 import uuid
@@ -25,6 +24,7 @@ from tidings.channels.base import OutboundMessage
 from tidings.channels.email.pipelining import PipelinedSession
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 
+from helpers import unavailable
 from smtp_sink import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postfix-throwaway.sh"
@@ -66,9 +66,7 @@ def postfix() -> Iterator[Postfix]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         reason = str(exc)
     if server is None:
-        if os.environ.get("TIDINGS_TEST_REQUIRE_POSTFIX"):
-            pytest.fail(f"Postfix is required here but unavailable: {reason}")
-        pytest.skip(f"Postfix unavailable: {reason}")
+        unavailable("postfix", reason)
     try:
         yield server
     finally:

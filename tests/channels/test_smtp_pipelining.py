@@ -15,7 +15,7 @@ from aiosmtplib.protocol import normalize_message_line_endings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tidings.channels.base import OutboundMessage, ProviderUrl
+from tidings.channels.base import OutboundMessage, ProviderUrl, SendResult
 from tidings.channels.email.pipelining import envelope_path, message_data
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 
@@ -157,24 +157,28 @@ async def _scripted(server: _Scripted) -> AsyncIterator[int]:
         await asyncio.gather(*server.tasks, return_exceptions=True)
 
 
+async def _send(server: _Scripted, *messages: OutboundMessage, answer_timeout: float = 5.0,
+                pipelining: bool = True) -> list[SendResult]:
+    """Each message in turn through one provider to the scripted server, then the provider closed."""
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=answer_timeout, pipelining=pipelining))
+        results = [await provider.send(message) for message in messages]
+        await provider.close()
+    return results
+
+
 async def test_the_envelope_goes_in_one_write() -> None:
     server = _Scripted(hold_mail_until_data=True)
-    async with _scripted(server) as port:
-        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
-        result = await provider.send(_email(cc=["carol@example.test"]))
-        await provider.close()
+    [result] = await _send(server, _email(cc=["carol@example.test"]), answer_timeout=2)
     assert result.accepted and len(server.messages) == 1
 
 
 async def test_pipelining_can_be_turned_off_and_is_not_used_unless_offered() -> None:
     assert SmtpSettings.from_url(ProviderUrl.parse("smtp://relay.test?pipelining=false")).pipelining is False
     assert SmtpSettings.from_url(ProviderUrl.parse("smtp://relay.test")).pipelining is True
-    for server, settings in ((_Scripted(pipelining=False), {}), (_Scripted(), {"pipelining": False})):
-        async with _scripted(server) as port:
-            provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2, **settings))  # type: ignore[arg-type]
-            assert (await provider.send(_email())).accepted
-            assert (await provider.send(_email())).accepted
-            await provider.close()
+    for server, pipelining in ((_Scripted(pipelining=False), True), (_Scripted(), False)):
+        results = await _send(server, _email(), _email(), answer_timeout=2, pipelining=pipelining)
+        assert all(r.accepted for r in results)
         assert len(server.messages) == 2 and server.connections == 1
 
 
@@ -190,30 +194,15 @@ async def test_a_server_that_closes_after_a_message_gets_a_fresh_connection() ->
     assert len(server.messages) == 2 and server.connections == 2
 
 
-async def test_a_server_that_stops_answering_is_a_transient_failure() -> None:
-    server = _Scripted(silent_after_data=True)
-    async with _scripted(server) as port:
-        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=0.3))
-        result = await provider.send(_email())
-        await provider.close()
-    assert not result.accepted and not result.permanent and result.code == "connection"
-
-
 @pytest.mark.parametrize("pipelining", [True, False])
 async def test_non_ascii_addresses_go_with_smtputf8_where_the_server_offers_it(pipelining: bool) -> None:
     message = OutboundMessage("email", "jörg@acme.test", "zoë@example.test", raw=_email().raw)
     server = _Scripted(pipelining=pipelining, smtputf8=True)
-    async with _scripted(server) as port:
-        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
-        result = await provider.send(message)
-        await provider.close()
+    [result] = await _send(server, message, answer_timeout=2)
     assert result.accepted and server.mail_lines[0].rstrip().endswith(b"SMTPUTF8")
     assert server.mail_lines[0].startswith("MAIL FROM:<jörg@acme.test>".encode())
     plain = _Scripted(pipelining=pipelining)
-    async with _scripted(plain) as port:
-        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
-        refused = await provider.send(message)
-        await provider.close()
+    [refused] = await _send(plain, message, answer_timeout=2)
     assert not refused.accepted and refused.permanent and refused.code == "553" and not plain.mail_lines
 
 
@@ -269,22 +258,16 @@ async def test_answers_nobody_asked_for_end_the_connection() -> None:
     assert first.accepted and second.accepted and server.connections == 2
 
 
-async def test_no_second_copy_at_once_when_the_server_went_quiet_after_the_content() -> None:
+async def test_a_server_that_goes_quiet_after_the_content_is_a_transient_failure_sent_once() -> None:
     server = _Scripted(silent_after_data=True)
-    async with _scripted(server) as port:
-        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=0.3))
-        result = await provider.send(_email())
-        await provider.close()
+    [result] = await _send(server, _email(), answer_timeout=0.3)
     assert not result.accepted and not result.permanent and result.code == "connection"
     assert server.bodies == 1  # the dispatcher retries later; the provider did not send it again at once
 
 
 async def test_a_421_ends_the_session_without_a_reset() -> None:
     server = _Scripted(rcpt_answer=b"421 4.3.2 shutting down")
-    async with _scripted(server) as port:
-        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
-        result = await provider.send(_email())
-        await provider.close()
+    [result] = await _send(server, _email())
     assert not result.accepted and not result.permanent and result.code == "421"
     assert b"RSET" not in server.verbs and server.bodies == 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -29,7 +28,7 @@ from tidings.runtime import boot, providers_for
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import bearer
+from helpers import bearer, unavailable
 
 SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
 
@@ -39,10 +38,7 @@ def own_postgres() -> Iterator[tuple[str, str]]:
     """A PostgreSQL cluster of this test's own, which it may stop and start: (url, dir)."""
     out = subprocess.run([str(SCRIPT), "start", str(_free_port())], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
-        reason = out.stderr.strip() or f"exit {out.returncode}"
-        if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required here but could not be started: {reason}")
-        pytest.skip(f"no PostgreSQL server to stop and start: {reason}")
+        unavailable("postgres", out.stderr.strip() or f"exit {out.returncode}")
     values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
     try:
         yield values["URL"], values["DIR"]

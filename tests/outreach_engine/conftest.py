@@ -6,7 +6,6 @@ tests are skipped visibly, unless TIDINGS_TEST_REQUIRE_DOVECOT=1 (CI) makes that
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from tidings.db.engine import Database
 from tidings.db.models import Campaign, CampaignMailbox, Client, Contact, Enrollment, Mailbox, Step
 from tidings.tenancy.service import NewAccount
 
+from helpers import unavailable
 from smtp_sink import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,9 +151,7 @@ def _start_dovecot() -> tuple[Dovecot | None, str]:
 def dovecot() -> Iterator[Dovecot]:
     server, reason = _start_dovecot()
     if server is None:
-        if os.environ.get("TIDINGS_TEST_REQUIRE_DOVECOT"):
-            pytest.fail(f"Dovecot is required here but unavailable: {reason}")
-        pytest.skip(f"Dovecot unavailable: {reason}")
+        unavailable("dovecot", reason)
     try:
         yield server
     finally:

@@ -43,6 +43,15 @@ def _parsed_path(address: str) -> bytes:
     return path
 
 
+def smtputf8_needed(offered: bool, addresses: list[str]) -> bool:
+    """Whether a transaction needs SMTPUTF8 (a non-ASCII address); a permanent 553 where the server lacks it."""
+    if all(address.isascii() for address in addresses):
+        return False
+    if not offered:
+        raise aiosmtplib.SMTPResponseException(553, "the server does not accept non-ASCII addresses")
+    return True
+
+
 def message_data(raw: bytes) -> tuple[bytes, int]:
     """The DATA payload (CRLF line endings, leading periods doubled, the final `.`) and the size to declare."""
     crlf = raw.count(b"\r\n")
@@ -190,11 +199,7 @@ class PipelinedSession(asyncio.Protocol):
         self.data_written = False
         data, size = message_data(raw)
         envelope = [envelope_path(sender), *(envelope_path(r) for r in recipients)]
-        options = b""
-        if not all(path.isascii() for path in envelope):
-            if not self._smtputf8:
-                raise aiosmtplib.SMTPResponseException(553, "the server does not accept non-ASCII addresses")
-            options = b" SMTPUTF8"
+        options = b" SMTPUTF8" if smtputf8_needed(self._smtputf8, [sender, *recipients]) else b""
         if self._size:
             options += b" SIZE=%d" % size
         commands = [b"MAIL FROM:" + envelope[0] + options + b"\r\n"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 
 from tidings.channels.base import EMAIL, LOGIN_FAILED, OutboundMessage, ProviderError, ProviderUrl, SendResult
-from tidings.channels.email.pipelining import PipelinedSession, envelope_path, take_over
+from tidings.channels.email.pipelining import PipelinedSession, envelope_path, smtputf8_needed, take_over
 
 
 @dataclass
@@ -48,15 +48,6 @@ class SmtpSettings:
         port = url.port or (465 if implicit else 587 if security == "starttls" else 25)
         return cls(url.host, port, url.username, url.password, security, url.flag("verify", True),
                    pipelining=url.flag("pipelining", True))
-
-
-def _utf8_options(client: aiosmtplib.SMTP, sender: str, recipients: list[str]) -> list[str]:
-    """SMTPUTF8 for a non-ASCII address, as the pipelined session does; refused where the server lacks it."""
-    if sender.isascii() and all(r.isascii() for r in recipients):
-        return []
-    if not client.supports_extension("smtputf8"):
-        raise aiosmtplib.SMTPResponseException(553, "the server does not accept non-ASCII addresses")
-    return ["SMTPUTF8"]
 
 
 @dataclass
@@ -127,9 +118,9 @@ class SmtpProvider:
                     if isinstance(client, PipelinedSession):
                         errors, response = await client.sendmail(message.sender, rcpts, message.raw)
                     else:
-                        errors, response = await client.sendmail(
-                            message.sender, rcpts, message.raw,
-                            mail_options=_utf8_options(client, message.sender, rcpts))
+                        utf8 = smtputf8_needed(client.supports_extension("smtputf8"), [message.sender, *rcpts])
+                        errors, response = await client.sendmail(message.sender, rcpts, message.raw,
+                                                                 mail_options=["SMTPUTF8"] if utf8 else [])
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     await self._drop()
                     return SendResult(False, permanent=False, code=str(exc.code),
