@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.db.base import table_of
 from tidings.db.counters import bump
 from tidings.db.models import Event, Message
+from tidings.db.plain_writes import insert_rows
 from tidings.db.sqlite_driver import deferred_writes
 
 # Outcomes after which nothing more is sent for the message.
@@ -89,7 +89,7 @@ async def batch(session: AsyncSession) -> AsyncIterator[None]:
             connection = (await session.connection()).sync_connection
             assert connection is not None
             with deferred_writes(connection):
-                await session.execute(insert(table_of(Event)), rows)
+                await insert_rows(session, table_of(Event), rows)
     finally:
         info.pop(_BATCH, None)
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock, mime
 from tidings.core.emails import email_domain
 from tidings.db.base import build, table_of
 from tidings.db.models import Campaign, Message, Sending
+from tidings.db.plain_writes import insert_rows
 from tidings.tenancy.scoping import scoped
 from tidings.tenancy.subject import AuthSubject
 
@@ -134,12 +135,8 @@ def new_message(
 
 
 async def queue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows made by `message_row` in one statement (no ORM objects, no ids back).
-
-    A Core insert on the table: the ORM's bulk path would inspect every row again for nothing.
-    """
-    if rows:
-        await session.execute(insert(table_of(Message)), list(rows))
+    """Insert many rows made by `message_row` in one statement (no ORM objects, no ids back)."""
+    await insert_rows(session, table_of(Message), list(rows))
 
 
 async def queue(session: AsyncSession, message: Message) -> Message:

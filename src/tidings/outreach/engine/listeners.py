@@ -44,7 +44,10 @@ async def _step(session: AsyncSession, campaign_id: int, number: int) -> Step | 
     cache: dict[tuple[int, int], Step | None] = session.info.setdefault("tidings.outreach.steps", {})
     key = (campaign_id, number)
     if key not in cache:
-        cache[key] = (await session.execute(_STEP, {"campaign_id": campaign_id, "number": number})).scalar_one_or_none()
+        # Without autoflush: steps are not changed here, and a flush per lookup would split the batch's writes.
+        with session.no_autoflush:
+            found = (await session.execute(_STEP, {"campaign_id": campaign_id, "number": number})).scalar_one_or_none()
+        cache[key] = found
     return cache[key]
 
 
