@@ -8,7 +8,7 @@ each table's changed rows in primary-key order (as the unit of work does, so con
 row locks in the same order), runs of rows with the same changed columns as one executemany of a
 statement compiled once, with the columns' own bind processors, and marks them clean. The unit of
 work then only sees what is left (new and deleted objects, anything unusual), and writes it as before.
-`insert_rows` does the same for many new rows given as dicts (events, queued messages).
+`insert_rows` does the same on SQLite for many new rows given as dicts (events, queued messages).
 """
 
 from __future__ import annotations
@@ -156,14 +156,18 @@ def _insert_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows (dicts with the same columns, no ids back) with one executemany, as Core would write them."""
+    """INSERT rows (dicts with the same columns, no ids back) with one executemany, as Core would write them.
+
+    On PostgreSQL Core's own path stays: it sends the rows as multi-row VALUES lists, which the server runs
+    as a few statements, where an executemany would be one execution per row on the server.
+    """
     if not rows:
         return
     keys = tuple(rows[0])
     if session.sync_session.autoflush:
         await session.flush()  # as session.execute would: pending changes go first
     connection = await session.connection()
-    compiled = _insert_compiled(table, keys, connection.dialect)
+    compiled = _insert_compiled(table, keys, connection.dialect) if connection.dialect.name == "sqlite" else None
     if compiled is None or any(len(row) != len(keys) or row.keys() != rows[0].keys() for row in rows):
         await session.execute(insert(table), rows)
         return
