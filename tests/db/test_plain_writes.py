@@ -17,6 +17,7 @@ from tidings.db.base import table_of
 from tidings.db.engine import Database
 from tidings.db.models import Event, Message
 from tidings.db.plain_writes import insert_rows
+from tidings.messaging import outbox
 from tidings.tenancy.service import NewAccount
 
 
@@ -164,3 +165,19 @@ async def test_inserted_rows_missing_a_column_get_its_default(db: Database, acco
     async with db.sessions() as s:
         event_row = (await s.execute(select(Event))).scalar_one()
     assert event_row.details == {} and event_row.sending_id is None
+
+
+async def test_queued_rows_get_every_default_of_a_flush(db: Database, account: NewAccount) -> None:
+    rows = [outbox.message_row(account_id=account.account_id, channel="email", sender="a@acme.test",
+                               recipient=f"p{i}@globex.test", subject="Hello", body="Hi") for i in range(3)]
+    async with db.transaction() as s:
+        await outbox.queue_rows(s, rows)
+        s.add(Message(account_id=account.account_id, channel="email", sender="a@acme.test",
+                      recipient="orm@globex.test", subject="Hello", body="Hi"))
+    async with db.sessions() as s:
+        back = (await s.execute(select(Message).order_by(Message.id))).scalars().all()
+    columns = ("attempts", "cost", "extra", "list_pending", "parts", "status", "direction")
+    by_flush = {c: getattr(back[-1], c) for c in columns}
+    for message in back[:-1]:
+        assert {c: getattr(message, c) for c in columns} == by_flush
+        assert message.created_at is not None and message.rfc_message_id

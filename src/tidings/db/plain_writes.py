@@ -30,6 +30,8 @@ _PK_BIND = "pk_"
 
 # Per mapper: attribute key -> column name, or None when the mapper needs the unit of work.
 _COLUMNS: dict[Mapper[Any], dict[str, str] | None] = {}
+# Per mapper: attribute key -> its type's equality, as the unit of work compares old and new values.
+_COMPARE: dict[Mapper[Any], dict[str, Callable[[Any, Any], bool]]] = {}
 # Per (mapper, changed keys, dialect): the SQL and, per position, the attribute and its bind processor.
 _Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
 _STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...], str], _Compiled | None] = {}
@@ -48,6 +50,7 @@ def _columns(mapper: Mapper[Any]) -> dict[str, str] | None:
             for prop in mapper.column_attrs:
                 if isinstance(prop, ColumnProperty) and len(prop.columns) == 1 and prop.columns[0].table is table:
                     columns[prop.key] = prop.columns[0].name
+            _COMPARE[mapper] = {key: mapper.columns[key].type.compare_values for key in columns}
         _COLUMNS[mapper] = columns
     return _COLUMNS[mapper]
 
@@ -72,29 +75,36 @@ def _compiled(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str
 
 def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], tuple[str, ...], list[InstanceState[Any]]]]:
     """The changed persistent rows this listener can write, by table and changed columns, in key order."""
-    wanted: list[tuple[Mapper[Any], tuple[str, ...], int, InstanceState[Any]]] = []
+    wanted: list[tuple[str, int, Mapper[Any], tuple[str, ...], InstanceState[Any]]] = []
     deleted = session._deleted  # noqa: SLF001 - a row deleted in this flush is the unit of work's
     for state in list(session.identity_map._modified):  # noqa: SLF001 - the unit of work's own dirty list
-        if not state.key or state in deleted or state.deleted or state.detached:
+        if not state.key or state._deleted or state in deleted:  # noqa: SLF001
             continue
         mapper = state.mapper
         columns = _columns(mapper)
         values = state.dict
-        if columns is None or _PK in state.committed_state or not isinstance(values.get(_PK), int):
+        committed = state.committed_state
+        pk = values.get(_PK)
+        if columns is None or _PK in committed or type(pk) is not int:
             continue
-        if any(k not in columns or k not in values for k in state.committed_state):
-            continue
-        # A value set back to what it was is no change, as for the unit of work (which then writes nothing).
-        keys = tuple(sorted(k for k, old in state.committed_state.items()
-                            if old is NO_VALUE or not mapper.columns[k].type.compare_values(old, values[k])))
-        wanted.append((mapper, keys, values[_PK], state))
-    wanted.sort(key=lambda item: (item[0].local_table.name, item[2]))  # type: ignore[attr-defined]
+        compare = _COMPARE[mapper]
+        changed: list[str] = []
+        for key, old in committed.items():
+            if key not in compare or key not in values:
+                break  # not a plain column write: the unit of work's
+            # A value set back to what it was is no change, as for the unit of work (which then writes nothing).
+            if old is NO_VALUE or not compare[key](old, values[key]):
+                changed.append(key)
+        else:
+            changed.sort()
+            wanted.append((mapper.local_table.name, pk, mapper, tuple(changed), state))  # type: ignore[attr-defined]
+    wanted.sort(key=lambda item: (item[0], item[1]))
     runs = []
-    for (mapper, keys), items in groupby(wanted, key=lambda item: (item[0], item[1])):
+    for (mapper, keys), items in groupby(wanted, key=lambda item: (item[2], item[3])):
         columns = _columns(mapper)
         assert columns is not None
         if not keys or _compiled(mapper, keys, columns, dialect) is not None:
-            runs.append((mapper, keys, [item[3] for item in items]))
+            runs.append((mapper, keys, [item[4] for item in items]))
     return runs
 
 
@@ -138,21 +148,43 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
 event.listen(Session, "before_flush", write_updates)
 
 
-_INSERTS: dict[tuple[Table, tuple[str, ...], str], _Compiled | None] = {}
+# Per position of an INSERT: the column, its bind processor, and for a column the rows leave out, its
+# Python-side default (a value, or a callable run per row as Core runs it).
+_InsertParam = tuple[str, Callable[[Any], Any] | None, bool, Any]
+_INSERTS: dict[tuple[Table, tuple[str, ...], str], tuple[str, list[_InsertParam]] | None] = {}
 
 
-def _insert_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _Compiled | None:
+def _insert_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[_InsertParam]] | None:
     cache_key = (table, keys, dialect.name)
     if cache_key not in _INSERTS:
         compiled = insert(table).values({k: bindparam(k, type_=table.c[k].type) for k in keys}).compile(dialect=dialect)
         order = compiled.positiontup
-        entry: _Compiled | None = None
-        # Only when the statement binds exactly these columns: one with a default left out needs Core to fill it.
-        if order is not None and not compiled.escaped_bind_names and sorted(order) == sorted(keys):
-            binds = compiled.binds
-            entry = (str(compiled), [(name, binds[name].type._cached_bind_processor(dialect)) for name in order])
+        entry: tuple[str, list[_InsertParam]] | None = None
+        if order is not None and not compiled.escaped_bind_names and set(keys) <= set(order):
+            params: list[_InsertParam] = []
+            for name in order:
+                process = compiled.binds[name].type._cached_bind_processor(dialect)
+                default = None if name in keys else table.c[name].default
+                if name in keys:
+                    params.append((name, process, False, None))
+                elif default is not None and default.is_scalar:
+                    params.append((name, process, False, default.arg))  # type: ignore[attr-defined]
+                elif default is not None and default.is_callable:
+                    params.append((name, process, True, default.arg))  # type: ignore[attr-defined]
+                else:
+                    break  # a SQL expression or sequence default: Core's path
+            else:
+                entry = (str(compiled), params)
         _INSERTS[cache_key] = entry
     return _INSERTS[cache_key]
+
+
+def _insert_row(row: dict[str, Any], params: list[_InsertParam]) -> tuple[Any, ...]:
+    out = []
+    for name, process, call, default in params:
+        value = row[name] if name in row else (default(None) if call else default)
+        out.append(process(value) if process is not None else value)
+    return tuple(out)
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -172,5 +204,4 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         await session.execute(insert(table), rows)
         return
     sql, params = compiled
-    await connection.exec_driver_sql(sql, [tuple(process(row[name]) if process is not None else row[name]
-                                                 for name, process in params) for row in rows])
+    await connection.exec_driver_sql(sql, [_insert_row(row, params) for row in rows])
