@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tidings.core.clock import ManualClock
 from tidings.core.secrets import vault
 from tidings.db.engine import Database
-from tidings.db.models import Message, StatCounter, Thread
+from tidings.db.models import Mailbox, Message, StatCounter, Thread
 from tidings.engine.runner import Runner
 from tidings.tenancy.service import NewAccount
 
@@ -203,3 +203,32 @@ async def test_smtp_refusals_login_failure_and_dkim(app: Any, client: httpx.Asyn
         shown = {m["email"]: m for m in r.json()["data"]}
         assert shown["kim@acme.test"]["status"] == "paused" and "login failed" in shown["kim@acme.test"]["last_error"]
     assert (await world.mailbox(good)).status == "active"
+
+
+async def test_a_successful_send_clears_an_smtp_error_and_an_expired_pause(db: Database, make_world: Any,
+                                                                            runner: Runner, clock: ManualClock) -> None:
+    with smtp_sink() as sink:
+        world = await make_world()
+        paused = await world.add_mailbox("sam@acme.test", smtp_port=sink.port)
+        erred = await world.add_mailbox("kim@acme.test", smtp_port=sink.port)
+        other = await world.add_mailbox("lee@acme.test", smtp_port=sink.port)
+        fine = await world.add_mailbox("ada@acme.test", smtp_port=sink.port)
+        async with db.transaction() as s:
+            for box_id, status, error, until in (
+                    (paused, "paused", "SMTP 535 login failed (code 535)", clock.now() - timedelta(minutes=1)),
+                    (erred, "active", "SMTP connection refused", None),
+                    (other, "active", "IMAP login failed", None)):
+                box = await s.get(Mailbox, box_id)
+                assert box is not None
+                box.status, box.last_error, box.paused_until = status, error, until
+        await world.add_step("Hello", "Hi")
+        for i in range(8):
+            await world.add_contact(f"p{i}@globex.test")
+        await world.start()
+        await runner.run_until_idle()
+        assert {r.sender for r in sink.received} == {"sam@acme.test", "kim@acme.test", "lee@acme.test",
+                                                     "ada@acme.test"}
+    states = {box_id: ((b := await world.mailbox(box_id)).status, b.last_error, b.paused_until)
+              for box_id in (paused, erred, other, fine)}
+    assert states == {paused: ("active", None, None), erred: ("active", None, None),
+                      other: ("active", "IMAP login failed", None), fine: ("active", None, None)}
