@@ -181,3 +181,13 @@ async def test_queued_rows_get_every_default_of_a_flush(db: Database, account: N
     for message in back[:-1]:
         assert {c: getattr(message, c) for c in columns} == by_flush
         assert message.created_at is not None and message.rfc_message_id
+
+
+def test_every_model_is_a_plain_column_mapping() -> None:
+    """docs/design.md: no relationships, onupdate, version counters or mapper events (each would send that
+    model's changed rows back to the slower unit of work)."""
+    import tidings.db.models  # noqa: F401 - every model registered
+    from tidings.db.base import Base
+    from tidings.db.plain_writes import _columns
+
+    assert [m.class_.__name__ for m in Base.registry.mappers if _columns(m) is None] == []

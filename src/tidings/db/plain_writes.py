@@ -112,11 +112,11 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
     """before_flush: write the changed rows of plain models with executemany; the unit of work does the rest."""
     if objects is not None or not session.identity_map._modified:  # noqa: SLF001 - flush(objects): all to the unit of work
         return
-    connection = session.connection()
-    dialect = connection.dialect
+    dialect = session.get_bind().dialect
     runs = _plan(session, dialect)
     if not runs:
         return
+    connection = session.connection()
     identity_map = session.identity_map
     for mapper, keys, states in runs:
         if not keys:  # only values set back to what they were: nothing to write
