@@ -13,6 +13,7 @@ from tidings.core.mime import (
     Attachment,
     add_open_pixel,
     build_email,
+    build_email_bytes,
     html_to_text,
     make_message_id,
     rewrite_links,
@@ -194,3 +195,20 @@ class TestOpenPixel:
     def test_appended_without_body(self) -> None:
         out = add_open_pixel("<p>Hi</p>", "https://t.example/o.gif")
         assert out.startswith("<p>Hi</p><img ") and out.endswith("/>")
+
+
+def test_date_header_of_the_fast_builder_keeps_each_zone() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    instant = datetime(2026, 12, 2, 7, 50, 1, 999_999, tzinfo=UTC)
+    madrid = instant.astimezone(timezone(timedelta(hours=1)))
+    dates = []
+    for when in (instant, madrid, instant + timedelta(microseconds=1)):
+        raw, _ = build_email_bytes(from_addr="a@acme.test", from_name=None, to_addr="b@globex.test",
+                                   to_name=None, subject="Hi", html=None, text="Hello",
+                                   message_id_domain="acme.test", date=when)
+        dates.append(next(line for line in raw.split(b"\r\n") if line.startswith(b"Date: ")).decode())
+    assert dates[0] == "Date: " + format_datetime(instant) == "Date: Wed, 02 Dec 2026 07:50:01 +0000"
+    assert dates[1] == "Date: " + format_datetime(madrid) == "Date: Wed, 02 Dec 2026 08:50:01 +0100"
+    assert dates[2] == "Date: Wed, 02 Dec 2026 07:50:02 +0000", "the next second is a new header"

@@ -187,6 +187,13 @@ def _address_header(name: str, addr: str, display: str | None) -> bytes:
     return _SMTP.fold_binary(stored_name, stored)
 
 
+@functools.lru_cache(maxsize=8)
+def _date_header(second: datetime, _offset: object) -> bytes:
+    """The Date header line of one second (a batch builds many in the same second); the offset is in the key
+    because datetimes of the same instant in different zones are equal, and their headers are not."""
+    return _header("Date", format_datetime(second))
+
+
 _BOUNDARY_WIDTH = len(repr(sys.maxsize - 1))
 
 
@@ -248,7 +255,8 @@ def build_email_bytes(
     if reply_to:
         out.append(_header("Reply-To", reply_to))
     out.append(_header("Subject", subject))
-    out.append(_header("Date", format_datetime(date or datetime.now(UTC))))
+    when = date or datetime.now(UTC)
+    out.append(_date_header(when.replace(microsecond=0), when.utcoffset()))
     out.append(_header("Message-ID", message_id))
     refs = [_normalize_id(r) for r in references if r.strip()]
     if in_reply_to:
