@@ -32,3 +32,25 @@ async def test_identity_map_first_then_the_database(db: Database, account: NewAc
             assert fresh is not None and fresh.id == account.account_id
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+
+
+async def test_attach_puts_loaded_rows_back_in_a_session(db: Database, account: NewAccount) -> None:
+    import pytest
+    from sqlalchemy.exc import InvalidRequestError
+
+    from tidings.db.base import attach
+    from tidings.db.models import Client
+
+    async with db.sessions() as s:
+        loaded = (await s.execute(select(Account).where(Account.id == account.account_id))).scalar_one()
+    fresh = Client(account_id=account.account_id, name="Attached", max_emails=1)
+    async with db.transaction() as s:
+        attach(s, [loaded, fresh])
+        assert loaded in s and fresh in s
+        loaded.timezone = "Europe/Madrid"  # changes of an attached row are written by the transaction
+    async with db.sessions() as s:
+        back = await s.get(Account, account.account_id)
+        assert back is not None and back.timezone == "Europe/Madrid"
+        assert (await s.execute(select(Client.name).where(Client.name == "Attached"))).scalar_one() == "Attached"
+        with pytest.raises(InvalidRequestError):
+            attach(s, [loaded])  # another object of the same row is already here, as with add()

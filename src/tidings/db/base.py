@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     bindparam,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Dialect
@@ -67,6 +69,22 @@ async def get_loaded(session: AsyncSession, model: type[M], pk: int) -> M | None
     if found is not None:
         return found
     return await session.get(model, pk)
+
+
+def attach(session: AsyncSession, objects: Iterable[Any]) -> None:
+    """`session.add_all` for loaded (detached) rows of our models, without the save-update cascade walk.
+
+    Our models have no relationships (docs/design.md), so the cascade finds nothing; walking it was most of
+    re-attaching a batch's rows (6.4 -> 1.6 µs a row). A new object, or a model that has relationships, takes
+    the public path.
+    """
+    sync = session.sync_session
+    for obj in objects:
+        state = inspect(obj)
+        if state.key is None or state.mapper.relationships:
+            sync.add(obj)
+        else:
+            sync._update_impl(state)  # noqa: SLF001 - what add() does for a detached row, minus the cascade
 
 
 _BY_IDS: dict[type[Any], Any] = {}

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
 from tidings.core import clock
-from tidings.db.base import by_ids
+from tidings.db.base import attach, by_ids
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.queue import claim
@@ -333,8 +333,8 @@ def _attach(session: AsyncSession, results: dict[int, SendResult], claimed: Clai
         rows = [claimed.messages[message_id] for message_id in sorted(results)]
     except KeyError:
         return None
-    session.add_all([obj for obj in claimed.related if obj is not None])  # None: an account without the sendings
-    session.add_all(rows)
+    attach(session, [obj for obj in claimed.related if obj is not None])  # None: an account without the sendings
+    attach(session, rows)
     return rows
 
 
