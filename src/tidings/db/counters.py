@@ -1,8 +1,8 @@
 """Stats counters, portable across SQLite and PostgreSQL, written once per transaction.
 
-`bump` only accumulates in the session; just before the transaction commits, one upsert per
-distinct counter writes the sums. A batch of a thousand events on one sending costs one statement
-instead of a thousand, and the counters still commit (or roll back) with the events.
+`bump` only accumulates in the session; just before the transaction commits, one upsert statement
+writes the sums of every distinct counter. A batch of a thousand events on one sending costs one
+statement instead of a thousand, and the counters still commit (or roll back) with the events.
 """
 
 from __future__ import annotations
@@ -43,11 +43,18 @@ def _write(session: Session, pending: defaultdict[CounterKey, int]) -> None:
     """Upsert the accumulated counters; runs inside the committing transaction."""
     connection = session.connection()
     stmt = _UPSERTS[connection.dialect.name == "postgresql"]
-    # A stable order keeps concurrent writers from deadlocking on PostgreSQL.
+    # One row per counter (the unique key leaves the account out: a counter's scope belongs to one account),
+    # in a stable order, which keeps concurrent writers from deadlocking on PostgreSQL.
+    merged: dict[tuple[str, int, int, date, str], dict[str, Any]] = {}
     for (account_id, scope, scope_id, step, day, metric), by in sorted(pending.items()):
-        if by != 0:
-            connection.execute(stmt, {"account_id": account_id, "scope": scope, "scope_id": scope_id, "step": step,
-                                      "day": day, "metric": metric, "value": by})
+        row = merged.setdefault((scope, scope_id, step, day, metric), {
+            "account_id": account_id, "scope": scope, "scope_id": scope_id, "step": step, "day": day,
+            "metric": metric, "value": 0})
+        row["value"] += by
+    rows = [row for row in merged.values() if row["value"] != 0]
+    if rows:
+        # One statement for the batch: an executemany on SQLite, multi-row VALUES on PostgreSQL.
+        connection.execute(stmt, rows)
 
 
 def _upsert(insert: Any) -> Any:
