@@ -31,6 +31,8 @@ from tidings.engine.runner import Runner
 from tidings.runtime import boot
 from tidings.tenancy.service import NewAccount, create_account
 
+from helpers import script_values
+
 ROOT = Path(__file__).resolve().parent.parent
 _pg: dict[str, Any] = {"url": None, "reason": None, "dir": None, "schema_ready": False}
 
@@ -64,7 +66,7 @@ def _find_postgres() -> None:
     if out.returncode != 0:
         _pg["reason"] = "could not start PostgreSQL: " + (out.stderr.strip() or f"exit {out.returncode}")
         return
-    values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    values = script_values(out.stdout)
     _pg["url"], _pg["dir"] = values["URL"], values["DIR"]
 
 

@@ -154,6 +154,11 @@ def self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def script_values(stdout: str) -> dict[str, str]:
+    """The KEY=value lines a throwaway-server script (scripts/*-throwaway.sh) prints when it has started."""
+    return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+
+
 def unavailable(service: str, reason: str) -> NoReturn:
     """Skip visibly for want of a real component, or fail where TIDINGS_TEST_REQUIRE_<SERVICE>=1 (CI) requires it."""
     if os.environ.get(f"TIDINGS_TEST_REQUIRE_{service.upper()}"):

@@ -24,7 +24,7 @@ from tidings.channels.base import OutboundMessage
 from tidings.channels.email.pipelining import PipelinedSession
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 
-from helpers import unavailable
+from helpers import script_values, unavailable
 from smtp_sink import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postfix-throwaway.sh"
@@ -59,7 +59,7 @@ def postfix() -> Iterator[Postfix]:
     try:
         out = subprocess.run([str(SCRIPT), "start", str(free_port())], capture_output=True, text=True, timeout=60)
         if out.returncode == 0:
-            values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+            values = script_values(out.stdout)
             server = Postfix(values["DIR"], int(values["PORT"]), Path(values["MAIL"]), Path(values["LOG"]))
         else:
             reason = out.stderr.strip() or f"exit {out.returncode}"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -44,6 +45,10 @@ async def _messages(db: Database, account_id: int, n: int) -> list[int]:
         return [m.id for m in rows]
 
 
+async def _loaded(s: AsyncSession, ids: list[int]) -> list[Message]:
+    return list((await s.execute(select(Message).where(Message.id.in_(ids)).order_by(Message.id))).scalars())
+
+
 def _updates(seen: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
     return [(sql, many) for sql, many in seen if sql.lstrip().upper().startswith("UPDATE MESSAGES")]
 
@@ -60,7 +65,7 @@ async def test_changed_rows_are_written_with_their_types(db: Database, account: 
     try:
         with statements(db) as seen:
             async with db.transaction() as s:
-                rows = (await s.execute(select(Message).where(Message.id.in_(ids)))).scalars().all()
+                rows = await _loaded(s, ids)
                 for m in rows:
                     m.status, m.sent_at, m.cost, m.external_id = "sent", sent, Decimal("0.01234"), f"ext-{m.id}"
                     m.extra = {**m.extra, "parts": 2}
@@ -71,7 +76,7 @@ async def test_changed_rows_are_written_with_their_types(db: Database, account: 
     assert len(updates) == 1 and updates[0][1], "thirty rows with the same changed columns: one executemany"
     assert unit_of_work == [], "nothing was left for the unit of work"
     async with db.sessions() as s:
-        back = (await s.execute(select(Message).where(Message.id.in_(ids)).order_by(Message.id))).scalars().all()
+        back = await _loaded(s, ids)
     assert [m.status for m in back] == ["sent"] * 30
     assert all(m.sent_at == sent and m.cost == Decimal("0.01234") for m in back)
     assert [m.external_id for m in back] == [f"ext-{i}" for i in ids]
@@ -82,7 +87,7 @@ async def test_rows_with_different_changes_keep_key_order(db: Database, account:
     ids = await _messages(db, account.account_id, 6)
     with statements(db) as seen:
         async with db.transaction() as s:
-            rows = (await s.execute(select(Message).where(Message.id.in_(ids)))).scalars().all()
+            rows = await _loaded(s, ids)
             for m in rows:
                 if m.id % 2:
                     m.status = "sent"
@@ -91,8 +96,7 @@ async def test_rows_with_different_changes_keep_key_order(db: Database, account:
     # Alternating column sets cannot be merged without reordering rows (lock order on PostgreSQL).
     assert len(_updates(seen)) == 6
     async with db.sessions() as s:
-        back = {m.id: (m.status, m.error_code) for m in
-                (await s.execute(select(Message).where(Message.id.in_(ids)))).scalars()}
+        back = {m.id: (m.status, m.error_code) for m in await _loaded(s, ids)}
     assert back == {i: ("sent", None) if i % 2 else ("failed", "x") for i in ids}
 
 
@@ -100,7 +104,7 @@ async def test_a_value_set_back_is_not_written(db: Database, account: NewAccount
     ids = await _messages(db, account.account_id, 3)
     with statements(db) as seen:
         async with db.transaction() as s:
-            rows = (await s.execute(select(Message).where(Message.id.in_(ids)))).scalars().all()
+            rows = await _loaded(s, ids)
             for m in rows:
                 m.status = m.status
                 m.locked_by = None
@@ -112,8 +116,7 @@ async def test_a_value_set_back_is_not_written(db: Database, account: NewAccount
 async def test_new_changed_and_deleted_rows_in_one_flush(db: Database, account: NewAccount) -> None:
     ids = await _messages(db, account.account_id, 3)
     async with db.transaction() as s:
-        first, second, third = (await s.execute(select(Message).where(Message.id.in_(ids))
-                                                 .order_by(Message.id))).scalars().all()
+        first, second, third = await _loaded(s, ids)
         first.status = "sent"
         second.status = "sent"
         await s.delete(second)
@@ -121,8 +124,7 @@ async def test_new_changed_and_deleted_rows_in_one_flush(db: Database, account: 
                     occurred_at=datetime.now(UTC) - timedelta(seconds=1), details={}))
         third.body = "changed"
     async with db.sessions() as s:
-        found = (await s.execute(select(Message).where(Message.id.in_(ids)))).scalars()
-        back = {m.id: (m.status, m.body) for m in found}
+        back = {m.id: (m.status, m.body) for m in await _loaded(s, ids)}
         events = (await s.execute(select(Event.message_id))).scalars().all()
     assert back == {ids[0]: ("sent", "hi"), ids[2]: ("queued", "changed")}
     assert events == [ids[2]]

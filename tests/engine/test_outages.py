@@ -28,7 +28,7 @@ from tidings.runtime import boot, providers_for
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
-from helpers import bearer, unavailable
+from helpers import bearer, script_values, unavailable
 
 SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
 
@@ -39,7 +39,7 @@ def own_postgres() -> Iterator[tuple[str, str]]:
     out = subprocess.run([str(SCRIPT), "start", str(_free_port())], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         unavailable("postgres", out.stderr.strip() or f"exit {out.returncode}")
-    values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    values = script_values(out.stdout)
     try:
         yield values["URL"], values["DIR"]
     finally:

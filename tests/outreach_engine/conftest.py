@@ -22,7 +22,7 @@ from tidings.db.engine import Database
 from tidings.db.models import Campaign, CampaignMailbox, Client, Contact, Enrollment, Mailbox, Step
 from tidings.tenancy.service import NewAccount
 
-from helpers import unavailable
+from helpers import script_values, unavailable
 from smtp_sink import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ def _start_dovecot() -> tuple[Dovecot | None, str]:
         return None, f"could not start dovecot: {exc}"
     if out.returncode != 0:
         return None, "could not start dovecot: " + (out.stderr.strip() or f"exit {out.returncode}")
-    values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    values = script_values(out.stdout)
     return Dovecot(values["DIR"], int(values["PORT"]), values["CONF"]), ""
 
 

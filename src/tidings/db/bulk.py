@@ -35,7 +35,7 @@ def _fill_defaults(obj: Base, plan: Sequence[tuple[str, Any, bool]]) -> None:
 
 
 @lru_cache(maxsize=64)
-def _defaults(table: Table) -> list[tuple[str, Any, bool]]:
+def column_defaults(table: Table) -> list[tuple[str, Any, bool]]:
     """(key, value or callable, whether to call it) per column but the primary key, worked out once per table."""
     plan: list[tuple[str, Any, bool]] = []
     for column in table.columns:
@@ -97,7 +97,7 @@ async def insert_all(session: AsyncSession, objects: Sequence[Base], *, track: b
     table = table_of(type(objects[0]))
     (pk,) = table.primary_key.columns
     columns = [c for c in table.columns if c is not pk]
-    plan = _defaults(table)
+    plan = column_defaults(table)
     for obj in objects:
         _fill_defaults(obj, plan)
     if session.get_bind().dialect.name == "sqlite":

@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from tidings.db import plain_writes, sqlite_driver
+from tidings.db import plain_writes, sqlite_driver  # noqa: F401 - plain_writes registers its flush listener
 
 READ_ONLY = "tidings_read_only"
-_LISTENING = plain_writes.write_updates  # registered on import: every session writes changed rows this way
 
 
 def is_sqlite(url: str) -> bool:

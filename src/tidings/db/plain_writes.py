@@ -25,6 +25,8 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
+from tidings.db.bulk import column_defaults
+
 _PK = "id"
 _PK_BIND = "pk_"
 
@@ -73,8 +75,9 @@ def _compiled(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str
     return _STATEMENTS[cache_key]
 
 
-def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], tuple[str, ...], list[InstanceState[Any]]]]:
-    """The changed persistent rows this listener can write, by table and changed columns, in key order."""
+def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], _Compiled | None, list[InstanceState[Any]]]]:
+    """The changed persistent rows this listener can write, in key order, by table and changed columns, each run
+    with its statement (None: only values set back to what they were, nothing to write)."""
     wanted: list[tuple[str, int, Mapper[Any], tuple[str, ...], InstanceState[Any]]] = []
     deleted = session._deleted  # noqa: SLF001 - a row deleted in this flush is the unit of work's
     for state in list(session.identity_map._modified):  # noqa: SLF001 - the unit of work's own dirty list
@@ -103,8 +106,9 @@ def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], tuple[s
     for (mapper, keys), items in groupby(wanted, key=lambda item: (item[2], item[3])):
         columns = _columns(mapper)
         assert columns is not None
-        if not keys or _compiled(mapper, keys, columns, dialect) is not None:
-            runs.append((mapper, keys, [item[4] for item in items]))
+        compiled = _compiled(mapper, keys, columns, dialect) if keys else None
+        if compiled is not None or not keys:
+            runs.append((mapper, compiled, [item[4] for item in items]))
     return runs
 
 
@@ -118,15 +122,11 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
         return
     connection = session.connection()
     identity_map = session.identity_map
-    for mapper, keys, states in runs:
-        if not keys:  # only values set back to what they were: nothing to write
+    for mapper, compiled, states in runs:
+        if compiled is None:  # only values set back to what they were: nothing to write
             for state in states:
                 state._commit_all(state.dict, identity_map)  # noqa: SLF001
             continue
-        columns = _columns(mapper)
-        assert columns is not None
-        compiled = _compiled(mapper, keys, columns, dialect)
-        assert compiled is not None
         sql, params = compiled
         rows = []
         for state in states:
@@ -148,8 +148,8 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
 event.listen(Session, "before_flush", write_updates)
 
 
-# Per position of an INSERT: the column, its bind processor, and for a column the rows leave out, its
-# Python-side default (a value, or a callable run per row as Core runs it).
+# Per (table, the rows' columns, dialect): the SQL and, per position, the column, its bind processor and, for a
+# column the rows leave out, its Python default (a value, or a callable run per row as Core runs it).
 _InsertParam = tuple[str, Callable[[Any], Any] | None, bool, Any]
 _INSERTS: dict[tuple[Table, tuple[str, ...], str], tuple[str, list[_InsertParam]] | None] = {}
 
@@ -157,24 +157,19 @@ _INSERTS: dict[tuple[Table, tuple[str, ...], str], tuple[str, list[_InsertParam]
 def _insert_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[_InsertParam]] | None:
     cache_key = (table, keys, dialect.name)
     if cache_key not in _INSERTS:
-        compiled = insert(table).values({k: bindparam(k, type_=table.c[k].type) for k in keys}).compile(dialect=dialect)
-        order = compiled.positiontup
         entry: tuple[str, list[_InsertParam]] | None = None
-        if order is not None and not compiled.escaped_bind_names and set(keys) <= set(order):
-            params: list[_InsertParam] = []
-            for name in order:
-                process = compiled.binds[name].type._cached_bind_processor(dialect)
-                default = None if name in keys else table.c[name].default
-                if name in keys:
-                    params.append((name, process, False, None))
-                elif default is not None and default.is_scalar:
-                    params.append((name, process, False, default.arg))  # type: ignore[attr-defined]
-                elif default is not None and default.is_callable:
-                    params.append((name, process, True, default.arg))  # type: ignore[attr-defined]
-                else:
-                    break  # a SQL expression or sequence default: Core's path
-            else:
-                entry = (str(compiled), params)
+        try:
+            defaults = {key: (call, default) for key, default, call in column_defaults(table)}
+        except TypeError:  # a column with only a server default: Core's path, which leaves it out
+            defaults = None
+        if defaults is not None:
+            written = [*keys, *(key for key in defaults if key not in keys)]
+            compiled = insert(table).values({k: bindparam(k, type_=table.c[k].type) for k in written}).compile(
+                dialect=dialect)
+            if compiled.positiontup is not None and not compiled.escaped_bind_names:
+                entry = (str(compiled), [
+                    (name, compiled.binds[name].type._cached_bind_processor(dialect),
+                     *(defaults[name] if name not in keys else (False, None))) for name in compiled.positiontup])
         _INSERTS[cache_key] = entry
     return _INSERTS[cache_key]
 
