@@ -109,3 +109,24 @@ async def test_postfix_delivers_what_tidings_sends(postfix: Postfix, security: s
     assert len(await asyncio.to_thread(postfix.delivered, tags[3], 1)) == 1
     log = postfix.log.read_text()
     assert "improper command pipelining" not in log and "bare <LF>" not in log
+
+
+async def test_postfix_takes_overlapping_transactions_on_one_connection(postfix: Postfix) -> None:
+    """Two sends at once (as the dispatcher runs them): the next envelope goes right after a content."""
+    provider = SmtpProvider(SmtpSettings("127.0.0.1", postfix.port, verify=False, timeout=10))
+    tags = [uuid.uuid4().hex[:12] for _ in range(12)]
+    messages = [_email(tag, to="gone@example.test" if i == 5 else "bob@example.test") for i, tag in enumerate(tags)]
+    try:
+        results = await asyncio.gather(*(provider.send(m) for m in messages))
+        session = provider._client
+    finally:
+        await provider.close()
+    assert provider.concurrency == 2 and isinstance(session, PipelinedSession)
+    assert [r.accepted for r in results] == [i != 5 for i in range(12)]
+    assert results[5].permanent and results[5].code == "554"
+    for i, tag in enumerate(tags):
+        copies = await asyncio.to_thread(postfix.delivered, tag, 1, 0.5 if i == 5 else 15.0)
+        assert len(copies) == (0 if i == 5 else 1)
+        assert all(m.get_content().replace("\r\n", "\n").rstrip("\n") == BODY for m in copies)
+    log = postfix.log.read_text()
+    assert "improper command pipelining" not in log and "bare <LF>" not in log

@@ -81,10 +81,15 @@ class _Scripted:
 
     def __init__(self, pipelining: bool = True, hold_mail_until_data: bool = False,
                  close_after_first: bool = False, silent_after_data: bool = False, smtputf8: bool = False,
-                 mail_delay: float = 0.0, flood_after_first: bool = False, rcpt_answer: bytes = b"250 OK") -> None:
+                 mail_delay: float = 0.0, flood_after_first: bool = False, rcpt_answer: bytes = b"250 OK",
+                 queued_with_next_mail: bool = False) -> None:
         self.pipelining, self.hold, self.close_after_first = pipelining, hold_mail_until_data, close_after_first
         self.silent_after_data, self.smtputf8 = silent_after_data, smtputf8
         self.mail_delay, self.flood_after_first, self.rcpt_answer = mail_delay, flood_after_first, rcpt_answer
+        # The answer to a content held back until the next MAIL has arrived (or half a second went by): counts
+        # the clients that write the next envelope without waiting for it.
+        self.queued_with_next_mail = queued_with_next_mail
+        self.answered_with_next_mail = 0
         self.mail_lines: list[bytes] = []
         self.verbs: list[bytes] = []
         self.bodies = 0  # message contents read, answered or not
@@ -100,9 +105,22 @@ class _Scripted:
         writer.write(b"220 scripted ESMTP\r\n")
         held: list[bytes] = []
         try:
-            while line := await reader.readline():
+            while True:
+                try:
+                    line = await asyncio.wait_for(reader.readline(), 0.5 if held and self.queued_with_next_mail
+                                                  else None)
+                except TimeoutError:  # no next MAIL came: the held answer goes now
+                    writer.write(b"".join(held))
+                    held.clear()
+                    continue
+                if not line:
+                    break
                 verb = line[:4].upper()
                 self.verbs.append(verb)
+                if verb in (b"MAIL", b"QUIT") and self.queued_with_next_mail and held:
+                    self.answered_with_next_mail += verb == b"MAIL"
+                    writer.write(b"".join(held))
+                    held.clear()
                 if verb == b"MAIL":
                     self.mail_lines.append(line)
                     await asyncio.sleep(self.mail_delay)
@@ -127,6 +145,9 @@ class _Scripted:
                     if self.silent_after_data:
                         continue
                     self.messages.append(body)
+                    if self.queued_with_next_mail:
+                        held.append(b"250 2.0.0 queued\r\n")
+                        continue
                     writer.write(b"250 2.0.0 queued\r\n")
                     if self.flood_after_first:
                         await writer.drain()
@@ -296,3 +317,58 @@ async def test_a_server_inviting_a_message_it_has_no_recipient_for_gets_none() -
         await provider.close()
     assert not refused.accepted and refused.permanent and refused.code == "550"
     assert after.accepted and server.bodies == 1 and server.connections == 2  # not even an empty message
+
+
+async def test_the_next_envelope_follows_a_content_without_waiting_for_its_answer() -> None:
+    server = _Scripted(queued_with_next_mail=True)
+    bodies = [f"message {i}" for i in range(6)]
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=2))
+        assert provider.concurrency == 2
+        results = await asyncio.gather(*(provider.send(_email(f"r{i}@example.test", body=body))
+                                         for i, body in enumerate(bodies)))
+        await provider.close()
+    assert all(r.accepted for r in results) and server.connections == 1
+    assert server.answered_with_next_mail == 5  # every content but the last was followed by the next envelope
+    assert [m.decode().split("\r\n\r\n", 1)[1].strip() for m in server.messages] == bodies  # in order, intact
+
+
+async def test_a_refusal_between_overlapping_sends_fails_that_message_alone() -> None:
+    with smtp_sink() as sink:
+        sink.handler.refuse = {"gone@example.test": "550 5.1.1 no such user", "busy@example.test": "451 4.7.1 later"}
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", sink.port))
+        to = ["a@example.test", "gone@example.test", "b@example.test", "busy@example.test", "c@example.test"]
+        results = await asyncio.gather(*(provider.send(_email(r, body=f"for {r}")) for r in to))
+        sink.handler.refuse_data = "554 5.7.1 looks like spam"
+        spam = await provider.send(_email("d@example.test"))
+        sink.handler.refuse_data = "451 4.3.0 try again later"
+        later = await provider.send(_email("d@example.test"))
+        sink.handler.refuse_data = None
+        after = await asyncio.gather(*(provider.send(_email(r)) for r in ("e@example.test", "f@example.test")))
+        await provider.close()
+    assert [r.accepted for r in results] == [True, False, True, False, True]
+    assert results[1].permanent and results[1].code == "550" and not results[3].permanent and results[3].code == "451"
+    assert not spam.accepted and spam.permanent and spam.code == "554"
+    assert not later.accepted and not later.permanent and later.code == "451"
+    assert all(r.accepted for r in after)
+    assert [r.recipients for r in sink.received] == [["a@example.test"], ["b@example.test"], ["c@example.test"],
+                                                     ["e@example.test"], ["f@example.test"]]
+    assert sink.handler.sessions == 1  # refusals, transient ones included, end the transaction, not the session
+
+
+async def test_a_cancelled_send_waiting_for_its_turn_does_not_let_the_next_one_overtake() -> None:
+    server = _Scripted(mail_delay=0.2)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
+        first = asyncio.create_task(provider.send(_email("a@example.test", body="for a")))
+        second = asyncio.create_task(provider.send(_email("b@example.test", body="for b")))
+        third = asyncio.create_task(provider.send(_email("c@example.test", body="for c")))
+        await asyncio.sleep(0.05)
+        second.cancel()  # while it waits for the first one's content to go
+        results = await asyncio.gather(first, third)
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        await provider.close()
+    assert all(r.accepted for r in results)
+    assert [b"for a" in m for m in server.messages] == [True, False]
+    assert [b"for c" in m for m in server.messages] == [False, True]

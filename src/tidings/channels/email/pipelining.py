@@ -1,6 +1,7 @@
 """SMTP transactions pipelined (RFC 2920) on a session aiosmtplib has set up (connected, TLS, signed in).
 
-MAIL, every RCPT and DATA go in one write, then the message: two round trips a message instead of four.
+MAIL, every RCPT and DATA go in one write, then the message; the next message's envelope follows the
+content without waiting for its answer: one round trip a message instead of four.
 aiosmtplib reads one answer per command written and drops what arrives between commands, so a
 connection whose server offers PIPELINING is handed to this protocol, which reads answers in order as
 they come. It raises aiosmtplib's exceptions, so callers handle both kinds of connection alike.
@@ -12,6 +13,7 @@ import asyncio
 import collections
 import functools
 import re
+from dataclasses import dataclass
 
 import aiosmtplib
 from aiosmtplib.email import parse_address
@@ -64,13 +66,31 @@ def message_data(raw: bytes) -> tuple[bytes, int]:
     return stuffed + b".\r\n", len(normalized)
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[list[aiosmtplib.SMTPResponse]]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError("timed out waiting for the SMTP server's answer"))
 
 
+def _pass_turn(turn: asyncio.Future[None]) -> None:
+    if not turn.done():
+        turn.set_result(None)
+
+
+@dataclass
+class Progress:
+    """How far one message got: once its content went out, a failure may still have delivered it."""
+
+    data_written: bool = False
+
+
 class PipelinedSession(asyncio.Protocol):
-    """One SMTP connection taken over from aiosmtplib after its EHLO announced PIPELINING."""
+    """One SMTP connection taken over from aiosmtplib after its EHLO announced PIPELINING.
+
+    Transactions may overlap: each writes its envelope as soon as the one before it has written its content
+    (RFC 2920 allows the content and the next MAIL, RCPT and DATA in one group; nothing may follow DATA before
+    its 354), so the answer to one message's content and the next envelope's answers come back together: one
+    round trip a message instead of two. Answers are handed out in the order their commands were written.
+    """
 
     def __init__(self, client: aiosmtplib.SMTP, timeout: float) -> None:
         transport = client.transport
@@ -82,11 +102,12 @@ class PipelinedSession(asyncio.Protocol):
         self._smtputf8 = client.supports_extension("smtputf8")
         self._buffer = bytearray()
         self._answers: collections.deque[aiosmtplib.SMTPResponse] = collections.deque()
-        self._wanted = 0
-        self._waiter: asyncio.Future[None] | None = None
+        # Who waits for how many answers, in the order the commands were written.
+        self._expected: collections.deque[tuple[int, asyncio.Future[list[aiosmtplib.SMTPResponse]]]] = \
+            collections.deque()
+        self._awaited = 0  # answers the expected waiters take together
+        self._turn: asyncio.Future[None] | None = None  # done once the last transaction let the next one write
         self._lost: Exception | None = None
-        # Whether the current message's content went out: after that, a failure may still have delivered it.
-        self.data_written = False
         transport.set_protocol(self)
 
     @staticmethod
@@ -106,14 +127,18 @@ class PipelinedSession(asyncio.Protocol):
             if answer is None:
                 break
             self._answers.append(answer)
-        if len(self._answers) > self._wanted + 1 or len(self._buffer) > _MAX_ANSWER:
-            # More answers than commands (one spoken while idle, a 421, is read by the next send): not SMTP.
-            self._fail(aiosmtplib.SMTPResponseException(-1, "unsolicited answers or an answer too long"))
+        expected, answers = self._expected, self._answers
+        while expected and len(answers) >= expected[0][0]:
+            count, waiter = expected.popleft()
+            self._awaited -= count
+            taken = [answers.popleft() for _ in range(count)]
+            if not waiter.done():
+                waiter.set_result(taken)
+        if len(answers) > self._awaited or len(self._buffer) > _MAX_ANSWER:
+            # More answers than commands (one spoken while idle, say a 421 before closing): the answers would pair
+            # with the wrong commands from here on. Those asked for above have theirs.
+            self._fail(aiosmtplib.SMTPServerDisconnected("the server spoke unasked, or an answer too long"))
             self._transport.abort()
-            return
-        waiter = self._waiter
-        if waiter is not None and not waiter.done() and len(self._answers) >= self._wanted:
-            waiter.set_result(None)
 
     def eof_received(self) -> bool:
         self._fail(aiosmtplib.SMTPServerDisconnected("the server closed the connection"))
@@ -125,10 +150,11 @@ class PipelinedSession(asyncio.Protocol):
     def _fail(self, exc: Exception) -> None:
         if self._lost is None:
             self._lost = exc
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(self._lost)
-            waiter.exception()  # retrieved: nobody may be waiting any more
+        expected, self._expected, self._awaited = self._expected, collections.deque(), 0
+        for _, waiter in expected:
+            if not waiter.done():
+                waiter.set_exception(self._lost)
+                waiter.exception()  # retrieved: its sender may have stopped waiting
 
     def _next_answer(self) -> aiosmtplib.SMTPResponse | None:
         """Take one complete (possibly multi-line) answer off the buffer."""
@@ -153,30 +179,28 @@ class PipelinedSession(asyncio.Protocol):
 
     # -- commands
 
-    async def _read(self, count: int) -> list[aiosmtplib.SMTPResponse]:
-        if len(self._answers) < count:
-            if self._lost is not None:
-                raise self._lost
-            self._wanted = count
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            # A timer on the future rather than asyncio.timeout, which cancels the task (costlier, twice a message).
-            timer = loop.call_later(self._timeout, _expire, waiter)
-            try:
-                await waiter
-            except BaseException:
-                # Timed out, lost, or cancelled: answers still on their way would pair with the next message.
-                self.close()
-                raise
-            finally:
-                timer.cancel()
-                self._waiter = None
-        return [self._answers.popleft() for _ in range(count)]
-
-    def _write(self, data: bytes) -> None:
+    def _command(self, data: bytes, answers: int) -> asyncio.Future[list[aiosmtplib.SMTPResponse]]:
+        """Write commands; the future gets their `answers` answers, after those of everything written before."""
         if not self.is_connected:
             raise self._lost or aiosmtplib.SMTPServerDisconnected("connection closed")
+        waiter: asyncio.Future[list[aiosmtplib.SMTPResponse]] = asyncio.get_running_loop().create_future()
+        self._expected.append((answers, waiter))
+        self._awaited += answers
         self._transport.write(data)
+        return waiter
+
+    async def _answers_to(self, waiter: asyncio.Future[list[aiosmtplib.SMTPResponse]]
+                          ) -> list[aiosmtplib.SMTPResponse]:
+        # A timer on the future rather than asyncio.timeout, which cancels the task (costlier, twice a message).
+        timer = asyncio.get_running_loop().call_later(self._timeout, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            # Timed out, lost, or cancelled: answers still on their way would pair with the next commands.
+            self.close()
+            raise
+        finally:
+            timer.cancel()
 
     async def _reset(self, answers: list[aiosmtplib.SMTPResponse]) -> None:
         """End a failed transaction; a server closing the session (421) or not answering is dropped."""
@@ -184,19 +208,17 @@ class PipelinedSession(asyncio.Protocol):
             self.close()
             return
         try:
-            self._write(b"RSET\r\n")
-            await self._read(1)
+            await self._answers_to(self._command(b"RSET\r\n", 1))
         except (aiosmtplib.SMTPException, TimeoutError, OSError):
             self.close()
 
-    async def sendmail(self, sender: str, recipients: list[str],
-                       raw: bytes) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
-        """Send one message; as aiosmtplib's sendmail: (the refused among the recipients, the final answer)."""
-        if self._answers or self._buffer:
-            # Something arrived while idle (a 421 before the server closed, say): the answers would pair wrongly.
-            self.close()
-            raise aiosmtplib.SMTPServerDisconnected("the server spoke while idle")
-        self.data_written = False
+    async def sendmail(self, sender: str, recipients: list[str], raw: bytes, progress: Progress | None = None
+                       ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+        """Send one message; as aiosmtplib's sendmail: (the refused among the recipients, the final answer).
+
+        Several may run at once on one session: each takes its turn to write its envelope after the content
+        of the one before.
+        """
         data, size = message_data(raw)
         envelope = [envelope_path(sender), *(envelope_path(r) for r in recipients)]
         options = b" SMTPUTF8" if smtputf8_needed(self._smtputf8, [sender, *recipients]) else b""
@@ -205,49 +227,63 @@ class PipelinedSession(asyncio.Protocol):
         commands = [b"MAIL FROM:" + envelope[0] + options + b"\r\n"]
         commands += [b"RCPT TO:" + path + b"\r\n" for path in envelope[1:]]
         commands.append(b"DATA\r\n")
-        self._write(b"".join(commands))
-        answers = await self._read(len(commands))
-        mail, accepted, go = answers[0], answers[1:-1], answers[-1]
-        closing = next((a for a in answers if a.code == 421), None)
-        if closing is not None:  # the server is ending the session: nothing more goes on this connection
-            self.close()
-            raise aiosmtplib.SMTPResponseException(closing.code, closing.message)
-        refused = {r: a for r, a in zip(recipients, accepted, strict=True) if a.code not in (250, 251)}
-        invited = go.code == 354 and (mail.code != 250 or len(refused) == len(recipients))
-        if invited:
-            # A server that invites the message after refusing its envelope gets none: the connection ends
-            # without the final ".", so it cannot deliver even an empty one.
-            self.close()
-        error: Exception | None = None
-        if mail.code != 250:
-            error = aiosmtplib.SMTPSenderRefused(mail.code, mail.message, sender)
-        elif len(refused) == len(recipients):
-            error = aiosmtplib.SMTPRecipientsRefused(
-                [aiosmtplib.SMTPRecipientRefused(a.code, a.message, r) for r, a in refused.items()])
-        elif go.code != 354:
-            error = aiosmtplib.SMTPDataError(go.code, go.message)
-        if error is not None:
-            if not invited:
-                await self._reset(answers)
-            raise error
-        self.data_written = True
-        self._write(data)
-        (done,) = await self._read(1)
+        previous, turn = self._turn, asyncio.get_running_loop().create_future()
+        self._turn = turn
+        try:
+            if previous is not None and not previous.done():
+                # Shielded: cancelling this send must not let the next envelope overtake the one before.
+                await asyncio.shield(previous)
+            answers = await self._answers_to(self._command(b"".join(commands), len(commands)))
+            mail, accepted, go = answers[0], answers[1:-1], answers[-1]
+            closing = next((a for a in answers if a.code == 421), None)
+            if closing is not None:  # the server is ending the session: nothing more goes on this connection
+                self.close()
+                raise aiosmtplib.SMTPResponseException(closing.code, closing.message)
+            refused = {r: a for r, a in zip(recipients, accepted, strict=True) if a.code not in (250, 251)}
+            invited = go.code == 354 and (mail.code != 250 or len(refused) == len(recipients))
+            if invited:
+                # A server that invites the message after refusing its envelope gets none: the connection ends
+                # without the final ".", so it cannot deliver even an empty one.
+                self.close()
+            error: Exception | None = None
+            if mail.code != 250:
+                error = aiosmtplib.SMTPSenderRefused(mail.code, mail.message, sender)
+            elif len(refused) == len(recipients):
+                error = aiosmtplib.SMTPRecipientsRefused(
+                    [aiosmtplib.SMTPRecipientRefused(a.code, a.message, r) for r, a in refused.items()])
+            elif go.code != 354:
+                error = aiosmtplib.SMTPDataError(go.code, go.message)
+            if error is not None:
+                if not invited:
+                    await self._reset(answers)
+                raise error
+            if progress is not None:
+                progress.data_written = True
+            sent = self._command(data, 1)
+        finally:
+            # The next transaction's envelope may follow our content at once; if this one was cancelled before its
+            # turn, only once the one before has had its turn.
+            if previous is not None and not previous.done():
+                previous.add_done_callback(lambda _: _pass_turn(turn))
+            else:
+                _pass_turn(turn)
+        (done,) = await self._answers_to(sent)
         if done.code != 250:
-            await self._reset([done])
+            # The answer to the content ends the transaction (RFC 5321 4.1.1.4): no RSET, which would reset the
+            # next message's envelope already on its way.
+            if done.code == 421:
+                self.close()
             raise aiosmtplib.SMTPDataError(done.code, done.message)
         return refused, done.message
 
     async def quit(self) -> None:
         try:
-            self._write(b"QUIT\r\n")
-            await self._read(1)
+            await self._answers_to(self._command(b"QUIT\r\n", 1))
         finally:
             self.close()
 
     def close(self) -> None:
-        if self._lost is None:
-            self._lost = aiosmtplib.SMTPServerDisconnected("connection closed")
+        self._fail(aiosmtplib.SMTPServerDisconnected("connection closed"))
         # Not a graceful close: the rest of a message cut short must not reach the server (it would deliver it).
         self._transport.abort()
 

@@ -3,7 +3,8 @@
 `smtp://user:pass@host:587?starttls=true`, `smtps://user:pass@host:465` (implicit TLS),
 `?verify=false` to accept a self-signed certificate. A 5xx answer for the recipient is a
 permanent refusal (a hard bounce); 4xx and connection errors are transient. A server that offers
-PIPELINING gets each message's envelope in one write (`channels.email.pipelining`);
+PIPELINING gets each message's envelope in one write, the next one's right after the content
+(`channels.email.pipelining`, two sends at once on one connection);
 `?pipelining=false` turns that off.
 
 A customer's mailbox server is reached through a `connector` (the outbound address guard's checked
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 
 from tidings.channels.base import EMAIL, LOGIN_FAILED, OutboundMessage, ProviderError, ProviderUrl, SendResult
-from tidings.channels.email.pipelining import PipelinedSession, envelope_path, smtputf8_needed, take_over
+from tidings.channels.email.pipelining import PipelinedSession, Progress, envelope_path, smtputf8_needed, take_over
 
 
 @dataclass
@@ -57,6 +58,7 @@ class SmtpProvider:
     url_scheme: str = "smtp"
     _client: aiosmtplib.SMTP | PipelinedSession | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _connecting: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -99,6 +101,18 @@ class SmtpProvider:
                 await client.helo()
         return client
 
+    @property
+    def concurrency(self) -> int:
+        """Sends the dispatcher may run at once: two overlap on a pipelined session (one writes its content while
+        the next writes its envelope); without PIPELINING they take turns on the connection."""
+        return 2 if self.settings.pipelining else 1
+
+    async def _connected(self) -> aiosmtplib.SMTP | PipelinedSession:
+        async with self._connecting:
+            if self._client is None or not self._client.is_connected:
+                self._client = await self._connect()
+            return self._client
+
     async def send(self, message: OutboundMessage) -> SendResult:
         if message.raw is None:
             raise ProviderError("an email needs its MIME bytes")
@@ -109,46 +123,48 @@ class SmtpProvider:
                 envelope_path(address)
         except ValueError as exc:  # an address no command line may carry: no server will take it
             return SendResult(False, permanent=True, code="address", detail=str(exc))
-        async with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._client is None or not self._client.is_connected:
-                        self._client = await self._connect()
-                    client = self._client
-                    if isinstance(client, PipelinedSession):
-                        errors, response = await client.sendmail(message.sender, rcpts, message.raw)
-                    else:
+        for attempt in (1, 2):
+            client: aiosmtplib.SMTP | PipelinedSession | None = None
+            progress = Progress()
+            try:
+                client = await self._connected()
+                if isinstance(client, PipelinedSession):
+                    errors, response = await client.sendmail(message.sender, rcpts, message.raw, progress)
+                else:
+                    async with self._lock:  # aiosmtplib's client: one transaction at a time
                         utf8 = smtputf8_needed(client.supports_extension("smtputf8"), [message.sender, *rcpts])
                         errors, response = await client.sendmail(message.sender, rcpts, message.raw,
                                                                  mail_options=["SMTPUTF8"] if utf8 else [])
-                except aiosmtplib.SMTPAuthenticationError as exc:
-                    await self._drop()
-                    return SendResult(False, permanent=False, code=str(exc.code),
-                                      detail=f"{LOGIN_FAILED}: {exc.message}")
-                except aiosmtplib.SMTPRecipientsRefused as exc:
-                    refusal = exc.recipients[0] if exc.recipients else None
-                    code = refusal.code if refusal else 550
-                    return SendResult(False, permanent=500 <= code < 600, code=str(code),
-                                      detail=refusal.message if refusal else str(exc))
-                except aiosmtplib.SMTPResponseException as exc:
-                    if exc.code >= 500:
-                        return SendResult(False, permanent=True, code=str(exc.code), detail=exc.message)
-                    await self._drop()
-                    return SendResult(False, permanent=False, code=str(exc.code), detail=exc.message)
-                except (TimeoutError, aiosmtplib.SMTPException, OSError, ValueError) as exc:
-                    # ValueError: a host name that cannot be encoded (IDNA), or aiosmtplib's own argument checks.
-                    # Once the content went out the server may have taken it: no second copy at once (the
-                    # dispatcher's retry comes later). aiosmtplib's lockstep client does not say, so it retries.
-                    written = isinstance(self._client, PipelinedSession) and self._client.data_written
-                    await self._drop()
-                    if attempt == 1 and not written:
-                        continue  # a reused connection may have been closed by the server
-                    return SendResult(False, permanent=False, code="connection", detail=str(exc) or type(exc).__name__)
-                if message.recipient in errors:
-                    # A refused Cc or Bcc copy does not fail the message; a refused main recipient does.
-                    code, text = errors[message.recipient]
-                    return SendResult(False, permanent=code >= 500, code=str(code), detail=text)
-                return SendResult(True, provider_id=response.strip()[:255] or None)
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                await self._drop(client)
+                return SendResult(False, permanent=False, code=str(exc.code),
+                                  detail=f"{LOGIN_FAILED}: {exc.message}")
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refusal = exc.recipients[0] if exc.recipients else None
+                code = refusal.code if refusal else 550
+                return SendResult(False, permanent=500 <= code < 600, code=str(code),
+                                  detail=refusal.message if refusal else str(exc))
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code >= 500:
+                    return SendResult(False, permanent=True, code=str(exc.code), detail=exc.message)
+                if not isinstance(client, PipelinedSession):
+                    # A pipelined session has ended the transaction itself (reset, or closed on a 421): the other
+                    # send on it goes on.
+                    await self._drop(client)
+                return SendResult(False, permanent=False, code=str(exc.code), detail=exc.message)
+            except (TimeoutError, aiosmtplib.SMTPException, OSError, ValueError) as exc:
+                # ValueError: a host name that cannot be encoded (IDNA), or aiosmtplib's own argument checks.
+                # Once the content went out the server may have taken it: no second copy at once (the
+                # dispatcher's retry comes later). aiosmtplib's lockstep client does not say, so it retries.
+                await self._drop(client)
+                if attempt == 1 and not progress.data_written:
+                    continue  # a reused connection may have been closed by the server
+                return SendResult(False, permanent=False, code="connection", detail=str(exc) or type(exc).__name__)
+            if message.recipient in errors:
+                # A refused Cc or Bcc copy does not fail the message; a refused main recipient does.
+                code, text = errors[message.recipient]
+                return SendResult(False, permanent=code >= 500, code=str(code), detail=text)
+            return SendResult(True, provider_id=response.strip()[:255] or None)
         return SendResult(False, permanent=False, code="connection", detail="unreachable")
 
     async def check(self) -> str | None:
@@ -165,7 +181,11 @@ class SmtpProvider:
             await client.quit()
         return None
 
-    async def _drop(self) -> None:
+    async def _drop(self, client: aiosmtplib.SMTP | PipelinedSession | None = None) -> None:
+        """Close the connection (the one a failed send used, if it is still the provider's)."""
+        if client is not None and client is not self._client:
+            client.close()  # another send has already replaced it
+            return
         client, self._client = self._client, None
         if client is not None:
             # Closing a broken connection must not raise.
