@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
 from tidings.core import clock
-from tidings.db.base import attach, by_ids
+from tidings.db.base import attach, by_ids, get_loaded
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.queue import claim
@@ -372,7 +372,7 @@ async def _event_batch(session: AsyncSession, jobs: list[Job]) -> AsyncIterator[
 async def provider_event(ctx: EngineContext, session: AsyncSession, job_row: Job) -> None:
     """A later outcome a provider announced (the sandbox's delivery report)."""
     payload = job_row.payload
-    message = await session.get(Message, int(payload["message_id"]))
+    message = await get_loaded(session, Message, int(payload["message_id"]))  # the batch's scope loaded it
     status = str(payload.get("status"))
     if message is None or status not in PROVIDER_STATUSES:
         return
