@@ -25,7 +25,14 @@ from tidings.db.models import Mailbox, Message
 from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
 from tidings.messaging.preparers import email_mime
 from tidings.outreach.engine.dkim_signing import dkim_sign
-from tidings.outreach.engine.status import campaign_of, enrollment_of, held, next_opening, sendable
+from tidings.outreach.engine.status import (
+    campaign_of,
+    clear_mailboxes,
+    enrollment_of,
+    held,
+    next_opening,
+    sendable,
+)
 
 log = structlog.get_logger("tidings.outreach.sending")
 PREPARER = "mailbox"
@@ -107,6 +114,13 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
     unreachable = not result.accepted and result.code == "connection"
     if not login_failed and not unreachable and not result.accepted:
         return
+    if result.accepted:
+        # The enrollments' query (which the `sent` listener runs next anyway) says whether the mailbox has
+        # anything to clear: no query of the mailboxes for the common case.
+        await enrollment_of(session, message)
+        if message.mailbox_id in clear_mailboxes(session):
+            return
+    clear_mailboxes(session).discard(message.mailbox_id)
     box = await held(session, Mailbox, message.mailbox_id)
     if box is None:
         return

@@ -58,18 +58,34 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
             if isinstance(o, Message) and o.enrollment_id is not None and o.direction == "out"}
         missing = sorted(wanted - set(held))
         campaigns: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
+        clear = clear_mailboxes(session)
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
-                # With each enrollment's campaign, which every caller asks for next (`campaign_of`): one query.
-                for enrollment, campaign in await session.execute(_WITH_CAMPAIGN, {"ids": missing[i:i + 500]}):
+                # With each enrollment's campaign, which every caller asks for next (`campaign_of`), and whether
+                # its mailbox has anything a successful send would clear: one query.
+                rows = await session.execute(_WITH_CAMPAIGN, {"ids": missing[i:i + 500]})
+                for enrollment, campaign, box_status, box_error in rows:
                     held[enrollment.id] = enrollment
                     if campaign is not None:
                         campaigns.setdefault((Campaign, campaign.id), campaign)
+                    box_id = enrollment.mailbox_id
+                    if (box_status not in (None, "paused") and not (box_error or "").startswith("SMTP ")
+                            and box_id is not None and (Mailbox, box_id) not in campaigns):
+                        clear.add(box_id)
     return held.get(message.enrollment_id)
 
 
-_WITH_CAMPAIGN = (select(Enrollment, Campaign).outerjoin(Campaign, Campaign.id == Enrollment.campaign_id)
+_WITH_CAMPAIGN = (select(Enrollment, Campaign, Mailbox.status, Mailbox.last_error)
+                  .outerjoin(Campaign, Campaign.id == Enrollment.campaign_id)
+                  .outerjoin(Mailbox, Mailbox.id == Enrollment.mailbox_id)
                   .where(Enrollment.id.in_(bindparam("ids", expanding=True))))
+
+
+def clear_mailboxes(session: AsyncSession) -> set[int]:
+    """Mailboxes read in this transaction as neither paused nor carrying an SMTP error (and not loaded as rows
+    since: a row loaded by `held` is the one to look at)."""
+    found: set[int] = session.info.setdefault(_HELD + ".clear", set())
+    return found
 
 
 # The message column naming each model `held` loads for a whole batch at once.
