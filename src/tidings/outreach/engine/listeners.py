@@ -19,7 +19,7 @@ from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
-from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable
+from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable, step_delays
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
@@ -36,18 +36,20 @@ async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment,
     return enrollment, campaign
 
 
-_STEP = select(Step).where(Step.campaign_id == bindparam("campaign_id"), Step.number == bindparam("number"))
+_DELAY = select(Step.id, Step.delay_days).where(Step.campaign_id == bindparam("campaign_id"),
+                                               Step.number == bindparam("number"))
 
 
-async def _step(session: AsyncSession, campaign_id: int, number: int) -> Step | None:
-    # Cached per transaction: a dispatcher batch records many sends of the same campaign.
-    cache: dict[tuple[int, int], Step | None] = session.info.setdefault("tidings.outreach.steps", {})
+async def _delay_days(session: AsyncSession, campaign_id: int, number: int) -> float | None:
+    """The step's delay_days, None when the campaign has no such step. The enrollments' query fills the cache for
+    the step after each enrollment's next one; a lookup is the exception."""
+    cache = step_delays(session)
     key = (campaign_id, number)
     if key not in cache:
         # Without autoflush: steps are not changed here, and a flush per lookup would split the batch's writes.
         with session.no_autoflush:
-            found = (await session.execute(_STEP, {"campaign_id": campaign_id, "number": number})).scalar_one_or_none()
-        cache[key] = found
+            found = (await session.execute(_DELAY, {"campaign_id": campaign_id, "number": number})).first()
+        cache[key] = None if found is None else float(found.delay_days or 0)
     return cache[key]
 
 
@@ -87,9 +89,9 @@ async def on_sent(session: AsyncSession, happened: events.Happened) -> None:
     if enrollment.next_step == message.step_number:
         enrollment.completed_steps = max(enrollment.completed_steps, message.step_number)
         enrollment.next_step = message.step_number + 1
-        following = await _step(session, campaign.id, enrollment.next_step)
-        if following is not None and sendable(enrollment.status, campaign):
-            enrollment.next_due_at = now + timedelta(days=following.delay_days or 0)
+        delay = await _delay_days(session, campaign.id, enrollment.next_step)
+        if delay is not None and sendable(enrollment.status, campaign):
+            enrollment.next_due_at = now + timedelta(days=delay)
         else:
             enrollment.next_due_at = None
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
 from tidings.db.base import by_ids
-from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.outreach.campaigns.service import receiving_statuses
 
 T = TypeVar("T")
@@ -59,13 +59,17 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
         missing = sorted(wanted - set(held))
         campaigns: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
         clear = clear_mailboxes(session)
+        delays = step_delays(session)
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
                 # With each enrollment's campaign, which every caller asks for next (`campaign_of`), and whether
                 # its mailbox has anything a successful send would clear: one query.
                 rows = await session.execute(_WITH_CAMPAIGN, {"ids": missing[i:i + 500]})
-                for enrollment, campaign, box_status, box_error in rows:
+                for enrollment, campaign, box_status, box_error, step_id, delay in rows:
                     held[enrollment.id] = enrollment
+                    # The step after the enrollment's next one, which the `sent` listener schedules.
+                    delays.setdefault((enrollment.campaign_id, enrollment.next_step + 1),
+                                      None if step_id is None else float(delay or 0))
                     if campaign is not None:
                         campaigns.setdefault((Campaign, campaign.id), campaign)
                     box_id = enrollment.mailbox_id
@@ -75,10 +79,19 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
     return held.get(message.enrollment_id)
 
 
-_WITH_CAMPAIGN = (select(Enrollment, Campaign, Mailbox.status, Mailbox.last_error)
+_WITH_CAMPAIGN = (select(Enrollment, Campaign, Mailbox.status, Mailbox.last_error, Step.id, Step.delay_days)
                   .outerjoin(Campaign, Campaign.id == Enrollment.campaign_id)
                   .outerjoin(Mailbox, Mailbox.id == Enrollment.mailbox_id)
+                  .outerjoin(Step, and_(Step.campaign_id == Enrollment.campaign_id,
+                                        Step.number == Enrollment.next_step + 1))
                   .where(Enrollment.id.in_(bindparam("ids", expanding=True))))
+
+
+def step_delays(session: AsyncSession) -> dict[tuple[int, int], float | None]:
+    """(campaign id, step number) -> the step's delay_days, None where the campaign has no such step; for the
+    transaction."""
+    found: dict[tuple[int, int], float | None] = session.info.setdefault(_HELD + ".delays", {})
+    return found
 
 
 def clear_mailboxes(session: AsyncSession) -> set[int]:
