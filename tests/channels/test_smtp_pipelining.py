@@ -372,3 +372,16 @@ async def test_a_cancelled_send_waiting_for_its_turn_does_not_let_the_next_one_o
     assert all(r.accepted for r in results)
     assert [b"for a" in m for m in server.messages] == [True, False]
     assert [b"for c" in m for m in server.messages] == [False, True]
+
+
+async def test_closing_during_a_send_quits_after_its_content_not_inside_it() -> None:
+    server = _Scripted(mail_delay=0.2)
+    async with _scripted(server) as port:
+        provider = SmtpProvider(SmtpSettings("127.0.0.1", port, timeout=5))
+        sending = asyncio.create_task(provider.send(_email(body="for bob")))
+        await asyncio.sleep(0.05)  # its envelope is out, the server has not answered yet
+        await provider.close()
+        result = await sending
+    assert result.accepted
+    assert [b"QUIT" in body for body in server.messages] == [False]
+    assert server.verbs[-1] == b"QUIT"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -72,8 +72,7 @@ def _sqlite_bind(value: Any) -> Any:
         return None
     if not isinstance(value, datetime):
         return _STOCK_BIND(value)
-    utc = value if value.tzinfo is UTC else clock.as_utc(value)
-    return utc.isoformat(" ", "microseconds")[:-6]
+    return clock.as_utc(value).isoformat(" ", "microseconds")[:-6]
 
 
 def _sqlite_result(value: Any) -> datetime | None:

@@ -278,6 +278,8 @@ class PipelinedSession(asyncio.Protocol):
 
     async def quit(self) -> None:
         try:
+            if self._turn is not None and not self._turn.done():
+                await asyncio.shield(self._turn)  # never inside a send's envelope: it would be taken as content
             await self._answers_to(self._command(b"QUIT\r\n", 1))
         finally:
             self.close()

@@ -32,6 +32,7 @@ from tidings.outreach.engine.status import (
     held,
     next_opening,
     sendable,
+    smtp_trouble,
 )
 
 log = structlog.get_logger("tidings.outreach.sending")
@@ -130,7 +131,5 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
         log.warning("mailbox paused: SMTP login failed", mailbox_id=box.id)
     elif unreachable:
         box.last_error = f"SMTP {result.detail}"
-    elif box.status == "paused":
+    elif smtp_trouble(box.status, box.last_error):
         box.status, box.last_error, box.paused_until = "active", None, None
-    elif (box.last_error or "").startswith("SMTP "):
-        box.last_error = None

@@ -57,7 +57,7 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
             o.enrollment_id for o in list(session.identity_map.values())
             if isinstance(o, Message) and o.enrollment_id is not None and o.direction == "out"}
         missing = sorted(wanted - set(held))
-        campaigns: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
+        rows_held: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
         clear = clear_mailboxes(session)
         delays = step_delays(session)
         with session.no_autoflush:
@@ -71,10 +71,10 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
                     delays.setdefault((enrollment.campaign_id, enrollment.next_step + 1),
                                       None if step_id is None else float(delay or 0))
                     if campaign is not None:
-                        campaigns.setdefault((Campaign, campaign.id), campaign)
+                        rows_held.setdefault((Campaign, campaign.id), campaign)
                     box_id = enrollment.mailbox_id
-                    if (box_status not in (None, "paused") and not (box_error or "").startswith("SMTP ")
-                            and box_id is not None and (Mailbox, box_id) not in campaigns):
+                    if (box_status is not None and not smtp_trouble(box_status, box_error)
+                            and box_id is not None and (Mailbox, box_id) not in rows_held):
                         clear.add(box_id)
     return held.get(message.enrollment_id)
 
@@ -87,6 +87,11 @@ _WITH_CAMPAIGN = (select(Enrollment, Campaign, Mailbox.status, Mailbox.last_erro
                   .where(Enrollment.id.in_(bindparam("ids", expanding=True))))
 
 
+def smtp_trouble(status: str, last_error: str | None) -> bool:
+    """A mailbox paused or showing an SMTP error: what a successful send through it clears."""
+    return status == "paused" or (last_error or "").startswith("SMTP ")
+
+
 def step_delays(session: AsyncSession) -> dict[tuple[int, int], float | None]:
     """(campaign id, step number) -> the step's delay_days, None where the campaign has no such step; for the
     transaction."""
@@ -95,8 +100,8 @@ def step_delays(session: AsyncSession) -> dict[tuple[int, int], float | None]:
 
 
 def clear_mailboxes(session: AsyncSession) -> set[int]:
-    """Mailboxes read in this transaction as neither paused nor carrying an SMTP error (and not loaded as rows
-    since: a row loaded by `held` is the one to look at)."""
+    """Mailboxes read in this transaction without `smtp_trouble` (and not loaded as rows since: a row loaded by
+    `held` is the one to look at)."""
     found: set[int] = session.info.setdefault(_HELD + ".clear", set())
     return found
 
