@@ -22,7 +22,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine tuned for its backend: WAL and a busy timeout on SQLite, a pool on PostgreSQL."""
     if is_sqlite(url):
         kwargs.setdefault("module", sqlite_driver.dbapi())
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": sqlite_driver.BUSY_TIMEOUT_SECONDS}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -32,7 +32,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(sqlite_driver.BUSY_TIMEOUT_SECONDS * 1000)}")
             cur.close()
 
         # Let SQLite take the write lock at BEGIN so concurrent writers queue instead of failing; a

@@ -5,14 +5,17 @@ rows, close), and every trip waits for the event loop's next turn to get its ans
 load (a dispatcher's send lanes, receipts, HTTP) that is a millisecond or more per trip, several
 per transaction. Here a statement's whole cursor life runs in the thread at once, a transaction's
 BEGIN goes with its first statement (`defer_begin`), and a rollback or commit with nothing to end (the
-pool's reset after a commit) makes no trip. Everything else (connections, server-side cursors, errors)
-is the stock adapter's.
+pool's reset after a commit) makes no trip. Writers of one process queue for a database file's write
+lock in turn (`WriteTurns`) before SQLite sees their BEGIN IMMEDIATE. Everything else (connections,
+server-side cursors, errors) is the stock adapter's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +33,9 @@ try:  # SQLAlchemy 2.1 names it await_; 2.0 only await_only
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only
 
+
+# How long a writer waits for the write lock, in our queue and then in SQLite's busy handler (PRAGMA busy_timeout).
+BUSY_TIMEOUT_SECONDS = 30.0
 
 # A write held for the next trip: the transaction's BEGIN if it was the first statement, executemany or not,
 # the SQL and its parameters.
@@ -91,6 +97,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapt = self._adapt_connection
         assert isinstance(adapt, OneTripConnection)
         async with adapt._execute_mutex:
+            if adapt.begin_pending is not None:
+                await adapt.take_turn()
             begin, adapt.begin_pending, adapt.dirty = adapt.begin_pending, None, True
             if adapt.deferring and "RETURNING" not in operation:
                 # A write whose result nobody reads: it goes with the connection's next trip (at the latest its COMMIT).
@@ -142,18 +150,68 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return rows
 
 
+class WriteTurns:
+    """The writers of one database file in this process, queued first come first served for its write lock.
+
+    SQLite's busy handler retries a waiting BEGIN IMMEDIATE after sleeps of up to 100 ms, and the writer that
+    ends a transaction and begins the next in the meantime wins again: a cycle writing back to back (a
+    scheduler round) kept a send's record, or an API request, waiting for seconds. Here a writer takes its
+    turn in order before its BEGIN goes to SQLite, so it waits for the transactions ahead of it only. Other
+    processes still meet at SQLite's lock (its busy handler).
+    """
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = \
+        weakref.WeakKeyDictionary()
+
+    @classmethod
+    def lock(cls, database: str) -> asyncio.Lock:
+        """The queue for `database` (as the engine names it) on the running event loop."""
+        locks = cls._by_loop.setdefault(asyncio.get_running_loop(), {})
+        found = locks.get(database)
+        if found is None:
+            found = locks[database] = asyncio.Lock()
+        return found
+
+
+def _shared_file(database: Any) -> str | None:
+    """The name under which connections share a database file; None for a private in-memory database."""
+    if not isinstance(database, str) or database in ("", ":memory:") or "mode=memory" in database:
+        return None
+    return database
+
+
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """The connection runs in autocommit mode (isolation_level None): a transaction is open only after a BEGIN."""
 
-    __slots__ = ("begin_pending", "dirty", "deferring", "deferred")
+    __slots__ = ("begin_pending", "dirty", "deferring", "deferred", "database", "turn")
     _cursor_cls = OneTripCursor
 
-    def __init__(self, dbapi: Any, connection: Any) -> None:
+    def __init__(self, dbapi: Any, connection: Any, database: str | None = None) -> None:
         super().__init__(dbapi, connection)
         self.begin_pending: str | None = None
         self.dirty = False  # a statement ran since the last commit or rollback
         self.deferring = False  # inside `deferred_writes`
         self.deferred: list[Deferred] = []  # writes waiting for the next trip
+        self.database = database
+        self.turn: asyncio.Lock | None = None  # the write turn this connection holds until its commit or rollback
+
+    async def take_turn(self) -> None:
+        """Wait for this process's earlier writers of the file before a BEGIN that takes the write lock."""
+        if self.turn is not None or self.database is None or not (self.begin_pending or "").startswith(
+                ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")):
+            return
+        lock = WriteTurns.lock(self.database)
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        self.turn = lock
+
+    def end_turn(self) -> None:
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            turn.release()
 
     def defer_begin(self, sql: str) -> None:
         """Open the transaction with this BEGIN, sent together with its first statement."""
@@ -162,6 +220,10 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def cursor(self, server_side: bool = False) -> Any:
         if server_side and (self.begin_pending is not None or self.deferred):
             # The stock streaming cursor knows nothing of a deferred BEGIN or deferred writes: send them now.
+            try:
+                await_only(self.take_turn())
+            except Exception as error:
+                self._handle_exception(error)
             begin, self.begin_pending, self.dirty = self.begin_pending, None, True
             deferred, self.deferred = self.deferred, []
             try:
@@ -175,23 +237,43 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         self.begin_pending = None
         deferred, self.deferred = self.deferred, []
-        if deferred:
-            try:  # the transaction's last writes and its COMMIT in one trip
-                await_only(self._connection._execute(_commit_after, self._connection._conn, deferred))
-            except Exception as error:
-                self.dirty = True  # the caller rolls back
-                self._handle_exception(error)
-            self.dirty = False
-        elif self.dirty:
-            super().commit()
-            self.dirty = False
+        try:
+            if deferred:
+                try:  # the transaction's last writes and its COMMIT in one trip
+                    await_only(self._connection._execute(_commit_after, self._connection._conn, deferred))
+                except Exception as error:
+                    self.dirty = True  # the caller rolls back
+                    self._handle_exception(error)
+                self.dirty = False
+            elif self.dirty:
+                super().commit()
+                self.dirty = False
+        finally:
+            # A failed COMMIT leaves SQLite's lock to the caller's rollback: a writer let in meanwhile waits for
+            # it in the busy handler, as writers of other processes do.
+            self.end_turn()
 
     def rollback(self) -> None:
         self.begin_pending = None
         self.deferred = []
-        if self.dirty:
-            super().rollback()
-            self.dirty = False
+        try:
+            if self.dirty:
+                super().rollback()
+                self.dirty = False
+        finally:
+            self.end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:
+            self.end_turn()
 
 
 def _execute(target: sqlite3.Cursor | sqlite3.Connection, many: bool, operation: str, parameters: Any) -> None:
@@ -246,7 +328,7 @@ class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         stock = super().connect(*arg, **kw)
-        return OneTripConnection(self, stock._connection)
+        return OneTripConnection(self, stock._connection, _shared_file(arg[0] if arg else kw.get("database")))
 
 
 def dbapi() -> OneTripDbapi:

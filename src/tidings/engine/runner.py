@@ -46,6 +46,10 @@ _OWN_JOBS = select(Job).where(Job.id.in_(bindparam("ids", expanding=True)), Job.
 DISPATCH = "dispatch"
 # Longest wait between two attempts to reach a database that is down.
 OUTAGE_BACKOFF_CAP = 30.0
+# The longest rest of the loops' and jobs' cycle after a busy round (`Runner._cycle`). On SQLite every round is
+# a turn at the write lock (`db.sqlite_driver.WriteTurns`): rounds back to back in small transactions cost the
+# SMS path 9 % and notifications 20 % (docs/performance.md, session 11).
+TICK_REST_SECONDS = 0.1
 
 
 def worker_name() -> str:
@@ -295,7 +299,7 @@ class Runner:
         health = self.ctx.health
         health.worker, health.engine_state = self.ctx.worker, "starting"
         log.info("engine started", worker=self.ctx.worker)
-        cycles = [self._cycle(lambda: self.tick(skip=(DISPATCH,)))]
+        cycles = [self._cycle(lambda: self.tick(skip=(DISPATCH,)), rest=TICK_REST_SECONDS)]
         if DISPATCH in LOOPS:
             cycles.append(self._cycle(lambda: LOOPS[DISPATCH](self.ctx)))
         if not self.ctx.db.sqlite:
@@ -306,14 +310,20 @@ class Runner:
         health.engine_state = "stopped"
         log.info("engine stopped", worker=self.ctx.worker)
 
-    async def _cycle(self, round_: Callable[[], Awaitable[int]]) -> None:
-        """Repeat one round until stopped, idle for the poll interval when it found nothing to do."""
+    async def _cycle(self, round_: Callable[[], Awaitable[int]], rest: float = 0.0) -> None:
+        """Repeat one round until stopped, idle for the poll interval when it found nothing to do.
+
+        After a busy round it rests as long as the round took, at most `rest` seconds: under load the next
+        round then takes what gathered meanwhile in one transaction (receipts, job rounds), where rounds back to
+        back would each write a handful in a transaction of its own; a round for one message rests milliseconds.
+        """
         health = self.ctx.health
         backoff = Backoff(first=max(0.2, self.ctx.settings.worker_poll_seconds), cap=OUTAGE_BACKOFF_CAP)
         woken = asyncio.Event()
         self._wakes.append(woken)
         while not self._stop.is_set():
             woken.clear()  # work committed from now on is seen by this round or wakes the next
+            started = time.monotonic()
             try:
                 busy = await round_()
             except Exception as exc:  # noqa: BLE001 - a worker that exits stops sending while the API accepts
@@ -331,6 +341,9 @@ class Runner:
                 for other in self._wakes:
                     if other is not woken:
                         other.set()
+                pause = min(rest, time.monotonic() - started)
+                if pause > 0:
+                    await sleep_unless(self._stop, pause)
             else:
                 await self._idle(woken)
 
