@@ -17,11 +17,13 @@ from typing import Any, TypeAlias
 __all__ = [
     "MissingFieldError",
     "fields_used",
+    "merge_values",
     "missing_fields",
     "normalize_field_name",
     "render_custom_fields",
     "render_outreach",
     "render_tags",
+    "render_values",
 ]
 
 
@@ -41,6 +43,7 @@ _FIELD_RE = re.compile(r"\{\{([^{}|]*)(?:\|([^{}]*))?\}\}")
 _SEPARATORS_RE = re.compile(r"[\s_\-]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_field_name(name: str) -> str:
     """Canonical merge-field key: case-folded, trimmed; spaces, dashes and underscores are equivalent."""
     return _SEPARATORS_RE.sub("_", name.strip().casefold()).strip("_")
@@ -155,7 +158,8 @@ def _choose(seed: str, offset: int, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-def _normalize_fields(fields: Mapping[str, str | None]) -> dict[str, str]:
+def merge_values(fields: Mapping[str, str | None]) -> dict[str, str]:
+    """The fields as templates look them up: normalized names, blank values left out, the first spelling kept."""
     out: dict[str, str] = {}
     for key, value in fields.items():
         if value is None or not str(value).strip():
@@ -179,7 +183,7 @@ def _missing(nodes: list[_Node] | tuple[_Node, ...], values: Mapping[str, str]) 
 
 def missing_fields(template: str, fields: Mapping[str, str | None]) -> list[str]:
     """Fields used without a fallback that are absent or blank, in order of first use."""
-    return _missing(_parsed(template), _normalize_fields(fields))
+    return _missing(_parsed(template), merge_values(fields))
 
 
 def render_outreach(template: str, fields: Mapping[str, str | None], seed: str) -> str:
@@ -187,8 +191,12 @@ def render_outreach(template: str, fields: Mapping[str, str | None], seed: str) 
 
     Every branch is checked for missing fields, so whether a contact lacks data never depends on the seed.
     """
+    return render_values(template, merge_values(fields), seed)
+
+
+def render_values(template: str, values: Mapping[str, str], seed: str) -> str:
+    """`render_outreach` with the fields already through `merge_values` (a contact's several templates)."""
     nodes = _parsed(template)
-    values = _normalize_fields(fields)
     missing = _missing(nodes, values)
     if missing:
         raise MissingFieldError(missing)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tidings.core.headerfields import one_line
-from tidings.core.templating import render_outreach
+from tidings.core.templating import merge_values, render_values
 from tidings.db.models import Step
 
 _TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
@@ -47,9 +47,10 @@ def render_step(step: Step, variant: int, fields: Mapping[str, str | None], seed
     A follow-up without a subject of its own replies to the thread: "Re: " + the first subject.
     """
     subject_t, body_t = variants_of(step)[variant]
+    values = merge_values(fields)
     # A merged value may span lines (custom fields, addresses); a header cannot.
-    subject = one_line(render_outreach(subject_t, fields, seed + ":s")).strip() if subject_t.strip() else ""
-    body = render_outreach(body_t, fields, seed + ":b")
+    subject = one_line(render_values(subject_t, values, seed + ":s")).strip() if subject_t.strip() else ""
+    body = render_values(body_t, values, seed + ":b")
     if not subject and first_subject is not None:
         subject = first_subject if first_subject.lower().startswith("re:") else "Re: " + first_subject
     if _TAG_RE.search(body):

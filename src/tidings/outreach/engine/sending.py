@@ -71,8 +71,10 @@ async def prepare_mailbox_email(session: AsyncSession, message: Message, setting
     if box.dkim_selector and box.dkim_private_key_enc and outbound.raw is not None:
         outbound.raw = dkim_sign(outbound.raw, domain=email_domain(box.email), selector=box.dkim_selector,
                                  private_key_pem=vault().decrypt(box.dkim_private_key_enc))
-    smtp = smtp_settings(box, settings.outbound_allow_private)
-    return Prepared(outbound, key=f"mailbox:{box.id}", provider_factory=lambda: SmtpProvider(smtp))
+    allow_private = settings.outbound_allow_private
+    # Built only when the mailbox has no connection yet (the password's decryption included).
+    return Prepared(outbound, key=f"mailbox:{box.id}",
+                    provider_factory=lambda: SmtpProvider(smtp_settings(box, allow_private)))
 
 
 @gate
