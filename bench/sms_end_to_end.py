@@ -8,8 +8,11 @@ Baseline, same run, same SMSC: a bare asyncio loop that binds once and sends the
 (receipts asked for and acknowledged), one at a time, each waiting for its submit_sm_resp; repeated
 until it has run at least 2 s. The SMSC (tests/fakes/smsc.py) runs in its own process. Each figure is
 the median of RUNS runs; `ratio` = end-to-end submit rate / bare loop rate.
+Variant `sqlite_no_receipts`: the same SQLite serve asking for no receipts (`receipts=false`), timed until
+every message is submitted; `submit_vs_receipts_on` compares its submit rate with the SQLite variant's, which
+says whether receipts slow submission down (1.0: not at all).
 TIDINGS_BENCH_SMS (N), TIDINGS_BENCH_RUNS, TIDINGS_BENCH_SMPP_QUERY (e.g. `window=10&binds=2`),
-TIDINGS_BENCH_VARIANTS (a subset of `sqlite,pg1,pg2`).
+TIDINGS_BENCH_VARIANTS (a subset of `sqlite,sqlite_no_receipts,pg1,pg2`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu  # noqa: E40
 N = int(os.environ.get("TIDINGS_BENCH_SMS", "6000"))
 RUNS = int(os.environ.get("TIDINGS_BENCH_RUNS", "3"))
 SMPP_QUERY = os.environ.get("TIDINGS_BENCH_SMPP_QUERY", "window=10&binds=2")
-VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,pg1,pg2").split(",")
+VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,sqlite_no_receipts,pg1,pg2").split(",")
 PER_REQUEST = 1000
 MIN_BASELINE_SECONDS = 2.0
 TIMEOUT = 600.0
@@ -165,8 +168,10 @@ async def _counts(engine: Any) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, offset: int) -> dict[str, float]:
-    """Post N SMS and wait until all are submitted and all receipts recorded; seconds for each stage."""
+async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, offset: int,
+               receipts: bool = True) -> dict[str, float]:
+    """Post N SMS and wait until all are submitted and all receipts recorded (or, without receipts, submitted);
+    seconds for each stage."""
     target = offset + N
     started = time.perf_counter()
     for first in range(0, N, PER_REQUEST):
@@ -183,6 +188,8 @@ async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, 
         now = time.perf_counter() - started
         if sent >= target and not submitted:
             submitted = now
+            if not receipts:
+                return {"accept": accepted, "submit": submitted}
         if done >= target:
             delivered = now
             break
@@ -192,13 +199,14 @@ async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, 
     return {"accept": accepted, "submit": submitted or delivered, "receipt": delivered}
 
 
-def _launch(url: str, smsc_port: int, workdir: Path, workers: int,
+def _launch(url: str, smsc_port: int, workdir: Path, workers: int, receipts: bool = True,
             ) -> tuple[int, dict[str, str], list[subprocess.Popen[bytes]]]:
     """Migrate, create the account, start serve (and workers): the port, the auth headers, the processes."""
     port = _free_port()
+    query = "&".join(q for q in (SMPP_QUERY, "" if receipts else "receipts=false") if q)
     env = {**os.environ, "TIDINGS_DATABASE_URL": url, "TIDINGS_DATA_DIR": str(workdir),
            "TIDINGS_SECRET_KEY": "bench", "TIDINGS_LOG_LEVEL": "warning",
-           "TIDINGS_SMS_URL": f"smpp://tidings:secret@127.0.0.1:{smsc_port}" + (f"?{SMPP_QUERY}" if SMPP_QUERY else ""),
+           "TIDINGS_SMS_URL": f"smpp://tidings:secret@127.0.0.1:{smsc_port}" + (f"?{query}" if query else ""),
            "TIDINGS_RATE_LIMITS": json.dumps({"rest": "1000000/minute"}), "TIDINGS_WORKER_BATCH": "500",
            "TIDINGS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     subprocess.run(_tidings("migrate"), env=env, check=True, capture_output=True)
@@ -220,14 +228,14 @@ def _launch(url: str, smsc_port: int, workdir: Path, workers: int,
     return port, headers, procs
 
 
-async def _variant(url: str, smsc_port: int, workdir: Path, workers: int) -> dict[str, Any]:
-    port, headers, procs = _launch(url, smsc_port, workdir, workers)
+async def _variant(url: str, smsc_port: int, workdir: Path, workers: int, receipts: bool = True) -> dict[str, Any]:
+    port, headers, procs = _launch(url, smsc_port, workdir, workers, receipts)
     engine = create_async_engine(url)
-    stages: dict[str, list[float]] = {"accept": [], "submit": [], "receipt": []}
+    stages: dict[str, list[float]] = {"accept": [], "submit": [], **({"receipt": []} if receipts else {})}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
             for run in range(RUNS):
-                seconds = await _run(client, headers, engine, run * N)
+                seconds = await _run(client, headers, engine, run * N, receipts)
                 for stage, value in seconds.items():
                     stages[stage].append(N / value)
     finally:
@@ -239,7 +247,8 @@ async def _variant(url: str, smsc_port: int, workdir: Path, workers: int) -> dic
 
 def _ratios(result: dict[str, Any], bare: dict[str, float]) -> dict[str, Any]:
     result["ratio"] = round(result["submit_per_second"] / bare["submit_per_second"], 3)
-    result["ratio_receipts"] = round(result["receipt_per_second"] / bare["submit_per_second"], 3)
+    if "receipt_per_second" in result:
+        result["ratio_receipts"] = round(result["receipt_per_second"] / bare["submit_per_second"], 3)
     return result
 
 
@@ -253,6 +262,15 @@ async def main() -> dict[str, Any]:
         if "sqlite" in VARIANTS:
             result["sqlite_1_process"] = _ratios(
                 await _variant(f"sqlite+aiosqlite:///{tmp}/bench.db", smsc_port, Path(tmp), 0), bare)
+        if "sqlite_no_receipts" in VARIANTS:
+            with tempfile.TemporaryDirectory() as other:
+                plain = _ratios(await _variant(f"sqlite+aiosqlite:///{other}/bench.db", smsc_port, Path(other), 0,
+                                               receipts=False), bare)
+            with_receipts = result.get("sqlite_1_process")
+            if isinstance(with_receipts, dict):
+                plain["submit_vs_receipts_on"] = round(with_receipts["submit_per_second"]
+                                                       / plain["submit_per_second"], 3)
+            result["sqlite_no_receipts"] = plain
         for workers in (w for w in (1, 2) if f"pg{w}" in VARIANTS):
             with postgres() as url:
                 key = f"postgresql_{workers}_worker{'s' if workers > 1 else ''}"
