@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +13,12 @@ from sqlalchemy import select
 from tidings.channels.registry import build_provider
 from tidings.channels.sms import Receipt
 from tidings.channels.sms.smpp import SmppProvider
+from tidings.core.clock import ManualClock
 from tidings.db.engine import Database
 from tidings.db.models import Event, Job, Message
+from tidings.engine import receipts
+from tidings.engine.dispatcher import dispatch
+from tidings.engine.receipts import drain_receipts
 from tidings.engine.runner import Runner
 from tidings.messaging import outbox
 from tidings.messaging.receipts import apply_receipt
@@ -109,3 +114,47 @@ async def test_receipt_before_its_message_is_retried(app: Any, db: Database, acc
     clock.advance(40)
     await runner.run_until_idle()
     assert [k for k, _ in await _events(db, mid)] == ["delivered"]
+
+
+async def _receipts_waiting(app: Any, runner: Runner, db: Database, account: NewAccount, n: int) -> list[int]:
+    """n messages sent (the dispatcher alone), their receipts waiting in the provider's queue, not yet recorded."""
+    ids = [await _queue(db, account, f"3466655544{i}", "hello") for i in range(n)]
+    assert await dispatch(runner.ctx) == n
+    provider = app.state.providers.get("sms")
+    for _ in range(200):
+        if provider.receipts.qsize() >= n:
+            return ids
+        await asyncio.sleep(0.01)
+    raise AssertionError("receipts did not arrive")
+
+
+async def _statuses(db: Database, ids: list[int]) -> list[str]:
+    async with db.sessions() as s:
+        return list((await s.execute(select(Message.status).where(Message.id.in_(ids)).order_by(Message.id))).scalars())
+
+
+async def test_receipts_wait_while_the_dispatcher_sends(app: Any, db: Database, account: NewAccount, runner: Runner,
+                                                       smsc: FakeSmsc, clock: ManualClock) -> None:
+    ids = await _receipts_waiting(app, runner, db, account, 3)
+    runner.ctx.sending = 1  # a batch is being sent: its sends go first
+    assert await drain_receipts(runner.ctx) == 0
+    clock.advance(receipts.HOLD - timedelta(milliseconds=1))
+    assert await drain_receipts(runner.ctx) == 0
+    assert await _statuses(db, ids) == ["sent"] * 3
+    clock.advance(timedelta(milliseconds=1))  # the first has waited HOLD: all of them now, though sends go on
+    assert await drain_receipts(runner.ctx) == 3
+    assert await _statuses(db, ids) == ["delivered"] * 3
+
+
+async def test_receipts_go_at_once_when_many_wait_or_nothing_is_sent(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receipts, "HOLD_COUNT", 3)
+    ids = await _receipts_waiting(app, runner, db, account, 3)
+    runner.ctx.sending = 1
+    assert await drain_receipts(runner.ctx) == 3  # a full round is worth a transaction even while sending
+    assert await _statuses(db, ids) == ["delivered"] * 3
+    more = await _receipts_waiting(app, runner, db, account, 2)
+    runner.ctx.sending = 0  # idle dispatcher: no wait
+    assert await drain_receipts(runner.ctx) == 2
+    assert await _statuses(db, more) == ["delivered"] * 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tidings.channels.registry import Providers
 from tidings.config import Settings
@@ -17,3 +18,5 @@ class EngineContext:
     providers: Providers
     worker: str
     health: Health = field(default_factory=Health)  # the process's outages and engine state (/healthz)
+    sending: int = 0  # batches this process's dispatcher is claiming or sending now
+    receipts_held_since: datetime | None = None  # since when waiting receipts are held for the sends (`receipts`)

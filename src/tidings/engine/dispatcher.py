@@ -350,9 +350,13 @@ async def _soft_bounce(session: AsyncSession, message: Message, result: SendResu
 async def dispatch(ctx: EngineContext) -> int:
     """Send one batch of due messages; returns how many were claimed."""
     claimed_at = clock.now()
-    ready, claimed = await _claim_and_prepare(ctx)
-    if ready:
-        await _send_and_record(ctx, ready, _send_until(ctx, claimed_at), claimed)
+    ctx.sending += 1
+    try:
+        ready, claimed = await _claim_and_prepare(ctx)
+        if ready:
+            await _send_and_record(ctx, ready, _send_until(ctx, claimed_at), claimed)
+    finally:
+        ctx.sending -= 1
     return len(ready)
 
 
