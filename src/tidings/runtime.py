@@ -16,6 +16,7 @@ from tidings.core import ids, secrets
 from tidings.db.engine import Database
 from tidings.messaging import otp, pricing, restrictions, shortlinks, tracking
 from tidings.messaging.certificates import facts as certificates
+from tidings.net import http
 
 T = TypeVar("T")
 
@@ -44,9 +45,12 @@ def warm(settings: Settings) -> None:
 
     The rules build a holiday calendar per country (about 0.1 s); loaded at start, a broken operator file is
     logged now rather than at the first send, and `tune_gc` then freezes them with the other start-up objects.
+    The TLS context of outbound calls loads the CA bundle (20 ms and more), which the first notification would
+    otherwise do on the event loop.
     """
     pricing.price_list_for(settings)
     restrictions.rules_for(settings)
+    http.verified_context()
 
 
 OPEN_FILES_WANTED = 65536
