@@ -185,8 +185,8 @@ def _insert_row(row: dict[str, Any], params: list[_InsertParam]) -> tuple[Any, .
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT rows (dicts with the same columns, no ids back) with one executemany, as Core would write them.
 
-    On PostgreSQL Core's own path stays: it sends the rows as multi-row VALUES lists, which the server runs
-    as a few statements, where an executemany would be one execution per row on the server.
+    On PostgreSQL Core's own path stays: asyncpg's executemany (one round trip, the prepared statement executed
+    once per row; SQLAlchemy's multi-row VALUES for inserts without RETURNING measured no faster, session 12).
     """
     if not rows:
         return
