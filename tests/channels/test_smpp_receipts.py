@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from tidings.channels.registry import build_provider
 from tidings.channels.sms import Receipt
@@ -158,3 +159,26 @@ async def test_receipts_go_at_once_when_many_wait_or_nothing_is_sent(
     runner.ctx.sending = 0  # idle dispatcher: no wait
     assert await drain_receipts(runner.ctx) == 2
     assert await _statuses(db, more) == ["delivered"] * 2
+
+
+async def test_receipts_taken_when_the_database_fails_wait_for_it_in_order(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await _receipts_waiting(app, runner, db, account, 3)
+    provider = app.state.providers.get("sms")
+    taken_first = list(provider.receipts._queue)
+    late = Receipt("sms", "late-part", "DELIVRD", "delivered")
+
+    async def database_down(session: Any, taken: list[Receipt]) -> list[Receipt]:
+        provider.receipts.put_nowait(late)  # arrives while the transaction is under way
+        raise OperationalError("INSERT INTO events", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(receipts, "apply_receipts", database_down)
+    with pytest.raises(OperationalError):
+        await drain_receipts(runner.ctx)
+    # Nothing lost (the SMSC already has its answers), and the later one still after them.
+    assert list(provider.receipts._queue) == [*taken_first, late]
+    assert await _statuses(db, ids) == ["sent"] * 3
+    monkeypatch.undo()
+    assert await drain_receipts(runner.ctx) == 4  # the database is back
+    assert await _statuses(db, ids) == ["delivered"] * 3

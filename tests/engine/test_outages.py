@@ -21,13 +21,16 @@ from tidings.config import Settings
 from tidings.db.base import Base
 from tidings.db.models import Message
 from tidings.engine.context import EngineContext
-from tidings.engine.health import DATABASE
+from tidings.engine.dispatcher import dispatch
+from tidings.engine.health import DATABASE, is_unavailable
+from tidings.engine.receipts import drain_receipts
 from tidings.engine.runner import Runner
 from tidings.messaging import outbox
 from tidings.runtime import boot, providers_for
 from tidings.tenancy.service import create_account
 from tidings.tenancy.subject import AuthSubject
 
+from fakes.smsc import FakeSmsc
 from helpers import bearer, script_values, unavailable
 
 SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
@@ -175,3 +178,38 @@ async def test_an_unreachable_database_is_a_503_in_the_dialect_envelope_not_a_50
             assert (await http.get("/api/v1/campaigns", headers=bearer(account.api_token))).status_code == 200
             async with app.state.db.sessions() as s:
                 assert (await s.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_receipts_heard_while_postgres_restarts_are_recorded_after_it(
+        outage_setup: tuple[Settings, str, Any], tmp_path: Path) -> None:
+    settings, directory, account = outage_setup
+    await _queue_sms(settings, account.account_id, 5, 0)
+    async with FakeSmsc() as smsc:
+        with_smpp = Settings(database_url=settings.database_url, secret_key="test-secret-key", data_dir=tmp_path,
+                             public_url="http://tidings.test", sms_url=smsc.url())
+        db = boot(with_smpp)
+        ctx = EngineContext(db, with_smpp, providers_for(with_smpp), "receipts-outage")
+        try:
+            assert await dispatch(ctx) == 5
+            provider = ctx.providers.get("sms")
+            assert await _wait_for(lambda: _is(_waiting(provider), 5), 10)
+            _pg("pause", directory)
+            try:
+                with pytest.raises(Exception) as failed:
+                    await drain_receipts(ctx)
+                assert is_unavailable(failed.value)
+                assert provider.receipts.qsize() == 5  # acknowledged to the SMSC, so kept for the database's return
+            finally:
+                _pg("resume", directory)
+            assert await drain_receipts(ctx) == 5
+            async with db.sessions() as s:
+                delivered = (await s.execute(select(func.count()).select_from(Message)
+                                             .where(Message.status == "delivered"))).scalar()
+            assert delivered == 5
+        finally:
+            await ctx.providers.close()
+            await db.dispose()
+
+
+async def _waiting(provider: Any) -> int:
+    return int(provider.receipts.qsize())

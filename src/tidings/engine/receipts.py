@@ -6,6 +6,7 @@ receipt becomes an `sms.receipt` job that looks again for ten minutes before giv
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import structlog
@@ -16,6 +17,7 @@ from tidings.core import clock
 from tidings.db.jobs import enqueue
 from tidings.db.models import Job
 from tidings.engine.context import EngineContext
+from tidings.engine.health import is_unavailable
 from tidings.engine.registry import RetryLater, job, loop
 from tidings.messaging import events
 from tidings.messaging.receipts import (
@@ -76,18 +78,39 @@ async def drain_receipts(ctx: EngineContext) -> int:
         if now - ctx.receipts_held_since < HOLD:
             return 0
     ctx.receipts_held_since = None
+    taken_from: list[tuple[ReceiptSource, list[Receipt]]] = []
     for source in sources:
-        while len(taken) < BATCH and not source.receipts.empty():
-            taken.append(source.receipts.get_nowait())
+        mine: list[Receipt] = []
+        while len(taken) + len(mine) < BATCH and not source.receipts.empty():
+            mine.append(source.receipts.get_nowait())
+        taken += mine
+        taken_from.append((source, mine))
     if not taken:
         return 0
-    async with ctx.db.transaction() as session:
-        async with events.batch(session):
-            missing = await apply_receipts(session, taken)
-        for receipt in missing:
-            payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
-            await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
+    try:
+        async with ctx.db.transaction() as session:
+            async with events.batch(session):
+                missing = await apply_receipts(session, taken)
+            for receipt in missing:
+                payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
+                await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
+    except Exception as exc:
+        if is_unavailable(exc):
+            # The SMSC has its deliver_sm_resp: these exist nowhere else. Back in front, in order, for when the
+            # database is back (the runner waits the outage out).
+            for source, mine in taken_from:
+                _put_back(source.receipts, mine)
+        raise
     return len(taken)
+
+
+def _put_back(queue: asyncio.Queue[Receipt], receipts: list[Receipt]) -> None:
+    """`receipts` ahead of what arrived since they were taken; rebuilt without an await, so nothing interleaves."""
+    later: list[Receipt] = []
+    while not queue.empty():
+        later.append(queue.get_nowait())
+    for receipt in (*receipts, *later):
+        queue.put_nowait(receipt)
 
 
 @job("sms.receipt")
