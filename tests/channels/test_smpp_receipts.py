@@ -182,3 +182,12 @@ async def test_receipts_taken_when_the_database_fails_wait_for_it_in_order(
     monkeypatch.undo()
     assert await drain_receipts(runner.ctx) == 4  # the database is back
     assert await _statuses(db, ids) == ["delivered"] * 3
+
+
+async def test_receipts_held_when_the_engine_stops_are_recorded_before_it_ends(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    ids = await _receipts_waiting(app, runner, db, account, 3)
+    runner.stop()  # a shutdown (SIGTERM) before the receipts' next round
+    await asyncio.wait_for(runner.run_forever(), 30)
+    assert await _statuses(db, ids) == ["delivered"] * 3
+    assert app.state.providers.get("sms").receipts.empty()

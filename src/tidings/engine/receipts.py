@@ -55,7 +55,7 @@ def _configure_callbacks(ctx: EngineContext) -> None:
         setattr(provider, "status_callback", callback_url(ctx.settings))  # noqa: B010
 
 
-@loop("sms.receipts")
+@loop("sms.receipts", at_stop=True)  # held receipts are recorded at shutdown, not lost with the process
 async def drain_receipts(ctx: EngineContext) -> int:
     """Turn waiting receipts into events in one transaction (one INSERT of events); returns how many were handled.
 

@@ -32,6 +32,8 @@ IO_ORDER: dict[str, str] = {}
 IO_PREFETCH: dict[str, IoPrefetch] = {}
 _PREFETCHED: ContextVar[Any] = ContextVar("tidings_io_prefetched", default=None)
 LOOPS: dict[str, Loop] = {}
+# Loops that hold in memory what exists nowhere else (receipts already answered): one last round at shutdown.
+AT_STOP: set[str] = set()
 
 
 # Kinds whose due jobs of one claim share one transaction (handled in claim order).
@@ -94,11 +96,14 @@ def prefetching(value: Any) -> Iterator[None]:
         _PREFETCHED.reset(token)
 
 
-def loop(name: str) -> Callable[[Loop], Loop]:
-    """Register a loop that every runner tick calls (dispatcher, scheduler, poller...)."""
+def loop(name: str, *, at_stop: bool = False) -> Callable[[Loop], Loop]:
+    """Register a loop that every runner tick calls (dispatcher, scheduler, poller...); `at_stop`: also once more
+    when the runner stops, after the other loops."""
 
     def decorate(fn: Loop) -> Loop:
         LOOPS[name] = fn
+        if at_stop:
+            AT_STOP.add(name)
         return fn
 
     return decorate

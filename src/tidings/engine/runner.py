@@ -28,6 +28,7 @@ from tidings.engine import (
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable, sleep_unless
 from tidings.engine.registry import (
+    AT_STOP,
     BATCH_SCOPES,
     BATCHED,
     HANDLERS,
@@ -50,6 +51,8 @@ OUTAGE_BACKOFF_CAP = 30.0
 # a turn at the write lock (`db.sqlite_driver.WriteTurns`): rounds back to back in small transactions cost the
 # SMS path 9 % and notifications 20 % (docs/performance.md, session 11).
 TICK_REST_SECONDS = 0.1
+# At most this many last rounds of an `at_stop` loop at shutdown.
+LAST_ROUNDS = 5
 
 
 def worker_name() -> str:
@@ -306,9 +309,22 @@ class Runner:
             # Other processes (the API of `serve --no-engine`) NOTIFY when they queue work: no poll to wait out.
             cycles.append(wakeups.listen(self.ctx.db, self.wake, self._stop))
         await asyncio.gather(*cycles)
+        await self._last_rounds()
         await self.settle()  # each call is bounded by its HTTP timeout
         health.engine_state = "stopped"
         log.info("engine stopped", worker=self.ctx.worker)
+
+    async def _last_rounds(self) -> None:
+        """The `at_stop` loops' last rounds, the dispatcher stopped: what they hold in memory goes to the database
+        (a few rounds at most, in case more keeps arriving; an unreachable database loses it, and says so)."""
+        for name in sorted(AT_STOP):
+            try:
+                for _ in range(LAST_ROUNDS):
+                    if not await LOOPS[name](self.ctx):
+                        break
+            except Exception as exc:  # noqa: BLE001 - shutting down: say what was lost, then go on
+                log.warning("engine loop's last round failed at shutdown", loop=name,
+                            error=f"{type(exc).__name__}: {exc}")
 
     async def _cycle(self, round_: Callable[[], Awaitable[int]], rest: float = 0.0) -> None:
         """Repeat one round until stopped, idle for the poll interval when it found nothing to do.
