@@ -62,7 +62,6 @@ async def drain_receipts(ctx: EngineContext) -> int:
     While the dispatcher sends, a round waits for `HOLD_COUNT` receipts or `HOLD` (receipts must not
     slow submission down): fewer, larger transactions, the same receipts a second later at most.
     """
-    taken: list[Receipt] = []
     _configure_callbacks(ctx)
     sources = _sources(ctx)
     for source in sources:
@@ -78,7 +77,8 @@ async def drain_receipts(ctx: EngineContext) -> int:
         if now - ctx.receipts_held_since < HOLD:
             return 0
     ctx.receipts_held_since = None
-    taken_from: list[tuple[ReceiptSource, list[Receipt]]] = []
+    taken: list[Receipt] = []
+    taken_from: list[tuple[ReceiptSource, list[Receipt]]] = []  # each source's share, given back on an outage
     for source in sources:
         mine: list[Receipt] = []
         while len(taken) + len(mine) < BATCH and not source.receipts.empty():
