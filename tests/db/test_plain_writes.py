@@ -159,6 +159,20 @@ async def test_inserted_rows_hold_what_core_would_write(db: Database, account: N
         (i, "sent", when, {"n": i, "é": "ü"}) for i in ids]
 
 
+async def test_rows_sharing_a_document_each_hold_it(db: Database, account: NewAccount) -> None:
+    """A JSON document several rows share (one object, serialised once) is written to each; others stay their own."""
+    ids = await _messages(db, account.account_id, 6)
+    shared = {"stat": "DELIVRD", "parts": [1, 2]}
+    rows = [{"account_id": account.account_id, "message_id": i, "kind": "delivered",
+             "occurred_at": datetime.now(UTC), "details": shared if n % 2 == 0 else {"own": n}}
+            for n, i in enumerate(ids)]
+    async with db.transaction() as s:
+        await insert_rows(s, table_of(Event), rows)
+    async with db.sessions() as s:
+        back = (await s.execute(select(Event).order_by(Event.message_id))).scalars().all()
+    assert [e.details for e in back] == [shared if n % 2 == 0 else {"own": n} for n in range(6)]
+
+
 async def test_inserted_rows_missing_a_column_get_its_default(db: Database, account: NewAccount) -> None:
     [message_id] = await _messages(db, account.account_id, 1)
     async with db.transaction() as s:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert
+from sqlalchemy import JSON, Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, Session, UOWTransaction
@@ -148,9 +148,10 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
 event.listen(Session, "before_flush", write_updates)
 
 
-# Per (table, the rows' columns, dialect): the SQL and, per position, the column, its bind processor and, for a
-# column the rows leave out, its Python default (a value, or a callable run per row as Core runs it).
-_InsertParam = tuple[str, Callable[[Any], Any] | None, bool, Any]
+# Per (table, the rows' columns, dialect): the SQL and, per position, the column, its bind processor, for a
+# column the rows leave out its Python default (a value, or a callable run per row as Core runs it), and whether
+# its values are JSON documents.
+_InsertParam = tuple[str, Callable[[Any], Any] | None, bool, Any, bool]
 _INSERTS: dict[tuple[Table, tuple[str, ...], str], tuple[str, list[_InsertParam]] | None] = {}
 
 
@@ -169,15 +170,27 @@ def _insert_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> t
             if compiled.positiontup is not None and not compiled.escaped_bind_names:
                 entry = (str(compiled), [
                     (name, compiled.binds[name].type._cached_bind_processor(dialect),
-                     *(defaults[name] if name not in keys else (False, None))) for name in compiled.positiontup])
+                     *(defaults[name] if name not in keys else (False, None)), isinstance(table.c[name].type, JSON))
+                    for name in compiled.positiontup])
         _INSERTS[cache_key] = entry
     return _INSERTS[cache_key]
 
 
-def _insert_row(row: dict[str, Any], params: list[_InsertParam]) -> tuple[Any, ...]:
+def _insert_row(row: dict[str, Any], params: list[_InsertParam], documents: dict[int, Any]) -> tuple[Any, ...]:
+    """One row's parameters; a JSON document the rows share (the same object) is serialised once, in `documents`."""
     out = []
-    for name, process, call, default in params:
-        value = row[name] if name in row else (default(None) if call else default)
+    for name, process, call, default, document in params:
+        if name in row:
+            value = row[name]
+            if document:
+                # Keyed by identity: the rows hold these objects for the whole call, so no id is reused.
+                key = id(value)
+                if key not in documents:
+                    documents[key] = process(value) if process is not None else value
+                out.append(documents[key])
+                continue
+        else:
+            value = default(None) if call else default
         out.append(process(value) if process is not None else value)
     return tuple(out)
 
@@ -199,4 +212,5 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         await session.execute(insert(table), rows)
         return
     sql, params = compiled
-    await connection.exec_driver_sql(sql, [_insert_row(row, params) for row in rows])
+    documents: dict[int, Any] = {}
+    await connection.exec_driver_sql(sql, [_insert_row(row, params, documents) for row in rows])

@@ -63,6 +63,8 @@ class Happened:
 
 Listener = Callable[[AsyncSession, Happened], Awaitable[None]]
 _LISTENERS: list[tuple[frozenset[str], Listener]] = []
+# Per kind, its listeners in registration order; worked out at a kind's first event after a registration.
+_FOR_KIND: dict[str, tuple[Listener, ...]] = {}
 
 
 _BATCH = "tidings.events.batch"
@@ -102,6 +104,7 @@ def on_event(*kinds: str) -> Callable[[Listener], Listener]:
 
     def decorate(fn: Listener) -> Listener:
         _LISTENERS.append((frozenset(kinds), fn))
+        _FOR_KIND.clear()
         return fn
 
     return decorate
@@ -149,7 +152,9 @@ async def record(
         await bump(session, account_id=message.account_id, scope="sending", scope_id=message.sending_id,
                    day=clock.as_utc(when).date(), metric=kind)
     happened = Happened(message, event, first)
-    for kinds, listener in list(_LISTENERS):
-        if not kinds or kind in kinds:
-            await listener(session, happened)
+    listeners = _FOR_KIND.get(kind)
+    if listeners is None:
+        listeners = _FOR_KIND[kind] = tuple(listener for kinds, listener in _LISTENERS if not kinds or kind in kinds)
+    for listener in listeners:
+        await listener(session, happened)
     return happened

@@ -13,12 +13,22 @@ from tidings.db.models import Contact, Step
 CONTACT_FIELDS = ("email", "first_name", "last_name", "company", "industry", "website", "title", "phone",
                   "address", "city", "state", "country")
 
+_LOADED = frozenset((*CONTACT_FIELDS, "custom_fields"))
+
 
 def merge_fields(contact: Contact | Mapping[str, Any]) -> dict[str, str | None]:
     """Standard columns and custom merge fields as the templating engine expects them."""
-    get = contact.get if isinstance(contact, Mapping) else (lambda k: getattr(contact, k, None))
-    values: dict[str, str | None] = {k: get(k) for k in CONTACT_FIELDS}
-    for key, value in dict(get("custom_fields") or {}).items():
+    source: Mapping[str, Any]
+    if isinstance(contact, Mapping):
+        source = contact
+    else:
+        # A loaded row's values are in its __dict__ (read there: the attributes' descriptors cost more than the
+        # rest); an expired or unloaded one goes through them.
+        source = contact.__dict__
+        if not _LOADED.issubset(source):
+            source = {k: getattr(contact, k, None) for k in _LOADED}
+    values: dict[str, str | None] = {k: source.get(k) for k in CONTACT_FIELDS}
+    for key, value in dict(source.get("custom_fields") or {}).items():
         values.setdefault(str(key), None if value is None else str(value))
     return values
 

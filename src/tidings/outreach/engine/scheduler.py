@@ -202,12 +202,16 @@ async def _queue(session: AsyncSession, campaign: Campaign, plans: list[_Plan], 
         thread_ids = {enrollment_id: pk for pk, enrollment_id in created if enrollment_id is not None}
     rows: list[dict[str, Any]] = []
     assigned: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+    # Rows with the same `extra` share one dict (every first step's): the INSERT serialises each document once.
+    extras: dict[tuple[str, ...], dict[str, Any]] = {}
+    track_opens, track_clicks = bool(settings.get("track_opens")), bool(settings.get("track_clicks"))
     for plan in plans:
         if plan.thread is not None:
             plan.thread.last_message_at = now
-        extra: dict[str, Any] = {"preparer": PREPARER, "references": plan.references,
-                                 "track_opens": bool(settings.get("track_opens")),
-                                 "track_clicks": bool(settings.get("track_clicks"))}
+        extra = extras.get(tuple(plan.references))
+        if extra is None:
+            extra = extras[tuple(plan.references)] = {"preparer": PREPARER, "references": plan.references,
+                                                      "track_opens": track_opens, "track_clicks": track_clicks}
         rows.append(outbox.message_row(
             account_id=campaign.account_id, channel="email", sender=plan.box.email, recipient=plan.contact.email or "",
             sender_name=plan.box.name or None, recipient_name=_name(plan.contact), subject=plan.subject,
