@@ -6,7 +6,9 @@ set) and its delivery receipt recorded (receipt: `delivered_at` set). Variants: 
 in the serve process; PostgreSQL with `serve --no-engine` and 1 or 2 `tidings worker` processes.
 Baseline, same run, same SMSC: a bare asyncio loop that binds once and sends the same N submit_sm
 (receipts asked for and acknowledged), one at a time, each waiting for its submit_sm_resp; repeated
-until it has run at least 2 s. The SMSC (tests/fakes/smsc.py) runs in its own process. Each figure is
+until it has run at least 2 s, RUNS times before the variants and RUNS times after them (a machine that
+speeds up or slows down during the run moves both ends; the figure is the median of all of them, and each end's
+median is reported). The SMSC (tests/fakes/smsc.py) runs in its own process. Each figure is
 the median of RUNS runs; `ratio` = end-to-end submit rate / bare loop rate.
 Variant `sqlite_no_receipts`: the same SQLite serve asking for no receipts (`receipts=false`), timed until
 every message is submitted; `submit_vs_receipts_on` compares its submit rate with the SQLite variant's, which
@@ -145,8 +147,9 @@ async def _bare_once(port: int) -> tuple[float, float]:
     return submitted, received
 
 
-async def _bare(port: int) -> dict[str, float]:
-    """The bare loop's rates, one figure per run, repeated within a run until it lasted MIN_BASELINE_SECONDS."""
+async def _bare_runs(port: int) -> tuple[list[float], list[float]]:
+    """The bare loop's submit and receipt rates, one figure per run, each run repeated until it lasted
+    MIN_BASELINE_SECONDS."""
     submit_rates, receipt_rates = [], []
     for _ in range(RUNS):
         sent = received = elapsed = 0.0
@@ -156,9 +159,16 @@ async def _bare(port: int) -> dict[str, float]:
             sent, received, elapsed, rounds = sent + s, received + r, elapsed + r, rounds + 1
         submit_rates.append(rounds * N / sent)
         receipt_rates.append(rounds * N / received)
-    return {"submit_per_second": round(statistics.median(submit_rates), 1),
-            "receipt_per_second": round(statistics.median(receipt_rates), 1),
-            "runs": RUNS, "seconds_per_run_at_least": MIN_BASELINE_SECONDS}
+    return submit_rates, receipt_rates
+
+
+def _bare(before: tuple[list[float], list[float]], after: tuple[list[float], list[float]]) -> dict[str, float]:
+    """The baseline from the runs before and after the variants."""
+    return {"submit_per_second": round(statistics.median(before[0] + after[0]), 1),
+            "receipt_per_second": round(statistics.median(before[1] + after[1]), 1),
+            "submit_per_second_before": round(statistics.median(before[0]), 1),
+            "submit_per_second_after": round(statistics.median(after[0]), 1),
+            "runs": 2 * RUNS, "seconds_per_run_at_least": MIN_BASELINE_SECONDS}
 
 
 async def _counts(engine: Any) -> tuple[int, int]:
@@ -256,26 +266,28 @@ async def main() -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "sms_end_to_end", "messages": N, "runs": RUNS,
                               "recipients_per_request": PER_REQUEST, "smpp_options": SMPP_QUERY or "(none)",
                               "receipts": True}
+    measured: dict[str, Any] = {}
     with _smsc() as smsc_port, tempfile.TemporaryDirectory() as tmp:
-        bare = await _bare(smsc_port)
-        result["bare_submit_sm_loop"] = bare
+        before = await _bare_runs(smsc_port)
         if "sqlite" in VARIANTS:
-            result["sqlite_1_process"] = _ratios(
-                await _variant(f"sqlite+aiosqlite:///{tmp}/bench.db", smsc_port, Path(tmp), 0), bare)
+            measured["sqlite_1_process"] = await _variant(f"sqlite+aiosqlite:///{tmp}/bench.db", smsc_port,
+                                                          Path(tmp), 0)
         if "sqlite_no_receipts" in VARIANTS:
             with tempfile.TemporaryDirectory() as other:
-                plain = _ratios(await _variant(f"sqlite+aiosqlite:///{other}/bench.db", smsc_port, Path(other), 0,
-                                               receipts=False), bare)
-            with_receipts = result.get("sqlite_1_process")
-            if isinstance(with_receipts, dict):
-                plain["submit_vs_receipts_on"] = round(with_receipts["submit_per_second"]
-                                                       / plain["submit_per_second"], 3)
-            result["sqlite_no_receipts"] = plain
+                measured["sqlite_no_receipts"] = await _variant(f"sqlite+aiosqlite:///{other}/bench.db", smsc_port,
+                                                                Path(other), 0, receipts=False)
         for workers in (w for w in (1, 2) if f"pg{w}" in VARIANTS):
             with postgres() as url:
                 key = f"postgresql_{workers}_worker{'s' if workers > 1 else ''}"
-                result[key] = (_ratios(await _variant(url, smsc_port, Path(tmp), workers), bare) if url
-                               else "skipped: no PostgreSQL available")
+                measured[key] = (await _variant(url, smsc_port, Path(tmp), workers) if url
+                                 else "skipped: no PostgreSQL available")
+        bare = _bare(before, await _bare_runs(smsc_port))
+    result["bare_submit_sm_loop"] = bare
+    for key, figures in measured.items():
+        result[key] = _ratios(figures, bare) if isinstance(figures, dict) else figures
+    plain, with_receipts = result.get("sqlite_no_receipts"), result.get("sqlite_1_process")
+    if isinstance(plain, dict) and isinstance(with_receipts, dict):
+        plain["submit_vs_receipts_on"] = round(with_receipts["submit_per_second"] / plain["submit_per_second"], 3)
     return result
 
 
