@@ -9,17 +9,22 @@ failed because the message could not be built: the contact is STOPPED (the messa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Boolean, Integer, and_, bindparam, case, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tidings.core import clock
+from tidings.db.at_commit import Pending
+from tidings.db.base import table_of
 from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
-from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable, step_delays
+from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
@@ -36,23 +41,6 @@ async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment,
     return enrollment, campaign
 
 
-_DELAY = select(Step.id, Step.delay_days).where(Step.campaign_id == bindparam("campaign_id"),
-                                               Step.number == bindparam("number"))
-
-
-async def _delay_days(session: AsyncSession, campaign_id: int, number: int) -> float | None:
-    """The step's delay_days, None when the campaign has no such step. The enrollments' query fills the cache for
-    the step after each enrollment's next one; a lookup is the exception."""
-    cache = step_delays(session)
-    key = (campaign_id, number)
-    if key not in cache:
-        # Without autoflush: steps are not changed here, and a flush per lookup would split the batch's writes.
-        with session.no_autoflush:
-            found = (await session.execute(_DELAY, {"campaign_id": campaign_id, "number": number})).first()
-        cache[key] = None if found is None else float(found.delay_days or 0)
-    return cache[key]
-
-
 async def _count(session: AsyncSession, message: Message, metric: str, *, step: bool = True) -> None:
     assert message.campaign_id is not None
     await counters.count(session, account_id=message.account_id, campaign_id=message.campaign_id, metric=metric,
@@ -67,13 +55,98 @@ async def _count_variant(session: AsyncSession, message: Message, what: str) -> 
                day=clock.now().date(), metric=f"v{message.variant or 0}_{what}", step=message.step_number)
 
 
+@dataclass
+class _Sequence:
+    """What recording a send needs of its campaign: whether AUTOREPLIED contacts still receive steps, and the
+    delay_days of each step by number."""
+
+    autoreplied_receive: bool
+    delays: dict[int, float]
+
+
+class _Sent:
+    """A transaction's sends to write to their enrollments, and the campaigns it has read (for that transaction
+    only: the Pending holding it is dropped when it commits or rolls back)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.sequences: dict[int, _Sequence | None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+_enrollments = table_of(Enrollment)
+_step = bindparam("e_step", type_=Integer())
+_due = bindparam("e_due", type_=_enrollments.c.next_due_at.type)
+_moves_on = _enrollments.c.next_step == _step
+_receives = or_(_enrollments.c.status == "OK",
+                and_(_enrollments.c.status == "AUTOREPLIED", bindparam("e_autoreplied_receive", type_=Boolean())))
+# The step is done: the next is due `delay_days` later if the contact still receives steps (decided on the row as it
+# is when the transaction commits). A send of an earlier step (the sequence moved on meanwhile) only counts.
+_ADVANCE = (update(_enrollments).where(_enrollments.c.id == bindparam("e_id"))
+            .values(emails_sent=_enrollments.c.emails_sent + 1,
+                    last_sent_at=bindparam("e_now", type_=_enrollments.c.last_sent_at.type),
+                    updated_at=bindparam("e_now", type_=_enrollments.c.updated_at.type),
+                    completed_steps=case((and_(_moves_on, _enrollments.c.completed_steps < _step), _step),
+                                         else_=_enrollments.c.completed_steps),
+                    next_due_at=case((_moves_on, case((_receives, _due), else_=null())),
+                                     else_=_enrollments.c.next_due_at),
+                    next_step=case((_moves_on, _step + 1), else_=_enrollments.c.next_step)))
+
+_SEQUENCES = (select(Campaign.id, Campaign.kind, Campaign.settings, Step.number, Step.delay_days)
+              .outerjoin(Step, Step.campaign_id == Campaign.id)
+              .where(Campaign.id.in_(bindparam("ids", expanding=True))))
+
+
+def _write_sent(session: Session, sent: _Sent) -> None:
+    # In id order: a stable lock order keeps concurrent workers from deadlocking on PostgreSQL.
+    session.connection().execute(_ADVANCE, sorted(sent.rows, key=lambda row: int(row["e_id"])))
+
+
+_SENT: Pending[_Sent] = Pending("tidings.outreach.sent", _Sent, _write_sent)
+
+
+async def _sequence(session: AsyncSession, sent: _Sent, campaign_id: int) -> _Sequence | None:
+    """The sequence campaign's settings and step delays, None for another kind or a deleted campaign; a miss loads
+    those of every message the session holds, in one query."""
+    if campaign_id not in sent.sequences:
+        wanted = {campaign_id} | {o.campaign_id for o in list(session.identity_map.values())
+                                  if isinstance(o, Message) and o.campaign_id is not None}
+        missing = sorted(k for k in wanted if k not in sent.sequences)
+        found: dict[int, _Sequence | None] = {}
+        with session.no_autoflush:  # a lookup must not flush the caller's batch one event at a time
+            for i in range(0, len(missing), 500):
+                rows = await session.execute(_SEQUENCES, {"ids": missing[i:i + 500]})
+                for pk, kind, settings, number, delay in rows:
+                    if kind != "sequence":
+                        found[pk] = None
+                        continue
+                    sequence = found.get(pk)
+                    if sequence is None:
+                        sequence = found[pk] = _Sequence(not (settings or {}).get("stop_on_autoreply"), {})
+                    if number is not None:
+                        sequence.delays[int(number)] = float(delay or 0)
+        for k in missing:
+            sent.sequences[k] = found.get(k)
+    return sent.sequences[campaign_id]
+
+
 @events.on_event("sent")
 async def on_sent(session: AsyncSession, happened: events.Happened) -> None:
+    """Count the send and move the enrollment on, written with the batch's others when the transaction commits.
+
+    The enrollment is not loaded: recording a batch of sends reads only its campaigns, and the enrollment's row
+    changes by one UPDATE each (an executemany).
+    """
     message = happened.message
-    found = await _context(session, message) if happened.first else None
-    if found is None or message.step_number is None:
+    if (not happened.first or message.direction != "out" or message.enrollment_id is None
+            or message.campaign_id is None or message.step_number is None):
         return
-    enrollment, campaign = found
+    sent = _SENT.of(session.sync_session)
+    sequence = await _sequence(session, sent, message.campaign_id)
+    if sequence is None:
+        return
     now = clock.as_utc(message.sent_at or clock.now())
     await _count(session, message, "messages_sent")
     await _count_variant(session, message, "sent")
@@ -81,19 +154,12 @@ async def on_sent(session: AsyncSession, happened: events.Happened) -> None:
         await _count(session, message, "contacted")
     else:
         # Per step, "contacted" is how many contacts this step reached.
-        await bump(session, account_id=message.account_id, scope=counters.SCOPE, scope_id=campaign.id,
+        await bump(session, account_id=message.account_id, scope=counters.SCOPE, scope_id=message.campaign_id,
                    day=now.date(), metric="contacted", step=message.step_number)
-    enrollment.emails_sent += 1
-    enrollment.last_sent_at = now
-    enrollment.updated_at = now
-    if enrollment.next_step == message.step_number:
-        enrollment.completed_steps = max(enrollment.completed_steps, message.step_number)
-        enrollment.next_step = message.step_number + 1
-        delay = await _delay_days(session, campaign.id, enrollment.next_step)
-        if delay is not None and sendable(enrollment.status, campaign):
-            enrollment.next_due_at = now + timedelta(days=delay)
-        else:
-            enrollment.next_due_at = None
+    delay = sequence.delays.get(message.step_number + 1)
+    sent.rows.append({"e_id": message.enrollment_id, "e_step": message.step_number, "e_now": now,
+                      "e_due": None if delay is None else now + timedelta(days=delay),
+                      "e_autoreplied_receive": sequence.autoreplied_receive})
 
 
 @events.on_event("bounced")

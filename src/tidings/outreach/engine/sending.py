@@ -12,7 +12,9 @@ import socket
 from datetime import timedelta
 
 import structlog
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tidings import net
 from tidings.channels.base import SendResult
@@ -21,19 +23,13 @@ from tidings.config import Settings
 from tidings.core import clock
 from tidings.core.emails import email_domain
 from tidings.core.secrets import vault
+from tidings.db.at_commit import Pending
+from tidings.db.base import table_of
 from tidings.db.models import Mailbox, Message
 from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
 from tidings.messaging.preparers import email_mime
 from tidings.outreach.engine.dkim_signing import dkim_sign
-from tidings.outreach.engine.status import (
-    campaign_of,
-    clear_mailboxes,
-    enrollment_of,
-    held,
-    next_opening,
-    sendable,
-    smtp_trouble,
-)
+from tidings.outreach.engine.status import campaign_of, enrollment_of, held, next_opening, sendable
 
 log = structlog.get_logger("tidings.outreach.sending")
 PREPARER = "mailbox"
@@ -105,6 +101,20 @@ async def outreach_gate(session: AsyncSession, message: Message, settings: Setti
     return None
 
 
+def _clear_trouble(session: Session, mailbox_ids: set[int]) -> None:
+    session.connection().execute(_CLEAR_TROUBLE, {"ids": sorted(mailbox_ids)})
+
+
+_mailboxes = table_of(Mailbox)
+# A mailbox paused or showing an SMTP error is active again; the row as it is at the commit decides (not read first).
+_CLEAR_TROUBLE = (update(_mailboxes)
+                  .where(_mailboxes.c.id.in_(bindparam("ids", expanding=True)),
+                         or_(_mailboxes.c.status == "paused", func.substr(_mailboxes.c.last_error, 1, 5) == "SMTP "))
+                  .values(status="active", last_error=None, paused_until=None))
+# Mailboxes whose last outcome in the transaction was an accepted send.
+_SENT_THROUGH: Pending[set[int]] = Pending("tidings.outreach.sent_through", set, _clear_trouble)
+
+
 @outcome
 async def mailbox_outcome(session: AsyncSession, message: Message, result: SendResult) -> None:
     """Pause a mailbox whose login fails; a later successful send makes it active again.
@@ -117,13 +127,12 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
     unreachable = not result.accepted and result.code == "connection"
     if not login_failed and not unreachable and not result.accepted:
         return
+    sent_through = _SENT_THROUGH.of(session.sync_session)
     if result.accepted:
-        # The enrollments' query (which the `sent` listener runs next anyway) says whether the mailbox has
-        # anything to clear: no query of the mailboxes for the common case.
-        await enrollment_of(session, message)
-        if message.mailbox_id in clear_mailboxes(session):
-            return
-    clear_mailboxes(session).discard(message.mailbox_id)
+        # Cleared, if it shows trouble, by one UPDATE when the transaction commits: no read of the mailboxes.
+        sent_through.add(message.mailbox_id)
+        return
+    sent_through.discard(message.mailbox_id)  # a failure after a success in the same batch has the last word
     box = await held(session, Mailbox, message.mailbox_id)
     if box is None:
         return
@@ -131,7 +140,5 @@ async def mailbox_outcome(session: AsyncSession, message: Message, result: SendR
         box.status, box.last_error = "paused", f"SMTP {result.detail} (code {result.code})"
         box.paused_until = clock.now() + PAUSE
         log.warning("mailbox paused: SMTP login failed", mailbox_id=box.id)
-    elif unreachable:
+    else:
         box.last_error = f"SMTP {result.detail}"
-    elif smtp_trouble(box.status, box.last_error):
-        box.status, box.last_error, box.paused_until = "active", None, None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
 from tidings.db.base import by_ids
-from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message
 from tidings.outreach.campaigns.service import receiving_statuses
 
 T = TypeVar("T")
@@ -58,52 +58,19 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
             if isinstance(o, Message) and o.enrollment_id is not None and o.direction == "out"}
         missing = sorted(wanted - set(held))
         rows_held: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
-        clear = clear_mailboxes(session)
-        delays = step_delays(session)
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
-                # With each enrollment's campaign, which every caller asks for next (`campaign_of`), and whether
-                # its mailbox has anything a successful send would clear: one query.
+                # With each enrollment's campaign, which every caller asks for next (`campaign_of`): one query.
                 rows = await session.execute(_WITH_CAMPAIGN, {"ids": missing[i:i + 500]})
-                for enrollment, campaign, box_status, box_error, step_id, delay in rows:
+                for enrollment, campaign in rows:
                     held[enrollment.id] = enrollment
-                    # The step after the enrollment's next one, which the `sent` listener schedules.
-                    delays.setdefault((enrollment.campaign_id, enrollment.next_step + 1),
-                                      None if step_id is None else float(delay or 0))
                     if campaign is not None:
                         rows_held.setdefault((Campaign, campaign.id), campaign)
-                    box_id = enrollment.mailbox_id
-                    if (box_status is not None and not smtp_trouble(box_status, box_error)
-                            and box_id is not None and (Mailbox, box_id) not in rows_held):
-                        clear.add(box_id)
     return held.get(message.enrollment_id)
 
 
-_WITH_CAMPAIGN = (select(Enrollment, Campaign, Mailbox.status, Mailbox.last_error, Step.id, Step.delay_days)
-                  .outerjoin(Campaign, Campaign.id == Enrollment.campaign_id)
-                  .outerjoin(Mailbox, Mailbox.id == Enrollment.mailbox_id)
-                  .outerjoin(Step, and_(Step.campaign_id == Enrollment.campaign_id,
-                                        Step.number == Enrollment.next_step + 1))
+_WITH_CAMPAIGN = (select(Enrollment, Campaign).outerjoin(Campaign, Campaign.id == Enrollment.campaign_id)
                   .where(Enrollment.id.in_(bindparam("ids", expanding=True))))
-
-
-def smtp_trouble(status: str, last_error: str | None) -> bool:
-    """A mailbox paused or showing an SMTP error: what a successful send through it clears."""
-    return status == "paused" or (last_error or "").startswith("SMTP ")
-
-
-def step_delays(session: AsyncSession) -> dict[tuple[int, int], float | None]:
-    """(campaign id, step number) -> the step's delay_days, None where the campaign has no such step; for the
-    transaction."""
-    found: dict[tuple[int, int], float | None] = session.info.setdefault(_HELD + ".delays", {})
-    return found
-
-
-def clear_mailboxes(session: AsyncSession) -> set[int]:
-    """Mailboxes read in this transaction without `smtp_trouble` (and not loaded as rows since: a row loaded by
-    `held` is the one to look at)."""
-    found: set[int] = session.info.setdefault(_HELD + ".clear", set())
-    return found
 
 
 # The message column naming each model `held` loads for a whole batch at once.

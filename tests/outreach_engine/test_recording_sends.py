@@ -1,0 +1,81 @@
+"""Recording sends: the enrollment moves on as its row stands at the commit, a mailbox's last outcome wins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from tidings.channels.base import LOGIN_FAILED, SendResult
+from tidings.core.clock import ManualClock
+from tidings.db.engine import Database
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.messaging import events
+from tidings.outreach.engine.scheduler import schedule_campaign
+from tidings.outreach.engine.sending import PREPARER, mailbox_outcome
+
+
+async def test_a_send_moves_the_enrollment_as_its_row_stands_at_the_commit(db: Database, make_world: Any,
+                                                                           clock: ManualClock) -> None:
+    world = await make_world()
+    await world.add_mailbox("sam@acme.test", smtp_port=2525)
+    await world.add_step("Hello", "Hi")
+    await world.add_step("", "Again", delay_days=2)
+    ok, replied, autoreplied, moved_on = [await world.add_contact(f"p{i}@globex.test") for i in range(4)]
+    await world.start()
+    async with db.transaction() as s:
+        assert await schedule_campaign(s, world.campaign_id, limit=10) == 4
+    clock.advance(timedelta(minutes=1))
+    sent_at = clock.now()
+    async with db.transaction() as s:
+        # What other transactions committed after the step was queued: a reply, an auto-reply, a step moved on.
+        await s.execute(update(Enrollment).where(Enrollment.id == replied).values(status="REPLIED"))
+        await s.execute(update(Enrollment).where(Enrollment.id == autoreplied).values(status="AUTOREPLIED"))
+        await s.execute(update(Enrollment).where(Enrollment.id == moved_on).values(next_step=2, completed_steps=1))
+        messages = list((await s.execute(select(Message).order_by(Message.id))).scalars())
+        assert len(messages) == 4
+        async with events.batch(s):
+            for message in messages:
+                await events.record(s, message, "sent", at=sent_at)
+    due = sent_at + timedelta(days=2)
+    states = {e: ((row := await world.enrollment(e)).status, row.next_step, row.completed_steps, row.emails_sent,
+                  row.next_due_at, row.last_sent_at) for e in (ok, replied, autoreplied, moved_on)}
+    assert states == {ok: ("OK", 2, 1, 1, due, sent_at), replied: ("REPLIED", 2, 1, 1, None, sent_at),
+                      autoreplied: ("AUTOREPLIED", 2, 1, 1, due, sent_at),
+                      moved_on: ("OK", 2, 1, 1, None, sent_at)}, "an earlier step's send only counts"
+
+    # A campaign that stops on auto-replies gives an auto-replied contact no next step; the last step none at all.
+    async with db.transaction() as s:
+        campaign = await s.get(Campaign, world.campaign_id)
+        assert campaign is not None
+        campaign.settings = {"stop_on_autoreply": True}
+        await s.execute(update(Enrollment).where(Enrollment.id.in_([ok, autoreplied])).values(next_due_at=clock.now()))
+        assert await schedule_campaign(s, world.campaign_id, limit=10) == 1  # only OK receives steps now
+        await s.execute(update(Enrollment).where(Enrollment.id == autoreplied).values(status="AUTOREPLIED"))
+    async with db.transaction() as s:
+        follow_up = (await s.execute(select(Message).where(Message.step_number == 2))).scalar_one()
+        follow_up.enrollment_id = autoreplied  # recorded against the auto-replied contact's row
+        await events.record(s, follow_up, "sent", at=sent_at)
+    row = await world.enrollment(autoreplied)
+    assert (row.next_step, row.completed_steps, row.emails_sent, row.next_due_at) == (3, 2, 2, None)
+
+
+async def test_a_mailbox_keeps_the_last_outcome_of_a_batch(db: Database, make_world: Any) -> None:
+    world = await make_world()
+    failed_last = await world.add_mailbox("sam@acme.test", smtp_port=2525)
+    sent_last = await world.add_mailbox("kim@acme.test", smtp_port=2525)
+    login_failed = SendResult(False, code="535", detail=f"{LOGIN_FAILED} (bad password)")
+    accepted = SendResult(True, provider_id="x")
+
+    def message(box_id: int) -> Message:
+        return Message(account_id=world.account_id, channel="email", direction="out", mailbox_id=box_id,
+                       sender="sam@acme.test", recipient="p@globex.test", extra={"preparer": PREPARER})
+
+    async with db.transaction() as s:
+        for box_id, outcomes in ((failed_last, (accepted, login_failed)), (sent_last, (login_failed, accepted))):
+            for result in outcomes:
+                await mailbox_outcome(s, message(box_id), result)
+    async with db.sessions() as s:
+        boxes = {b.id: (b.status, b.last_error is None) for b in (await s.execute(select(Mailbox))).scalars()}
+    assert boxes == {failed_last: ("paused", False), sent_last: ("active", True)}
