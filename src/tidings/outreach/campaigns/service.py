@@ -312,9 +312,14 @@ async def stop(session: AsyncSession, subject: AuthSubject, campaign_id: int | N
     return campaign
 
 
+def autoreplied_receive(settings: dict[str, Any] | None) -> bool:
+    """Whether AUTOREPLIED contacts still receive steps, by a campaign's settings: yes unless it stops on them."""
+    return not (settings or {}).get("stop_on_autoreply")
+
+
 def receiving_statuses(campaign: Campaign) -> tuple[str, ...]:
     """Enrollment statuses that still receive steps: AUTOREPLIED too, unless the campaign stops on them."""
-    return ("OK",) if (campaign.settings or {}).get("stop_on_autoreply") else ("OK", "AUTOREPLIED")
+    return ("OK", "AUTOREPLIED") if autoreplied_receive(campaign.settings) else ("OK",)
 
 
 async def complete_if_finished(session: AsyncSession, campaign_id: int) -> bool:

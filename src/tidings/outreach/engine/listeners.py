@@ -24,6 +24,7 @@ from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
+from tidings.outreach.campaigns.service import autoreplied_receive
 from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable
 from tidings.outreach.suppressions.service import suppress_email
 
@@ -80,6 +81,7 @@ _enrollments = table_of(Enrollment)
 _step = bindparam("e_step", type_=Integer())
 _due = bindparam("e_due", type_=_enrollments.c.next_due_at.type)
 _moves_on = _enrollments.c.next_step == _step
+# campaigns.service.receiving_statuses as SQL, the campaign's autoreplied_receive bound per row.
 _receives = or_(_enrollments.c.status == "OK",
                 and_(_enrollments.c.status == "AUTOREPLIED", bindparam("e_autoreplied_receive", type_=Boolean())))
 # The step is done: the next is due `delay_days` later if the contact still receives steps (decided on the row as it
@@ -124,7 +126,7 @@ async def _sequence(session: AsyncSession, sent: _Sent, campaign_id: int) -> _Se
                         continue
                     sequence = found.get(pk)
                     if sequence is None:
-                        sequence = found[pk] = _Sequence(not (settings or {}).get("stop_on_autoreply"), {})
+                        sequence = found[pk] = _Sequence(autoreplied_receive(settings), {})
                     if number is not None:
                         sequence.delays[int(number)] = float(delay or 0)
         for k in missing:
