@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -54,3 +56,30 @@ async def test_untracked_objects_are_inserted_and_left_out_of_the_session(db: Da
     async with db.sessions() as s:
         rows = (await s.execute(select(Message).order_by(Message.id))).scalars().all()
     assert [(r.id, r.body) for r in rows] == [(m.id, f"body {i}") for i, m in enumerate(messages)]
+
+
+async def test_concurrent_inserts_each_get_their_own_rows(db: Database, account: NewAccount) -> None:
+    # Two requests accepting at once: on PostgreSQL their rows take ids from one sequence, interleaved or not;
+    # every object must still be told the id of the row holding its own values.
+    scheduled = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+
+    async def accept(tag: str) -> list[Message]:
+        messages = [outbox.new_message(account_id=account.account_id, channel="sms", sender="ACME",
+                                       recipient=f"{tag}{i:06d}", body=f'{tag} {i} "quoted" {{braces}}, \\ é',
+                                       due_at=scheduled + timedelta(minutes=i) if i % 2 else None,
+                                       expires_at=None, extra={"tag": tag, "i": i, "none": None})
+                    for i in range(bulk.SQLITE_ROWS_PER_STATEMENT + 3)]
+        async with db.transaction() as s:
+            await bulk.insert_all(s, messages, track=False)
+        return messages
+
+    batches = await asyncio.gather(accept("34666"), accept("34777"))
+    async with db.sessions() as s:
+        rows = {m.id: m for m in (await s.execute(select(Message))).scalars()}
+    assert len(rows) == sum(len(b) for b in batches)
+    for tag, messages in zip(("34666", "34777"), batches, strict=True):
+        for i, message in enumerate(messages):
+            row = rows[message.id]
+            assert row.recipient == f"{tag}{i:06d}" and row.body == f'{tag} {i} "quoted" {{braces}}, \\ é'
+            assert row.extra == {"tag": tag, "i": i, "none": None} and row.expires_at is None
+            assert row.scheduled_at == (scheduled + timedelta(minutes=i) if i % 2 else None)

@@ -3,8 +3,9 @@
 The unit of work inserts one row per statement on SQLite whenever it needs the new ids back
 (SQLAlchemy cannot tie RETURNING rows to parameter sets there), which made accepting 1,000 SMS
 cost 1,000 round trips. Here each chunk is one multi-row INSERT ... RETURNING id: on PostgreSQL
-through SQLAlchemy's ordered insertmanyvalues, on SQLite as one VALUES list under the write lock
-the connection holds (BEGIN IMMEDIATE), where rows get consecutive rowids in the order listed.
+one statement for all rows, each column's values bound as one array; on SQLite as one VALUES list
+under the write lock the connection holds (BEGIN IMMEDIATE), where rows get consecutive rowids in
+the order listed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Table, insert, inspect
+from sqlalchemy import ARRAY, Column, Table, inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -86,6 +88,47 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
     return ids
 
 
+_UNNEST_SQL: dict[tuple[Table, str], str] = {}
+
+
+def _unnest_sql(table: Table, pk: Column[Any], columns: Sequence[Column[Any]], dialect: Dialect) -> str:
+    """`INSERT ... SELECT ... FROM unnest($1::type[], ...) WITH ORDINALITY ... ORDER BY ordinality RETURNING id`."""
+    key = (table, dialect.name)
+    if key not in _UNNEST_SQL:
+        if any(isinstance(c.type, ARRAY) for c in columns):
+            raise TypeError(f"{table.name}: unnest would flatten an array column; insert_all does not take one")
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(quote(c.name) for c in columns)
+        arrays = ", ".join(f"${i}::{c.type.compile(dialect=dialect)}[]" for i, c in enumerate(columns, start=1))
+        _UNNEST_SQL[key] = (f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM unnest({arrays}) "
+                            f"WITH ORDINALITY AS rows ({names}, tidings_ordinal) ORDER BY tidings_ordinal "
+                            f"RETURNING {quote(pk.name)}")
+    return _UNNEST_SQL[key]
+
+
+async def _postgresql_insert(session: AsyncSession, table: Table, pk: Column[Any], columns: Sequence[Column[Any]],
+                             objects: Sequence[Base]) -> list[int]:
+    """One INSERT of every row, a column's values as one array (asyncpg encodes it in C): SQLAlchemy's
+    insertmanyvalues renders and binds a parameter per value, most of accepting an SMS on PostgreSQL.
+
+    The rows are inserted in order of the ordinal, so the sequence gives them ascending ids in that order (as
+    SQLAlchemy's own ordered insertmanyvalues relies on): sorted, the returned ids are the objects' in order.
+    """
+    conn = await session.connection()
+    dialect = conn.dialect
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    states = [inspect(obj).dict for obj in objects]
+    arrays: list[list[Any]] = []
+    for column, process in zip(columns, processors, strict=True):
+        key = column.key
+        if process is None:
+            arrays.append([state[key] for state in states])
+        else:
+            arrays.append([None if (value := state[key]) is None else process(value) for state in states])
+    sql = _unnest_sql(table, pk, columns, dialect)
+    return sorted(int(row[0]) for row in (await conn.exec_driver_sql(sql, tuple(arrays))).all())
+
+
 async def insert_all(session: AsyncSession, objects: Sequence[Base], *, track: bool = True) -> None:
     """INSERT transient objects of one model; they become persistent with their ids, as after a flush.
 
@@ -103,9 +146,7 @@ async def insert_all(session: AsyncSession, objects: Sequence[Base], *, track: b
     if session.get_bind().dialect.name == "sqlite":
         ids = await _sqlite_insert(session, table, pk, columns, objects)
     else:
-        rows = [{c.key: getattr(obj, c.key) for c in columns} for obj in objects]
-        stmt = insert(table).returning(pk, sort_by_parameter_order=True)
-        ids = list((await session.execute(stmt, rows)).scalars())
+        ids = await _postgresql_insert(session, table, pk, columns, objects)
     for obj, new_id in zip(objects, ids, strict=True):
         setattr(obj, pk.key, new_id)
         if track:
