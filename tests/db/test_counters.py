@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event, select
 
 from tidings.db.counters import bump
+from tidings.db.jobs import enqueue
 from tidings.db.engine import Database
 from tidings.db.models import StatCounter
 from tidings.tenancy.service import NewAccount
@@ -57,3 +58,23 @@ async def test_counters_of_a_rolled_back_transaction_are_dropped(db: Database, a
     async with db.transaction() as s:
         await bump(s, account_id=account.account_id, scope="sending", scope_id=7, day=DAY, metric="delivered")
     assert await _values(db) == {("sending", 7, 0, "delivered"): 1}
+
+
+async def test_counters_are_the_transactions_last_write(db: Database, account: NewAccount) -> None:
+    # Counter rows are shared by concurrent transactions (two workers recording one campaign's sends): written
+    # last, their row locks are held for the COMMIT only, not while the rest of the transaction is written.
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.lstrip().split("(")[0].strip().upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.transaction() as s:
+            await bump(s, account_id=account.account_id, scope="sending", scope_id=7, day=DAY, metric="sent")
+            await enqueue(s, "webhook.deliver", {"n": 1}, account_id=account.account_id)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    writes = [st for st in statements if st.startswith(("INSERT", "UPDATE"))]
+    assert writes[-1].startswith("INSERT INTO STAT_COUNTERS") and any("JOBS" in w for w in writes[:-1]), writes
+    assert await _values(db) == {("sending", 7, 0, "sent"): 1}

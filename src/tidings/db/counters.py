@@ -68,4 +68,4 @@ def _upsert(insert: Any) -> Any:
 
 _UPSERTS = {False: _upsert(sqlite_insert), True: _upsert(pg_insert)}
 _COUNTERS: Pending[defaultdict[CounterKey, int]] = Pending("tidings.pending_counters", lambda: defaultdict(int),
-                                                           _write)
+                                                           _write, shared=True)

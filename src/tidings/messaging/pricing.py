@@ -405,7 +405,7 @@ _ADD_TO_SENDING = (update(_sendings).where(_sendings.c.id == bindparam("pk"))
 _DEBIT_ACCOUNT = (update(_accounts).where(_accounts.c.id == bindparam("pk"))
                   .values(balance=_accounts.c.balance - bindparam("amount", type_=_accounts.c.balance.type)))
 _CHARGES: Pending[defaultdict[tuple[type[Any], int], Decimal]] = Pending(
-    "tidings.pricing.pending", lambda: defaultdict(Decimal), _write_charges)
+    "tidings.pricing.pending", lambda: defaultdict(Decimal), _write_charges, shared=True)
 
 
 # --- email validation: a flat price per address (TIDINGS_EMAIL_VALIDATION_PRICE) in the price list's currency ---
