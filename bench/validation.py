@@ -27,7 +27,7 @@ import dns.exception  # noqa: E402
 import dns.nameserver  # noqa: E402
 import dns.resolver  # noqa: E402
 import httpx  # noqa: E402
-from common import _free_port  # noqa: E402
+from common import free_port  # noqa: E402
 
 from tidings.app import create_app  # noqa: E402
 from tidings.config import Settings  # noqa: E402
@@ -50,7 +50,7 @@ def _start_dnsmasq(workdir: Path) -> tuple[subprocess.Popen[bytes], int] | None:
     lines += [f"mx-host=d{i}.bench.test,mx.bench.test,10" for i in range(DOMAINS)]
     conf = workdir / "zone.conf"
     conf.write_text("\n".join(lines) + "\n")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([binary, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
                              "--bind-interfaces", "--no-resolv", "--no-hosts", "--no-poll", f"--conf-file={conf}",
                              "--cache-size=10000", "--log-facility=-"],
