@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import event, select
 
 from tidings.db.counters import bump
-from tidings.db.jobs import enqueue
 from tidings.db.engine import Database
+from tidings.db.jobs import enqueue
 from tidings.db.models import StatCounter
 from tidings.tenancy.service import NewAccount
 
