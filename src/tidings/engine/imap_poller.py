@@ -77,12 +77,26 @@ class _PinnedIMAP4(aioimaplib.IMAP4):
 
     def __init__(self, sock: socket.socket, host: str, ssl_context: ssl.SSLContext | None) -> None:
         self._sock = sock
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         super().__init__(host, 0, timeout=TIMEOUT, ssl_context=ssl_context)
+
+    def _lost(self, _exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    async def greeted(self) -> None:
+        """The server's greeting, failing as soon as the server hangs up (aioimaplib waits out its timeout)."""
+        hello = asyncio.ensure_future(self.wait_hello_from_server())
+        await asyncio.wait({hello, self.lost}, return_when=asyncio.FIRST_COMPLETED)
+        if not hello.done():
+            hello.cancel()
+            raise ConnectionError("the server closed the connection without a greeting")
+        hello.result()
 
     def create_client(self, host: str, port: int, loop: asyncio.AbstractEventLoop | None,
                       conn_lost_cb: Any = None, ssl_context: ssl.SSLContext | None = None) -> None:
         running = loop if loop is not None else asyncio.get_running_loop()
-        self.protocol = aioimaplib.IMAP4ClientProtocol(running, conn_lost_cb)
+        self.protocol = aioimaplib.IMAP4ClientProtocol(running, self._lost)
         self._client_task = running.create_task(running.create_connection(
             lambda: self.protocol, sock=self._sock, ssl=ssl_context,
             server_hostname=host if ssl_context is not None else None))
@@ -102,7 +116,7 @@ async def _connect(box: Mailbox, allow_private: bool) -> aioimaplib.IMAP4:
         raise ImapError(f"IMAP {exc}") from None
     client = _PinnedIMAP4(sock, host, ssl.create_default_context() if security == "tls" else None)
     try:
-        await client.wait_hello_from_server()
+        await client.greeted()
     except Exception:  # noqa: BLE001 - no greeting reads like no connection, so ports cannot be told apart
         _abort(client)
         sock.close()
