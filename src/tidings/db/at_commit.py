@@ -8,7 +8,7 @@ was gathered is dropped when the transaction rolls back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ class Pending(Generic[T]):
     only: written first, two workers' record transactions waited on each other for the rest of the other's writes.
     """
 
-    _every: list[Pending[Any]] = []
+    _every: ClassVar[list[Pending[Any]]] = []  # in writing order; made at import, not changed after
 
     def __init__(self, key: str, empty: Callable[[], T], write: Callable[[Session, T], None], *,
                  shared: bool = False) -> None:
@@ -54,11 +54,11 @@ class Pending(Generic[T]):
 
 @event.listens_for(Session, "before_commit")
 def _write_every(session: Session) -> None:
-    for pending in list(Pending._every):
+    for pending in Pending._every:
         pending._before_commit(session)  # noqa: SLF001 - the class's own listener
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_every(session: Session) -> None:
-    for pending in list(Pending._every):
+    for pending in Pending._every:
         pending._drop(session)  # noqa: SLF001

@@ -58,6 +58,17 @@ def column_defaults(table: Table) -> list[tuple[str, Any, bool]]:
     return plan
 
 
+_PROCESSORS: dict[tuple[Table, str], list[Any]] = {}
+
+
+def _processors(table: Table, columns: Sequence[Column[Any]], dialect: Dialect) -> list[Any]:
+    """Each column's bind processor for this dialect (None: the value goes as it is), worked out once per table."""
+    key = (table, dialect.name)
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    return _PROCESSORS[key]
+
+
 async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], columns: Sequence[Column[Any]],
                          objects: Sequence[Base]) -> list[int]:
     """One `INSERT ... VALUES (...), (...) RETURNING id` per chunk, values bound through each column's type.
@@ -68,7 +79,7 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
     conn = await session.connection()
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    processors = _processors(table, columns, dialect)
     head = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) VALUES ")
     group = "(" + ", ".join("?" for _ in columns) + ")"
     ids: list[int] = []
@@ -116,7 +127,7 @@ async def _postgresql_insert(session: AsyncSession, table: Table, pk: Column[Any
     """
     conn = await session.connection()
     dialect = conn.dialect
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    processors = _processors(table, columns, dialect)
     states = [inspect(obj).dict for obj in objects]
     arrays: list[list[Any]] = []
     for column, process in zip(columns, processors, strict=True):
