@@ -43,9 +43,12 @@ def _replace(name: str, columns: list[str], where: str | None, sqlite_where: str
         op.create_index(name, "messages", columns, sqlite_where=condition)
         return
     with op.get_context().autocommit_block():
+        # IF EXISTS: an upgrade interrupted half way (a concurrent build can fail and leave an invalid index)
+        # runs again from the start.
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}_new")
         op.create_index(f"{name}_new", "messages", columns, postgresql_where=text(where) if where else None,
                         postgresql_concurrently=True)
-        op.drop_index(name, table_name="messages", postgresql_concurrently=True)
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         op.execute(f"ALTER INDEX {name}_new RENAME TO {name}")
 
 
@@ -54,7 +57,7 @@ def upgrade() -> None:
         _replace(name, columns, where, sqlite_where)
     if _postgresql():
         with op.get_context().autocommit_block():
-            op.drop_index("ix_messages_account_id", table_name="messages", postgresql_concurrently=True)
+            op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_messages_account_id")
     else:
         op.drop_index("ix_messages_account_id", table_name="messages")
 
