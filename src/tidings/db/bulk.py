@@ -58,12 +58,13 @@ def column_defaults(table: Table) -> list[tuple[str, Any, bool]]:
     return plan
 
 
-_PROCESSORS: dict[tuple[Table, str], list[Any]] = {}
+_PROCESSORS: dict[tuple[Table, str, tuple[str, ...]], list[Any]] = {}
 
 
 def _processors(table: Table, columns: Sequence[Column[Any]], dialect: Dialect) -> list[Any]:
-    """Each column's bind processor for this dialect (None: the value goes as it is), worked out once per table."""
-    key = (table, dialect.name)
+    """Each column's bind processor for this dialect (None: the value goes as it is), worked out once per table
+    and set of columns."""
+    key = (table, dialect.name, tuple(c.name for c in columns))
     if key not in _PROCESSORS:
         _PROCESSORS[key] = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
     return _PROCESSORS[key]

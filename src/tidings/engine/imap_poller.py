@@ -80,9 +80,11 @@ class _PinnedIMAP4(aioimaplib.IMAP4):
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         super().__init__(host, 0, timeout=TIMEOUT, ssl_context=ssl_context)
 
-    def _lost(self, _exc: Exception | None) -> None:
+    def _lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
             self.lost.set_result(None)
+        if self._conn_lost_cb is not None:
+            self._conn_lost_cb(exc)
 
     async def greeted(self) -> None:
         """The server's greeting, failing as soon as the server hangs up (aioimaplib waits out its timeout)."""
@@ -96,6 +98,7 @@ class _PinnedIMAP4(aioimaplib.IMAP4):
     def create_client(self, host: str, port: int, loop: asyncio.AbstractEventLoop | None,
                       conn_lost_cb: Any = None, ssl_context: ssl.SSLContext | None = None) -> None:
         running = loop if loop is not None else asyncio.get_running_loop()
+        self._conn_lost_cb = conn_lost_cb  # still told, after `lost`
         self.protocol = aioimaplib.IMAP4ClientProtocol(running, self._lost)
         self._client_task = running.create_task(running.create_connection(
             lambda: self.protocol, sock=self._sock, ssl=ssl_context,

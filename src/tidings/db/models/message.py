@@ -59,7 +59,7 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
     __table_args__ = (
         Index("ix_messages_queue", "status", "due_at"),
         _partial("ix_messages_rfc_id", "rfc_message_id"),
-        _partial("ix_messages_external", "channel", "external_id", where="external_id IS NOT NULL"),
+        _partial("ix_messages_external", "channel", "external_id"),
         Index("ix_messages_account_created", "account_id", "created_at"),
         _partial("ix_messages_list_pending", "account_id", "list_pending", where="list_pending IS TRUE",
                  sqlite_where="list_pending IS 1"),
