@@ -17,7 +17,7 @@ from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, event, insert
+from sqlalchemy import JSON, Table, bindparam, event, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, Session, UOWTransaction
@@ -214,3 +214,22 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
     sql, params = compiled
     documents: dict[int, Any] = {}
     await connection.exec_driver_sql(sql, [_insert_row(row, params, documents) for row in rows])
+
+
+async def insert_rows_returning_ids(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """INSERT rows as `insert_rows` does, and return their new ids in the rows' order."""
+    if not rows:
+        return []
+    pk = table.c[_PK]
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLAlchemy sends an ordered RETURNING insert one row at a time on SQLite. One executemany instead:
+        # this transaction holds SQLite's only write lock from it to its commit, and a new rowid is one more
+        # than the table's largest, so the table's newest len(rows) ids are these rows', in insertion order.
+        await insert_rows(session, table, rows)
+        return sorted((await session.execute(select(pk).order_by(pk.desc()).limit(len(rows)))).scalars())
+    ids: list[int] = []
+    for start in range(0, len(rows), 1000):
+        result = await session.execute(insert(table).returning(pk, sort_by_parameter_order=True),
+                                       rows[start:start + 1000])
+        ids += result.scalars()
+    return ids

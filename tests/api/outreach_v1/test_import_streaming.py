@@ -77,3 +77,21 @@ async def test_a_file_over_the_row_limit_writes_nothing(client: httpx.AsyncClien
     assert len(small_batches) == 2  # two batches were written before the limit was met: rolled back
     r = await client.get(f"/api/v1/campaigns/{agency.campaign_id}/contacts", headers=agency.headers)
     assert r.json()["data"] == []
+
+
+async def test_the_same_addresses_in_two_campaigns_each_keep_their_own_columns(
+        client: httpx.AsyncClient, agency: Any, small_batches: list[int]) -> None:
+    r = await client.post("/api/v1/campaigns", headers=agency.headers,
+                          json={"name": "Second", "client_id": agency.client_id, "timezone": "UTC"})
+    other = r.json()["data"]["id"]
+    emails = [f"person{i}@example.org" for i in range(250)]
+    files = {agency.campaign_id: "email,first_name\n" + "".join(f"{e},A{i}\n" for i, e in enumerate(emails)),
+             other: "email,first_name\n" + "".join(f"{e},B{i}\n" for i, e in reversed(list(enumerate(emails))))}
+    for campaign_id, body in files.items():
+        r = await client.post(f"/api/v1/campaigns/{campaign_id}/contacts/import", headers=agency.headers,
+                              files={"file": ("c.csv", body.encode(), "text/csv")})
+        assert r.json()["data"]["created"] == 250, r.text
+    for campaign_id, prefix in ((agency.campaign_id, "A"), (other, "B")):
+        r = await client.get(f"/api/v1/campaigns/{campaign_id}/contacts?limit=500", headers=agency.headers)
+        names = {c["email"]: c["first_name"] for c in r.json()["data"]}
+        assert names == {e: f"{prefix}{i}" for i, e in enumerate(emails)}

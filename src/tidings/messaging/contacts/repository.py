@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.db.base import table_of
 from tidings.db.models import Contact, Group, group_members
+from tidings.db.plain_writes import insert_rows_returning_ids
 from tidings.tenancy.scoping import get_owned, scoped
 from tidings.tenancy.subject import AuthSubject
 
@@ -31,35 +32,19 @@ async def matching(session: AsyncSession, subject: AuthSubject, email_keys: Coll
                    phones: Collection[str]) -> list[Contact]:
     """Database contacts holding any of these email keys or phones."""
     found: dict[int, Contact] = {}
-    keys, numbers = sorted(email_keys), sorted(phones)
-    for start in range(0, max(len(keys), len(numbers)), CHUNK):
-        conds = []
-        if keys[start:start + CHUNK]:
-            conds.append(Contact.email_key.in_(keys[start:start + CHUNK]))
-        if numbers[start:start + CHUNK]:
-            conds.append(Contact.phone.in_(numbers[start:start + CHUNK]))
-        for row in (await session.execute(contacts(subject).where(or_(*conds)))).scalars():
-            found[row.id] = row
+    # One column a query: with `email_key IN (...) OR phone IN (...)` SQLite walks all the account's contacts
+    # instead of its (account, email) and (account, phone) indexes.
+    for column, values in ((Contact.email_key, sorted(email_keys)), (Contact.phone, sorted(phones))):
+        for start in range(0, len(values), CHUNK):
+            stmt = contacts(subject).where(column.in_(values[start:start + CHUNK]))
+            for row in (await session.execute(stmt)).scalars():
+                found[row.id] = row
     return list(found.values())
 
 
 async def insert_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert new contacts; their ids in the rows' order."""
-    if not rows:
-        return []
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLAlchemy sends an ordered RETURNING insert one row at a time on SQLite. One executemany
-        # instead: this transaction holds SQLite's only write lock from it to the commit, so the
-        # newest len(rows) ids are ours, given in insertion order.
-        await session.execute(insert(table_of(Contact)), list(rows))
-        stmt = select(Contact.id).where(Contact.account_id == rows[0]["account_id"]).order_by(Contact.id.desc())
-        return sorted((await session.execute(stmt.limit(len(rows)))).scalars())
-    ids: list[int] = []
-    for start in range(0, len(rows), 1000):
-        result = await session.execute(insert(table_of(Contact)).returning(Contact.id, sort_by_parameter_order=True),
-                                       list(rows[start:start + 1000]))
-        ids += list(result.scalars())
-    return ids
+    return await insert_rows_returning_ids(session, table_of(Contact), list(rows))
 
 
 async def memberships(session: AsyncSession, contact_ids: Collection[int]) -> set[tuple[int, int]]:
