@@ -7,7 +7,6 @@ added to, as in the Wavo document where each contact object carries one campaign
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -83,25 +82,6 @@ def custom_fields_from(raw: Any, where: str = "custom_merge_fields") -> dict[str
     return out
 
 
-# Plain ASCII addresses are by far the common case of a 100,000-row import; email-validator costs
-# ~70 µs per address, so those that match this strict shape skip it. Anything else (quoted or
-# international parts, special-use domains) still goes through email-validator.
-_PLAIN_EMAIL = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$")
-_SPECIAL_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "internal", "alt", "example"}
-
-
-def _normalize(raw: str) -> str | None:
-    text = raw.strip()
-    match = _PLAIN_EMAIL.match(text)
-    if match and len(text) <= 254 and text.index("@") <= 64 and \
-            match.group(1).rsplit(".", 1)[1].lower() not in _SPECIAL_TLDS:
-        local, _, domain = text.rpartition("@")
-        return f"{local}@{domain.lower()}"
-    return normalize_email(text)
-
-
 def _non_finite(value: Any) -> bool:
     """NaN and infinities, which Python's JSON parser accepts but no contact field means."""
     return isinstance(value, float) and not math.isfinite(value)
@@ -129,7 +109,7 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(raw_email, str) or not raw_email.strip():
         raise ValidationFailed.on("email", "The email field is required.")
     require_storable(raw_email, "email")
-    email = _normalize(raw_email)
+    email = normalize_email(raw_email)
     if email is None:
         raise ValidationFailed.on("email", "The email must be a valid email address.")
     out["email"] = email
