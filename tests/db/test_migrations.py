@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -48,6 +49,9 @@ async def _migrated(database_url: str, backend: str) -> AsyncIterator[str]:
             await admin.dispose()
 
 
+# SQLite cannot reflect an index on an expression: the test below compares those by their definitions.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 async def test_migrations_match_models(database_url: str, backend: str) -> None:
     async with _migrated(database_url, backend) as url:
         assert await _diff(url) == []
@@ -72,3 +76,4 @@ async def test_migrated_message_indexes_are_the_models_partial_ones(db: object, 
     assert migrated == await _index_definitions(database_url, "messages")  # the `db` fixture's create_all
     assert any("external_id IS NOT NULL" in d for d in migrated)
     assert not any("ix_messages_account_id " in d for d in migrated)
+    assert any("ix_messages_outreach_recipient" in d and "enrollment_id IS NOT NULL" in d for d in migrated)

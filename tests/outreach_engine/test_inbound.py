@@ -104,6 +104,10 @@ async def test_reply_matching_fallbacks_duplicates_and_junk(app: Any, db: Databa
         got = await ingest(s, _answer(by_rcpt["ann@globex.test"], "Sounds good", threaded=False))
         assert got.outcome == "stored" and got.message is not None and got.message.classification == "reply"
         assert (await ingest(s, _answer(by_rcpt["ann@globex.test"], "Sounds good"))).outcome == "duplicate"
+        # The same sender in other letter cases, still without references, is matched too.
+        shouted = _answer(by_rcpt["ann@globex.test"], "Yes!", threaded=False, message_id="<a2@globex.test>")
+        got = await ingest(s, shouted.replace(b"From: ann@globex.test", b"From: ANN@Globex.TEST"))
+        assert got.outcome == "stored" and got.message is not None and got.message.thread_id is not None
         unsub = _answer(by_rcpt["bob@globex.test"], "Please remove me from your list.", message_id="<u1@globex.test>")
         assert (await ingest(s, unsub)).kind == "unsubscribe"
         junks = (b"", b"\x00\xff garbage", b"Subject: =?bad?=\r\n\r\n", b"From: x\r\nIn-Reply-To: <nope@x>\r\n\r\n")

@@ -6,13 +6,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, false, text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, TextClause, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import Base, DueMixin, IdMixin, TenantMixin, TimestampMixin
 
 
-def _partial(name: str, *columns: str, where: str | None = None, sqlite_where: str | None = None) -> Index:
+def _partial(name: str, *columns: str | TextClause, where: str | None = None, sqlite_where: str | None = None
+             ) -> Index:
     """An index of the rows where its last column is set (or `where` holds), on both databases."""
     where = where or f"{columns[-1]} IS NOT NULL"
     return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(sqlite_where or where))
@@ -70,6 +71,9 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
         # The dashboard's message log and inbox (newest first by direction) and the search by recipient.
         Index("ix_messages_account_direction_created", "account_id", "direction", "created_at"),
         Index("ix_messages_account_recipient", "account_id", "recipient"),
+        # An inbound mail that answers no message id (a reply without references, any other mail to a mailbox)
+        # is matched to the cold email last sent to its sender, whatever the case of the address.
+        _partial("ix_messages_outreach_recipient", text("lower(recipient)"), where="enrollment_id IS NOT NULL"),
     )
 
     # No index of its own: four indexes lead with it (the tenant scope and the cascade from accounts use them).
