@@ -86,6 +86,9 @@ class Enrollment(IdMixin, TimestampMixin, TenantMixin, Base):
         Index("ix_enrollments_campaign_status_step", "campaign_id", "status", "next_step"),
     )
 
+    # No index of its own: enrollments are reached through their campaign and contact, and with one SQLite
+    # walked every enrollment of the account to apply a suppression.
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="OK")

@@ -1,0 +1,44 @@
+"""lookups that read a whole account: cold emails by lower-cased recipient; no account_id index on enrollments
+
+Inbound mail that answers no message id (a reply without references, any other mail reaching a mailbox) read
+all of the account's messages to find the cold email sent to its sender: an index on the lower-cased recipient
+of cold emails. Applying a suppression walked every enrollment of the account through its account_id index,
+which nothing else uses (enrollments are reached through their campaign and contact): dropped. On PostgreSQL
+both run without blocking writes (CONCURRENTLY).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-03 13:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+from sqlalchemy import text
+
+revision: str = '0012'
+down_revision: str | None = '0011'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_RECIPIENT = "ix_messages_outreach_recipient"
+_WHERE = text("enrollment_id IS NOT NULL")
+_ENROLLMENT_ACCOUNT = "ix_enrollments_account_id"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        op.create_index(_RECIPIENT, "messages", [text("lower(recipient)")], sqlite_where=_WHERE)
+        op.drop_index(_ENROLLMENT_ACCOUNT, table_name="enrollments")
+        return
+    with op.get_context().autocommit_block():
+        # IF EXISTS: a concurrent build that failed half way leaves an invalid index behind; the upgrade runs again.
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_RECIPIENT}")
+        op.create_index(_RECIPIENT, "messages", [text("lower(recipient)")], postgresql_where=_WHERE,
+                        postgresql_concurrently=True)
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_ENROLLMENT_ACCOUNT}")
+
+
+def downgrade() -> None:
+    op.create_index(_ENROLLMENT_ACCOUNT, "enrollments", ["account_id"])
+    op.drop_index(_RECIPIENT, table_name="messages")
