@@ -124,8 +124,11 @@ class Event(IdMixin, TenantMixin, Base):
     """Something that happened to a message; stats counters move in the same transaction."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_sending_time", "sending_id", "occurred_at"),)
+    # Events are only inserted, each taking an entry in every index: the sending's index holds the events that
+    # have one (a cold email's have none), and the account has no index (every read goes by message or sending).
+    __table_args__ = (_partial("ix_events_sending_time", "sending_id", "occurred_at", where="sending_id IS NOT NULL"),)
 
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     sending_id: Mapped[int | None] = mapped_column(ForeignKey("sendings.id", ondelete="CASCADE"), default=None)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), default=None)
