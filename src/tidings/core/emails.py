@@ -24,10 +24,10 @@ def normalize_email(raw: str, *, allow_test_domains: bool = True) -> str | None:
     """
     text = raw.strip()
     match = _PLAIN.fullmatch(text)
-    if match is not None and len(text) <= 254 and text.index("@") <= 64:
-        domain = match.group(1)
-        if "--" not in domain and domain.rpartition(".")[2].lower() not in _SPECIAL_TLDS:
-            return f"{text[:text.index('@')]}@{domain.lower()}"
+    if match is not None and len(text) <= 254:
+        local, domain = text[:match.start(1) - 1], match.group(1)
+        if len(local) <= 64 and "--" not in domain and domain.rpartition(".")[2].lower() not in _SPECIAL_TLDS:
+            return f"{local}@{domain.lower()}"
     try:
         result = validate_email(text, check_deliverability=False, test_environment=allow_test_domains)
     except EmailNotValidError:

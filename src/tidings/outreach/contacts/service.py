@@ -143,11 +143,10 @@ async def _campaign_for_write(session: AsyncSession, subject: AuthSubject, campa
     return campaign
 
 
-def _with_key(campaign: Campaign, keys: str | Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+def _with_key(campaign: Campaign, keys: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
     """A campaign's contacts by address. The account is named so that the lookup goes through the
     (account, address) index: without it SQLite walks every enrollment of the campaign per lookup."""
-    match = Contact.email_key == keys if isinstance(keys, str) else Contact.email_key.in_(keys)
-    return Contact.account_id == campaign.account_id, match
+    return Contact.account_id == campaign.account_id, Contact.email_key.in_(keys)
 
 
 async def create_contact(session: AsyncSession, subject: AuthSubject, campaign_id: int | None,
@@ -158,13 +157,13 @@ async def create_contact(session: AsyncSession, subject: AuthSubject, campaign_i
     key = values["email"].lower()
     dup = (await session.execute(
         select(Enrollment.id).join(Contact, Contact.id == Enrollment.contact_id)
-        .where(Enrollment.campaign_id == campaign.id, *_with_key(campaign, key)))).first()
+        .where(Enrollment.campaign_id == campaign.id, *_with_key(campaign, [key])))).first()
     if dup is not None:
         raise ValidationFailed.on("email", "The email has already been taken in this campaign.")
     await _insert(session, campaign, [(0, values)])
     row = (await session.execute(
         select(Enrollment, Contact).join(Contact, Contact.id == Enrollment.contact_id)
-        .where(Enrollment.campaign_id == campaign.id, *_with_key(campaign, key)))).one()
+        .where(Enrollment.campaign_id == campaign.id, *_with_key(campaign, [key])))).one()
     return row[0], row[1], campaign
 
 
