@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -40,10 +40,6 @@ MAX_SEND_ATTEMPTS = 8
 PREPARED_BYTES_PER_BATCH = 64 * 1024 * 1024
 # Send failures that mean the provider could not be reached (an outage), not that it refused the message.
 UNREACHABLE = {"connection", "provider", "bind", "timeout"}
-# Group commit: while the lanes still send, the recorder waits up to this long for half the acceptances the lanes
-# may hold unrecorded, so that a commit (its statements and hooks cost the same for one outcome or a hundred)
-# takes many; the lanes keep sending meanwhile.
-GATHER_SECONDS = 0.01
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
 
 
@@ -166,10 +162,10 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                            claimed: Claimed | None = None) -> None:
     """Send concurrently (one lane per provider key) and record each outcome as soon as it is known.
 
-    Outcomes are committed by one recorder while the sends go on, each commit taking every outcome that arrived
-    meanwhile (group commit, gathered for up to GATHER_SECONDS), and a lane stops sending while
-    `worker_unrecorded_per_connection` of its acceptances wait for their commit: a worker killed mid-batch re-sends
-    at most that many messages per connection, not the whole batch. If recording fails, sending stops.
+    Outcomes are committed by one recorder while the sends go on, each commit taking every outcome
+    that arrived meanwhile (group commit), and a lane stops sending while `worker_unrecorded_per_connection`
+    of its acceptances wait for their commit: a worker killed mid-batch re-sends at most that many messages
+    per connection, not the whole batch. If recording fails, sending stops.
     """
     groups: dict[str, list[tuple[int, Prepared]]] = defaultdict(list)
     for item in ready:
@@ -177,9 +173,8 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
     lease_ends = time.monotonic() + ctx.settings.worker_lease_seconds
     pending: dict[int, SendResult] = {}
     waiting: list[asyncio.Future[None]] = []
-    arrived, enough = asyncio.Event(), asyncio.Event()
+    arrived = asyncio.Event()
     finished = False
-    held = 0  # how many acceptances all lanes together may hold unrecorded
 
     async def recorder() -> None:
         while True:
@@ -189,10 +184,6 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                 await arrived.wait()
                 arrived.clear()
                 continue
-            if not finished and len(pending) < held // 2:
-                enough.clear()
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(enough.wait(), GATHER_SECONDS)
             batch, done = dict(pending), list(waiting)
             pending.clear()
             waiting.clear()
@@ -210,8 +201,6 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
         pending[message_id] = result
         waiting.append(recorded)
         arrived.set()
-        if len(pending) >= held // 2:
-            enough.set()
         return recorded
 
     async def run(key: str, items: list[tuple[int, Prepared]]) -> None:
@@ -225,9 +214,6 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
         queue = iter(items)
         # The bound is per connection; a provider with several (SMPP binds) shares one count across them.
         window = ctx.settings.worker_unrecorded_per_connection * max(1, int(getattr(provider, "connections", 1) or 1))
-        nonlocal held
-        share = min(window, len(items))
-        held += share
 
         async def lane() -> None:
             for message_id, prepared in queue:
@@ -254,11 +240,7 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
         # A provider that matches answers to requests (SMPP windowing, several binds) says how many sends
         # it takes at once; the lanes share one iterator, so messages still start in claim order.
         width = max(1, min(int(getattr(provider, "concurrency", 1) or 1), len(items)))
-        try:
-            await asyncio.gather(*(lane() for _ in range(width)))
-        finally:
-            held -= share  # the other lanes alone may never hold that many
-            enough.set()
+        await asyncio.gather(*(lane() for _ in range(width)))
 
     unsent: list[int] = []
     try:
@@ -266,7 +248,6 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
     finally:
         finished = True
         arrived.set()
-        enough.set()
         await recording
     if unsent:
         await _give_back(ctx, unsent)
