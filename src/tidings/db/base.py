@@ -182,6 +182,13 @@ class TenantMixin:
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
 
 
+class UnindexedTenantMixin(TenantMixin):
+    """A tenant-owned row whose account has no index of its own: the table's other indexes lead with it, or no
+    read goes by it (an index that nothing reads is one more entry written with every row)."""
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+
+
 class DueMixin:
     """A row the engine claims when due: see tidings.db.queue."""
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin
+from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
 
 # The account's contact database holds one contact per email and per phone; outreach enrollments
 # keep their own per-campaign rows (in_database false), which these indexes leave alone.
@@ -75,7 +75,7 @@ group_members = Table(
 )
 
 
-class Enrollment(IdMixin, TimestampMixin, TenantMixin, Base):
+class Enrollment(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
     """A contact in a campaign: where it is in the sequence and how it answered."""
 
     __tablename__ = "enrollments"
@@ -86,9 +86,8 @@ class Enrollment(IdMixin, TimestampMixin, TenantMixin, Base):
         Index("ix_enrollments_campaign_status_step", "campaign_id", "status", "next_step"),
     )
 
-    # No index of its own: enrollments are reached through their campaign and contact, and with one SQLite
-    # walked every enrollment of the account to apply a suppression.
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # account_id has no index of its own: enrollments are reached through their campaign and contact, and with one
+    # SQLite walked every enrollment of the account to apply a suppression.
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="OK")

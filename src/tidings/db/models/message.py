@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text, TextClause, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tidings.db.base import Base, DueMixin, IdMixin, TenantMixin, TimestampMixin
+from tidings.db.base import Base, DueMixin, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
 
 
 def _partial(name: str, *columns: str | TextClause, where: str | None = None, sqlite_where: str | None = None
@@ -49,7 +49,7 @@ class Thread(IdMixin, TimestampMixin, TenantMixin, Base):
     last_message_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
+class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
     """Any outbound or inbound message; a queued outbound one is a row of the due-queue."""
 
     __tablename__ = "messages"
@@ -76,8 +76,7 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
         _partial("ix_messages_outreach_recipient", text("lower(recipient)"), where="enrollment_id IS NOT NULL"),
     )
 
-    # No index of its own: four indexes lead with it (the tenant scope and the cascade from accounts use them).
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # account_id has no index of its own: four indexes lead with it (the tenant scope and the cascade use them).
     channel: Mapped[str] = mapped_column(String(16))
     direction: Mapped[str] = mapped_column(String(8), default="out")
     status: Mapped[str] = mapped_column(String(16), default="queued")
@@ -120,7 +119,7 @@ class Message(IdMixin, TimestampMixin, TenantMixin, DueMixin, Base):
     list_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
-class Event(IdMixin, TenantMixin, Base):
+class Event(IdMixin, UnindexedTenantMixin, Base):
     """Something that happened to a message; stats counters move in the same transaction."""
 
     __tablename__ = "events"
@@ -128,7 +127,6 @@ class Event(IdMixin, TenantMixin, Base):
     # have one (a cold email's have none), and the account has no index (every read goes by message or sending).
     __table_args__ = (_partial("ix_events_sending_time", "sending_id", "occurred_at", where="sending_id IS NOT NULL"),)
 
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     sending_id: Mapped[int | None] = mapped_column(ForeignKey("sendings.id", ondelete="CASCADE"), default=None)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), default=None)
