@@ -26,8 +26,9 @@ def _kind(command: str) -> str | None:
 
 def _sample(seen: dict[tuple[str, str], tuple[str, float]], first: dict[tuple[str, str], float],
             initial: bool) -> None:
+    own = str(os.getpid())
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+        if not pid.isdigit() or pid == own:  # the sampling is not the benchmark's CPU
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
