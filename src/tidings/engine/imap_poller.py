@@ -251,6 +251,7 @@ async def _watch(db: Database, mailbox_id: int) -> None:
             if box is None or not box.imap_host:
                 return
             client = await _connect(box, _state(db).allow_private)
+            idle: asyncio.Future[object] | None = None
             try:
                 if not client.has_capability("IDLE"):
                     return
@@ -272,6 +273,9 @@ async def _watch(db: Database, mailbox_id: int) -> None:
                         await poll_mailbox(db, mailbox_id)
                         _state(db).polled[mailbox_id] = clock.now()
             finally:
+                # aioimaplib's IDLE command is a task of its own: left pending, a closing loop reports it destroyed.
+                if idle is not None and not idle.done():
+                    idle.cancel()
                 _abort(client)
         except asyncio.CancelledError:
             raise
