@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes (pytest-xdist): `auto` is one a core; 0 runs the suite in this process.
+TEST_WORKERS ?= auto
 
 .PHONY: serve test lint bench install install-test clean
 
@@ -32,7 +34,7 @@ serve: install
 	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
 
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

@@ -6,6 +6,7 @@ server binaries are installed; without either, the PostgreSQL runs are skipped, 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -13,10 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.app import create_app
@@ -34,6 +37,7 @@ from tidings.tenancy.service import NewAccount, create_account
 from helpers import script_values
 
 ROOT = Path(__file__).resolve().parent.parent
+PG_SKIPPED = "PostgreSQL unavailable"
 _pg: dict[str, Any] = {"url": None, "reason": None, "dir": None, "schema_ready": False}
 
 
@@ -76,8 +80,16 @@ def _share_route_contexts() -> None:
     effective.from_api_route = classmethod(from_api_route)
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """True in the process that hands tests to `-n` workers: it runs none itself, so it needs no database."""
+    return bool(getattr(config.option, "numprocesses", None)) and "PYTEST_XDIST_WORKER" not in os.environ
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _share_route_contexts()
+    if _xdist_controller(config):
+        _pg["reason"] = "the -n workers find PostgreSQL themselves"
+        return
     _find_postgres()
     if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES") and not _pg["url"]:
         raise pytest.UsageError(f"PostgreSQL is required here but unavailable: {_pg['reason']}")
@@ -86,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _find_postgres() -> None:
     url = os.environ.get("TIDINGS_TEST_POSTGRES_URL")
     if url:
-        _pg["url"] = url
+        _pg["url"] = _worker_database(url)
         return
     if os.environ.get("TIDINGS_TEST_NO_POSTGRES"):
         _pg["reason"] = "TIDINGS_TEST_NO_POSTGRES is set"
@@ -104,24 +116,55 @@ def _find_postgres() -> None:
     _pg["url"], _pg["dir"] = values["URL"], values["DIR"]
 
 
+def _worker_database(url: str) -> str:
+    """Under `-n`, each worker's own database on the given server: the tests truncate every table."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.username,
+                                     password=parsed.password, database=parsed.database)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _pg["dir"]:
         subprocess.run([str(ROOT / "scripts" / "pg-throwaway.sh"), "stop", _pg["dir"]], capture_output=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if _xdist_controller(config):
+        return "postgresql: a database per -n worker"
     return f"postgresql: {_pg['url'] or 'SKIPPED (' + str(_pg['reason']) + ')'}"
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under `-n` the workers' reports reach the controller here: it notes why PostgreSQL runs were skipped."""
+    if report.skipped and isinstance(report.longrepr, tuple) and PG_SKIPPED in str(report.longrepr[2]):
+        _pg["skipped"] = str(report.longrepr[2]).split(PG_SKIPPED, 1)[1].lstrip(": ")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _pg["url"]:
-        terminalreporter.write_line(f"NOTE: PostgreSQL runs were skipped: {_pg['reason']}", yellow=True, bold=True)
+    reason = _pg.get("skipped") if _xdist_controller(terminalreporter.config) else (
+        None if _pg["url"] else _pg["reason"])
+    if reason:
+        terminalreporter.write_line(f"NOTE: PostgreSQL runs were skipped: {reason}", yellow=True, bold=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and not _pg["url"]:
-        pytest.skip(f"PostgreSQL unavailable: {_pg['reason']}")
+        pytest.skip(f"{PG_SKIPPED}: {_pg['reason']}")
     return str(request.param)
 
 
