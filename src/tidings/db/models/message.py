@@ -68,6 +68,8 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
         _partial("ix_messages_campaign_id", "campaign_id"),
         _partial("ix_messages_enrollment_id", "enrollment_id"),
         _partial("ix_messages_thread_id", "thread_id"),
+        # The email dialect's status search by the caller's correlationIds (only its messages have one).
+        _partial("ix_messages_correlation_id", "correlation_id"),
         # The dashboard's message log and inbox (newest first by direction) and the search by recipient.
         Index("ix_messages_account_direction_created", "account_id", "direction", "created_at"),
         Index("ix_messages_account_recipient", "account_id", "recipient"),

@@ -201,6 +201,15 @@ async def search(
     """Messages matching any id or correlationId, within [start, end] of creation; oldest first."""
     if len(message_ids) + len(sending_ids) > MAX_SEARCH_KEYS or len(correlation_ids) > MAX_SEARCH_KEYS:
         raise ValidationFailed.on("ids", f"At most {MAX_SEARCH_KEYS} ids and {MAX_SEARCH_KEYS} correlationIds.")
+    stmt = search_statement(subject, message_ids=message_ids, sending_ids=sending_ids,
+                            correlation_ids=correlation_ids, start=start, end=end)
+    rows = list((await session.execute(stmt)).scalars())
+    return await _with_campaigns(session, rows)
+
+
+def search_statement(subject: AuthSubject, *, message_ids: list[int], sending_ids: list[int],
+                     correlation_ids: list[str], start: datetime | None, end: datetime | None) -> Select[Any]:
+    """The search's query: each kind of key is looked up through its own index."""
     stmt = _email_api_messages(subject)
     keys = []
     if message_ids:
@@ -215,8 +224,7 @@ async def search(
         stmt = stmt.where(Message.created_at >= start)
     if end is not None:
         stmt = stmt.where(Message.created_at <= end)
-    rows = list((await session.execute(stmt.order_by(Message.id).limit(MAX_RESULTS))).scalars())
-    return await _with_campaigns(session, rows)
+    return stmt.order_by(Message.id).limit(MAX_RESULTS)
 
 
 async def list_new(session: AsyncSession, subject: AuthSubject, limit: int = MAX_RESULTS) -> list[Status]:
