@@ -34,6 +34,8 @@ serve: install
 	$(BIN)/tidings serve --host $(HOST) --port $(PORT)
 
 test: install-test
+	@# Where PYTHONDONTWRITEBYTECODE is set (CI), each `tidings` the tests start compiled our ~300 modules again.
+	$(BIN)/python -m compileall -q src >/dev/null
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-test

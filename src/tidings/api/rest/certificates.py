@@ -12,7 +12,7 @@ from tidings.api import deps
 from tidings.api.contract import ExactRoute, pdf_response
 from tidings.api.rest import public_ids, schemas
 from tidings.core.ids import Kind
-from tidings.messaging.certificates import pdf, service
+from tidings.messaging.certificates import service
 from tidings.tenancy.subject import AuthSubject
 
 router = APIRouter(route_class=ExactRoute)
@@ -20,12 +20,19 @@ Caller = Annotated[AuthSubject, Depends(deps.rest())]
 CODE_HEADER = "X-Certificate-Code"
 
 
+def _render(cert: service.Certificate) -> bytes:
+    # fpdf2 and fontTools take ~0.4 s to import: paid by the first certificate, not by every start of the server.
+    from tidings.messaging.certificates import pdf
+
+    return pdf.render(cert)
+
+
 async def _answer(request: Request, session: deps.Session, subject: AuthSubject, raw_id: str, channel: str,
                   name: str) -> Response:
     pk = public_ids.parse(Kind.MESSAGE, raw_id)
     cert = await service.issue(session, subject, deps.get_settings(request), pk, channel)
     # Laying out and subsetting the font takes tens of milliseconds: keep it off the event loop.
-    body = await asyncio.to_thread(pdf.render, cert)
+    body = await asyncio.to_thread(_render, cert)
     filename = f"certificate-{name}-{cert.facts['message_id']}.pdf"
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', CODE_HEADER: cert.code,
