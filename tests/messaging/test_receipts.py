@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tidings.channels.registry import build_provider
 from tidings.channels.sms import Receipt
 from tidings.db.engine import Database
-from tidings.db.models import Event, Message, StatCounter
+from tidings.db.models import Event, Message, MessagePart, StatCounter
 from tidings.engine.runner import Runner
 from tidings.messaging import events, outbox
 from tidings.messaging.receipts import apply_receipts
@@ -73,3 +73,22 @@ async def test_a_batch_matches_by_reference_and_by_id_and_returns_the_unknown(
     assert statuses == {one.id: "delivered", two.id: "undelivered", long.id: "rejected"}
     assert details["part"] == 2 and details["stat"] == "REJECTD"
     assert (counters["sent"], counters["delivered"], counters["undelivered"], counters["rejected"]) == (3, 2, 1, 1)
+
+
+async def test_a_later_parts_receipt_without_its_reference_finds_the_message(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    """As after a restart: the receipt names only the part's provider id (kept in message_parts)."""
+    _, (short, long) = await _sent(db, account, runner, ["short", "y" * 400])
+    later = long.extra["part_ids"][2]
+    async with db.sessions() as s:
+        parts = [(p.part, p.provider_id) for p in (await s.execute(
+            select(MessagePart).where(MessagePart.message_id == long.id).order_by(MessagePart.part))).scalars()]
+        none_for_short = (await s.execute(select(MessagePart).where(MessagePart.message_id == short.id))).first()
+    assert parts == [(2, long.extra["part_ids"][1]), (3, later)] and none_for_short is None
+    async with db.transaction() as s, events.batch(s):
+        missing = await apply_receipts(s, [Receipt("sms", later, "UNDELIV", "undelivered", "001")])
+    assert missing == []
+    async with db.sessions() as s:
+        details = (await s.execute(select(Event.details).where(Event.message_id == long.id,
+                                                               Event.kind == "undelivered"))).scalar_one()
+    assert details["part"] == 3 and details["provider_id"] == later

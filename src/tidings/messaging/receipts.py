@@ -1,9 +1,9 @@
 """Delivery receipts from SMS providers become message events.
 
 A receipt names the provider's id of one part. The message is found by its reference (the message id
-the provider remembered), else by `(channel, external_id)` (the first part's id), else among recent
-messages whose `extra["part_ids"]` holds the id. Only the first part's receipt reports delivery; a
-failure of any part fails the message. The raw carrier status stays in the event details (`stat`).
+the provider remembered), else by `(channel, external_id)` (the first part's id), else by a later part's
+id in `message_parts`. Only the first part's receipt reports delivery; a failure of any part fails the
+message. The raw carrier status stays in the event details (`stat`).
 """
 
 from __future__ import annotations
@@ -11,21 +11,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tidings.channels.base import SendResult
 from tidings.channels.sms import MultipartResult, Receipt
 from tidings.config import Settings
-from tidings.core import clock
-from tidings.db.base import by_ids
-from tidings.db.models import Account, Message, Sending
+from tidings.db.at_commit import Pending
+from tidings.db.base import by_ids, table_of
+from tidings.db.models import Account, Message, MessagePart, Sending
 from tidings.messaging import delivery, events
-
-PART_LOOKUP_DAYS = 7
 
 
 @delivery.outcome
@@ -33,10 +32,20 @@ async def remember_part_ids(session: AsyncSession, message: Message, result: Sen
     """Keep every part's provider id on a multi-part message, so later parts' receipts map back."""
     if result.accepted and isinstance(result, MultipartResult) and len(result.part_ids) > 1:
         message.extra = {**(message.extra or {}), "part_ids": list(result.part_ids)}
+        _PARTS.of(session.sync_session).extend(
+            {"message_id": message.id, "channel": message.channel, "provider_id": provider_id, "part": number}
+            for number, provider_id in enumerate(result.part_ids[1:], start=2))
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_INSERT_PARTS = insert(table_of(MessagePart))
+
+
+def _insert_parts(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.connection().execute(_INSERT_PARTS, rows)
+
+
+# Written with the record transaction, in one statement for the batch.
+_PARTS: Pending[list[dict[str, Any]]] = Pending("tidings.receipts.parts", list, _insert_parts)
 
 
 async def find_message(session: AsyncSession, channel: str, provider_id: str, reference: str | None = None,
@@ -52,17 +61,16 @@ async def find_message(session: AsyncSession, channel: str, provider_id: str, re
     message = (await session.execute(stmt)).scalar_one_or_none()
     if message is not None:
         return message, 1
-    # A later part's receipt after a restart: scan recent messages' part ids (rare; not indexed).
-    since = clock.now() - timedelta(days=PART_LOOKUP_DAYS)
-    pattern = f'%"{_escape_like(provider_id)}"%'
-    stmt = (select(Message).where(Message.channel == channel, Message.direction == "out", Message.sent_at >= since,
-                                  cast(Message.extra, String).like(pattern, escape="\\"))
-            .order_by(Message.id.desc()).limit(5))
-    for candidate in (await session.execute(stmt)).scalars():
-        ids = (candidate.extra or {}).get("part_ids") or []
-        if provider_id in ids:
-            return candidate, ids.index(provider_id) + 1
-    return None
+    # A later part's receipt without its reference (after a restart), or a receipt that came before its message
+    # was recorded (then nothing matches yet, through the index).
+    by_part = (select(Message, MessagePart.part).join(MessagePart, MessagePart.message_id == Message.id)
+               .where(MessagePart.channel == channel, MessagePart.provider_id == provider_id,
+                      Message.direction == "out").order_by(Message.id.desc()).limit(1))
+    row = (await session.execute(by_part)).first()
+    if row is None:
+        return None
+    message, part = row.tuple()
+    return message, part
 
 
 async def apply_receipt(session: AsyncSession, receipt: Receipt) -> bool:

@@ -9,7 +9,7 @@ from tidings.db.models.flow import Flow, FlowContact, FlowStep
 from tidings.db.models.form import Form, FormResponse, StoredAttachment
 from tidings.db.models.job import Job
 from tidings.db.models.mailbox import Mailbox
-from tidings.db.models.message import Event, Message, Sending, Thread
+from tidings.db.models.message import Event, Message, MessagePart, Sending, Thread
 from tidings.db.models.otp import OtpCode
 from tidings.db.models.sender import Sender
 from tidings.db.models.shortlink import ShortLink
@@ -38,6 +38,7 @@ __all__ = [
     "Job",
     "Mailbox",
     "Message",
+    "MessagePart",
     "OtpCode",
     "Sender",
     "Sending",

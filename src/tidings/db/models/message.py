@@ -121,6 +121,18 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
     list_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
+class MessagePart(IdMixin, Base):
+    """The provider's id of a later part (2, 3, ...) of a multi-part SMS, which that part's receipt names."""
+
+    __tablename__ = "message_parts"
+    __table_args__ = (Index("ix_message_parts_provider", "channel", "provider_id"),)
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(255))
+    part: Mapped[int]
+
+
 class Event(IdMixin, UnindexedTenantMixin, Base):
     """Something that happened to a message; stats counters move in the same transaction."""
 
