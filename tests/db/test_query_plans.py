@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
+from tidings.core import clock
 from tidings.db.engine import Database
-from tidings.db.models import Message, Sending
+from tidings.db.models import Campaign, Client, Message, Sending, WhatsappConversation
 from tidings.engine.maintenance import analyze
+from tidings.messaging import scheduled
 from tidings.messaging.email_api import service
+from tidings.messaging.whatsapp import repository as whatsapp_repository
+from tidings.outreach.replies import service as replies_service
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
@@ -22,6 +26,14 @@ async def _plan(db: Database, stmt: object) -> str:
     return "\n".join(str(r[-1]) for r in rows)
 
 
+async def _analyze(db: Database) -> None:
+    if db.sqlite:
+        await analyze(db)  # what the engine's maintenance loop keeps current
+    else:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+
+
 async def test_email_status_search_by_correlation_id_uses_its_index(db: Database, account: NewAccount) -> None:
     # An account with many messages, one in twenty sent through the email dialect with a correlation id.
     async with db.transaction() as s:
@@ -32,11 +44,7 @@ async def test_email_status_search_by_correlation_id_uses_its_index(db: Database
                  "correlation_id": f"order-{i}" if i % 20 == 0 else None, "status": "sent"} for i in range(MESSAGES)]
         for start in range(0, MESSAGES, 5_000):
             await s.execute(insert(Message), rows[start:start + 5_000])
-    if db.sqlite:
-        await analyze(db)  # what the engine's maintenance loop keeps current
-    else:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("ANALYZE messages"))
+    await _analyze(db)
     subject = AuthSubject(account_id=account.account_id, user_id=0)
 
     by_correlation = service.search_statement(subject, message_ids=[], sending_ids=[],
@@ -50,3 +58,46 @@ async def test_email_status_search_by_correlation_id_uses_its_index(db: Database
         found = await service.search(s, subject, message_ids=[], sending_ids=[],
                                      correlation_ids=["order-2000", "order-4000", "order-1"], start=None, end=None)
     assert [st.message.correlation_id for st in found] == ["order-2000", "order-4000"]
+
+
+async def test_scheduled_whatsapp_and_reply_lookups_use_their_indexes(db: Database, account: NewAccount) -> None:
+    """The scheduled list, a WhatsApp conversation's messages and a campaign's replies, on a busy account."""
+    ours, user = "34600000001", "34699999999"
+    async with db.transaction() as s:
+        rest = (await s.execute(insert(Sending).values(account_id=account.account_id, source=scheduled.SOURCE,
+                                                       channel="sms").returning(Sending.id))).scalar_one()
+        client = (await s.execute(insert(Client).values(account_id=account.account_id, name="C", max_emails=5)
+                                  .returning(Client.id))).scalar_one()
+        campaign = (await s.execute(insert(Campaign).values(
+            account_id=account.account_id, client_id=client, name="Q", timezone="UTC", status="RUNNING",
+            kind="sequence", channel="email", settings={}).returning(Campaign.id))).scalar_one()
+        rows: list[dict[str, object]] = []
+        for i in range(MESSAGES):
+            row: dict[str, object] = {"account_id": account.account_id, "channel": "sms", "status": "sent",
+                                      "recipient": f"346{i:08d}", "sender": "TIDINGS", "sending_id": rest}
+            if i % 4 == 0:  # the queue of every kind of message, most not scheduled
+                row["status"] = "queued"
+            if i % 400 == 0:
+                row["scheduled_at"] = clock.now()
+            if i % 5 == 1:  # WhatsApp: many users write to our number
+                row.update(channel="whatsapp", direction="in", sender=f"346{i:08d}", recipient=ours, sending_id=None)
+            if i % 5 == 2:  # a campaign's cold emails, a few replies
+                row.update(channel="email", campaign_id=campaign, recipient=f"c{i}@example.test", sending_id=None,
+                           direction="in" if i % 100 == 2 else "out")
+            rows.append(row)
+        for start in range(0, MESSAGES, 5_000):
+            await s.execute(insert(Message), rows[start:start + 5_000])
+    await _analyze(db)
+    subject = AuthSubject(account_id=account.account_id, user_id=0)
+    async with db.reading() as s:
+        conversation = WhatsappConversation(account_id=account.account_id, sender=ours, recipient=user)
+        listed = await scheduled.find(s, subject, scheduled.Filter())
+    assert len(listed) == MESSAGES // 400  # the queued ones with a date
+
+    plan = await _plan(db, scheduled.find_statement(subject, scheduled.Filter()))
+    assert "ix_messages_scheduled" in plan, plan
+    plan = await _plan(db, select(Message).where(whatsapp_repository.between(
+        conversation.account_id, conversation.sender, conversation.recipient)))
+    assert "ix_messages_account_recipient" in plan and "sender" in plan.split("ix_messages_account_recipient", 1)[1]
+    plan = await _plan(db, replies_service.of_campaign_statement(campaign, account.account_id, limit=20, offset=0))
+    assert "ix_messages_campaign_id" in plan, plan

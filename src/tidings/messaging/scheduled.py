@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -96,14 +96,13 @@ class Filter:
     sending_id: int | None = None
 
 
-def _rest_sendings(subject: AuthSubject) -> Select[Any]:
-    return select(Sending.id).where(Sending.account_id == subject.account_id, Sending.source == SOURCE)
-
-
 def _conditions(subject: AuthSubject, flt: Filter) -> list[Any]:
+    # The account's scheduled messages come through ix_messages_scheduled; each one's sending is then checked by
+    # its key (a list of every sending of the account, one per API call, was read first before).
+    from_this_dialect = exists().where(Sending.id == Message.sending_id, Sending.source == SOURCE)
     where: list[Any] = [Message.account_id == subject.account_id, Message.direction == "out",
                         Message.status == "queued", Message.scheduled_at.is_not(None),
-                        Message.channel.in_(tuple(TYPES.values())), Message.sending_id.in_(_rest_sendings(subject))]
+                        Message.channel.in_(tuple(TYPES.values())), from_this_dialect]
     if flt.guids is not None:
         where.append(Message.id.in_(flt.guids))
     if flt.channel is not None:
@@ -113,10 +112,13 @@ def _conditions(subject: AuthSubject, flt: Filter) -> list[Any]:
     return where
 
 
+def find_statement(subject: AuthSubject, flt: Filter) -> Select[Message]:
+    return select(Message).where(*_conditions(subject, flt)).order_by(Message.scheduled_at, Message.id)
+
+
 async def find(session: AsyncSession, subject: AuthSubject, flt: Filter) -> list[Message]:
     """The scheduled messages matching the filter, soonest first."""
-    stmt = select(Message).where(*_conditions(subject, flt)).order_by(Message.scheduled_at, Message.id)
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(find_statement(subject, flt))).scalars())
 
 
 async def reschedule(session: AsyncSession, subject: AuthSubject, flt: Filter, when: datetime) -> int:

@@ -65,14 +65,18 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
         _partial("ix_messages_list_pending", "account_id", "list_pending", where="list_pending IS TRUE",
                  sqlite_where="list_pending IS 1"),
         _partial("ix_messages_sending_id", "sending_id"),
-        _partial("ix_messages_campaign_id", "campaign_id"),
+        # A campaign's replies, newest first (and its sends per step, the SET NULL of a deleted campaign).
+        _partial("ix_messages_campaign_id", "campaign_id", "direction", "created_at", where="campaign_id IS NOT NULL"),
         _partial("ix_messages_enrollment_id", "enrollment_id"),
         _partial("ix_messages_thread_id", "thread_id"),
         # The email dialect's status search by the caller's correlationIds (only its messages have one).
         _partial("ix_messages_correlation_id", "correlation_id"),
         # The dashboard's message log and inbox (newest first by direction) and the search by recipient.
         Index("ix_messages_account_direction_created", "account_id", "direction", "created_at"),
-        Index("ix_messages_account_recipient", "account_id", "recipient"),
+        # The sender too: a WhatsApp conversation's messages are (ours -> theirs) or (theirs -> ours).
+        Index("ix_messages_account_recipient", "account_id", "recipient", "sender"),
+        # The messaging dialect's scheduled messages (only those given a date have one).
+        _partial("ix_messages_scheduled", "account_id", "status", "scheduled_at", where="scheduled_at IS NOT NULL"),
         # An inbound mail that answers no message id (a reply without references, any other mail to a mailbox)
         # is matched to the cold email last sent to its sender, whatever the case of the address.
         _partial("ix_messages_outreach_recipient", text("lower(recipient)"), where="enrollment_id IS NOT NULL"),

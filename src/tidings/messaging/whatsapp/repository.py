@@ -99,7 +99,7 @@ async def conversations(session: AsyncSession, subject: AuthSubject, *, sender: 
     return total, rows
 
 
-def _between(account_id: int, ours: str, user: str) -> Any:
+def between(account_id: int, ours: str, user: str) -> Any:
     return and_(Message.account_id == account_id, Message.channel == CHANNEL,
                 or_(and_(Message.direction == "out", Message.sender == ours, Message.recipient == user),
                     and_(Message.direction == "in", Message.sender == user, Message.recipient == ours)))
@@ -108,7 +108,7 @@ def _between(account_id: int, ours: str, user: str) -> Any:
 async def messages(session: AsyncSession, conv: WhatsappConversation, *, offset: int, limit: int,
                    ) -> tuple[int, Sequence[Message]]:
     """A conversation's messages, newest first."""
-    where = _between(conv.account_id, conv.sender, conv.recipient)
+    where = between(conv.account_id, conv.sender, conv.recipient)
     total = int((await session.execute(select(func.count()).select_from(Message).where(where))).scalar_one())
     rows = (await session.execute(select(Message).where(where).order_by(Message.created_at.desc(), Message.id.desc())
                                   .offset(offset).limit(limit))).scalars().all()

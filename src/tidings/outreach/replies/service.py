@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -23,11 +23,16 @@ async def of_campaign(session: AsyncSession, subject: AuthSubject, campaign_id: 
     """A page of a campaign's replies, newest first."""
     subject.require("view_campaigns")
     campaign = await access.campaign(session, subject, campaign_id)
-    stmt = (select(Message).where(Message.campaign_id == campaign.id, Message.account_id == campaign.account_id,
+    stmt = of_campaign_statement(campaign.id, campaign.account_id, limit=limit, offset=offset)
+    return list((await session.execute(stmt)).scalars())
+
+
+def of_campaign_statement(campaign_id: int, account_id: int, *, limit: int, offset: int) -> Select[Message]:
+    """A page of a campaign's replies, through ix_messages_campaign_id (campaign, direction, time)."""
+    return (select(Message).where(Message.campaign_id == campaign_id, Message.account_id == account_id,
                                   Message.direction == "in", Message.channel == "email",
                                   (Message.classification.is_(None)) | (Message.classification.not_in(NOT_REPLIES)))
             .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit).offset(offset))
-    return list((await session.execute(stmt)).scalars())
 
 
 async def of_contact(session: AsyncSession, subject: AuthSubject, enrollment_id: int | None) -> list[Message]:
