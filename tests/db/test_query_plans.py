@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import insert, select, text
 
 from tidings.core import clock
 from tidings.db.engine import Database
-from tidings.db.models import Campaign, Client, Message, Sending, WhatsappConversation
+from tidings.db.models import Campaign, Client, Message, Sending, StatCounter, WhatsappConversation
 from tidings.engine.maintenance import analyze
-from tidings.messaging import scheduled
+from tidings.messaging import reports, scheduled
 from tidings.messaging.email_api import service
 from tidings.messaging.whatsapp import repository as whatsapp_repository
 from tidings.outreach.replies import service as replies_service
@@ -101,3 +103,22 @@ async def test_scheduled_whatsapp_and_reply_lookups_use_their_indexes(db: Databa
     assert "ix_messages_account_recipient" in plan and "sender" in plan.split("ix_messages_account_recipient", 1)[1]
     plan = await _plan(db, replies_service.of_campaign_statement(campaign, account.account_id, limit=20, offset=0))
     assert "ix_messages_campaign_id" in plan, plan
+
+
+async def test_the_sendings_chart_reads_the_recent_days_of_the_account_counters(
+        db: Database, account: NewAccount) -> None:
+    """The dashboard's 30-day chart, on an account with two years of sendings."""
+    today = clock.now().date()
+    rows = [{"account_id": account.account_id, "scope": "sending", "scope_id": i, "step": 0,
+             "day": today - timedelta(days=i % 730), "metric": metric, "value": 1}
+            for i in range(MESSAGES // 4) for metric in ("sent", "delivered")]
+    async with db.transaction() as s:
+        for start in range(0, len(rows), 5_000):
+            await s.execute(insert(StatCounter), rows[start:start + 5_000])
+    await _analyze(db)
+    start = today - timedelta(days=29)
+    assert "ix_stat_counters_account_scope_day" in await _plan(db, reports.daily_statement(account.account_id, start))
+    async with db.reading() as s:
+        days = await reports.daily_events(s, AuthSubject(account_id=account.account_id, user_id=0), start=start)
+    assert len(days) == 30 and all(counts == {"sent": 7, "delivered": 7} or counts == {"sent": 6, "delivered": 6}
+                                   for _, counts in days)

@@ -220,18 +220,24 @@ async def tags_in_use(session: AsyncSession, subject: AuthSubject) -> list[str]:
     return sorted({str(t) for tags in (await session.execute(stmt)).scalars() for t in (tags or [])})
 
 
+def daily_statement(account_id: int, start: date) -> Select[date, str, int]:
+    """The account's sending counters summed per day and metric, through ix_stat_counters_account_scope_day."""
+    return (select(StatCounter.day, StatCounter.metric, func.sum(StatCounter.value))
+            .where(StatCounter.account_id == account_id, StatCounter.scope == "sending", StatCounter.day >= start)
+            .group_by(StatCounter.day, StatCounter.metric))
+
+
 async def daily_events(session: AsyncSession, subject: AuthSubject, *, start: date, tag: str | None = None
                        ) -> list[tuple[date, dict[str, int]]]:
     """Messaging events per UTC day (first occurrences, from the sendings' counters), optionally of one tag."""
-    campaigns = scoped(select(Campaign.id, Campaign.tags), Campaign, subject).where(Campaign.kind == "broadcast")
-    wanted = [cid for cid, tags in (await session.execute(campaigns)).all() if tag is None or tag in (tags or [])]
-    sendings = select(Sending.id).where(Sending.account_id == subject.account_id)
+    stmt = daily_statement(subject.account_id, start)
     if tag is not None:
-        sendings = sendings.where(Sending.campaign_id.in_(wanted or [0]))
-    stmt = (select(StatCounter.day, StatCounter.metric, func.sum(StatCounter.value))
-            .where(StatCounter.account_id == subject.account_id, StatCounter.scope == "sending",
-                   StatCounter.scope_id.in_(sendings), StatCounter.day >= start)
-            .group_by(StatCounter.day, StatCounter.metric))
+        # Every sending counter of the account is one of its sendings: only a tag narrows them.
+        campaigns = scoped(select(Campaign.id, Campaign.tags), Campaign, subject).where(Campaign.kind == "broadcast")
+        wanted = [cid for cid, tags in (await session.execute(campaigns)).all() if tag in (tags or [])]
+        sendings = select(Sending.id).where(Sending.account_id == subject.account_id,
+                                            Sending.campaign_id.in_(wanted or [0]))
+        stmt = stmt.where(StatCounter.scope_id.in_(sendings))
     days: dict[date, dict[str, int]] = {}
     for day, metric, value in (await session.execute(stmt)).all():
         days.setdefault(day, {})[str(metric)] = int(value or 0)
