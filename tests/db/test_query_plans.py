@@ -8,9 +8,17 @@ from sqlalchemy import insert, select, text
 
 from tidings.core import clock
 from tidings.db.engine import Database
-from tidings.db.models import Campaign, Client, Message, Sending, StatCounter, WhatsappConversation
+from tidings.db.models import (
+    Campaign,
+    Client,
+    Message,
+    Sending,
+    StatCounter,
+    Suppression,
+    WhatsappConversation,
+)
 from tidings.engine.maintenance import analyze
-from tidings.messaging import reports, scheduled
+from tidings.messaging import blacklist, reports, scheduled
 from tidings.messaging.email_api import service
 from tidings.messaging.whatsapp import repository as whatsapp_repository
 from tidings.outreach.replies import service as replies_service
@@ -122,3 +130,28 @@ async def test_the_sendings_chart_reads_the_recent_days_of_the_account_counters(
         days = await reports.daily_events(s, AuthSubject(account_id=account.account_id, user_id=0), start=start)
     assert len(days) == 30 and all(counts == {"sent": 7, "delivered": 7} or counts == {"sent": 6, "delivered": 6}
                                    for _, counts in days)
+
+
+async def test_a_blacklist_by_sending_and_conversations_by_user_use_their_indexes(
+        db: Database, account: NewAccount) -> None:
+    async with db.transaction() as s:
+        sending = (await s.execute(insert(Sending).values(account_id=account.account_id, source="rest",
+                                                          channel="sms").returning(Sending.id))).scalar_one()
+        await s.execute(insert(Suppression), [
+            {"account_id": account.account_id, "channel": "sms", "kind": "phone", "value": f"346{i:08d}",
+             "sending_id": sending if i % 500 == 0 else None} for i in range(MESSAGES)])
+        await s.execute(insert(WhatsappConversation), [
+            {"account_id": account.account_id, "sender": f"3460000000{i % 3}", "recipient": f"346{i:08d}"}
+            for i in range(MESSAGES)])
+    await _analyze(db)
+    subject = AuthSubject(account_id=account.account_id, user_id=0)
+    by_sending = select(Suppression).where(*blacklist.page_filters(account.account_id, "sms", sending_id=sending))
+    assert "ix_suppressions_sending_id" in await _plan(db, by_sending)
+    with_user = whatsapp_repository.conversations_statement(subject, sender=None, recipient="34600001234")
+    assert "ix_whatsapp_conversations_recipient" in await _plan(db, with_user)
+    async with db.reading() as s:
+        entries, total = await blacklist.page(s, account.account_id, "sms", sending_id=sending)
+        total_with_user, found = await whatsapp_repository.conversations(
+            s, subject, sender=None, recipient="34600001234", offset=0, limit=10)
+    assert total == MESSAGES // 500 and len(entries) == total
+    assert total_with_user == 1 and found[0].sender == "34600000001"

@@ -108,6 +108,18 @@ async def campaign_name(session: AsyncSession, row: Suppression) -> str | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def page_filters(account_id: int, type_: str, *, recipient: str | None = None, sending_id: int | None = None,
+                 ) -> list[ColumnElement[bool]]:
+    """The conditions of a blacklist page: `ix_suppressions_lookup`, or `ix_suppressions_sending_id` by sending."""
+    where = _where(account_id, type_)
+    if recipient:
+        # A filter that cannot be a recipient matches nothing rather than failing the request.
+        where.append(Suppression.value == (normalize(type_, recipient) or recipient.strip()))
+    if sending_id is not None:
+        where.append(Suppression.sending_id == sending_id)
+    return where
+
+
 async def page(
     session: AsyncSession, account_id: int, type_: str, *, recipient: str | None = None,
     sending_id: int | None = None, page_number: int = 1, limit: int = 100,
@@ -115,12 +127,7 @@ async def page(
     """One page of a blacklist, newest first, with the total number of matching entries."""
     if type_ not in TYPES:
         raise NotFound("Resource not found")
-    where = _where(account_id, type_)
-    if recipient:
-        # A filter that cannot be a recipient matches nothing rather than failing the request.
-        where.append(Suppression.value == (normalize(type_, recipient) or recipient.strip()))
-    if sending_id is not None:
-        where.append(Suppression.sending_id == sending_id)
+    where = page_filters(account_id, type_, recipient=recipient, sending_id=sending_id)
     total = (await session.execute(select(func.count()).select_from(Suppression).where(*where))).scalar_one()
     stmt = (select(Suppression, Campaign.name).outerjoin(Sending, Sending.id == Suppression.sending_id)
             .outerjoin(Campaign, Campaign.id == Sending.campaign_id).where(*where)

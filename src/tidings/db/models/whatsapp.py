@@ -9,7 +9,7 @@ from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.core import clock
-from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin
+from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
 
 
 class WhatsappSender(IdMixin, TimestampMixin, TenantMixin, Base):
@@ -46,12 +46,14 @@ class WhatsappTemplate(IdMixin, TimestampMixin, TenantMixin, Base):
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class WhatsappConversation(IdMixin, TimestampMixin, TenantMixin, Base):
+class WhatsappConversation(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
     """One of our numbers and one user: the customer service window and the pending automatic answers."""
 
     __tablename__ = "whatsapp_conversations"
+    # Every index leads with the account (so none of its own); by recipient: the conversations with one user.
     __table_args__ = (UniqueConstraint("account_id", "sender", "recipient"),
-                      Index("ix_whatsapp_conversations_updated", "account_id", "updated_at"))
+                      Index("ix_whatsapp_conversations_updated", "account_id", "updated_at"),
+                      Index("ix_whatsapp_conversations_recipient", "account_id", "recipient"))
 
     sender: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(32))

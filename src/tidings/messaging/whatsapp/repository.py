@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,13 +86,20 @@ async def conversations_of(session: AsyncSession, subject: AuthSubject, sender: 
     return found
 
 
-async def conversations(session: AsyncSession, subject: AuthSubject, *, sender: str | None, recipient: str | None,
-                        offset: int, limit: int) -> tuple[int, Sequence[WhatsappConversation]]:
+def conversations_statement(subject: AuthSubject, *, sender: str | None, recipient: str | None,
+                            ) -> Select[WhatsappConversation]:
+    """The account's conversations, of one of our numbers (`sender`) and/or one user (`recipient`)."""
     stmt = scoped(select(WhatsappConversation), WhatsappConversation, subject)
     if sender:
         stmt = stmt.where(WhatsappConversation.sender == sender)
     if recipient:
         stmt = stmt.where(WhatsappConversation.recipient == recipient)
+    return stmt
+
+
+async def conversations(session: AsyncSession, subject: AuthSubject, *, sender: str | None, recipient: str | None,
+                        offset: int, limit: int) -> tuple[int, Sequence[WhatsappConversation]]:
+    stmt = conversations_statement(subject, sender=sender, recipient=recipient)
     total = int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
     rows = (await session.execute(stmt.order_by(WhatsappConversation.updated_at.desc(), WhatsappConversation.id.desc())
                                   .offset(offset).limit(limit))).scalars().all()
