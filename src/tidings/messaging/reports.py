@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.errors import NotFound
@@ -70,9 +70,8 @@ def _campaigns_query(subject: AuthSubject, *, name: str | None, channel: str | N
     if name:
         stmt = stmt.where(Campaign.name.like(_like(name), escape="\\") if "*" in name else Campaign.name == name)
     if channel is not None:
-        with_channel = select(Sending.campaign_id).where(Sending.account_id == subject.account_id,
-                                                         Sending.channel == channel)
-        stmt = stmt.where(Campaign.id.in_(with_channel))
+        # Each campaign's own sendings (its index), not a list of every sending of the account.
+        stmt = stmt.where(exists().where(Sending.campaign_id == Campaign.id, Sending.channel == channel))
     if before is not None:
         stmt = stmt.where(Campaign.created_at < before)
     if after is not None:
@@ -92,8 +91,9 @@ async def campaigns_page(session: AsyncSession, subject: AuthSubject, *, name: s
     )).scalars())
     by_campaign: dict[int, list[Sending]] = defaultdict(list)
     if campaigns:
-        sq = select(Sending).where(Sending.account_id == subject.account_id,
-                                   Sending.campaign_id.in_([c.id for c in campaigns]))
+        # By campaign alone: the campaigns are the subject's (scoped above), and with the account in the condition
+        # SQLite's sampled statistics picked the account's index (every sending of the account) over the campaign's.
+        sq = select(Sending).where(Sending.campaign_id.in_([c.id for c in campaigns]))
         if channel is not None:
             sq = sq.where(Sending.channel == channel)
         for sending in (await session.execute(sq.order_by(Sending.id))).scalars():
