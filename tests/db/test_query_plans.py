@@ -109,8 +109,13 @@ async def test_scheduled_whatsapp_and_reply_lookups_use_their_indexes(db: Databa
     plan = await _plan(db, select(Message).where(whatsapp_repository.between(
         conversation.account_id, conversation.sender, conversation.recipient)))
     assert "ix_messages_account_recipient" in plan and "sender" in plan.split("ix_messages_account_recipient", 1)[1]
-    plan = await _plan(db, replies_service.of_campaign_statement(campaign, account.account_id, limit=20, offset=0))
-    assert "ix_messages_campaign_id" in plan, plan
+    for stmt in (replies_service.of_campaign_statement(campaign, account.account_id, limit=20, offset=0),
+                 replies_service.inbox_statement(subject, campaign_id=campaign).limit(51)):
+        plan = await _plan(db, stmt)  # the campaign's replies alone: its index by campaign and direction
+        assert "ix_messages_campaign_id" in plan and "direction" in plan.split("ix_messages_campaign_id", 1)[1], plan
+    async with db.reading() as s:
+        page, more = await replies_service.inbox(s, subject, campaign_id=campaign, limit=50)
+    assert len(page) == 50 and more and all(m.direction == "in" and m.campaign_id == campaign for m, *_ in page)
 
 
 async def test_the_sendings_chart_reads_the_recent_days_of_the_account_counters(

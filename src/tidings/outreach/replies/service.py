@@ -78,6 +78,14 @@ async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int
     No total is counted: with a large inbox the count costs more than the page.
     """
     subject.require("view_campaigns")
+    stmt = inbox_statement(subject, campaign_id=campaign_id, client_id=client_id, interest=interest)
+    rows = (await session.execute(stmt.limit(limit + 1).offset(offset))).all()
+    return [(m, c, e, ct) for m, c, e, ct in rows[:limit]], len(rows) > limit
+
+
+def inbox_statement(subject: AuthSubject, *, campaign_id: int | None = None, client_id: int | None = None,
+                    interest: str | None = None) -> Select[Message, Campaign, Enrollment, Contact]:
+    """The replies the subject may see, newest first: by account and time, or through one campaign's index."""
     stmt = access.in_visible_campaigns(
         select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
         .outerjoin(Enrollment, Enrollment.id == Message.enrollment_id)
@@ -85,14 +93,12 @@ async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int
         .where(Message.account_id == subject.account_id, Message.direction == "in", Message.channel == "email",
                (Message.classification.is_(None)) | (Message.classification.not_in(NOT_REPLIES))), subject)
     if campaign_id is not None:
-        stmt = stmt.where(Campaign.id == campaign_id)
+        stmt = stmt.where(Campaign.id == campaign_id)  # both planners carry it over the join to the message's index
     if client_id is not None:
         stmt = stmt.where(Campaign.client_id == client_id)
     if interest is not None:
         stmt = stmt.where(Enrollment.interest == interest)
-    rows = (await session.execute(stmt.order_by(Message.created_at.desc(), Message.id.desc())
-                                  .limit(limit + 1).offset(offset))).all()
-    return [(m, c, e, ct) for m, c, e, ct in rows[:limit]], len(rows) > limit
+    return stmt.order_by(Message.created_at.desc(), Message.id.desc())
 
 
 async def answer(session: AsyncSession, subject: AuthSubject, thread_id: int | None, text: str) -> Message:
