@@ -12,7 +12,8 @@ Create Date: 2026-12-03 19:00:00
 from collections.abc import Sequence
 
 from alembic import op
-from sqlalchemy import text
+
+from tidings.db import online_ddl
 
 revision: str = '0013'
 down_revision: str | None = '0012'
@@ -20,17 +21,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _NAME = "ix_messages_correlation_id"
-_WHERE = text("correlation_id IS NOT NULL")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        op.create_index(_NAME, "messages", ["correlation_id"], sqlite_where=_WHERE)
-        return
-    with op.get_context().autocommit_block():
-        # IF EXISTS: a concurrent build that failed half way leaves an invalid index behind; the upgrade runs again.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_NAME}")
-        op.create_index(_NAME, "messages", ["correlation_id"], postgresql_where=_WHERE, postgresql_concurrently=True)
+    online_ddl.create_index(_NAME, "messages", ["correlation_id"], where="correlation_id IS NOT NULL")
 
 
 def downgrade() -> None:

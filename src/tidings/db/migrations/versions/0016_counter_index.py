@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from tidings.db import online_ddl
+
 revision: str = '0016'
 down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
@@ -22,15 +24,8 @@ _OLD = "ix_stat_counters_account_id"
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        op.create_index(_NEW, "stat_counters", ["account_id", "scope", "day"])
-        op.drop_index(_OLD, table_name="stat_counters")
-        return
-    with op.get_context().autocommit_block():
-        # IF EXISTS: a concurrent build that failed half way leaves an invalid index behind; the upgrade runs again.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_NEW}")
-        op.create_index(_NEW, "stat_counters", ["account_id", "scope", "day"], postgresql_concurrently=True)
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_OLD}")
+    online_ddl.create_index(_NEW, "stat_counters", ["account_id", "scope", "day"])
+    online_ddl.drop_index(_OLD, "stat_counters")
 
 
 def downgrade() -> None:

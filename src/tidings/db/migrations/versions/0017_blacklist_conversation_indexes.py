@@ -13,7 +13,8 @@ Create Date: 2026-12-03 19:50:00
 from collections.abc import Sequence
 
 from alembic import op
-from sqlalchemy import text
+
+from tidings.db import online_ddl
 
 revision: str = '0017'
 down_revision: str | None = '0016'
@@ -21,26 +22,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _SENDING = "ix_suppressions_sending_id"
-_WHERE = "sending_id IS NOT NULL"
 _RECIPIENT = "ix_whatsapp_conversations_recipient"
 _ACCOUNT = "ix_whatsapp_conversations_account_id"
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        op.create_index(_SENDING, "suppressions", ["sending_id"], sqlite_where=text(_WHERE))
-        op.create_index(_RECIPIENT, "whatsapp_conversations", ["account_id", "recipient"])
-        op.drop_index(_ACCOUNT, table_name="whatsapp_conversations")
-        return
-    with op.get_context().autocommit_block():
-        # IF EXISTS: a concurrent build that failed half way leaves an invalid index behind; the upgrade runs again.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_SENDING}")
-        op.create_index(_SENDING, "suppressions", ["sending_id"], postgresql_where=text(_WHERE),
-                        postgresql_concurrently=True)
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_RECIPIENT}")
-        op.create_index(_RECIPIENT, "whatsapp_conversations", ["account_id", "recipient"],
-                        postgresql_concurrently=True)
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_ACCOUNT}")
+    online_ddl.create_index(_SENDING, "suppressions", ["sending_id"], where="sending_id IS NOT NULL")
+    online_ddl.create_index(_RECIPIENT, "whatsapp_conversations", ["account_id", "recipient"])
+    online_ddl.drop_index(_ACCOUNT, "whatsapp_conversations")
 
 
 def downgrade() -> None:
