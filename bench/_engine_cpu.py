@@ -5,7 +5,7 @@ Not part of `make bench` (the leading underscore). N SMS are accepted through th
 them over SMPP to the fake SMSC in its own process, receipts on, until every receipt is recorded.
 Prints the wall time and the process CPU per message of that phase; with `--statements`, also how
 many times each SQL statement ran (accept and engine apart). SQLite unless TIDINGS_BENCH_DATABASE_URL
-names another database (it is emptied). `python bench/_engine_cpu.py [N] [--statements]`
+names another database (it is emptied). `python bench/_engine_cpu.py [N] [--statements] [--profile]`
 The process CPU is steadier than the end-to-end rates on a shared machine: compare two commits back to
 back with it (`git stash`, run, `git stash pop`, run).
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import collections
+import cProfile
 import os
+import pstats
 import re
 import subprocess
 import sys
@@ -39,6 +41,7 @@ from tidings.tenancy.service import create_account  # noqa: E402
 
 N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
 STATEMENTS = "--statements" in sys.argv
+PROFILE = "--profile" in sys.argv  # cProfile of the engine phase (its CPU figure is then not comparable)
 
 
 def _print_counts(title: str, counts: collections.Counter[str]) -> None:
@@ -76,9 +79,17 @@ async def main(workdir: Path, smsc_port: int) -> None:
         runner = Runner(EngineContext(db, settings, app.state.providers, "bench"))
         warm(settings)
         tune_gc()
+        profile = cProfile.Profile() if PROFILE else None
         wall, cpu = time.perf_counter(), time.process_time()
+        if profile is not None:
+            profile.enable()
         await until_delivered(runner, db, N)
+        if profile is not None:
+            profile.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if profile is not None:
+            for key in ("tottime", "cumulative"):
+                pstats.Stats(profile).sort_stats(key).print_stats(45)
         await app.state.providers.close()
         if STATEMENTS:
             _print_counts("engine", counts)

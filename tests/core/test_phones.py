@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import random
 
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, carrier
+
+from tidings.core import phones
 from tidings.core.phones import is_mobile, normalize_phone, phone_country
 
 
@@ -69,3 +74,50 @@ def test_is_mobile() -> None:
     assert is_mobile("34666555444")
     assert not is_mobile("34915555555")
     assert not is_mobile("123")
+
+
+def _samples() -> list[str]:
+    """Every region's example numbers of every type, and pseudo-random digits after every country code."""
+    rng = random.Random(13)
+    found: list[str] = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                found.append(phonenumbers.format_number(example, PhoneNumberFormat.E164)[1:])
+    for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        found += [f"{code}{rng.randrange(10 ** rng.randint(0, 14)):0{rng.randint(1, 14)}d}" for _ in range(25)]
+    found += ["".join(rng.choice("0123456789") for _ in range(rng.randint(1, 18))) for _ in range(2_000)]
+    return found
+
+
+def test_digits_read_as_phonenumbers_reads_them() -> None:
+    # The fast reading of international digits must be the library's own, number for number and in validity.
+    for digits in _samples():
+        try:
+            expected: phonenumbers.PhoneNumber | None = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            expected = None
+        assert phones._parse(digits) == expected, digits
+        valid = expected is not None and phonenumbers.is_valid_number(expected)
+        assert (phones.parse_international(digits) is not None) == valid, digits
+        mobile = valid and phonenumbers.number_type(expected) in {PhoneNumberType.MOBILE,
+                                                                  PhoneNumberType.FIXED_LINE_OR_MOBILE}
+        assert is_mobile(digits) == mobile, digits
+        assert phones.carrier_of(digits) == (carrier.name_for_number(expected, "en") if expected else ""), digits
+
+
+def test_normalised_forms_of_every_region_are_the_library_s() -> None:
+    for digits in _samples()[:3_000]:
+        for raw, region in ((f"+{digits}", None), (f"00{digits}", None), (digits, "GB"), (digits[2:], "US")):
+            expected = None
+            for candidate, default in ([(raw, region)] if raw.startswith("+") else
+                                       [*([(raw, region)] if region else []), ("+" + raw.removeprefix("00"), None)]):
+                try:
+                    number = phonenumbers.parse(candidate, default)
+                except phonenumbers.NumberParseException:
+                    continue
+                if phonenumbers.is_valid_number(number):
+                    expected = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+                    break
+            assert normalize_phone(raw, region) == expected, (raw, region)

@@ -26,7 +26,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from phonenumbers import carrier
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -35,7 +34,7 @@ from tidings.channels.base import SendResult
 from tidings.config import Settings, get_settings
 from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
-from tidings.core.phones import parse_international, phone_country
+from tidings.core.phones import carrier_of, phone_country
 from tidings.db.at_commit import Pending
 from tidings.db.base import table_of
 from tidings.db.models import Account, Message, Sending
@@ -159,20 +158,13 @@ class PriceList:
         if country is None:
             return Quote(Decimal("0"), None, None, None, None, self.currency)
         default = self.default_for(country)
-        network_name = _carrier(digits)
+        network_name = carrier_of(digits)
         row = self.network_row(country, network_name) if network_name else None
         chosen = row or default
         if chosen is None:
             return Quote(Decimal("0"), None, None, country, network_name or None, self.currency)
         return Quote(chosen.price, chosen.mcc, chosen.mnc, country,
                      chosen.network if row is not None else (network_name or None), chosen.currency)
-
-
-def _carrier(digits: str) -> str:
-    number = parse_international(digits)
-    if number is None:
-        return ""
-    return str(carrier.name_for_number(number, "en") or "")
 
 
 @lru_cache(maxsize=8)
