@@ -377,7 +377,8 @@ class Filters:
     group_id: int | None = None  # the dashboard's filter (the API's list has none)
 
 
-def _filtered(subject: AuthSubject, f: Filters) -> Select[Contact]:
+def list_statement(subject: AuthSubject, f: Filters) -> Select[Contact]:
+    """The account's database contacts matching the filters, by id; `repository.count_statement` of it is the total."""
     stmt = repo.contacts(subject)
     region = f.country_iso.strip().upper() if f.country_iso else None
     if f.email is not None:
@@ -397,7 +398,7 @@ def _filtered(subject: AuthSubject, f: Filters) -> Select[Contact]:
 
 async def page(session: AsyncSession, subject: AuthSubject, filters: Filters, page_number: int, limit: int
                ) -> tuple[list[Contact], int]:
-    rows, total = await repo.page_of(session, _filtered(subject, filters), page_number, limit)
+    rows, total = await repo.page_of(session, list_statement(subject, filters), page_number, limit)
     return rows, total
 
 
