@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.db.models import Campaign, Contact, Enrollment, Suppression
-from tidings.db.models.contact import email_domain_of
 from tidings.outreach import access
 from tidings.tenancy.scoping import get_owned, scoped
 from tidings.tenancy.subject import AuthSubject
@@ -60,14 +59,6 @@ async def is_suppressed(session: AsyncSession, *, account_id: int, client_id: in
     return bool(await suppressed_keys(session, account_id=account_id, client_id=client_id, keys=[email_key(email)]))
 
 
-def domain_contacts_statement(account_id: int, domains: Sequence[str]) -> Select[int]:
-    """The account's contacts whose address is at one of these (lower-case) domains, by the email-domain index."""
-    # Was `email_key LIKE '%@domain'`, which reads every contact of the account. The key's part from its last '@'
-    # equals '@domain' exactly when the key ends with '@domain' (a valid domain holds no '@').
-    return select(Contact.id).where(Contact.account_id == account_id, Contact.email_key.is_not(None),
-                                    email_domain_of(Contact.email_key).in_([f"@{d}" for d in domains]))
-
-
 async def _apply(session: AsyncSession, *, account_id: int, client_id: int | None, kind: str,
                  values: Sequence[str]) -> None:
     """Mark the matching enrollments of the scope's campaigns UNSUBSCRIBED and suppressed."""
@@ -76,8 +67,12 @@ async def _apply(session: AsyncSession, *, account_id: int, client_id: int | Non
         campaigns = campaigns.where(Campaign.client_id == client_id)
     for i in range(0, len(values), 500):
         chunk = list(values[i:i + 500])
-        contacts = (select(Contact.id).where(Contact.account_id == account_id, Contact.email_key.in_(chunk))
-                    if kind == "email" else domain_contacts_statement(account_id, chunk))
+        match: ColumnElement[bool]
+        if kind == "email":
+            match = Contact.email_key.in_(chunk)
+        else:
+            match = or_(*[Contact.email_key.like(f"%@{d}") for d in chunk])
+        contacts = select(Contact.id).where(Contact.account_id == account_id, match)
         await session.execute(
             update(Enrollment)
             .where(Enrollment.account_id == account_id, Enrollment.campaign_id.in_(campaigns),
