@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from alembic import op
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 
 
 def _where(where: str | None) -> dict[str, Any]:
@@ -17,16 +16,15 @@ def _postgresql() -> bool:
     return bool(op.get_bind().dialect.name == "postgresql")
 
 
-def create_index(name: str, table: str, columns: Sequence[str | TextClause], where: str | None = None) -> None:
-    """A new index (partial with `where`; a text() column is an expression); on PostgreSQL built without blocking
-    writes."""
+def create_index(name: str, table: str, columns: list[str], where: str | None = None) -> None:
+    """A new index (partial with `where`); on PostgreSQL built without blocking writes."""
     if not _postgresql():
-        op.create_index(name, table, list(columns), **_where(where))
+        op.create_index(name, table, columns, **_where(where))
         return
     with op.get_context().autocommit_block():
         # IF EXISTS: a concurrent build that failed half way leaves an invalid index behind; the upgrade runs again.
         op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        op.create_index(name, table, list(columns), postgresql_concurrently=True, **_where(where))
+        op.create_index(name, table, columns, postgresql_concurrently=True, **_where(where))
 
 
 def replace_index(name: str, table: str, columns: list[str], where: str | None = None) -> None:
