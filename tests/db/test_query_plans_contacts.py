@@ -1,16 +1,15 @@
-"""The contact list's landline filter and total, and a domain suppression, go by index on a large account."""
+"""The contact list's landline filter and total go by index on a large account."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 
 from tidings.db.engine import Database
 from tidings.db.models import Contact
 from tidings.engine.maintenance import analyze
 from tidings.messaging.contacts import repository, service
-from tidings.outreach.suppressions.service import domain_contacts_statement
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
@@ -77,24 +76,3 @@ async def test_the_contact_list_counts_and_filters_by_landline_through_indexes(
     assert everyone == also_everyone == beyond_total == CONTACTS and not beyond
     assert [c.email for c in first] == [f"c{i}@example.test" for i in range(100)]
     assert [c.email for c in last] == [f"c{i}@example.test" for i in range(CONTACTS - 100, CONTACTS)]
-
-
-async def test_a_domain_suppression_finds_its_contacts_through_the_email_domain_index(
-        db: Database, account: NewAccount) -> None:
-    """20,000 campaign contacts over 1,000 domains (and a few that only look alike)."""
-    rows: list[dict[str, object]] = [
-        {"account_id": account.account_id, "email": f"c{i}@d{i % 1000}.test", "email_key": f"c{i}@d{i % 1000}.test"}
-        for i in range(CONTACTS)]
-    rows += [{"account_id": account.account_id, "email": key, "email_key": key}
-             for key in ("x@sub.d7.test", "x@d7.test.evil", "d7.test", "x@ad7.test", "Y@D7.TEST", '"a@b"@d8.test')]
-    rows.append({"account_id": account.account_id, "phone": "34600000000"})  # no email at all
-    await _insert(db, rows)
-    await _analyze(db)
-
-    stmt = domain_contacts_statement(account.account_id, ["d7.test", "d8.test"])
-    plan = await _plan(db, stmt)
-    assert "ix_contacts_account_email_domain" in plan, plan
-    async with db.reading() as s:
-        found = set((await s.execute(select(Contact.email_key).where(Contact.id.in_(stmt)))).scalars())
-    wanted = {f"c{i}@d{i % 1000}.test" for i in range(CONTACTS) if i % 1000 in (7, 8)}
-    assert found == wanted | {"Y@D7.TEST", '"a@b"@d8.test'}

@@ -5,37 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-    UniqueConstraint,
-    false,
-    func,
-    literal_column,
-    text,
-)
+from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.elements import SQLCoreOperations
 
 from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
 
 # The account's contact database holds one contact per email and per phone; outreach enrollments
 # keep their own per-campaign rows (in_database false), which these indexes leave alone.
 _LISTED = text("in_database")
-# An email key from its last '@' ('@example.com'; a key without one, whole), lower-cased as SQLite's LIKE ignored
-# case, in SQL both databases read (SQLite has no strpos, PostgreSQL no instr): a domain suppression compares it
-# through an index instead of `LIKE '%@domain'`. A query must write exactly this for the index: `email_domain_of`.
-EMAIL_DOMAIN_SQL = "lower(substr(email_key, length(rtrim(email_key, replace(email_key, '@', '')))))"
-
-
-def email_domain_of(key: SQLCoreOperations[str | None]) -> ColumnElement[str]:
-    """EMAIL_DOMAIN_SQL over this column, with its constants written out (a bound '@' would not match the index)."""
-    at, empty = literal_column("'@'", String), literal_column("''", String)
-    return func.lower(func.substr(key, func.length(func.rtrim(key, func.replace(key, at, empty)))))
 
 
 class Contact(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
@@ -53,8 +30,6 @@ class Contact(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
         Index("ix_contacts_account_database", "account_id", "in_database", "id"),
         Index("ix_contacts_account_landline", "account_id", "landline",
               sqlite_where=text("landline IS NOT NULL"), postgresql_where=text("landline IS NOT NULL")),
-        Index("ix_contacts_account_email_domain", "account_id", text(EMAIL_DOMAIN_SQL),
-              sqlite_where=text("email_key IS NOT NULL"), postgresql_where=text("email_key IS NOT NULL")),
     )
 
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)

@@ -1,10 +1,9 @@
-"""indexes: the contact list's total and landline filter, and contacts by email domain (suppressions)
+"""indexes: the contact list's total and landline filter
 
 `GET /api/rest/contacts` counted the account's database contacts, and filtered by landline, by reading every
 contact of the account: an index by (account, in_database, id), which replaces the index on the account alone
 (the count reads it alone; every other index of the table leads with the account), and a partial one by
-(account, landline). A domain suppression matched the account's contacts with `LIKE '%@domain'`: an index on the
-lower-cased part of the email key from its last '@'. On PostgreSQL each is built without blocking writes.
+(account, landline). On PostgreSQL each is built without blocking writes.
 
 Revision ID: 0018
 Revises: 0017
@@ -14,7 +13,6 @@ Create Date: 2026-12-03 22:30:00
 from collections.abc import Sequence
 
 from alembic import op
-from sqlalchemy import text
 
 from tidings.db import online_ddl
 
@@ -25,21 +23,16 @@ depends_on: str | Sequence[str] | None = None
 
 _DATABASE = "ix_contacts_account_database"
 _LANDLINE = "ix_contacts_account_landline"
-_DOMAIN = "ix_contacts_account_email_domain"
 _ACCOUNT = "ix_contacts_account_id"
-# Written out, not imported: the model's EMAIL_DOMAIN_SQL, as it was when this index was made.
-_EMAIL_DOMAIN = "lower(substr(email_key, length(rtrim(email_key, replace(email_key, '@', '')))))"
 
 
 def upgrade() -> None:
     online_ddl.create_index(_DATABASE, "contacts", ["account_id", "in_database", "id"])
     online_ddl.create_index(_LANDLINE, "contacts", ["account_id", "landline"], where="landline IS NOT NULL")
-    online_ddl.create_index(_DOMAIN, "contacts", ["account_id", text(_EMAIL_DOMAIN)], where="email_key IS NOT NULL")
     online_ddl.drop_index(_ACCOUNT, "contacts")
 
 
 def downgrade() -> None:
     op.create_index(_ACCOUNT, "contacts", ["account_id"])
-    op.drop_index(_DOMAIN, table_name="contacts")
     op.drop_index(_LANDLINE, table_name="contacts")
     op.drop_index(_DATABASE, table_name="contacts")
