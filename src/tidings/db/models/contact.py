@@ -89,6 +89,9 @@ class Enrollment(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
         Index("ix_enrollments_due", "status", "next_due_at"),
         # A campaign's contacts waiting for each step (stats' per-step `queued`), read from the index alone.
         Index("ix_enrollments_campaign_status_step", "campaign_id", "status", "next_step"),
+        # The inbox by interest: the account's marked contacts (most stay UNMARKED, which the index leaves out).
+        Index("ix_enrollments_account_interest", "account_id", "interest",
+              postgresql_where=text("interest <> 'UNMARKED'"), sqlite_where=text("interest <> 'UNMARKED'")),
     )
 
     # account_id has no index of its own: enrollments are reached through their campaign and contact, and with one
