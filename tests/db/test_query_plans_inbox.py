@@ -9,9 +9,10 @@ from sqlalchemy import insert, text
 
 from tidings.core import clock
 from tidings.db.engine import Database
-from tidings.db.models import Message, Sending
+from tidings.db.models import Campaign, Client, Contact, Enrollment, Message, Sending
 from tidings.engine.maintenance import analyze
 from tidings.messaging.email_api import service
+from tidings.outreach.replies import service as replies_service
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
@@ -74,3 +75,66 @@ async def test_email_status_search_by_dates_reads_the_range(db: Database, accoun
             expected = [r["recipient"] for r in rows if r["sending_id"] in dialect and (start is None or start <= r[
                 "created_at"]) and (end is None or r["created_at"] <= end)][:service.MAX_RESULTS]
             assert [st.message.recipient for st in found] == expected and len(expected) > 10
+
+
+async def test_inbox_by_client_or_interest_reads_their_replies(db: Database, account: NewAccount) -> None:
+    """A busy account's inbox filtered by a small client, or by a marked interest."""
+    acc = account.account_id
+    async with db.transaction() as s:
+        big, small = [(await s.execute(insert(Client).values(account_id=acc, name=n, max_emails=5)
+                                       .returning(Client.id))).scalar_one() for n in ("Big", "Small")]
+        campaigns = [(await s.execute(insert(Campaign).values(
+            account_id=acc, client_id=small if i < 2 else big, name=f"Q{i}", timezone="UTC", status="RUNNING",
+            kind="sequence", channel="email", settings={}).returning(Campaign.id))).scalar_one() for i in range(10)]
+    contacts = [{"account_id": acc, "email": f"c{i}@example.test", "email_key": f"c{i}@example.test"}
+                for i in range(MESSAGES // 4)]
+    await _insert(db, Contact, contacts)
+    # Each contact enrolled in one campaign, one in a hundred in the small client's two; one in two hundred POSITIVE.
+    enrollments = [{"account_id": acc, "campaign_id": campaigns[i // 100 % 2 if i % 100 == 0 else 2 + i % 8],
+                    "contact_id": i + 1,
+                    "interest": "POSITIVE" if i % 200 == 7 else "NEGATIVE" if i % 200 == 8 else "UNMARKED"}
+                   for i in range(MESSAGES // 4)]
+    await _insert(db, Enrollment, enrollments)
+    t0 = clock.now() - timedelta(days=30)
+    rows: list[dict[str, Any]] = []
+    for i in range(MESSAGES):
+        e = i % (MESSAGES // 4)  # each enrollment: a few sends and replies
+        row: dict[str, Any] = {"account_id": acc, "channel": "email", "direction": "out", "status": "sent",
+                               "recipient": f"c{e}@example.test", "campaign_id": enrollments[e]["campaign_id"],
+                               "enrollment_id": e + 1, "created_at": t0 + timedelta(minutes=2 * i)}
+        if i % 3 == 0:
+            row["direction"] = "in"
+        if i % 7 == 1:  # WhatsApp messages from users, of the messaging dialect
+            row.update(channel="whatsapp", direction="in", campaign_id=None, enrollment_id=None)
+        rows.append(row)
+    await _insert(db, Message, rows)
+    await _analyze(db)
+    agency = AuthSubject(account_id=acc, user_id=0)
+    member = AuthSubject(account_id=acc, user_id=0, client_id=small, roles=frozenset({"view_campaigns"}))
+    async with db.reading() as s:
+        ids = list((await s.execute(replies_service.client_campaigns_statement(agency, small))).scalars())
+        assert ids == list((await s.execute(replies_service.client_campaigns_statement(member, None))).scalars())
+    assert sorted(ids) == campaigns[:2]
+    for subject, kwargs, index in ((agency, {"client_id": small, "campaign_ids": ids}, "ix_messages_campaign_id"),
+                                   (member, {"campaign_ids": ids}, "ix_messages_campaign_id"),
+                                   (agency, {"interest": "POSITIVE"}, "ix_enrollments_account_interest")):
+        plan = await _plan(db, replies_service.inbox_statement(subject, **kwargs).limit(26))
+        # Not every inbound message of the account by time until a page is found.
+        assert index in plan and "ix_messages_account_direction_created" not in plan, plan
+
+    def newest(keep: Any) -> list[Any]:
+        replies = [r for r in rows if r["direction"] == "in" and r["channel"] == "email" and keep(r)]
+        return sorted((r["created_at"] for r in replies), reverse=True)[:25]
+
+    async with db.reading() as s:
+        by_client, more = await replies_service.inbox(s, agency, client_id=small, limit=25)
+        as_member, _ = await replies_service.inbox(s, member, limit=25)
+        positive, _ = await replies_service.inbox(s, agency, interest="POSITIVE", limit=25)
+        unmarked, _ = await replies_service.inbox(s, agency, interest="UNMARKED", limit=25)
+    small_campaigns = set(campaigns[:2])
+    assert more and [m.created_at for m, *_ in by_client] == newest(lambda r: r["campaign_id"] in small_campaigns)
+    assert [m.created_at for m, *_ in as_member] == [m.created_at for m, *_ in by_client]
+    assert [m.created_at for m, *_ in positive] == newest(
+        lambda r: enrollments[r["enrollment_id"] - 1]["interest"] == "POSITIVE")
+    assert [m.created_at for m, *_ in unmarked] == newest(
+        lambda r: enrollments[r["enrollment_id"] - 1]["interest"] == "UNMARKED")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
@@ -15,6 +15,8 @@ from tidings.tenancy.subject import AuthSubject
 
 # Bounces are delivery failures, not answers from the contact; every other inbound message is a reply.
 NOT_REPLIES = ("bounce",)
+# A contact's interest until someone marks it (most never are).
+UNMARKED = "UNMARKED"
 
 
 
@@ -78,26 +80,53 @@ async def inbox(session: AsyncSession, subject: AuthSubject, *, campaign_id: int
     No total is counted: with a large inbox the count costs more than the page.
     """
     subject.require("view_campaigns")
-    stmt = inbox_statement(subject, campaign_id=campaign_id, client_id=client_id, interest=interest)
+    campaign_ids = None
+    if campaign_id is None and (client_id is not None or subject.client_id is not None):
+        campaign_ids = list((await session.execute(client_campaigns_statement(subject, client_id))).scalars())
+    stmt = inbox_statement(subject, campaign_id=campaign_id, client_id=client_id, campaign_ids=campaign_ids,
+                           interest=interest)
     rows = (await session.execute(stmt.limit(limit + 1).offset(offset))).all()
     return [(m, c, e, ct) for m, c, e, ct in rows[:limit]], len(rows) > limit
 
 
+def client_campaigns_statement(subject: AuthSubject, client_id: int | None) -> Select[int]:
+    """The ids of a client's campaigns that the subject may see (a client's user: its own client's)."""
+    stmt = access.in_visible_campaigns(select(Campaign.id), subject)
+    return stmt if client_id is None else stmt.where(Campaign.client_id == client_id)
+
+
 def inbox_statement(subject: AuthSubject, *, campaign_id: int | None = None, client_id: int | None = None,
-                    interest: str | None = None) -> Select[Message, Campaign, Enrollment, Contact]:
-    """The replies the subject may see, newest first: by account and time, or through one campaign's index."""
+                    campaign_ids: list[int] | None = None, interest: str | None = None
+                    ) -> Select[Message, Campaign, Enrollment, Contact]:
+    """The replies the subject may see, newest first: by account and time, or through the campaigns' index.
+
+    `campaign_ids` (client_campaigns_statement's) reads a client's replies through ix_messages_campaign_id by
+    campaign and direction instead of every inbound message of the account; `interest` (other than UNMARKED) reads
+    the account's marked enrollments through ix_enrollments_account_interest and their messages by enrollment.
+    """
+    selected = select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
+    if interest is None:
+        selected = selected.outerjoin(Enrollment, Enrollment.id == Message.enrollment_id)
+    else:  # the filter drops the replies without an enrollment anyway
+        selected = selected.join(Enrollment, Enrollment.id == Message.enrollment_id)
     stmt = access.in_visible_campaigns(
-        select(Message, Campaign, Enrollment, Contact).join(Campaign, Campaign.id == Message.campaign_id)
-        .outerjoin(Enrollment, Enrollment.id == Message.enrollment_id)
-        .outerjoin(Contact, Contact.id == Enrollment.contact_id)
+        selected.outerjoin(Contact, Contact.id == Enrollment.contact_id)
         .where(Message.account_id == subject.account_id, Message.direction == "in", Message.channel == "email",
                (Message.classification.is_(None)) | (Message.classification.not_in(NOT_REPLIES))), subject)
     if campaign_id is not None:
         stmt = stmt.where(Campaign.id == campaign_id)  # both planners carry it over the join to the message's index
     if client_id is not None:
         stmt = stmt.where(Campaign.client_id == client_id)
+    if campaign_ids is not None:
+        # A list of values, not a subquery: PostgreSQL estimates from it how many replies the client has, and walks
+        # the account's replies by time only when they are most of them.
+        stmt = stmt.where(Message.campaign_id.in_(campaign_ids))
     if interest is not None:
         stmt = stmt.where(Enrollment.interest == interest)
+        if interest != UNMARKED:  # the account's marked contacts of that interest, then their messages
+            stmt = stmt.where(Enrollment.account_id == subject.account_id)
+            # The partial index's own condition, literally: SQLite uses a partial index only for a query that states it.
+            stmt = stmt.where(Enrollment.interest != literal_column(f"'{UNMARKED}'"))
     return stmt.order_by(Message.created_at.desc(), Message.id.desc())
 
 
