@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from tidings.core import clock
 from tidings.db.engine import Database
 from tidings.db.models import Campaign, Client, Contact, Enrollment, Message, Sending
 from tidings.engine.maintenance import analyze
+from tidings.messaging import reports
 from tidings.messaging.email_api import service
 from tidings.outreach.replies import service as replies_service
 from tidings.tenancy.service import NewAccount
@@ -33,6 +35,23 @@ async def _analyze(db: Database) -> None:
     else:
         async with db.engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
+
+
+async def _vacuum(db: Database) -> None:
+    """What autovacuum does to the messages in time: mark their pages all-visible, so that an index can answer alone.
+
+    Again until it has: a concurrent autovacuum's snapshot can keep the rows just inserted from counting as visible.
+    """
+    for _ in range(50):
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM messages"))
+            pages, visible = (await conn.execute(text(
+                "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'messages'"))).one()
+        if visible >= pages:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"messages: {visible} of {pages} pages all-visible")
 
 
 async def _insert(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -138,3 +157,33 @@ async def test_inbox_by_client_or_interest_reads_their_replies(db: Database, acc
         lambda r: enrollments[r["enrollment_id"] - 1]["interest"] == "POSITIVE")
     assert [m.created_at for m, *_ in unmarked] == newest(
         lambda r: enrollments[r["enrollment_id"] - 1]["interest"] == "UNMARKED")
+
+
+async def test_a_sendings_totals_are_read_from_the_index(db: Database, account: NewAccount) -> None:
+    """A large sending's processed count, first and last send and sent parts, among many other sendings."""
+    async with db.transaction() as s:
+        ids = list((await s.execute(insert(Sending).returning(Sending.id, sort_by_parameter_order=True), [
+            {"account_id": account.account_id, "source": "rest", "channel": "sms"} for _ in range(101)])).scalars())
+    big, others = ids[0], ids[1:]
+    t0 = clock.now() - timedelta(days=1)
+    statuses = ("queued", "sending", "sent", "delivered", "undelivered")
+    rows = [{"account_id": account.account_id, "channel": "sms", "sending_id": big if i % 10 == 0 else others[i % 100],
+             "recipient": f"346{i:08d}", "body": f"Your code is {i:06d}. " * 8, "status": statuses[i // 7 % 5],
+             "parts": 1 + i % 3, "sent_at": t0 + timedelta(seconds=i) if i % 3 else None} for i in range(MESSAGES)]
+    await _insert(db, Message, rows)
+    await _analyze(db)
+    if not db.sqlite:
+        await _vacuum(db)
+
+    plan = await _plan(db, reports.sending_totals_statement([big, others[1]]))
+    assert ("USING COVERING INDEX ix_messages_sending_id" if db.sqlite
+            else "Index Only Scan using ix_messages_sending_id") in plan, plan
+    async with db.reading() as s:
+        stats = await reports.sending_stats(s, [await s.get(Sending, big), await s.get(Sending, others[1])])
+    for sending_id in (big, others[1]):
+        mine = [r for r in rows if r["sending_id"] == sending_id]
+        done = [r for r in mine if r["status"] not in reports.PENDING_STATUSES]
+        times = [r["sent_at"] for r in done if r["sent_at"] is not None]
+        got = stats[sending_id]
+        assert (got.processed, got.started_at, got.last_at) == (len(done), min(times), max(times))
+        assert got.parts == sum(r["parts"] for r in mine if r["sent_at"] is not None)
