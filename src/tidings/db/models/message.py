@@ -68,9 +68,7 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
                  where="channel = 'email' AND sending_id IS NOT NULL"),
         _partial("ix_messages_list_pending", "account_id", "list_pending", where="list_pending IS TRUE",
                  sqlite_where="list_pending IS 1"),
-        # A sending's messages; with the columns of its totals (reports.sending_totals_statement) so that they are
-        # summed from the index alone, however large the sending.
-        _partial("ix_messages_sending_id", "sending_id", "status", "sent_at", "parts", where="sending_id IS NOT NULL"),
+        _partial("ix_messages_sending_id", "sending_id"),
         # A campaign's replies, newest first (and its sends per step, the SET NULL of a deleted campaign).
         _partial("ix_messages_campaign_id", "campaign_id", "direction", "created_at", where="campaign_id IS NOT NULL"),
         _partial("ix_messages_enrollment_id", "enrollment_id"),
