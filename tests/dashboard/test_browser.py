@@ -202,6 +202,12 @@ def test_agency_day_in_the_dashboard(server: Server, browser: Any, tmp_path: Pat
         assert answer.message["Subject"] == "Re: Question for Globex"
         shot(page, "thread")
 
+        # The inbox filtered by interest: her reply is under Positive, not under Negative.
+        page.goto(f"{server.url}/inbox?interest=POSITIVE")
+        assert "let's talk next week" in page.content()
+        page.goto(f"{server.url}/inbox?interest=NEGATIVE")
+        assert "let's talk next week" not in page.content()
+
     # The campaign page: totals and the chart drawn from the real counters.
     nav(page, "Campaigns")
     page.get_by_role("link", name="Founders Q1").click()
