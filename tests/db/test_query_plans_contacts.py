@@ -1,9 +1,10 @@
-"""The contact list's landline filter and total go by index on a large account."""
+"""The contact list's landline filter goes by index on a large account."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, text
 
 from tidings.db.engine import Database
@@ -27,23 +28,18 @@ async def _plan(db: Database, stmt: object) -> str:
 async def _analyze(db: Database) -> None:
     if db.sqlite:
         await analyze(db)  # what the engine's maintenance loop keeps current
-    else:  # as autovacuum leaves it: statistics, and the visibility map that lets a count read the index alone
-        async with db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE contacts"))
+    else:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ANALYZE contacts"))
 
 
 async def _insert(db: Database, rows: list[dict[str, object]]) -> None:
     async with db.transaction() as s:
-        if not db.sqlite:
-            # The test server commits asynchronously, and VACUUM marks no page visible to all before the commit is on
-            # disk: without this the count's index-only scan would look as dear as reading the table.
-            await s.execute(text("SET LOCAL synchronous_commit = on"))
         for start in range(0, len(rows), 5_000):
             await s.execute(insert(Contact), rows[start:start + 5_000])
 
 
-async def test_the_contact_list_counts_and_filters_by_landline_through_indexes(
+async def test_the_contact_list_filters_by_landline_through_its_index(
         db: Database, account: NewAccount, make_account: Any) -> None:
     """20,000 database contacts, one in ten with a landline, beside 5,000 campaign copies and another account."""
     other = await make_account("Other", "owner@other.test")
@@ -61,10 +57,6 @@ async def test_the_contact_list_counts_and_filters_by_landline_through_indexes(
     by_landline = service.list_statement(subject, service.Filters(landline="+34900001230", country_iso="ES"))
     plan = await _plan(db, by_landline)
     assert "ix_contacts_account_landline" in plan, plan
-    total = repository.count_statement(service.list_statement(subject, service.Filters()))
-    plan = await _plan(db, total)
-    # An exact total reads every index entry of the account's database contacts, but the index alone.
-    assert "ix_contacts_account_database" in plan and ("Index Only Scan" in plan or "COVERING INDEX" in plan), plan
 
     async with db.reading() as s:
         found, found_total = await service.page(s, subject, service.Filters(landline="900001230", country_iso="ES"),
@@ -76,3 +68,19 @@ async def test_the_contact_list_counts_and_filters_by_landline_through_indexes(
     assert everyone == also_everyone == beyond_total == CONTACTS and not beyond
     assert [c.email for c in first] == [f"c{i}@example.test" for i in range(100)]
     assert [c.email for c in last] == [f"c{i}@example.test" for i in range(CONTACTS - 100, CONTACTS)]
+
+
+async def test_an_import_finds_existing_contacts_by_email_and_phone_index_even_before_any_statistics(
+        db: Database, account: NewAccount) -> None:
+    """`tidings contacts import` runs in its own process, often on a database never analysed: its lookups of the
+    existing contacts, 500 keys at a time, must go by (account, email) and (account, phone), not read the account."""
+    if not db.sqlite:
+        pytest.skip("PostgreSQL plans from its own estimates without ANALYZE; SQLite's choice is the case at stake")
+    await _insert(db, [{"account_id": account.account_id, "in_database": True, "email": f"c{i}@example.test",
+                        "email_key": f"c{i}@example.test", "phone": f"346{i:08d}", "country_iso": "ES"}
+                       for i in range(CONTACTS)])
+    subject = AuthSubject(account_id=account.account_id, user_id=0)
+    by_email = repository.contacts(subject).where(Contact.email_key.in_([f"c{i}@example.test" for i in range(500)]))
+    by_phone = repository.contacts(subject).where(Contact.phone.in_([f"346{i:08d}" for i in range(500)]))
+    assert "ix_contacts_account_email_key" in await _plan(db, by_email)
+    assert "ix_contacts_account_phone" in await _plan(db, by_phone)

@@ -15,7 +15,7 @@ from tidings.db.base import PK, Base, IdMixin, TenantMixin, TimestampMixin, Unin
 _LISTED = text("in_database")
 
 
-class Contact(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
+class Contact(IdMixin, TimestampMixin, TenantMixin, Base):
     __tablename__ = "contacts"
     __table_args__ = (
         Index("ix_contacts_account_email_key", "account_id", "email_key"),
@@ -25,9 +25,6 @@ class Contact(IdMixin, TimestampMixin, UnindexedTenantMixin, Base):
         Index("uq_contacts_database_phone", "account_id", "phone", unique=True,
               sqlite_where=_LISTED, postgresql_where=_LISTED),
         Index("ix_contacts_account_external_id", "account_id", "external_id"),
-        # In place of an index on the account alone: the account's database contacts (or its campaign copies), so
-        # the contact list's total is read from the index alone.
-        Index("ix_contacts_account_database", "account_id", "in_database", "id"),
         Index("ix_contacts_account_landline", "account_id", "landline",
               sqlite_where=text("landline IS NOT NULL"), postgresql_where=text("landline IS NOT NULL")),
     )
