@@ -175,12 +175,7 @@ async def send(session: AsyncSession, subject: AuthSubject, req: SendInput) -> S
 
 
 def _email_api_messages(subject: AuthSubject) -> Select[Any]:
-    # The dialect sends only emails, each of a sending: stating both (the channel literally) lets a date range read
-    # ix_messages_email_created rather than every message of the range, as a partial index is used only for a
-    # query that implies its condition.
-    stmt = (select(Message).join(Sending, Message.sending_id == Sending.id)
-            .where(Sending.source == SOURCE, Message.channel == literal_column("'email'"),
-                   Message.sending_id.is_not(None)))
+    stmt = select(Message).join(Sending, Message.sending_id == Sending.id).where(Sending.source == SOURCE)
     return scoped(stmt, Message, subject)
 
 
@@ -225,6 +220,12 @@ def search_statement(subject: AuthSubject, *, message_ids: list[int], sending_id
         keys.append(Message.correlation_id.in_(correlation_ids))
     if keys:
         stmt = stmt.where(or_(*keys))
+    else:
+        # By dates alone. The dialect sends only emails, each of a sending: stating both (the channel literally)
+        # lets the range read ix_messages_email_created rather than every message of the range, as a partial index
+        # is used only for a query that implies its condition. Not with keys, whose own indexes SQLite without
+        # statistics would then pass over for this one (two equalities against one).
+        stmt = stmt.where(Message.channel == literal_column("'email'"), Message.sending_id.is_not(None))
     if start is not None:
         stmt = stmt.where(Message.created_at >= start)
     if end is not None:
