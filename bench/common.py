@@ -33,6 +33,21 @@ def wait_port(port: int, seconds: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+def poll_delay(remaining: int, done: int, elapsed: float, *, finest: float = 0.02, coarsest: float = 0.5) -> float:
+    """How long to wait before counting again: half the time the remaining work should take at the rate so far,
+    between `finest` and `coarsest` seconds.
+
+    Every count reads the run's rows on the database being measured (about 10 ms of PostgreSQL's CPU for 6,000
+    messages): counted every 50 ms, that took a sixteenth of a core from the variant. Counting rarely while much
+    remains and often near the end keeps the finish as precise as before.
+    """
+    if remaining <= 0:
+        return finest
+    if done <= 0 or elapsed <= 0:
+        return min(coarsest, max(finest, 0.1))
+    return min(coarsest, max(finest, 0.5 * remaining * elapsed / done))
+
+
 async def post_sms(client: Any, auth: str, n: int, **fields: Any) -> None:
     """POST n SMS to /api/rest/sms, 1,000 recipients a request (34600000000 upwards), through an httpx client."""
     for first in range(0, n, 1000):

@@ -35,7 +35,7 @@ import aiosmtplib
 from sqlalchemy import func, insert, select, update
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
-from common import MIN_BASELINE_SECONDS, for_at_least, postgres  # noqa: E402
+from common import MIN_BASELINE_SECONDS, for_at_least, poll_delay, postgres  # noqa: E402
 
 from tidings.config import Settings
 from tidings.core import mime
@@ -132,7 +132,7 @@ async def _until_sent(db: Database, campaign_id: int) -> dict[str, float]:
     started = time.perf_counter()
     sent = 0
     while time.perf_counter() - started < TIMEOUT:
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(poll_delay(CONTACTS - sent, sent, time.perf_counter() - started, finest=0.05))
         sent = await _sent(db)
         if sent >= CONTACTS:
             break

@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import httpx  # noqa: E402
-from common import postgres  # noqa: E402
+from common import poll_delay, postgres  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
@@ -210,7 +210,9 @@ async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, 
         if done >= N:
             delivered = now
             break
-        await asyncio.sleep(0.05)
+        # Toward the stage still running: submission, then the receipts (both under way since the accept's end).
+        progress = done if submitted else sent
+        await asyncio.sleep(poll_delay(N - progress, progress, now - accepted))
     if not delivered:
         raise RuntimeError(f"not finished after {TIMEOUT} s")
     return {"accept": accepted, "submit": submitted or delivered, "receipt": delivered}
