@@ -195,11 +195,37 @@ def _insert_row(row: dict[str, Any], params: list[_InsertParam], documents: dict
     return tuple(out)
 
 
-async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows (dicts with the same columns, no ids back) with one executemany, as Core would write them.
+_UNNESTS: dict[tuple[Table, tuple[str, ...]], tuple[str, list[_InsertParam]] | None] = {}
 
-    On PostgreSQL Core's own path stays: asyncpg's executemany (one round trip, the prepared statement executed
-    once per row; SQLAlchemy's multi-row VALUES for inserts without RETURNING measured no faster, session 12).
+
+def _unnest_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[_InsertParam]] | None:
+    """PostgreSQL: `INSERT ... SELECT * FROM unnest($1::type[], ...)`, one array per column, the columns and
+    their parameters as `_insert_compiled` has them."""
+    cache_key = (table, keys)
+    if cache_key not in _UNNESTS:
+        entry: tuple[str, list[_InsertParam]] | None = None
+        base = _insert_compiled(table, keys, dialect)
+        if base is not None:
+            params = base[1]
+            quote = dialect.identifier_preparer
+            try:
+                arrays = [f"${i}::{table.c[name].type.compile(dialect=dialect)}[]" for i, (name, *_) in
+                          enumerate(params, 1)]
+                columns = ", ".join(quote.format_column(table.c[name]) for name, *_ in params)
+                entry = (f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})",
+                         params)
+            except Exception:  # noqa: BLE001 - a type without a plain array form: Core's path
+                entry = None
+        _UNNESTS[cache_key] = entry
+    return _UNNESTS[cache_key]
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows (dicts with the same columns, no ids back) in one statement or executemany.
+
+    SQLite: one executemany of a statement compiled once. PostgreSQL: one INSERT of every row from arrays
+    (`unnest`), executed once: asyncpg's executemany runs the statement once per row, and the server's CPU per
+    event row fell from about 70 to 41 µs with it (36,000 rows in transactions of 45; session 21).
     """
     if not rows:
         return
@@ -207,13 +233,19 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
     if session.sync_session.autoflush:
         await session.flush()  # as session.execute would: pending changes go first
     connection = await session.connection()
-    compiled = _insert_compiled(table, keys, connection.dialect) if connection.dialect.name == "sqlite" else None
+    dialect = connection.dialect
+    compiled = (_insert_compiled(table, keys, dialect) if dialect.name == "sqlite"
+                else _unnest_compiled(table, keys, dialect) if dialect.name == "postgresql" else None)
     if compiled is None or any(len(row) != len(keys) or row.keys() != rows[0].keys() for row in rows):
         await session.execute(insert(table), rows)
         return
     sql, params = compiled
     documents: dict[int, Any] = {}
-    await connection.exec_driver_sql(sql, [_insert_row(row, params, documents) for row in rows])
+    values = [_insert_row(row, params, documents) for row in rows]
+    if dialect.name == "sqlite":
+        await connection.exec_driver_sql(sql, values)
+        return
+    await connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*values, strict=True)))
 
 
 async def insert_rows_returning_ids(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> list[int]:
