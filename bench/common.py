@@ -75,7 +75,7 @@ async def until_delivered(runner: Any, db: Any, n: int) -> None:
 
 @contextmanager
 def postgres() -> Iterator[str | None]:
-    """A PostgreSQL URL (TIDINGS_BENCH_POSTGRES_URL or a throwaway cluster), or None."""
+    """A PostgreSQL URL (TIDINGS_BENCH_POSTGRES_URL, a database the benchmarks empty, or a throwaway cluster)."""
     url = os.environ.get("TIDINGS_BENCH_POSTGRES_URL")
     if url:
         yield url

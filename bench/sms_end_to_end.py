@@ -247,7 +247,22 @@ def _launch(url: str, smsc_port: int, workdir: Path, workers: int, receipts: boo
     return port, headers, procs
 
 
+async def _empty(url: str) -> None:
+    """PostgreSQL: every variant starts from an empty database, as with a throwaway cluster of its own (with
+    TIDINGS_BENCH_POSTGRES_URL the benchmarks share one, and another may have left tables that `migrate` refuses)."""
+    if not url.startswith("postgresql"):
+        return
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
 async def _variant(url: str, smsc_port: int, workdir: Path, workers: int, receipts: bool = True) -> dict[str, Any]:
+    await _empty(url)
     port, headers, procs = _launch(url, smsc_port, workdir, workers, receipts)
     engine = create_async_engine(url)
     stages: dict[str, list[float]] = {"accept": [], "submit": [], **({"receipt": []} if receipts else {})}
