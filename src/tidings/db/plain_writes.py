@@ -8,7 +8,8 @@ each table's changed rows in primary-key order (as the unit of work does, so con
 row locks in the same order), runs of rows with the same changed columns as one executemany of a
 statement compiled once, with the columns' own bind processors, and marks them clean. The unit of
 work then only sees what is left (new and deleted objects, anything unusual), and writes it as before.
-`insert_rows` does the same on SQLite for many new rows given as dicts (events, queued messages).
+`insert_rows` writes many new rows given as dicts (events, queued messages) with a statement compiled once: an
+executemany on SQLite, one INSERT from arrays on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -212,8 +213,8 @@ def _unnest_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> t
                 arrays = [f"${i}::{table.c[name].type.compile(dialect=dialect)}[]" for i, (name, *_) in
                           enumerate(params, 1)]
                 columns = ", ".join(quote.format_column(table.c[name]) for name, *_ in params)
-                entry = (f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})",
-                         params)
+                sql = f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})"
+                entry = (sql, params)
             except Exception:  # noqa: BLE001 - a type without a plain array form: Core's path
                 entry = None
         _UNNESTS[cache_key] = entry
