@@ -76,6 +76,37 @@ def _compiled(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str
     return _STATEMENTS[cache_key]
 
 
+_ARRAY_UPDATES: dict[tuple[Mapper[Any], tuple[str, ...]], str | None] = {}
+
+
+def _array_update(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str], dialect: Dialect,
+                  order: list[str]) -> str | None:
+    """PostgreSQL: the same UPDATE for many rows at once, its values from one array per parameter (`unnest`), the
+    arrays in the parameters' order; None when a column's type has no plain array form."""
+    cache_key = (mapper, keys)
+    if cache_key not in _ARRAY_UPDATES:
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        quote = dialect.identifier_preparer
+        sql: str | None = None
+        try:
+            arrays, names, sets = [], [], []
+            for i, name in enumerate(order, 1):
+                column = table.c[_PK] if name == _PK_BIND else table.c[columns[name]]
+                arrays.append(f"${i}::{column.type.compile(dialect=dialect)}[]")
+                names.append(f"v{i}")
+                if name != _PK_BIND:
+                    sets.append(f"{quote.format_column(column)} = v.v{i}")
+            pk = f"v.v{order.index(_PK_BIND) + 1}"
+            target = quote.format_table(table)
+            sql = (f"UPDATE {target} SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) "
+                   f"WHERE {target}.{quote.format_column(table.c[_PK])} = {pk}")
+        except Exception:  # noqa: BLE001 - a type without a plain array form: the executemany
+            sql = None
+        _ARRAY_UPDATES[cache_key] = sql
+    return _ARRAY_UPDATES[cache_key]
+
+
 def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], _Compiled | None, list[InstanceState[Any]]]]:
     """The changed persistent rows this listener can write, in key order, by table and changed columns, each run
     with its statement (None: only values set back to what they were, nothing to write)."""
@@ -137,8 +168,18 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
                 value = values[_PK] if name == _PK_BIND else values[name]
                 row.append(process(value) if process is not None else value)
             rows.append(tuple(row))
-        result = connection.exec_driver_sql(sql, rows) if len(rows) > 1 else connection.exec_driver_sql(sql, rows[0])
-        sane = dialect.supports_sane_multi_rowcount if len(rows) > 1 else dialect.supports_sane_rowcount
+        many = len(rows) > 1
+        arrays = (_array_update(mapper, tuple(name for name, _ in params if name != _PK_BIND),
+                                _columns(mapper) or {}, dialect, [name for name, _ in params])
+                  if many and dialect.name == "postgresql" else None)
+        if arrays is not None:
+            # One execution for the run (the rows in key order, so locks are still taken in that order): asyncpg's
+            # executemany executes the statement once per row.
+            result = connection.exec_driver_sql(arrays, tuple(list(column) for column in zip(*rows, strict=True)))
+            many = False
+        else:
+            result = connection.exec_driver_sql(sql, rows) if many else connection.exec_driver_sql(sql, rows[0])
+        sane = dialect.supports_sane_multi_rowcount if many else dialect.supports_sane_rowcount
         if sane and result.rowcount not in (-1, len(rows)):
             raise StaleDataError(f"UPDATE statement on table '{mapper.local_table.name}' expected to update "  # type: ignore[attr-defined]
                                  f"{len(rows)} row(s); {result.rowcount} were matched.")
