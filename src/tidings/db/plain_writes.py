@@ -6,8 +6,9 @@ on). Our models are plain column mappings (no relationships, version counters, o
 mapper events), so a changed row is fully described by its changed columns: this listener writes
 each table's changed rows in primary-key order (as the unit of work does, so concurrent writers take
 row locks in the same order), runs of rows with the same changed columns as one executemany of a
-statement compiled once, with the columns' own bind processors, and marks them clean. The unit of
-work then only sees what is left (new and deleted objects, anything unusual), and writes it as before.
+statement compiled once (on PostgreSQL one UPDATE from arrays, which the server executes once instead of
+once a row), with the columns' own bind processors, and marks them clean. The unit of work then only sees
+what is left (new and deleted objects, anything unusual), and writes it as before.
 `insert_rows` writes many new rows given as dicts (events, queued messages) with a statement compiled once: an
 executemany on SQLite, one INSERT from arrays on PostgreSQL.
 """
