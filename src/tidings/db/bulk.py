@@ -100,6 +100,13 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
     return ids
 
 
+def array_casts(columns: Sequence[Column[Any]], dialect: Dialect) -> list[str]:
+    """PostgreSQL: `$1::type[]`, `$2::type[]` ... one array parameter per column, for `unnest`."""
+    if any(isinstance(c.type, ARRAY) for c in columns):
+        raise TypeError("unnest would flatten an array column")
+    return [f"${i}::{c.type.compile(dialect=dialect)}[]" for i, c in enumerate(columns, start=1)]
+
+
 _UNNEST_SQL: dict[tuple[Table, str], str] = {}
 
 
@@ -107,11 +114,12 @@ def _unnest_sql(table: Table, pk: Column[Any], columns: Sequence[Column[Any]], d
     """`INSERT ... SELECT ... FROM unnest($1::type[], ...) WITH ORDINALITY ... ORDER BY ordinality RETURNING id`."""
     key = (table, dialect.name)
     if key not in _UNNEST_SQL:
-        if any(isinstance(c.type, ARRAY) for c in columns):
-            raise TypeError(f"{table.name}: unnest would flatten an array column; insert_all does not take one")
+        try:
+            arrays = ", ".join(array_casts(columns, dialect))
+        except TypeError:
+            raise TypeError(f"{table.name}: an array column; insert_all does not take one") from None
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(c.name) for c in columns)
-        arrays = ", ".join(f"${i}::{c.type.compile(dialect=dialect)}[]" for i, c in enumerate(columns, start=1))
         _UNNEST_SQL[key] = (f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM unnest({arrays}) "
                             f"WITH ORDINALITY AS rows ({names}, tidings_ordinal) ORDER BY tidings_ordinal "
                             f"RETURNING {quote(pk.name)}")

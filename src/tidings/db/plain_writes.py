@@ -27,7 +27,7 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
-from tidings.db.bulk import column_defaults
+from tidings.db.bulk import array_casts, column_defaults
 
 _PK = "id"
 _PK_BIND = "pk_"
@@ -91,13 +91,11 @@ def _array_update(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str,
         quote = dialect.identifier_preparer
         sql: str | None = None
         try:
-            arrays, names, sets = [], [], []
-            for i, name in enumerate(order, 1):
-                column = table.c[_PK] if name == _PK_BIND else table.c[columns[name]]
-                arrays.append(f"${i}::{column.type.compile(dialect=dialect)}[]")
-                names.append(f"v{i}")
-                if name != _PK_BIND:
-                    sets.append(f"{quote.format_column(column)} = v.v{i}")
+            targets = [table.c[_PK] if name == _PK_BIND else table.c[columns[name]] for name in order]
+            arrays = array_casts(targets, dialect)
+            names = [f"v{i}" for i in range(1, len(order) + 1)]
+            sets = [f"{quote.format_column(column)} = v.v{i}"
+                    for i, (name, column) in enumerate(zip(order, targets, strict=True), 1) if name != _PK_BIND]
             pk = f"v.v{order.index(_PK_BIND) + 1}"
             target = quote.format_table(table)
             sql = (f"UPDATE {target} SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) "
@@ -252,8 +250,7 @@ def _unnest_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> t
             params = base[1]
             quote = dialect.identifier_preparer
             try:
-                arrays = [f"${i}::{table.c[name].type.compile(dialect=dialect)}[]" for i, (name, *_) in
-                          enumerate(params, 1)]
+                arrays = array_casts([table.c[name] for name, *_ in params], dialect)
                 columns = ", ".join(quote.format_column(table.c[name]) for name, *_ in params)
                 sql = f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})"
                 entry = (sql, params)
