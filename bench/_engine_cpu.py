@@ -90,6 +90,8 @@ async def main(workdir: Path, smsc_port: int) -> None:
         if profile is not None:
             for key in ("tottime", "cumulative"):
                 pstats.Stats(profile).sort_stats(key).print_stats(45)
+            # For bench/_profile_packages.py: the same profile grouped by package.
+            profile.dump_stats(os.environ.get("TIDINGS_BENCH_PROFILE_FILE", "/tmp/engine.prof"))
         await app.state.providers.close()
         if STATEMENTS:
             _print_counts("engine", counts)
