@@ -15,12 +15,13 @@ executemany on SQLite, one INSERT from arrays on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import JSON, Table, bindparam, event, insert, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
@@ -36,8 +37,9 @@ _PK_BIND = "pk_"
 _COLUMNS: dict[Mapper[Any], dict[str, str] | None] = {}
 # Per mapper: attribute key -> its type's equality, as the unit of work compares old and new values.
 _COMPARE: dict[Mapper[Any], dict[str, Callable[[Any, Any], bool]]] = {}
-# Per (mapper, changed keys, dialect): the SQL and, per position, the attribute and its bind processor.
-_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
+# Per (mapper, changed keys, dialect): the SQL, per position the attribute and its bind processor, and on
+# PostgreSQL the same UPDATE with its values from arrays, for a run of several rows (None: executemany).
+_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], str | None]
 _STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...], str], _Compiled | None] = {}
 
 
@@ -72,38 +74,28 @@ def _compiled(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str
         entry: _Compiled | None = None
         if order is not None and not compiled.escaped_bind_names and set(order) == {*keys, _PK_BIND}:
             binds = compiled.binds
-            entry = (str(compiled), [(name, binds[name].type._cached_bind_processor(dialect)) for name in order])
+            arrays = _array_update(table, columns, dialect, order) if dialect.name == "postgresql" else None
+            entry = (str(compiled), [(name, binds[name].type._cached_bind_processor(dialect)) for name in order],
+                     arrays)
         _STATEMENTS[cache_key] = entry
     return _STATEMENTS[cache_key]
 
 
-_ARRAY_UPDATES: dict[tuple[Mapper[Any], tuple[str, ...]], str | None] = {}
-
-
-def _array_update(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str], dialect: Dialect,
-                  order: list[str]) -> str | None:
-    """PostgreSQL: the same UPDATE for many rows at once, its values from one array per parameter (`unnest`), the
+def _array_update(table: Table, columns: dict[str, str], dialect: Dialect, order: Sequence[str]) -> str | None:
+    """PostgreSQL: the UPDATE for many rows at once, its values from one array per parameter (`unnest`), the
     arrays in the parameters' order; None when a column's type has no plain array form."""
-    cache_key = (mapper, keys)
-    if cache_key not in _ARRAY_UPDATES:
-        table = mapper.local_table
-        assert isinstance(table, Table)
-        quote = dialect.identifier_preparer
-        sql: str | None = None
-        try:
-            targets = [table.c[_PK] if name == _PK_BIND else table.c[columns[name]] for name in order]
-            arrays = array_casts(targets, dialect)
-            names = [f"v{i}" for i in range(1, len(order) + 1)]
-            sets = [f"{quote.format_column(column)} = v.v{i}"
-                    for i, (name, column) in enumerate(zip(order, targets, strict=True), 1) if name != _PK_BIND]
-            pk = f"v.v{order.index(_PK_BIND) + 1}"
-            target = quote.format_table(table)
-            sql = (f"UPDATE {target} SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) "
-                   f"WHERE {target}.{quote.format_column(table.c[_PK])} = {pk}")
-        except Exception:  # noqa: BLE001 - a type without a plain array form: the executemany
-            sql = None
-        _ARRAY_UPDATES[cache_key] = sql
-    return _ARRAY_UPDATES[cache_key]
+    quote = dialect.identifier_preparer
+    try:
+        targets = [table.c[_PK] if name == _PK_BIND else table.c[columns[name]] for name in order]
+        arrays = array_casts(targets, dialect)
+    except (TypeError, CompileError):
+        return None
+    names = [f"v{i}" for i in range(1, len(order) + 1)]
+    sets = [f"{quote.format_column(column)} = v.v{i}"
+            for i, (name, column) in enumerate(zip(order, targets, strict=True), 1) if name != _PK_BIND]
+    target = quote.format_table(table)
+    return (f"UPDATE {target} SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) "
+            f"WHERE {target}.{quote.format_column(table.c[_PK])} = v.v{order.index(_PK_BIND) + 1}")
 
 
 def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], _Compiled | None, list[InstanceState[Any]]]]:
@@ -158,7 +150,7 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
             for state in states:
                 state._commit_all(state.dict, identity_map)  # noqa: SLF001
             continue
-        sql, params = compiled
+        sql, params, arrays = compiled
         rows = []
         for state in states:
             values = state.dict
@@ -168,10 +160,7 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
                 row.append(process(value) if process is not None else value)
             rows.append(tuple(row))
         many = len(rows) > 1
-        arrays = (_array_update(mapper, tuple(name for name, _ in params if name != _PK_BIND),
-                                _columns(mapper) or {}, dialect, [name for name, _ in params])
-                  if many and dialect.name == "postgresql" else None)
-        if arrays is not None:
+        if many and arrays is not None:
             # One execution for the run (the rows in key order, so locks are still taken in that order): asyncpg's
             # executemany executes the statement once per row.
             result = connection.exec_driver_sql(arrays, tuple(list(column) for column in zip(*rows, strict=True)))
@@ -251,11 +240,12 @@ def _unnest_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> t
             quote = dialect.identifier_preparer
             try:
                 arrays = array_casts([table.c[name] for name, *_ in params], dialect)
+            except (TypeError, CompileError):  # a type without a plain array form: Core's path
+                arrays = None
+            if arrays is not None:
                 columns = ", ".join(quote.format_column(table.c[name]) for name, *_ in params)
                 sql = f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})"
                 entry = (sql, params)
-            except Exception:  # noqa: BLE001 - a type without a plain array form: Core's path
-                entry = None
         _UNNESTS[cache_key] = entry
     return _UNNESTS[cache_key]
 
