@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from conftest import ROOT, _free_port
 from tidings.app import create_app
 from tidings.config import Settings
+from tidings.db import engine as db_engine
 from tidings.db.base import Base
 from tidings.db.models import Message
 from tidings.engine.context import EngineContext
@@ -213,3 +214,39 @@ async def test_receipts_heard_while_postgres_restarts_are_recorded_after_it(
 
 async def _waiting(provider: Any) -> int:
     return int(provider.receipts.qsize())
+
+
+async def _select_one(db: Any) -> int:
+    async with db.transaction() as s:
+        return int((await s.execute(text("SELECT 1"))).scalar_one())
+
+
+async def test_a_connection_idle_in_the_pool_is_checked_before_use_so_a_restart_goes_unnoticed(
+        outage_setup: tuple[Settings, str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, directory, _ = outage_setup
+    monkeypatch.setattr(db_engine, "PING_AFTER_IDLE_SECONDS", 0.0)  # the restart below counts as idle time
+    db = boot(settings)
+    try:
+        assert await _select_one(db) == 1  # a connection now waits in the pool
+        _pg("pause", directory)
+        _pg("resume", directory)
+        assert await _select_one(db) == 1  # its ping failed, so a new connection took its place
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_used_a_moment_ago_is_not_pinged_and_a_restart_costs_one_unavailable_call(
+        outage_setup: tuple[Settings, str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, directory, _ = outage_setup
+    monkeypatch.setattr(db_engine, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    db = boot(settings)
+    try:
+        assert await _select_one(db) == 1
+        _pg("pause", directory)
+        _pg("resume", directory)
+        with pytest.raises(Exception) as failed:
+            await _select_one(db)
+        assert is_unavailable(failed.value)  # what the engine's backoff and the API's 503 are made for
+        assert await _select_one(db) == 1  # the pool was invalidated with it
+    finally:
+        await db.dispose()
