@@ -318,6 +318,7 @@ class _Bind:
         self._seq = itertools.count(1)
         self._lock = asyncio.Lock()
         self._part_of: dict[int, tuple[str, int]] = {}  # submit_sm sequence -> (message reference, part no.)
+        self._out: list[bytes] = []  # PDUs queued for the end of this turn of the event loop
         # submit_sm in flight on this bind; with a window of one, a message's parts still go out together.
         self.window = _Window(owner.window) if owner.window > 1 else None
         self.sending = 0  # messages being sent on this bind, to pick the least busy one
@@ -364,12 +365,24 @@ class _Bind:
             self._part_of.pop(seq, None)
 
     async def _write(self, data: bytes) -> None:
+        """Queue a whole PDU, in call order, for this turn's write (write() does not yield before it is queued)."""
         writer = self._writer
         if writer is None or writer.is_closing():
             raise SmppError("not connected")
-        writer.write(data)  # whole PDUs in call order: write() does not yield
-        if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+        self._out.append(data)
+        if len(self._out) == 1:
+            # The PDUs of one turn of the event loop (the lanes that answers read in it woke, the receipts'
+            # acknowledgements) leave in one write: a send call each cost the worker and the SMSC a wake-up each.
+            asyncio.get_running_loop().call_soon(self._flush)
+        elif writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+            self._flush()
             await writer.drain()
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        writer = self._writer
+        if out and writer is not None and not writer.is_closing():
+            writer.write(out[0] if len(out) == 1 else b"".join(out))
 
     async def ensure(self) -> None:
         owner = self.owner
@@ -436,6 +449,7 @@ class _Bind:
             await self._write(make_pdu("enquire_link_resp", pdu.sequence).generate())
         elif pdu.command == "unbind":
             await self._write(make_pdu("unbind_resp", pdu.sequence).generate())
+            self._flush()
             if self._writer is not None:
                 self._writer.close()
         else:
@@ -460,6 +474,7 @@ class _Bind:
                 with contextlib.suppress(BaseException):
                     await task
         self._tasks = []
+        self._flush()  # an unbind's answer queued this turn still leaves
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             # Closing a broken connection must not raise.
