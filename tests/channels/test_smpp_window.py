@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -199,3 +200,43 @@ async def test_a_refused_second_bind_costs_no_message(smsc: FakeSmsc) -> None:
         assert smsc.binds == 1
     finally:
         await provider.close()
+
+
+async def test_pdus_of_one_turn_leave_together_in_order_and_an_smsc_unbind_is_answered_before_the_close() -> None:
+    """Queued PDUs are written at the end of the event loop's turn: none is lost or reordered, not even the answer
+    to an unbind the SMSC sends, which the bind writes just before it closes the connection."""
+    from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu
+
+    seen: list[tuple[str, int]] = []
+    closed = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        bind = parse_pdu(await read_pdu(reader))
+        writer.write(make_pdu("bind_transceiver_resp", bind.sequence, system_id="raw").generate())
+        submits = [parse_pdu(await read_pdu(reader)) for _ in range(5)]
+        seen.extend((p.command, p.sequence) for p in submits)
+        # Five answers in one packet wake five lanes in one turn; then the SMSC ends the session.
+        writer.write(b"".join(make_pdu("submit_sm_resp", p.sequence, message_id=f"m{p.sequence}").generate()
+                              for p in submits) + make_pdu("unbind", 900).generate())
+        answer = parse_pdu(await read_pdu(reader))
+        seen.append((answer.command, answer.sequence))
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await reader.readexactly(1)  # the client closes after answering
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = build_provider("sms", f"smpp://sys:pw@127.0.0.1:{port}?window=5")
+    assert isinstance(provider, SmppProvider)
+    try:
+        results = await asyncio.gather(*(provider.send(_outbound(f"3460000000{i}", "Hi", str(i))) for i in range(5)))
+        assert all(r.accepted for r in results)
+        await asyncio.wait_for(closed.wait(), 5)
+        sequences = [seq for command, seq in seen if command == "submit_sm"]
+        assert sequences == sorted(sequences) and len(sequences) == 5
+        assert seen[-1] == ("unbind_resp", 900)
+    finally:
+        await provider.close()
+        server.close()
+        await server.wait_closed()
