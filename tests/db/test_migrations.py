@@ -19,7 +19,7 @@ from tidings.core import clock
 from tidings.db.base import Base, table_of
 from tidings.db.engine import make_engine
 from tidings.db.migrate import upgrade
-from tidings.db.models import Account, Message, MessagePart
+from tidings.db.models import Account, Event, Message, MessagePart, Sending
 from tidings.messaging.receipts import find_message
 
 
@@ -116,4 +116,32 @@ async def test_the_part_ids_of_recent_multipart_messages_are_carried_into_messag
         async with sessions() as session:
             found = await find_message(session, "sms", "p3")
         assert found is not None and found[0].external_id == "p1" and found[1] == 3
+        await engine.dispose()
+
+
+async def test_events_keep_through_0020_and_still_go_with_their_message(database_url: str, backend: str) -> None:
+    """Migration 0020 drops the events' keys to the account and the sending (SQLite rebuilds the table): the rows
+    stay, and deleting a sending still removes its events, through its messages."""
+    async with _migrated(database_url, backend, "0019") as url:
+        engine = make_engine(url)
+        now = clock.now()
+        async with engine.begin() as conn:
+            accounts = table_of(Account)
+            account = (await conn.execute(insert(accounts).values(
+                name="A", email="a@example.test", username="a", created_at=now).returning(accounts.c.id))).scalar_one()
+            sending = (await conn.execute(insert(table_of(Sending)).values(
+                account_id=account, channel="sms", source="rest", status="done", total=1, accepted=1, cost=0,
+                options={}, created_at=now).returning(table_of(Sending).c.id))).scalar_one()
+            message = (await conn.execute(insert(table_of(Message)).values(
+                account_id=account, sending_id=sending, channel="sms", direction="out", status="sent", sender="T",
+                recipient="34600000000", body="x", parts=1, cost=0, list_pending=False, attempts=1, created_at=now,
+                extra={}).returning(table_of(Message).c.id))).scalar_one()
+            await conn.execute(insert(table_of(Event)).values(
+                account_id=account, message_id=message, sending_id=sending, kind="sent", occurred_at=now, details={}))
+        await asyncio.to_thread(upgrade, url)
+        async with engine.begin() as conn:
+            kinds = (await conn.execute(select(table_of(Event).c.kind))).scalars().all()
+            assert kinds == ["sent"]
+            await conn.execute(table_of(Sending).delete())
+            assert (await conn.execute(select(table_of(Event).c.id))).first() is None
         await engine.dispose()
