@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from tidings.core.clock import ManualClock, as_utc
+from tidings.db.engine import Database
 from tidings.db.models import Account, ApiCredential
 from tidings.tenancy.service import NewAccount, set_allowed_ips
 
@@ -104,3 +106,23 @@ async def test_clients_of_one_agency_are_invisible_to_another(client: httpx.Asyn
     assert (await client.get("/api/v1/clients", headers=bearer(b.api_token))).json() == {"data": []}
     assert [c["id"] for c in (await client.get("/api/v1/clients", headers=bearer(a.api_token))).json()["data"]] == [
         created["id"]]
+
+
+async def test_a_credentials_last_use_is_kept_to_the_minute_without_a_write_per_call(
+        client: httpx.AsyncClient, account: NewAccount, db: Database, clock: ManualClock) -> None:
+    async def last_used() -> Any:
+        async with db.sessions() as s:
+            cred = (await s.execute(select(ApiCredential).where(ApiCredential.kind == "api_password",
+                                                                ApiCredential.account_id == account.account_id)))
+            return cred.scalar_one().last_used_at
+
+    headers = basic(account.username, account.api_password)
+    assert (await client.get("/api/rest/account", headers=headers)).status_code == 200
+    first = await last_used()
+    assert first is not None and as_utc(first) == clock.now()
+    clock.advance(30)
+    assert (await client.get("/api/rest/account", headers=headers)).status_code == 200
+    assert await last_used() == first  # used again within the minute: not written again
+    clock.advance(31)
+    assert (await client.get("/api/rest/account", headers=headers)).status_code == 200
+    assert as_utc(await last_used()) == clock.now()
