@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
@@ -41,6 +41,11 @@ PREPARED_BYTES_PER_BATCH = 64 * 1024 * 1024
 # Send failures that mean the provider could not be reached (an outage), not that it refused the message.
 UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
+
+
+# The messages a claim may take; the statuses literal, as the claim index's condition is written
+# (tidings.db.models.message.QUEUED).
+CLAIMABLE = [Message.direction == "out", Message.status.in_([literal_column("'queued'"), literal_column("'sending'")])]
 
 
 @dataclass
@@ -72,7 +77,7 @@ async def _claim_and_prepare(ctx: EngineContext) -> tuple[list[tuple[int, Prepar
     async with ctx.db.transaction() as session:
         messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
                                lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
-                               where=[Message.direction == "out", Message.status.in_(("queued", "sending"))])
+                               where=CLAIMABLE)
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
         related = await _load_related(session, messages)

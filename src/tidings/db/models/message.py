@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import PK, Base, DueMixin, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
 
+# The messages the dispatcher may claim; written out the same in the claim's filter, so that both databases
+# see the partial index's condition in the query (a bound parameter would hide it from their planners).
+QUEUED = "status IN ('queued', 'sending')"
+
 
 def _partial(name: str, *columns: str | TextClause, where: str | None = None, sqlite_where: str | None = None
              ) -> Index:
@@ -58,7 +62,10 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
     # thread or RFC id, an email no provider id until sent) hold only the rows that have them: PostgreSQL's CPU
     # per SMS fell by a fifth. A query that compares the column (`=`, `IN`, a join) uses them as before.
     __table_args__ = (
-        Index("ix_messages_queue", "status", "due_at"),
+        # The dispatcher's claim reads the due messages in its (due_at, id) order and stops at its batch: on (status,
+        # due_at) it sorted every due message first (a claim of 500 cost PostgreSQL 60 ms with 100,000 queued, in a
+        # sort spilled to disk). Only queued and sending messages have an entry, so a sent one leaves it (0021).
+        _partial("ix_messages_queue", "due_at", "id", where=QUEUED),
         _partial("ix_messages_rfc_id", "rfc_message_id"),
         _partial("ix_messages_external", "channel", "external_id"),
         Index("ix_messages_account_created", "account_id", "created_at"),
