@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from tidings.core import clock
 from tidings.db.base import Base, table_of
@@ -90,6 +90,13 @@ async def test_migrated_message_indexes_are_the_models_partial_ones(db: object, 
     assert any("ix_events_sending_time" in d and "sending_id IS NOT NULL" in d for d in events)
 
 
+async def _account_row(conn: AsyncConnection, now: datetime) -> int:
+    """An account inserted as the schema of an older revision has it; its id."""
+    accounts = table_of(Account)
+    return int((await conn.execute(insert(accounts).values(
+        name="A", email="a@example.test", username="a", created_at=now).returning(accounts.c.id))).scalar_one())
+
+
 async def test_the_part_ids_of_recent_multipart_messages_are_carried_into_message_parts(
         database_url: str, backend: str) -> None:
     """Migration 0014: a receipt naming a later part of a message sent before the upgrade still finds it."""
@@ -97,9 +104,7 @@ async def test_the_part_ids_of_recent_multipart_messages_are_carried_into_messag
         engine = make_engine(url)
         now = clock.now()
         async with engine.begin() as conn:
-            accounts = table_of(Account)
-            account = (await conn.execute(insert(accounts).values(
-                name="A", email="a@example.test", username="a", created_at=now).returning(accounts.c.id))).scalar_one()
+            account = await _account_row(conn, now)
             rows = [(["p1", "p2", "p3"], now - timedelta(hours=1)), (["q1", "q2"], now - timedelta(days=8)),
                     (["r1"], now), (None, now)]
             for part_ids, sent_at in rows:
@@ -126,9 +131,7 @@ async def test_events_keep_through_0020_and_still_go_with_their_message(database
         engine = make_engine(url)
         now = clock.now()
         async with engine.begin() as conn:
-            accounts = table_of(Account)
-            account = (await conn.execute(insert(accounts).values(
-                name="A", email="a@example.test", username="a", created_at=now).returning(accounts.c.id))).scalar_one()
+            account = await _account_row(conn, now)
             sending = (await conn.execute(insert(table_of(Sending)).values(
                 account_id=account, channel="sms", source="rest", status="done", total=1, accepted=1, cost=0,
                 options={}, created_at=now).returning(table_of(Sending).c.id))).scalar_one()
