@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.orm import ORMExecuteState
 
 from tidings.core import clock
 from tidings.db.engine import Database
@@ -17,7 +18,7 @@ from tidings.db.models import (
     Suppression,
     WhatsappConversation,
 )
-from tidings.db.queue import claim, claim_statement
+from tidings.db.queue import claim
 from tidings.engine.dispatcher import CLAIMABLE
 from tidings.engine.maintenance import analyze
 from tidings.messaging import blacklist, reports, scheduled
@@ -176,17 +177,22 @@ async def test_the_dispatchers_claim_reads_its_index_in_order_and_stops_at_its_b
         for start in range(0, MESSAGES, 5_000):
             await s.execute(insert(Message), rows[start:start + 5_000])
     await _analyze(db)
-    stmt = claim_statement(Message, worker="w", limit=500, lease_seconds=60, where=CLAIMABLE,
-                           claimed_status="sending", postgresql=not db.sqlite)
-    plan = await _plan(db, stmt)
+    run: list[object] = []
+
+    def keep(state: ORMExecuteState) -> None:
+        run.append(state.statement)
+
+    async with db.transaction() as s:
+        event.listen(s.sync_session, "do_orm_execute", keep)
+        claimed = await claim(s, Message, worker="w", limit=500, lease_seconds=60, where=CLAIMABLE,
+                              claimed_status="sending")
+        event.remove(s.sync_session, "do_orm_execute", keep)
+    plan = await _plan(db, run[-1])
     assert "ix_messages_queue" in plan, plan
     if db.sqlite:
         assert "TEMP B-TREE" not in plan, plan
     else:
         assert "Sort" not in plan and "pk_messages" in plan and "Seq Scan" not in plan, plan
-    async with db.transaction() as s:
-        claimed = await claim(s, Message, worker="w", limit=500, lease_seconds=60, where=CLAIMABLE,
-                              claimed_status="sending")
     oldest_first = sorted((r["due_at"], r["recipient"]) for r in rows if r["due_at"] is not None)[:500]
     assert [m.recipient for m in claimed] == [recipient for _, recipient in oldest_first]
     assert {m.status for m in claimed} == {"sending"}

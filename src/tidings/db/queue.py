@@ -29,25 +29,7 @@ async def claim(
     where: list[ColumnElement[bool]] | None = None,
     claimed_status: str | None = "running",
 ) -> list[T]:
-    """Lease up to `limit` due rows of `model` to `worker`; the caller commits."""
-    stmt = claim_statement(model, worker=worker, limit=limit, lease_seconds=lease_seconds, where=where,
-                           claimed_status=claimed_status,
-                           postgresql=session.get_bind().dialect.name == "postgresql")
-    rows = (await session.execute(stmt)).scalars().all()
-    return sorted(rows, key=lambda r: (r.due_at, r.id))
-
-
-def claim_statement(
-    model: type[T],
-    *,
-    worker: str,
-    limit: int,
-    lease_seconds: float,
-    where: list[ColumnElement[bool]] | None = None,
-    claimed_status: str | None = "running",
-    postgresql: bool,
-) -> Any:
-    """The UPDATE ... RETURNING that `claim` runs: the due rows in (due_at, id) order, `limit` of them."""
+    """Lease up to `limit` due rows of `model` to `worker`, in (due_at, id) order; the caller commits."""
     now = clock.now()
     cls: Any = model
     conditions: list[ColumnElement[bool]] = [
@@ -58,7 +40,7 @@ def claim_statement(
     ]
     inner = select(cls.id).where(*conditions).order_by(cls.due_at, cls.id).limit(limit)
     batch: ColumnElement[bool] = cls.id.in_(inner.scalar_subquery())
-    if postgresql:
+    if session.get_bind().dialect.name == "postgresql":
         taken = inner.with_for_update(skip_locked=True).subquery()
         # The batch's ids as one array: PostgreSQL then finds them by primary key whatever the table's size. With
         # IN (subquery) it may hash-join them against every row of the table (with 100,000 messages it did).
@@ -71,4 +53,6 @@ def claim_statement(
     }
     if claimed_status is not None:
         values["status"] = claimed_status
-    return update(cls).where(batch).values(**values).returning(cls).execution_options(synchronize_session=False)
+    stmt = update(cls).where(batch).values(**values).returning(cls).execution_options(synchronize_session=False)
+    rows = (await session.execute(stmt)).scalars().all()
+    return sorted(rows, key=lambda r: (r.due_at, r.id))

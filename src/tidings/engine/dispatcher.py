@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, bindparam, literal_column, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
@@ -26,6 +26,7 @@ from tidings.core import clock
 from tidings.db.base import attach, by_ids, get_loaded
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
+from tidings.db.models.message import QUEUED
 from tidings.db.queue import claim
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable
@@ -43,9 +44,9 @@ UNREACHABLE = {"connection", "provider", "bind", "timeout"}
 PROVIDER_STATUSES = {"delivered", "undelivered", "expired", "rejected", "bounced", "failed"}
 
 
-# The messages a claim may take; the statuses literal, as the claim index's condition is written
-# (tidings.db.models.message.QUEUED).
-CLAIMABLE = [Message.direction == "out", Message.status.in_([literal_column("'queued'"), literal_column("'sending'")])]
+# The messages a claim may take: the claim index's own condition, as written (a bound parameter would hide it
+# from the planners).
+CLAIMABLE: list[ColumnElement[bool]] = [Message.direction == "out", literal_column(QUEUED)]
 
 
 @dataclass

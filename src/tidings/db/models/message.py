@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import PK, Base, DueMixin, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
 
-# The messages the dispatcher may claim; written out the same in the claim's filter, so that both databases
-# see the partial index's condition in the query (a bound parameter would hide it from their planners).
+# The messages the dispatcher may claim: the claim index's condition, and the claim's filter written the same
+# (tidings.engine.dispatcher.CLAIMABLE), so that both planners see that the index covers the query.
 QUEUED = "status IN ('queued', 'sending')"
 
 
