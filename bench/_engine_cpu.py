@@ -1,11 +1,13 @@
 """The engine's CPU per SMS, and the statements it runs: the A/B probe of docs/performance.md (session 6).
 
 Not part of `make bench` (the leading underscore). N SMS are accepted through the REST API in process
-(not timed), then the engine (one Runner, as `tidings serve` runs it: uvloop, tuned collector) sends
-them over SMPP to the fake SMSC in its own process, receipts on, until every receipt is recorded.
-Prints the wall time and the process CPU per message of that phase; with `--statements`, also how
-many times each SQL statement ran (accept and engine apart). SQLite unless TIDINGS_BENCH_DATABASE_URL
-names another database (it is emptied). `python bench/_engine_cpu.py [N] [--statements] [--profile]`
+(its CPU per message printed apart: the API and the HTTP client together), then the engine (one Runner,
+as `tidings serve` runs it: uvloop, tuned collector) sends them over SMPP to the fake SMSC in its own
+process, receipts on, until every receipt is recorded. Prints the wall time and the process CPU per
+message of that phase; with `--statements`, also how many times each SQL statement ran (accept and
+engine apart). SQLite unless TIDINGS_BENCH_DATABASE_URL names another database (it is emptied).
+`--profile` profiles the engine phase, `--profile-accept` the accept phase.
+`python bench/_engine_cpu.py [N] [--statements] [--profile | --profile-accept]`
 The process CPU is steadier than the end-to-end rates on a shared machine: compare two commits back to
 back with it (`git stash`, run, `git stash pop`, run).
 """
@@ -42,6 +44,7 @@ from tidings.tenancy.service import create_account  # noqa: E402
 N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
 STATEMENTS = "--statements" in sys.argv
 PROFILE = "--profile" in sys.argv  # cProfile of the engine phase (its CPU figure is then not comparable)
+PROFILE_ACCEPT = "--profile-accept" in sys.argv  # cProfile of the accept phase instead
 
 
 def _print_counts(title: str, counts: collections.Counter[str]) -> None:
@@ -72,8 +75,19 @@ async def main(workdir: Path, smsc_port: int) -> None:
             event.listen(db.engine.sync_engine, "before_cursor_execute", count)
         auth = base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        accepting = cProfile.Profile() if PROFILE_ACCEPT else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if accepting is not None:
+            accepting.enable()
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
             await post_sms(client, auth, N)
+        if accepting is not None:
+            accepting.disable()
+            pstats.Stats(accepting).sort_stats("cumulative").print_stats(45)
+            accepting.dump_stats(os.environ.get("TIDINGS_BENCH_PROFILE_FILE", "/tmp/accept.prof"))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"accept: {N} SMS in {wall:.2f} s ({N / wall:.0f}/s), process CPU {cpu:.2f} s, "
+              f"{cpu / N * 1e6:.0f} us per message (the API and the client in one process)")
         if STATEMENTS:
             _print_counts("accept", counts)
         runner = Runner(EngineContext(db, settings, app.state.providers, "bench"))

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     inbound_smtp_host: str = "0.0.0.0"  # an MX target listens on every interface
     worker_batch: int = 200  # rows claimed per round; a batch of messages also holds a bounded size prepared
     worker_lease_seconds: int = 60
+    # Finished jobs (notifications delivered, provider events applied) are deleted this many days after they
+    # finished; 0 keeps them for ever.
+    job_retention_days: int = Field(default=7, ge=0)
     worker_poll_seconds: float = 0.5
     # Network-bound jobs (notifications, webhooks) one worker has in flight at once: a receiver answering in
     # 200 ms gets about 5,000 calls a second at 1,024 (each on its own kept-alive connection).

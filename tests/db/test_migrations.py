@@ -80,6 +80,7 @@ async def test_migrated_message_indexes_are_the_models_partial_ones(db: object, 
         migrated = await _index_definitions(url, "messages")
         events = await _index_definitions(url, "events")
         contacts = await _index_definitions(url, "contacts")
+        jobs = await _index_definitions(url, "jobs")
     assert migrated == await _index_definitions(database_url, "messages")  # the `db` fixture's create_all
     assert contacts == await _index_definitions(database_url, "contacts")
     assert any("ix_contacts_account_landline" in d and "landline IS NOT NULL" in d for d in contacts)
@@ -88,6 +89,9 @@ async def test_migrated_message_indexes_are_the_models_partial_ones(db: object, 
     assert any("ix_messages_outreach_recipient" in d and "enrollment_id IS NOT NULL" in d for d in migrated)
     assert events == await _index_definitions(database_url, "events")
     assert any("ix_events_sending_time" in d and "sending_id IS NOT NULL" in d for d in events)
+    assert jobs == await _index_definitions(database_url, "jobs")
+    assert any("ix_jobs_queue" in d and "'queued'" in d and "'running'" in d for d in jobs)
+    assert any("ix_jobs_finished" in d and "finished_at IS NOT NULL" in d for d in jobs)
 
 
 async def _account_row(conn: AsyncConnection, now: datetime) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -41,3 +41,13 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 _JOBS: Pending[list[dict[str, Any]]] = Pending("tidings.jobs.pending", list, _insert)
+
+
+async def delete_finished(session: AsyncSession, finished_before: datetime, *, limit: int) -> int:
+    """Delete up to `limit` jobs that finished (done or failed) before that time, oldest first; how many."""
+    oldest = (select(Job.id).where(Job.finished_at.is_not(None), Job.finished_at < finished_before,
+                                   Job.status.in_(("done", "failed")))
+              .order_by(Job.finished_at).limit(limit))
+    result = await session.execute(delete(Job).where(Job.id.in_(oldest.scalar_subquery()))
+                                   .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
