@@ -232,7 +232,8 @@ async def test_the_job_runners_claims_read_their_index_in_order_and_skip_finishe
         if state.is_update and "jobs.due_at" in str(state.statement):
             run.append(state.statement)
 
-    ctx = EngineContext(db, settings.model_copy(update={"worker_batch": 50, "worker_io_concurrency": 50}), providers_for(settings), "W")
+    small = settings.model_copy(update={"worker_batch": 50, "worker_io_concurrency": 50})
+    ctx = EngineContext(db, small, providers_for(small), "W")
     runner = Runner(ctx)
     event.listen(Session, "do_orm_execute", keep)
     try:
