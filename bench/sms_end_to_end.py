@@ -6,12 +6,14 @@ set) and its delivery receipt recorded (receipt: `delivered_at` set). Variants: 
 in the serve process; PostgreSQL with `serve --no-engine` and 1 or 2 `tidings worker` processes.
 Baseline, same run, same SMSC: a bare asyncio loop that binds once and sends the same N submit_sm
 (receipts asked for and acknowledged), one at a time, each waiting for its submit_sm_resp; repeated
-until it has run at least 2 s, RUNS times before the variants and RUNS times after them (a machine that
-speeds up or slows down during the run moves both ends; the figure is the median of all of them, and each end's
-median is reported). The SMSC (tests/fakes/smsc.py) runs in its own process. Each figure is
-the median of RUNS runs; `ratio` = end-to-end submit rate / bare loop rate.
+until it has run at least 2 s. It runs right before each run of a variant and once after a variant's last
+run (its processes idle meanwhile), and each run's ratio is over the mean of the bare runs on either side of
+it: a machine that speeds up or slows down moves both ends of the ratio (session 23; the loads of a shared
+machine moved the ratio of runs minutes apart by a tenth). The SMSC (tests/fakes/smsc.py) runs in its own
+process. Each figure is the median of RUNS runs; `ratio` = the median of the runs' end-to-end submit rate over
+the bare loop's rate, `ratios` each run's; `bare_submit_sm_loop` summarises every bare run.
 Variant `sqlite_no_receipts`: the same SQLite serve asking for no receipts (`receipts=false`), timed until
-every message is submitted; `submit_vs_receipts_on` compares its submit rate with the SQLite variant's, which
+every message is submitted; `submit_vs_receipts_on` is the SQLite variant's ratio over its ratio, which
 says whether receipts slow submission down (1.0: not at all).
 TIDINGS_BENCH_SMS (N), TIDINGS_BENCH_RUNS, TIDINGS_BENCH_SMPP_QUERY (e.g. `window=10&binds=2`),
 TIDINGS_BENCH_VARIANTS (a subset of `sqlite,sqlite_no_receipts,pg1,pg2`).
@@ -147,28 +149,25 @@ async def _bare_once(port: int) -> tuple[float, float]:
     return submitted, received
 
 
-async def _bare_runs(port: int) -> tuple[list[float], list[float]]:
-    """The bare loop's submit and receipt rates, one figure per run, each run repeated until it lasted
-    MIN_BASELINE_SECONDS."""
-    submit_rates, receipt_rates = [], []
-    for _ in range(RUNS):
-        sent = received = elapsed = 0.0
-        rounds = 0
-        while elapsed < MIN_BASELINE_SECONDS:
-            s, r = await _bare_once(port)
-            sent, received, elapsed, rounds = sent + s, received + r, elapsed + r, rounds + 1
-        submit_rates.append(rounds * N / sent)
-        receipt_rates.append(rounds * N / received)
-    return submit_rates, receipt_rates
+async def _bare_run(port: int) -> float:
+    """The bare loop's submit rate, repeated until it lasted MIN_BASELINE_SECONDS."""
+    sent = elapsed = 0.0
+    rounds = 0
+    while elapsed < MIN_BASELINE_SECONDS:
+        s, r = await _bare_once(port)
+        sent, elapsed, rounds = sent + s, elapsed + r, rounds + 1
+    rate = rounds * N / sent
+    BARE.append(rate)
+    return rate
 
 
-def _bare(before: tuple[list[float], list[float]], after: tuple[list[float], list[float]]) -> dict[str, float]:
-    """The baseline from the runs before and after the variants."""
-    return {"submit_per_second": round(statistics.median(before[0] + after[0]), 1),
-            "receipt_per_second": round(statistics.median(before[1] + after[1]), 1),
-            "submit_per_second_before": round(statistics.median(before[0]), 1),
-            "submit_per_second_after": round(statistics.median(after[0]), 1),
-            "runs": 2 * RUNS, "seconds_per_run_at_least": MIN_BASELINE_SECONDS}
+BARE: list[float] = []  # every bare run of this benchmark, in order
+
+
+def _bare() -> dict[str, Any]:
+    """A summary of every bare run (each run's ratio uses the ones on either side of it)."""
+    return {"submit_per_second": round(statistics.median(BARE), 1), "lowest": round(min(BARE), 1),
+            "highest": round(max(BARE), 1), "runs": len(BARE), "seconds_per_run_at_least": MIN_BASELINE_SECONDS}
 
 
 async def _floor(engine: Any) -> int:
@@ -266,23 +265,30 @@ async def _variant(url: str, smsc_port: int, workdir: Path, workers: int, receip
     port, headers, procs = _launch(url, smsc_port, workdir, workers, receipts)
     engine = create_async_engine(url)
     stages: dict[str, list[float]] = {"accept": [], "submit": [], **({"receipt": []} if receipts else {})}
+    bare: list[float] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
             for run in range(RUNS):
+                bare.append(await _bare_run(smsc_port))
                 seconds = await _run(client, headers, engine, run * N, receipts)
                 for stage, value in seconds.items():
                     stages[stage].append(N / value)
+            bare.append(await _bare_run(smsc_port))
     finally:
         await engine.dispose()
         for proc in procs:
             _stop(proc)
-    return {f"{stage}_per_second": round(statistics.median(rates), 1) for stage, rates in stages.items()}
-
-
-def _ratios(result: dict[str, Any], bare: dict[str, float]) -> dict[str, Any]:
-    result["ratio"] = round(result["submit_per_second"] / bare["submit_per_second"], 3)
-    if "receipt_per_second" in result:
-        result["ratio_receipts"] = round(result["receipt_per_second"] / bare["submit_per_second"], 3)
+    result: dict[str, Any] = {f"{stage}_per_second": round(statistics.median(rates), 1)
+                              for stage, rates in stages.items()}
+    # Each run over the mean of the bare runs right before and right after it.
+    around = [(bare[i] + bare[i + 1]) / 2 for i in range(RUNS)]
+    ratios = [rate / base for rate, base in zip(stages["submit"], around, strict=True)]
+    result["ratio"] = round(statistics.median(ratios), 3)
+    result["ratios"] = [round(r, 3) for r in ratios]
+    if receipts:
+        result["ratio_receipts"] = round(statistics.median(
+            [rate / base for rate, base in zip(stages["receipt"], around, strict=True)]), 3)
+    result["bare_submit_per_second"] = round(statistics.median(bare), 1)
     return result
 
 
@@ -292,7 +298,6 @@ async def main() -> dict[str, Any]:
                               "receipts": True}
     measured: dict[str, Any] = {}
     with _smsc() as smsc_port, tempfile.TemporaryDirectory() as tmp:
-        before = await _bare_runs(smsc_port)
         if "sqlite" in VARIANTS:
             measured["sqlite_1_process"] = await _variant(f"sqlite+aiosqlite:///{tmp}/bench.db", smsc_port,
                                                           Path(tmp), 0)
@@ -305,13 +310,14 @@ async def main() -> dict[str, Any]:
                 key = f"postgresql_{workers}_worker{'s' if workers > 1 else ''}"
                 measured[key] = (await _variant(url, smsc_port, Path(tmp), workers) if url
                                  else "skipped: no PostgreSQL available")
-        bare = _bare(before, await _bare_runs(smsc_port))
-    result["bare_submit_sm_loop"] = bare
-    for key, figures in measured.items():
-        result[key] = _ratios(figures, bare) if isinstance(figures, dict) else figures
+        if not BARE:  # no variant ran: the baseline alone
+            await _bare_run(smsc_port)
+    result["bare_submit_sm_loop"] = _bare()
+    result.update(measured)
     plain, with_receipts = result.get("sqlite_no_receipts"), result.get("sqlite_1_process")
     if isinstance(plain, dict) and isinstance(with_receipts, dict):
-        plain["submit_vs_receipts_on"] = round(with_receipts["submit_per_second"] / plain["submit_per_second"], 3)
+        # Their ratios, each over the bare runs of its own moment: the two variants run a minute or more apart.
+        plain["submit_vs_receipts_on"] = round(with_receipts["ratio"] / plain["ratio"], 3)
     return result
 
 
