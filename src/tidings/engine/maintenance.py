@@ -31,6 +31,7 @@ SWEEP_EVERY_SECONDS = 3600
 # finds more goes on at the next round.
 SWEEP_CHUNK = 2_000
 _swept: dict[str, float] = {}
+_sweeping: dict[str, int] = {}  # jobs deleted so far by a sweep still going on
 
 
 async def analyze(db: Database) -> None:
@@ -70,8 +71,10 @@ async def sweep_jobs(ctx: EngineContext) -> int:
     if time.monotonic() - _swept.get(ctx.db.url, -SWEEP_EVERY_SECONDS) < SWEEP_EVERY_SECONDS:
         return 0
     deleted = await delete_old_jobs(ctx)  # the database away: the runner backs off and the sweep runs again
+    _sweeping[ctx.db.url] = total = _sweeping.get(ctx.db.url, 0) + deleted
     if deleted < SWEEP_CHUNK:
         _swept[ctx.db.url] = time.monotonic()
-    if deleted:
-        log.info("finished jobs deleted", jobs=deleted, retention_days=ctx.settings.job_retention_days)
+        del _sweeping[ctx.db.url]
+        if total:
+            log.info("finished jobs deleted", jobs=total, retention_days=ctx.settings.job_retention_days)
     return deleted
