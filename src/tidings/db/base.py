@@ -11,14 +11,17 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Select,
     Table,
+    TextClause,
     TypeDecorator,
     bindparam,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.sqlite import DATETIME as sqlite_DATETIME  # noqa: N811
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect as sqlite_dialect  # noqa: N813
@@ -159,6 +162,13 @@ def build(model: type[M], values: dict[str, Any]) -> M:
     obj: M = model.__mapper__.class_manager.new_instance()
     obj.__dict__.update(values)
     return obj
+
+
+def partial_index(name: str, *columns: str | TextClause, where: str | None = None,
+                  sqlite_where: str | None = None) -> Index:
+    """An index of the rows where its last column is set (or `where` holds), on both databases."""
+    where = where or f"{columns[-1]} IS NOT NULL"
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(sqlite_where or where))
 
 
 def table_of(model: type[Base]) -> Table:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tidings.db.base import Base, DueMixin, IdMixin, TimestampMixin
+from tidings.db.base import Base, DueMixin, IdMixin, TimestampMixin, partial_index
 
 # The jobs a runner may claim: the claim index's condition, and the claims' filter written the same
 # (tidings.engine.runner), so that both planners see that the index covers the query.
@@ -18,10 +18,8 @@ LIVE = "status IN ('queued', 'running')"
 class Job(IdMixin, TimestampMixin, DueMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_queue", "due_at", "id", postgresql_where=text(LIVE), sqlite_where=text(LIVE)),
-        # Finished jobs by age, for the retention sweep (tidings.engine.maintenance).
-        Index("ix_jobs_finished", "finished_at", postgresql_where=text("finished_at IS NOT NULL"),
-              sqlite_where=text("finished_at IS NOT NULL")),
+        partial_index("ix_jobs_queue", "due_at", "id", where=LIVE),
+        partial_index("ix_jobs_finished", "finished_at"),  # finished jobs by age, for the retention sweep
     )
 
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)

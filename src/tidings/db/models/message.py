@@ -6,21 +6,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, TextClause, false, text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tidings.db.base import PK, Base, DueMixin, IdMixin, TenantMixin, TimestampMixin, UnindexedTenantMixin
+from tidings.db.base import (
+    PK,
+    Base,
+    DueMixin,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    UnindexedTenantMixin,
+    partial_index,
+)
 
 # The messages the dispatcher may claim: the claim index's condition, and the claim's filter written the same
 # (tidings.engine.dispatcher.CLAIMABLE), so that both planners see that the index covers the query.
 QUEUED = "status IN ('queued', 'sending')"
-
-
-def _partial(name: str, *columns: str | TextClause, where: str | None = None, sqlite_where: str | None = None
-             ) -> Index:
-    """An index of the rows where its last column is set (or `where` holds), on both databases."""
-    where = where or f"{columns[-1]} IS NOT NULL"
-    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(sqlite_where or where))
 
 
 class Sending(IdMixin, TimestampMixin, TenantMixin, Base):
@@ -65,32 +67,34 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
         # The dispatcher's claim reads the due messages in its (due_at, id) order and stops at its batch: on (status,
         # due_at) it sorted every due message first (a claim of 500 cost PostgreSQL 60 ms with 100,000 queued, in a
         # sort spilled to disk). Only queued and sending messages have an entry, so a sent one leaves it (0021).
-        _partial("ix_messages_queue", "due_at", "id", where=QUEUED),
-        _partial("ix_messages_rfc_id", "rfc_message_id"),
-        _partial("ix_messages_external", "channel", "external_id"),
+        partial_index("ix_messages_queue", "due_at", "id", where=QUEUED),
+        partial_index("ix_messages_rfc_id", "rfc_message_id"),
+        partial_index("ix_messages_external", "channel", "external_id"),
         Index("ix_messages_account_created", "account_id", "created_at"),
         # The email dialect's status search by dates: the account's emails of a sending (a minority of its messages
         # on most accounts), by time.
-        _partial("ix_messages_email_created", "account_id", "channel", "created_at",
+        partial_index("ix_messages_email_created", "account_id", "channel", "created_at",
                  where="channel = 'email' AND sending_id IS NOT NULL"),
-        _partial("ix_messages_list_pending", "account_id", "list_pending", where="list_pending IS TRUE",
+        partial_index("ix_messages_list_pending", "account_id", "list_pending", where="list_pending IS TRUE",
                  sqlite_where="list_pending IS 1"),
-        _partial("ix_messages_sending_id", "sending_id"),
+        partial_index("ix_messages_sending_id", "sending_id"),
         # A campaign's replies, newest first (and its sends per step, the SET NULL of a deleted campaign).
-        _partial("ix_messages_campaign_id", "campaign_id", "direction", "created_at", where="campaign_id IS NOT NULL"),
-        _partial("ix_messages_enrollment_id", "enrollment_id"),
-        _partial("ix_messages_thread_id", "thread_id"),
+        partial_index("ix_messages_campaign_id", "campaign_id", "direction", "created_at",
+                      where="campaign_id IS NOT NULL"),
+        partial_index("ix_messages_enrollment_id", "enrollment_id"),
+        partial_index("ix_messages_thread_id", "thread_id"),
         # The email dialect's status search by the caller's correlationIds (only its messages have one).
-        _partial("ix_messages_correlation_id", "correlation_id"),
+        partial_index("ix_messages_correlation_id", "correlation_id"),
         # The dashboard's message log and inbox (newest first by direction) and the search by recipient.
         Index("ix_messages_account_direction_created", "account_id", "direction", "created_at"),
         # The sender too: a WhatsApp conversation's messages are (ours -> theirs) or (theirs -> ours).
         Index("ix_messages_account_recipient", "account_id", "recipient", "sender"),
         # The messaging dialect's scheduled messages (only those given a date have one).
-        _partial("ix_messages_scheduled", "account_id", "status", "scheduled_at", where="scheduled_at IS NOT NULL"),
+        partial_index("ix_messages_scheduled", "account_id", "status", "scheduled_at",
+                      where="scheduled_at IS NOT NULL"),
         # An inbound mail that answers no message id (a reply without references, any other mail to a mailbox)
         # is matched to the cold email last sent to its sender, whatever the case of the address.
-        _partial("ix_messages_outreach_recipient", text("lower(recipient)"), where="enrollment_id IS NOT NULL"),
+        partial_index("ix_messages_outreach_recipient", text("lower(recipient)"), where="enrollment_id IS NOT NULL"),
     )
 
     # account_id has no index of its own: four indexes lead with it (the tenant scope and the cascade use them).
@@ -154,7 +158,8 @@ class Event(IdMixin, UnindexedTenantMixin, Base):
     __tablename__ = "events"
     # Events are only inserted, each taking an entry in every index: the sending's index holds the events that
     # have one (a cold email's have none), and the account has no index (every read goes by message or sending).
-    __table_args__ = (_partial("ix_events_sending_time", "sending_id", "occurred_at", where="sending_id IS NOT NULL"),)
+    __table_args__ = (partial_index("ix_events_sending_time", "sending_id", "occurred_at",
+                                    where="sending_id IS NOT NULL"),)
 
     # The account and the sending are the message's (copied when recorded), without foreign keys of their own:
     # the message's key already ties them (deleting an account or a sending deletes its messages, and these with
