@@ -207,6 +207,7 @@ def min_parts(units: int, encoding: str) -> int:
     return math.ceil(units / multi)
 
 
+@lru_cache(maxsize=2048)  # as `_costs`: one text for a bulk send's every message, encoded once
 def encode(text: str, encoding: str) -> bytes:
     """Unpacked septets (one a byte, extensions ESC-prefixed) for gsm and gsm-pt; UTF-16BE for utf-16."""
     enc = _check_encoding(encoding)
