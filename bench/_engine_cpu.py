@@ -14,7 +14,6 @@ back with it (`git stash`, run, `git stash pop`, run).
 
 from __future__ import annotations
 
-import base64
 import collections
 import cProfile
 import os
@@ -30,16 +29,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 import httpx  # noqa: E402
-from common import free_port, post_sms, until_delivered, wait_port  # noqa: E402
+from common import free_port, fresh_app, post_sms, until_delivered, wait_port  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from tidings.app import create_app  # noqa: E402
 from tidings.config import Settings  # noqa: E402
-from tidings.db.base import Base  # noqa: E402
 from tidings.engine.context import EngineContext  # noqa: E402
 from tidings.engine.runner import Runner  # noqa: E402
 from tidings.runtime import run_loop, tune_gc, warm  # noqa: E402
-from tidings.tenancy.service import create_account  # noqa: E402
 
 N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
 STATEMENTS = "--statements" in sys.argv
@@ -59,21 +55,14 @@ async def main(workdir: Path, smsc_port: int) -> None:
     settings = Settings(database_url=url, secret_key="bench", data_dir=workdir, worker_batch=500,
                         outbound_allow_private=True, rate_limits={"rest": "1000000/minute"},
                         sms_url=f"smpp://tidings:secret@127.0.0.1:{smsc_port}?window=10&binds=2")
-    app = create_app(settings, engine=False)
     counts: collections.Counter[str] = collections.Counter()
-    async with app.router.lifespan_context(app):
+    async with fresh_app(settings) as (app, auth):
         db = app.state.db
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-            await conn.run_sync(Base.metadata.create_all)
-        async with db.transaction() as s:
-            account = await create_account(s, name="Bench", email="bench@bench.test")
         if STATEMENTS:
             def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
                 counts[re.sub(r"\s+", " ", statement)[:110]] += 1
 
             event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-        auth = base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         accepting = cProfile.Profile() if PROFILE_ACCEPT else None
         wall, cpu = time.perf_counter(), time.process_time()

@@ -10,7 +10,6 @@ receipt, best of `ROUNDS` rounds of N each. SQLite unless TIDINGS_BENCH_DATABASE
 
 from __future__ import annotations
 
-import base64
 import cProfile
 import os
 import pstats
@@ -20,19 +19,16 @@ import time
 from pathlib import Path
 
 import httpx
-from common import post_sms
+from common import fresh_app, post_sms
 from sqlalchemy import select, update
 
-from tidings.app import create_app
 from tidings.channels.sms import Receipt
 from tidings.config import Settings
 from tidings.core import clock
-from tidings.db.base import Base
 from tidings.db.models import Message
 from tidings.messaging import events
 from tidings.messaging.receipts import apply_receipts
 from tidings.runtime import run_loop, tune_gc, warm
-from tidings.tenancy.service import create_account
 
 N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
 ROUNDS = 3
@@ -44,15 +40,8 @@ async def main(workdir: Path) -> None:
     url = os.environ.get("TIDINGS_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     settings = Settings(database_url=url, secret_key="bench", data_dir=workdir, worker_batch=500,
                         rate_limits={"rest": "1000000/minute"})
-    app = create_app(settings, engine=False)
-    async with app.router.lifespan_context(app):
+    async with fresh_app(settings) as (app, auth):
         db = app.state.db
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-            await conn.run_sync(Base.metadata.create_all)
-        async with db.transaction() as s:
-            account = await create_account(s, name="Bench", email="bench@bench.test")
-        auth = base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         warm(settings)
         tune_gc()

@@ -7,12 +7,32 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@asynccontextmanager
+async def fresh_app(settings: Any) -> AsyncIterator[tuple[Any, str]]:
+    """The API app (no engine) running on an emptied database with one account: the app and its Basic credentials."""
+    import base64
+
+    from tidings.app import create_app
+    from tidings.db.base import Base
+    from tidings.tenancy.service import create_account
+
+    app = create_app(settings, engine=False)
+    async with app.router.lifespan_context(app):
+        db = app.state.db
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(Base.metadata.create_all)
+        async with db.transaction() as s:
+            account = await create_account(s, name="Bench", email="bench@bench.test")
+        yield app, base64.b64encode(f"{account.username}:{account.api_password}".encode()).decode()
 
 
 def free_port() -> int:
