@@ -74,9 +74,9 @@ class Message(IdMixin, TimestampMixin, UnindexedTenantMixin, DueMixin, Base):
         # The email dialect's status search by dates: the account's emails of a sending (a minority of its messages
         # on most accounts), by time.
         partial_index("ix_messages_email_created", "account_id", "channel", "created_at",
-                 where="channel = 'email' AND sending_id IS NOT NULL"),
+                      where="channel = 'email' AND sending_id IS NOT NULL"),
         partial_index("ix_messages_list_pending", "account_id", "list_pending", where="list_pending IS TRUE",
-                 sqlite_where="list_pending IS 1"),
+                      sqlite_where="list_pending IS 1"),
         partial_index("ix_messages_sending_id", "sending_id"),
         # A campaign's replies, newest first (and its sends per step, the SET NULL of a deleted campaign).
         partial_index("ix_messages_campaign_id", "campaign_id", "direction", "created_at",
