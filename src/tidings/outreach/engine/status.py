@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core.windows import WeeklyWindow, parse_hhmm
@@ -57,20 +56,13 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
             o.enrollment_id for o in list(session.identity_map.values())
             if isinstance(o, Message) and o.enrollment_id is not None and o.direction == "out"}
         missing = sorted(wanted - set(held))
-        rows_held: dict[tuple[type[Any], int], Any] = session.info.setdefault(_HELD + ".rows", {})
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
-                # With each enrollment's campaign, which every caller asks for next (`campaign_of`): one query.
-                rows = await session.execute(_WITH_CAMPAIGN, {"ids": missing[i:i + 500]})
-                for enrollment, campaign in rows:
-                    held[enrollment.id] = enrollment
-                    if campaign is not None:
-                        rows_held.setdefault((Campaign, campaign.id), campaign)
+                # Without their campaigns: joined, every row would carry its campaign's columns (its JSON documents
+                # decoded once a row); `campaign_of` loads the batch's few campaigns in one query.
+                rows = await session.execute(by_ids(Enrollment), {"ids": missing[i:i + 500]})
+                held.update((enrollment.id, enrollment) for enrollment in rows.scalars())
     return held.get(message.enrollment_id)
-
-
-_WITH_CAMPAIGN = (select(Enrollment, Campaign).outerjoin(Campaign, Campaign.id == Enrollment.campaign_id)
-                  .where(Enrollment.id.in_(bindparam("ids", expanding=True))))
 
 
 # The message column naming each model `held` loads for a whole batch at once.
