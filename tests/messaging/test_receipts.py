@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.registry import build_provider
 from tidings.channels.sms import Receipt
 from tidings.db.engine import Database
-from tidings.db.models import Event, Message, MessagePart, StatCounter
+from tidings.db.models import Account, Event, Job, Message, MessagePart, StatCounter
 from tidings.engine.runner import Runner
-from tidings.messaging import events, outbox
+from tidings.messaging import events, outbox, reports
 from tidings.messaging.receipts import apply_receipts
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
@@ -92,3 +93,110 @@ async def test_a_later_parts_receipt_without_its_reference_finds_the_message(
         details = (await s.execute(select(Event.details).where(Event.message_id == long.id,
                                                                Event.kind == "undelivered"))).scalar_one()
     assert details["part"] == 3 and details["provider_id"] == later
+
+
+async def _sent_with(db: Database, account: NewAccount, runner: Runner, extras: list[dict[str, Any]],
+                     source: str = "test", bodies: list[str] | None = None) -> list[Message]:
+    async with db.transaction() as s:
+        subject = AuthSubject(account_id=account.account_id, user_id=1)
+        sending = await outbox.open_sending(s, subject, channel="sms", source=source)
+        for i, extra in enumerate(extras):
+            await outbox.queue(s, outbox.new_message(account_id=account.account_id, channel="sms", sender="TIDINGS",
+                                                     recipient=f"3466677{i:04d}", sending=sending,
+                                                     body=bodies[i] if bodies else f"m{i}",
+                                                     extra={"kind": "transactional", **extra}))
+        sending_id = sending.id
+    await runner.run_until_idle()
+    async with db.sessions() as s:
+        return list((await s.execute(select(Message).where(Message.sending_id == sending_id).order_by(Message.id))
+                     ).scalars())
+
+
+async def _jobs(db: Database, kind: str, event: str | None = None) -> list[int]:
+    """The messages that jobs of `kind` (about `event`, when named) were queued for."""
+    async with db.sessions() as s:
+        return sorted(int(j.payload["message_id"]) for j in (await s.execute(select(Job).where(Job.kind == kind))
+                                                             ).scalars() if event in (None, j.payload.get("event")))
+
+
+async def test_a_batch_records_wanted_and_unwanted_events_alike_and_calls_only_the_wanting_listeners(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    """Receipts no listener wants are recorded on plain rows; the others, in the same batch, reach their listeners."""
+    plain, notified, failed, long = await _sent_with(db, account, runner, [
+        {}, {"notification_url": "https://hooks.acme.test/n"}, {}, {}], bodies=["a", "b", "c", "x" * 200])
+    assert len(long.extra["part_ids"]) == 2
+    batch = [Receipt("sms", str(plain.external_id), "DELIVRD", "delivered", reference=str(plain.id)),
+             Receipt("sms", str(notified.external_id), "DELIVRD", "delivered", reference=str(notified.id)),
+             Receipt("sms", str(failed.external_id), "EXPIRED", "expired", "027", reference=str(failed.id)),
+             Receipt("sms", str(long.external_id), "DELIVRD", "delivered", reference=str(long.id)),
+             Receipt("sms", long.extra["part_ids"][1], "REJECTD", "rejected", "009", reference=str(long.id), part=2),
+             Receipt("sms", str(plain.external_id), "DELIVRD", "delivered", reference=str(plain.id))]  # resent
+    async with db.transaction() as s, events.batch(s):
+        assert await apply_receipts(s, batch) == []
+    ids = [plain.id, notified.id, failed.id, long.id]
+    async with db.sessions() as s:
+        got = {m.id: (m.status, m.delivered_at is not None, m.error_code, m.error_detail) for m in (await s.execute(
+            select(Message).where(Message.id.in_(ids)))).scalars()}
+        kinds = [(e.message_id, e.kind, e.details.get("part")) for e in (await s.execute(
+            select(Event).where(Event.kind != "sent", Event.message_id.in_(ids)).order_by(Event.id))).scalars()]
+        counters = {c.metric: c.value for c in (await s.execute(
+            select(StatCounter).where(StatCounter.scope == "sending", StatCounter.scope_id == plain.sending_id)
+        )).scalars()}
+    assert got == {plain.id: ("delivered", True, None, None), notified.id: ("delivered", True, None, None),
+                   failed.id: ("expired", False, "027", "stat:EXPIRED err:027"),
+                   long.id: ("rejected", True, "009", "stat:REJECTD err:009")}
+    assert kinds == [(plain.id, "delivered", 1), (notified.id, "delivered", 1), (failed.id, "expired", 1),
+                     (long.id, "delivered", 1), (long.id, "rejected", 2), (plain.id, "delivered", 1)]
+    assert (counters["delivered"], counters["expired"], counters["rejected"]) == (3, 1, 1)
+    assert await _jobs(db, "rest.notification") == [notified.id]
+
+
+async def test_a_receipt_without_its_reference_and_one_with_it_both_count(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    (one,) = await _sent_with(db, account, runner, [{}])
+    batch = [Receipt("sms", str(one.external_id), "DELIVRD", "delivered", reference=str(one.id)),
+             Receipt("sms", str(one.external_id), "UNDELIV", "undelivered", "001")]  # found by its provider id
+    async with db.transaction() as s, events.batch(s):
+        assert await apply_receipts(s, batch) == []
+    async with db.sessions() as s:
+        message = await s.get(Message, one.id)
+        kinds = list((await s.execute(select(Event.kind).where(Event.message_id == one.id).order_by(Event.id))
+                      ).scalars())
+    assert message is not None and (message.status, message.error_code) == ("undelivered", "001")
+    assert kinds == ["sent", "delivered", "undelivered"]
+
+
+async def test_an_account_with_event_notifications_gets_them_for_every_receipt(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    async with db.transaction() as s:
+        row = await s.get(Account, account.account_id)
+        assert row is not None
+        row.settings = {**(row.settings or {}), "event_notifications": {"url": "sealed", "secret": "sealed"}}
+    one, two = await _sent_with(db, account, runner, [{}, {}], source="rest")
+    async with db.transaction() as s, events.batch(s):
+        assert await apply_receipts(s, [
+            Receipt("sms", str(m.external_id), "DELIVRD", "delivered", reference=str(m.id)) for m in (one, two)]) == []
+    assert await _jobs(db, "rest.event_webhook", reports.event_name("delivered")) == sorted([one.id, two.id])
+
+
+@pytest.fixture
+def plain_listener() -> Iterator[list[int]]:
+    """A listener registered without `wants` (as a plugin's may be): it hears every delivered event."""
+    heard: list[int] = []
+
+    async def listener(session: AsyncSession, happened: events.Happened) -> None:
+        heard.append(happened.message.id)
+
+    events.on_event("delivered")(listener)
+    yield heard
+    events._LISTENERS[:] = [entry for entry in events._LISTENERS if entry[1] is not listener]  # noqa: SLF001
+    events._FOR_KIND.clear()  # noqa: SLF001
+    events._WANTS_FOR_KIND.clear()  # noqa: SLF001
+
+
+async def test_a_listener_that_does_not_say_what_it_wants_hears_every_receipt(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc, plain_listener: list[int]) -> None:
+    (one,) = await _sent_with(db, account, runner, [{}])
+    async with db.transaction() as s, events.batch(s):
+        await apply_receipts(s, [Receipt("sms", str(one.external_id), "DELIVRD", "delivered", reference=str(one.id))])
+    assert plain_listener == [one.id]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, event, insert, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import JSON, Table, bindparam, event, insert, inspect, select
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapper, Session, UOWTransaction
@@ -150,29 +150,52 @@ def write_updates(session: Session, _flush: UOWTransaction, objects: Any) -> Non
             for state in states:
                 state._commit_all(state.dict, identity_map)  # noqa: SLF001
             continue
-        sql, params, arrays = compiled
-        rows = []
-        for state in states:
-            values = state.dict
-            row = []
-            for name, process in params:
-                value = values[_PK] if name == _PK_BIND else values[name]
-                row.append(process(value) if process is not None else value)
-            rows.append(tuple(row))
-        many = len(rows) > 1
-        if many and arrays is not None:
-            # One execution for the run (the rows in key order, so locks are still taken in that order): asyncpg's
-            # executemany executes the statement once per row.
-            result = connection.exec_driver_sql(arrays, tuple(list(column) for column in zip(*rows, strict=True)))
-            many = False
-        else:
-            result = connection.exec_driver_sql(sql, rows) if many else connection.exec_driver_sql(sql, rows[0])
-        sane = dialect.supports_sane_multi_rowcount if many else dialect.supports_sane_rowcount
-        if sane and result.rowcount not in (-1, len(rows)):
-            raise StaleDataError(f"UPDATE statement on table '{mapper.local_table.name}' expected to update "  # type: ignore[attr-defined]
-                                 f"{len(rows)} row(s); {result.rowcount} were matched.")
+        _write_run(connection, mapper, compiled, [state.dict for state in states])
         for state in states:
             state._commit_all(state.dict, identity_map)  # noqa: SLF001 - as the unit of work does after writing
+
+
+def _write_run(connection: Connection, mapper: Mapper[Any], compiled: _Compiled, rows: list[dict[str, Any]]) -> None:
+    """One run of rows (their id and the same changed keys), in key order: one executemany, or one UPDATE from
+    arrays on PostgreSQL."""
+    sql, params, arrays = compiled
+    values = [tuple(process(row[_PK if name == _PK_BIND else name]) if process is not None
+                    else row[_PK if name == _PK_BIND else name] for name, process in params) for row in rows]
+    many = len(values) > 1
+    if many and arrays is not None:
+        # One execution for the run (the rows in key order, so locks are still taken in that order): asyncpg's
+        # executemany executes the statement once per row.
+        result = connection.exec_driver_sql(arrays, tuple(list(column) for column in zip(*values, strict=True)))
+        many = False
+    else:
+        result = connection.exec_driver_sql(sql, values) if many else connection.exec_driver_sql(sql, values[0])
+    dialect = connection.dialect
+    sane = dialect.supports_sane_multi_rowcount if many else dialect.supports_sane_rowcount
+    if sane and result.rowcount not in (-1, len(values)):
+        raise StaleDataError(f"UPDATE statement on table '{mapper.local_table.name}' expected to update "  # type: ignore[attr-defined]
+                             f"{len(values)} row(s); {result.rowcount} were matched.")
+
+
+def _update_plain(session: Session, model: type[Any], changed: dict[int, dict[str, Any]]) -> None:
+    mapper = cast("Mapper[Any]", inspect(model))
+    columns = _columns(mapper)
+    if columns is None:
+        raise TypeError(f"{model.__name__} is not a plain model")
+    connection = session.connection()
+    rows = sorted(({**values, _PK: pk} for pk, values in changed.items() if values), key=lambda row: row[_PK])
+    for keys, run in groupby(rows, key=lambda row: tuple(sorted(k for k in row if k != _PK))):
+        compiled = _compiled(mapper, keys, columns, connection.dialect)
+        if compiled is None:
+            raise TypeError(f"no plain UPDATE of {model.__name__} setting {keys}")
+        _write_run(connection, mapper, compiled, list(run))
+
+
+async def update_plain(session: AsyncSession, model: type[Any], changed: dict[int, dict[str, Any]]) -> None:
+    """UPDATE rows of a plain model not loaded as objects: `changed` maps an id to its changed attributes.
+
+    In key order, rows with the same changed attributes as one statement, as `write_updates` writes loaded rows.
+    """
+    await session.run_sync(_update_plain, model, changed)
 
 
 event.listen(Session, "before_flush", write_updates)

@@ -300,7 +300,8 @@ def _reason(kind: str, details: dict[str, Any]) -> str:
     return kind + (f" ({code})" if code else "") + (f": {detail}" if detail else "")
 
 
-@events.on_event("sent", "delivered", *events.FAILURES)
+@events.on_event("sent", "delivered", *events.FAILURES,
+                 wants=lambda facts: (facts.get("extra") or {}).get("flow_step_id") is not None)
 async def on_step_message(session: AsyncSession, happened: events.Happened) -> None:
     """Advance the flow whose running step sent this message."""
     message, kind = happened.message, happened.event.kind

@@ -19,6 +19,7 @@ import hmac
 import json
 import re
 import secrets as std_secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -214,7 +215,14 @@ def smtp_response(details: dict[str, Any]) -> str:
     return f"{code} {detail}".strip()
 
 
-@events.on_event(*KINDS)
+def _may_want(facts: Mapping[str, Any]) -> bool:
+    """Whether on_event could post for this message: a messaging-API message of an account that set the URL."""
+    stored = (facts.get("account_settings") or {}).get(SETTINGS_KEY)
+    return (bool(stored) and facts.get("direction") == "out" and facts.get("channel") in CHANNELS
+            and facts.get("sending_id") is not None)
+
+
+@events.on_event(*KINDS, wants=_may_want)
 async def on_event(session: AsyncSession, happened: events.Happened) -> None:
     """Queue the POST of an event of a messaging-API message when its account wants that event."""
     message, kind = happened.message, happened.event.kind

@@ -7,11 +7,15 @@ transaction, so counters and reactions can never disagree with the events.
 Inside `batch(session)` (the dispatcher's batches) the Event rows are written together by one
 INSERT when the block ends: the unit of work inserts one row per statement on SQLite, which was
 a large part of recording a batch. The rows still commit or roll back with everything else.
+
+A listener may say which messages it wants (`wants`, given the message's `FACTS`); an event that no
+listener wants can be recorded on a plain row (`record_plain`) instead of a loaded `Message`, as the
+receipts of a batch are (tidings.messaging.receipts).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,9 +66,15 @@ class Happened:
 
 
 Listener = Callable[[AsyncSession, Happened], Awaitable[None]]
-_LISTENERS: list[tuple[frozenset[str], Listener]] = []
+# Whether a listener has anything to do for a message, from its FACTS; a listener without one wants every message.
+Wants = Callable[[Mapping[str, Any]], bool]
+# What a `Wants` reads: these columns of the message, and "account_settings" (its account's `settings`).
+FACTS = ("id", "channel", "direction", "status", "extra", "account_id", "sending_id", "campaign_id", "enrollment_id",
+         "step_number", "delivered_at", "error_code", "error_detail")
+_LISTENERS: list[tuple[frozenset[str], Listener, Wants | None]] = []
 # Per kind, its listeners in registration order; worked out at a kind's first event after a registration.
 _FOR_KIND: dict[str, tuple[Listener, ...]] = {}
+_WANTS_FOR_KIND: dict[str, tuple[Wants | None, ...]] = {}
 
 
 _BATCH = "tidings.events.batch"
@@ -96,18 +106,51 @@ async def batch(session: AsyncSession) -> AsyncIterator[None]:
         info.pop(_BATCH, None)
 
 
-def on_event(*kinds: str) -> Callable[[Listener], Listener]:
-    """Register a listener for some kinds of event (all kinds when none are named)."""
+def on_event(*kinds: str, wants: Wants | None = None) -> Callable[[Listener], Listener]:
+    """Register a listener for some kinds of event (all kinds when none are named).
+
+    `wants` (optional) tells from a message's FACTS whether the listener would do anything for it.
+    """
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown event kinds {sorted(unknown)}")
 
     def decorate(fn: Listener) -> Listener:
-        _LISTENERS.append((frozenset(kinds), fn))
+        _LISTENERS.append((frozenset(kinds), fn, wants))
         _FOR_KIND.clear()
+        _WANTS_FOR_KIND.clear()
         return fn
 
     return decorate
+
+
+def unheard(kind: str, facts: Mapping[str, Any]) -> bool:
+    """Whether no listener wants this kind of event on this message (then `record_plain` may record it)."""
+    wanted = _WANTS_FOR_KIND.get(kind)
+    if wanted is None:
+        wanted = _WANTS_FOR_KIND[kind] = tuple(w for kinds, _, w in _LISTENERS if not kinds or kind in kinds)
+    return all(w is not None and not w(facts) for w in wanted)
+
+
+def _changes(kind: str, when: datetime, details: Mapping[str, Any], current: Callable[[str], Any],
+             ) -> tuple[dict[str, Any], bool]:
+    """The columns an event of `kind` changes on its message (read through `current`), and whether it is the first."""
+    changes: dict[str, Any] = {}
+    first = True
+    stamp = _TIMESTAMP.get(kind)
+    if stamp is not None:
+        first = current(stamp) is None
+        if first:
+            changes[stamp] = when
+    status = _STATUS.get(kind)
+    if status is not None and not (current("status") == "delivered" and kind == "sent"):
+        changes["status"] = status
+    if kind in FAILURES:
+        if details.get("code") is not None:
+            changes["error_code"] = str(details.get("code"))
+        if details.get("detail"):
+            changes["error_detail"] = str(details.get("detail"))
+    return changes, first
 
 
 async def record(
@@ -123,21 +166,12 @@ async def record(
         raise ValueError(f"unknown event kind {kind}")
     when = at or clock.now()
     details = details or {}
-    first = True
-    stamp = _TIMESTAMP.get(kind)
-    if stamp is not None:
-        first = getattr(message, stamp) is None
-        if first:
-            setattr(message, stamp, when)
+    changes, first = _changes(kind, when, details, lambda key: getattr(message, key))
+    for key, value in changes.items():
+        setattr(message, key, value)
     if kind == "clicked" and message.opened_at is None:
         # A click proves an open even when images were blocked.
         await record(session, message, "opened", at=when, details={"implied_by": "click"})
-    status = _STATUS.get(kind)
-    if status is not None and not (message.status == "delivered" and kind == "sent"):
-        message.status = status
-    if kind in FAILURES:
-        message.error_code = str(details.get("code")) if details.get("code") is not None else message.error_code
-        message.error_detail = str(details.get("detail") or "") or message.error_detail
     values = {"account_id": message.account_id, "message_id": message.id, "sending_id": message.sending_id,
               "campaign_id": message.campaign_id, "kind": kind, "occurred_at": when, "details": details}
     pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
@@ -154,7 +188,30 @@ async def record(
     happened = Happened(message, event, first)
     listeners = _FOR_KIND.get(kind)
     if listeners is None:
-        listeners = _FOR_KIND[kind] = tuple(listener for kinds, listener in _LISTENERS if not kinds or kind in kinds)
+        listeners = _FOR_KIND[kind] = tuple(listener for kinds, listener, _ in _LISTENERS
+                                            if not kinds or kind in kinds)
     for listener in listeners:
         await listener(session, happened)
     return happened
+
+
+async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *, at: datetime | None = None,
+                       details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`record` on a plain row of the message's FACTS, for an event no listener wants (`unheard`), inside `batch`.
+
+    The row takes the changes, which are returned for the caller to write; the event and counters are as
+    `record`'s. A click (which implies an open) is not recorded here.
+    """
+    pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
+    if pending is None or kind not in KINDS or kind == "clicked":
+        raise ValueError(f"record_plain records {kind} events only inside events.batch")
+    when = at or clock.now()
+    details = details or {}
+    changes, first = _changes(kind, when, details, row.get)
+    row.update(changes)
+    pending.append({"account_id": row["account_id"], "message_id": row["id"], "sending_id": row["sending_id"],
+                    "campaign_id": row["campaign_id"], "kind": kind, "occurred_at": when, "details": details})
+    if row["sending_id"] is not None and first:
+        await bump(session, account_id=row["account_id"], scope="sending", scope_id=row["sending_id"],
+                   day=clock.as_utc(when).date(), metric=kind)
+    return changes

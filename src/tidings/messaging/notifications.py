@@ -84,7 +84,8 @@ def expand(url: str, values: dict[str, str]) -> str:
     return _ESCAPE.sub(lambda m: quote(values[m.group(1)], safe=""), url)
 
 
-@events.on_event(*STATUS)
+@events.on_event(*STATUS, wants=lambda facts: facts.get("direction") == "out"
+                 and bool((facts.get("extra") or {}).get("notification_url")))
 async def on_outcome(session: AsyncSession, happened: events.Happened) -> None:
     """Queue the notification of a message's outcome when it was sent with a notificationUrl."""
     message = happened.message

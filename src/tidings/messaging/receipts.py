@@ -14,7 +14,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from tidings.config import Settings
 from tidings.db.at_commit import Pending
 from tidings.db.base import by_ids, table_of
 from tidings.db.models import Account, Message, MessagePart, Sending
+from tidings.db.plain_writes import update_plain
 from tidings.messaging import delivery, events
 
 
@@ -82,22 +83,60 @@ async def apply_receipt(session: AsyncSession, receipt: Receipt) -> bool:
     return True
 
 
-async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list[Receipt]:
-    """Apply a batch of receipts in order; returns those whose message was not found (yet).
+# The FACTS of messages by id, and their accounts' settings, for receipts recorded on plain rows.
+_FACTS = select(*(table_of(Message).c[name] for name in events.FACTS)).where(
+    table_of(Message).c.id.in_(bindparam("ids", expanding=True)))
+_ACCOUNT_SETTINGS = select(Account.id, Account.settings).where(Account.id.in_(bindparam("ids", expanding=True)))
 
-    The messages, their sendings and accounts are loaded with one query each for the whole batch
-    (and held, as the session keeps rows weakly), so matching a receipt and the event listeners'
-    lookups are identity-map hits instead of a few queries per receipt.
+
+async def _plain_rows(session: AsyncSession, receipts: list[Receipt]) -> dict[int, dict[str, Any]]:
+    """The messages whose receipts in this batch no event listener wants, as plain rows by id.
+
+    Only for a batch whose every receipt names its message (the engine's own): a receipt found another way
+    could name a plain row's message again, loaded. Recording those needs no `Message` object: loading one
+    (44 columns), its event's attribute writes and their flush were most of a receipt's CPU (docs/performance.md).
     """
+    if not all(r.reference and r.reference.isdigit() for r in receipts):
+        return {}
+    refs = sorted({int(str(r.reference)) for r in receipts})
+    rows: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(refs), 500):
+        for found in (await session.execute(_FACTS, {"ids": refs[i:i + 500]})).mappings():
+            rows[found["id"]] = dict(found)
+    if any(rows.get(int(str(r.reference)), {}).get("channel") != r.channel for r in receipts):
+        return {}
+    settings: dict[int, Any] = {}
+    wanted = sorted({row["account_id"] for row in rows.values()})
+    for i in range(0, len(wanted), 500):
+        settings.update((await session.execute(_ACCOUNT_SETTINGS, {"ids": wanted[i:i + 500]})).tuples().all())
+    for row in rows.values():
+        row["account_settings"] = settings.get(row["account_id"])
+    for receipt in receipts:
+        facts = rows.get(int(str(receipt.reference)))
+        if facts is not None and receipt.status is not None and not events.unheard(receipt.status, facts):
+            del rows[facts["id"]]  # loaded, for its listeners: all this message's receipts
+    return rows
+
+
+async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list[Receipt]:
+    """Apply a batch of receipts in order, inside `events.batch`; returns those whose message was not found (yet).
+
+    A message whose events no listener wants is recorded on a plain row, its columns written by one UPDATE for
+    the batch. The others are loaded with their sendings and accounts, one query each for the whole batch (and
+    held, as the session keeps rows weakly), so the listeners' lookups are identity-map hits.
+    """
+    plain = await _plain_rows(session, receipts)
+    changed: dict[int, dict[str, Any]] = {}
     held: list[object] = []
     by_id: dict[int, Message] = {}
-    refs = sorted({int(r.reference) for r in receipts if r.reference and r.reference.isdigit()})
+    refs = sorted({int(r.reference) for r in receipts if r.reference and r.reference.isdigit()} - set(plain))
     for i in range(0, len(refs), 500):
         rows = (await session.execute(by_ids(Message), {"ids": refs[i:i + 500]})).scalars().all()
         by_id.update((m.id, m) for m in rows)
     by_external: dict[tuple[str, str], Message] = {}
+    known = by_id.keys() | plain.keys()
     loose = sorted({(r.channel, r.provider_id) for r in receipts
-                    if not (r.reference and r.reference.isdigit() and int(r.reference) in by_id)})
+                    if not (r.reference and r.reference.isdigit() and int(r.reference) in known)})
     for channel in {c for c, _ in loose}:
         wanted = [p for c, p in loose if c == channel]
         for i in range(0, len(wanted), 500):
@@ -114,7 +153,17 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
             held.extend((await session.execute(by_ids(model), {"ids": wanted_ids[i:i + 500]})).scalars())
     missing: list[Receipt] = []
     for receipt in receipts:
-        message = by_id.get(int(receipt.reference)) if receipt.reference and receipt.reference.isdigit() else None
+        ref = int(receipt.reference) if receipt.reference and receipt.reference.isdigit() else None
+        row = plain.get(ref) if ref is not None else None
+        if row is not None:
+            part_ids = (row["extra"] or {}).get("part_ids") or []
+            part = part_ids.index(receipt.provider_id) + 1 if receipt.provider_id in part_ids else 1
+            kind, details = _event_of(receipt, row["status"], part)
+            if kind is not None:
+                changed.setdefault(row["id"], {}).update(await events.record_plain(session, row, kind,
+                                                                                   details=details))
+            continue
+        message = by_id.get(ref) if ref is not None else None
         found: tuple[Message, int] | None
         if message is not None and message.channel == receipt.channel:
             part_ids = (message.extra or {}).get("part_ids") or []
@@ -127,23 +176,31 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
             missing.append(receipt)
         else:
             await _apply(session, receipt, *found)
+    await update_plain(session, Message, changed)
     return missing
 
 
-async def _apply(session: AsyncSession, receipt: Receipt, message: Message, part: int) -> None:
-    status = receipt.status
-    if status is None:
-        return  # ACCEPTD / ENROUTE: not an outcome yet
-    if status == "delivered" and part > 1:
-        return  # the first part reports delivery; later parts only report failures
-    if status == "delivered" and message.status in events.FAILURES:
-        return  # another part already failed the message
+def _event_of(receipt: Receipt, status: str | None, part: int) -> tuple[str | None, dict[str, Any]]:
+    """The event a receipt of a message's part means given the message's status (None: no event), and its details."""
+    kind = receipt.status
+    if kind is None:
+        return None, {}  # ACCEPTD / ENROUTE: not an outcome yet
+    if kind == "delivered" and part > 1:
+        return None, {}  # the first part reports delivery; later parts only report failures
+    if kind == "delivered" and status in events.FAILURES:
+        return None, {}  # another part already failed the message
     details: dict[str, Any] = {"stat": receipt.stat, "code": receipt.error or None, "provider_id": receipt.provider_id,
                                "part": part}
-    if status != "delivered":
+    if kind != "delivered":
         details["detail"] = f"stat:{receipt.stat} err:{receipt.error}"
-    # Recorded at our clock, not the carrier's minute-precision done date, so events stay in order.
-    await events.record(session, message, status, details=details)
+    return kind, details
+
+
+async def _apply(session: AsyncSession, receipt: Receipt, message: Message, part: int) -> None:
+    kind, details = _event_of(receipt, message.status, part)
+    if kind is not None:
+        # Recorded at our clock, not the carrier's minute-precision done date, so events stay in order.
+        await events.record(session, message, kind, details=details)
 
 
 def receipt_payload(receipt: Receipt) -> dict[str, Any]:

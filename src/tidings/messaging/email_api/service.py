@@ -250,7 +250,7 @@ async def list_new(session: AsyncSession, subject: AuthSubject, limit: int = MAX
     return await _with_campaigns(session, list((await session.execute(stmt)).scalars()))
 
 
-@events.on_event(*LISTED_KINDS)
+@events.on_event(*LISTED_KINDS, wants=lambda facts: bool((facts.get("extra") or {}).get("email_api")))
 async def flag_for_listing(session: AsyncSession, happened: events.Happened) -> None:
     """A new status of an email-API message: the next /status/list returns it."""
     extra: Mapping[str, Any] = happened.message.extra or {}

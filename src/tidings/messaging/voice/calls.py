@@ -153,7 +153,7 @@ def _rate(message: Message) -> Decimal:
         return Decimal("0")
 
 
-@events.on_event("delivered")
+@events.on_event("delivered", wants=lambda facts: facts.get("channel") == VOICE and facts.get("direction") == "out")
 async def charge_answered(session: AsyncSession, happened: events.Happened) -> None:
     """An answered call costs the rate per started minute (only answered calls are charged)."""
     message = happened.message

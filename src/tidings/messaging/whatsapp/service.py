@@ -525,7 +525,7 @@ async def apply_status(session: AsyncSession, external_id: str, status: str, det
     return True
 
 
-@events.on_event(*events.FAILURES)
+@events.on_event(*events.FAILURES, wants=lambda facts: facts.get("channel") == CHANNEL)
 async def remember_failure(session: AsyncSession, happened: events.Happened) -> None:
     """Keep when a WhatsApp message failed (the conversation's failedAt)."""
     message = happened.message

@@ -9,6 +9,7 @@ failed because the message could not be built: the contact is STOPPED (the messa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -40,6 +41,12 @@ async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment,
     if enrollment is None or campaign is None or campaign.kind != "sequence":
         return None
     return enrollment, campaign
+
+
+def _in_sequence(facts: Mapping[str, Any]) -> bool:
+    """Whether a message may belong to a sequence's enrollment (what `_context` looks up)."""
+    return (facts.get("direction") == "out" and facts.get("enrollment_id") is not None
+            and facts.get("campaign_id") is not None)
 
 
 async def _count(session: AsyncSession, message: Message, metric: str, *, step: bool = True) -> None:
@@ -164,7 +171,7 @@ async def on_sent(session: AsyncSession, happened: events.Happened) -> None:
                       "e_autoreplied_receive": sequence.autoreplied_receive})
 
 
-@events.on_event("bounced")
+@events.on_event("bounced", wants=_in_sequence)
 async def on_bounced(session: AsyncSession, happened: events.Happened) -> None:
     found = await _context(session, happened.message)
     if found is None:
@@ -225,7 +232,7 @@ async def on_tracked(session: AsyncSession, happened: events.Happened) -> None:
                  else "messages_clicked")
 
 
-@events.on_event("failed")
+@events.on_event("failed", wants=_in_sequence)
 async def on_failed(session: AsyncSession, happened: events.Happened) -> None:
     found = await _context(session, happened.message)
     if found is None:
