@@ -49,14 +49,19 @@ def _insert_parts(session: Session, rows: list[dict[str, Any]]) -> None:
 _PARTS: Pending[list[dict[str, Any]]] = Pending("tidings.receipts.parts", list, _insert_parts)
 
 
+def _part_number(extra: dict[str, Any] | None, provider_id: str) -> int:
+    """Which part of its message a provider id is, from the part ids the send kept (1 when it kept none)."""
+    ids = (extra or {}).get("part_ids") or []
+    return ids.index(provider_id) + 1 if provider_id in ids else 1
+
+
 async def find_message(session: AsyncSession, channel: str, provider_id: str, reference: str | None = None,
                        ) -> tuple[Message, int] | None:
     """The outbound message a part id belongs to, and the part's number (1 for the first)."""
     if reference and reference.isdigit():
         message = await session.get(Message, int(reference))
         if message is not None and message.channel == channel:
-            ids = (message.extra or {}).get("part_ids") or []
-            return message, (ids.index(provider_id) + 1 if provider_id in ids else 1)
+            return message, _part_number(message.extra, provider_id)
     stmt = select(Message).where(Message.channel == channel, Message.external_id == provider_id,
                                  Message.direction == "out").order_by(Message.id.desc()).limit(1)
     message = (await session.execute(stmt)).scalar_one_or_none()
@@ -156,9 +161,7 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
         ref = int(receipt.reference) if receipt.reference and receipt.reference.isdigit() else None
         row = plain.get(ref) if ref is not None else None
         if row is not None:
-            part_ids = (row["extra"] or {}).get("part_ids") or []
-            part = part_ids.index(receipt.provider_id) + 1 if receipt.provider_id in part_ids else 1
-            kind, details = _event_of(receipt, row["status"], part)
+            kind, details = _event_of(receipt, row["status"], _part_number(row["extra"], receipt.provider_id))
             if kind is not None:
                 changed.setdefault(row["id"], {}).update(await events.record_plain(session, row, kind,
                                                                                    details=details))
@@ -166,8 +169,7 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
         message = by_id.get(ref) if ref is not None else None
         found: tuple[Message, int] | None
         if message is not None and message.channel == receipt.channel:
-            part_ids = (message.extra or {}).get("part_ids") or []
-            found = message, (part_ids.index(receipt.provider_id) + 1 if receipt.provider_id in part_ids else 1)
+            found = message, _part_number(message.extra, receipt.provider_id)
         elif (message := by_external.get((receipt.channel, receipt.provider_id))) is not None:
             found = message, 1
         else:
