@@ -172,8 +172,8 @@ async def record(
     if kind == "clicked" and message.opened_at is None:
         # A click proves an open even when images were blocked.
         await record(session, message, "opened", at=when, details={"implied_by": "click"})
-    values = {"account_id": message.account_id, "message_id": message.id, "sending_id": message.sending_id,
-              "campaign_id": message.campaign_id, "kind": kind, "occurred_at": when, "details": details}
+    values = await _event_and_counter(session, message.account_id, message.id, message.sending_id,
+                                      message.campaign_id, kind, when, details, first)
     pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
     event: Event | Recorded
     if pending is None:
@@ -182,9 +182,6 @@ async def record(
     else:
         pending.append(values)
         event = Recorded(kind, when, details, message.id)
-    if message.sending_id is not None and first:
-        await bump(session, account_id=message.account_id, scope="sending", scope_id=message.sending_id,
-                   day=clock.as_utc(when).date(), metric=kind)
     happened = Happened(message, event, first)
     listeners = _FOR_KIND.get(kind)
     if listeners is None:
@@ -203,15 +200,24 @@ async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *,
     `record`'s. A click (which implies an open) is not recorded here.
     """
     pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
-    if pending is None or kind not in KINDS or kind == "clicked":
-        raise ValueError(f"record_plain records {kind} events only inside events.batch")
+    stamp = _TIMESTAMP.get(kind)
+    if pending is None or kind not in KINDS or kind == "clicked" or (stamp is not None and stamp not in row):
+        raise ValueError(f"record_plain records {kind} events only inside events.batch, on rows with their stamp")
     when = at or clock.now()
     details = details or {}
-    changes, first = _changes(kind, when, details, row.get)
+    changes, first = _changes(kind, when, details, row.__getitem__)
     row.update(changes)
-    pending.append({"account_id": row["account_id"], "message_id": row["id"], "sending_id": row["sending_id"],
-                    "campaign_id": row["campaign_id"], "kind": kind, "occurred_at": when, "details": details})
-    if row["sending_id"] is not None and first:
-        await bump(session, account_id=row["account_id"], scope="sending", scope_id=row["sending_id"],
-                   day=clock.as_utc(when).date(), metric=kind)
+    pending.append(await _event_and_counter(session, row["account_id"], row["id"], row["sending_id"],
+                                            row["campaign_id"], kind, when, details, first))
     return changes
+
+
+async def _event_and_counter(session: AsyncSession, account_id: int, message_id: int, sending_id: int | None,
+                             campaign_id: int | None, kind: str, when: datetime, details: dict[str, Any],
+                             first: bool) -> dict[str, Any]:
+    """The Event row's values; moves the sending's counter of the kind when the event is the message's first."""
+    if sending_id is not None and first:
+        await bump(session, account_id=account_id, scope="sending", scope_id=sending_id,
+                   day=clock.as_utc(when).date(), metric=kind)
+    return {"account_id": account_id, "message_id": message_id, "sending_id": sending_id,
+            "campaign_id": campaign_id, "kind": kind, "occurred_at": when, "details": details}
