@@ -189,9 +189,7 @@ def plain_listener() -> Iterator[list[int]]:
 
     events.on_event("delivered")(listener)
     yield heard
-    events._LISTENERS[:] = [entry for entry in events._LISTENERS if entry[1] is not listener]  # noqa: SLF001
-    events._FOR_KIND.clear()  # noqa: SLF001
-    events._WANTS_FOR_KIND.clear()  # noqa: SLF001
+    events.forget(listener)
 
 
 async def test_a_listener_that_does_not_say_what_it_wants_hears_every_receipt(

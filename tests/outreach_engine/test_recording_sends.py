@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import LOGIN_FAILED, SendResult
 from tidings.core.clock import ManualClock
 from tidings.db.engine import Database
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.db.plain_writes import update_plain
 from tidings.messaging import events
 from tidings.outreach.engine.scheduler import schedule_campaign
 from tidings.outreach.engine.sending import PREPARER, mailbox_outcome
 
 
+async def _sent(session: AsyncSession, message: Message, at: datetime, plain: bool) -> None:
+    """Record a send on the loaded message, or on a plain row of it as the dispatcher does when it may."""
+    if not plain:
+        await events.record(session, message, "sent", at=at)
+        return
+    row = {name: getattr(message, name) for name in events.FACTS}
+    row["account_settings"] = None
+    assert events.plain_recordable("sent", row)
+    await update_plain(session, Message, {message.id: await events.record_plain(session, row, "sent", at=at)})
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["loaded", "plain"])
 async def test_a_send_moves_the_enrollment_as_its_row_stands_at_the_commit(db: Database, make_world: Any,
-                                                                           clock: ManualClock) -> None:
+                                                                           clock: ManualClock, plain: bool) -> None:
     world = await make_world()
     await world.add_mailbox("sam@acme.test", smtp_port=2525)
     await world.add_step("Hello", "Hi")
@@ -37,7 +52,7 @@ async def test_a_send_moves_the_enrollment_as_its_row_stands_at_the_commit(db: D
         assert len(messages) == 4
         async with events.batch(s):
             for message in messages:
-                await events.record(s, message, "sent", at=sent_at)
+                await _sent(s, message, sent_at, plain)
     due = sent_at + timedelta(days=2)
     states = {e: ((row := await world.enrollment(e)).status, row.next_step, row.completed_steps, row.emails_sent,
                   row.next_due_at, row.last_sent_at) for e in (ok, replied, autoreplied, moved_on)}
@@ -53,10 +68,11 @@ async def test_a_send_moves_the_enrollment_as_its_row_stands_at_the_commit(db: D
         await s.execute(update(Enrollment).where(Enrollment.id.in_([ok, autoreplied])).values(next_due_at=clock.now()))
         assert await schedule_campaign(s, world.campaign_id, limit=10) == 1  # only OK receives steps now
         await s.execute(update(Enrollment).where(Enrollment.id == autoreplied).values(status="AUTOREPLIED"))
-    async with db.transaction() as s:
+    async with db.transaction() as s, events.batch(s):
         follow_up = (await s.execute(select(Message).where(Message.step_number == 2))).scalar_one()
         follow_up.enrollment_id = autoreplied  # recorded against the auto-replied contact's row
-        await events.record(s, follow_up, "sent", at=sent_at)
+        await s.flush()
+        await _sent(s, follow_up, sent_at, plain)
     row = await world.enrollment(autoreplied)
     assert (row.next_step, row.completed_steps, row.emails_sent, row.next_due_at) == (3, 2, 2, None)
 

@@ -98,6 +98,48 @@ def _array_update(table: Table, columns: dict[str, str], dialect: Dialect, order
             f"WHERE {target}.{quote.format_column(table.c[_PK])} = v.v{order.index(_PK_BIND) + 1}")
 
 
+def _changed(state: InstanceState[Any]) -> list[str] | None:
+    """A loaded row's changed plain columns, sorted; None when its changes are the unit of work's to write."""
+    mapper = state.mapper
+    columns = _columns(mapper)
+    values = state.dict
+    committed = state.committed_state
+    if columns is None or _PK in committed or type(values.get(_PK)) is not int:
+        return None
+    compare = _COMPARE[mapper]
+    changed: list[str] = []
+    for key, old in committed.items():
+        if key not in compare or key not in values:
+            return None  # not a plain column write: the unit of work's
+        # A value set back to what it was is no change, as for the unit of work (which then writes nothing).
+        if old is NO_VALUE or not compare[key](old, values[key]):
+            changed.append(key)
+    changed.sort()
+    return changed
+
+
+def take_changes(obj: Any) -> dict[str, Any] | None:
+    """A loaded row's changed columns, which it then counts as written: the caller writes them (`update_plain`).
+
+    None when the row has changes only the unit of work can write (it keeps them).
+    """
+    state = cast("InstanceState[Any]", inspect(obj))
+    if not state.modified:
+        return {}
+    changed = _changed(state)
+    if changed is None:
+        return None
+    values = state.dict
+    taken = {key: values[key] for key in changed}
+    state._commit_all(values, state.session.identity_map if state.session else None)  # noqa: SLF001
+    return taken
+
+
+def mark_written(obj: Any, changes: dict[str, Any]) -> None:
+    """Give a loaded row the values the caller wrote for it (`update_plain`), as if loaded with them."""
+    cast("InstanceState[Any]", inspect(obj)).dict.update(changes)
+
+
 def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], _Compiled | None, list[InstanceState[Any]]]]:
     """The changed persistent rows this listener can write, in key order, by table and changed columns, each run
     with its statement (None: only values set back to what they were, nothing to write)."""
@@ -106,24 +148,11 @@ def _plan(session: Session, dialect: Dialect) -> list[tuple[Mapper[Any], _Compil
     for state in list(session.identity_map._modified):  # noqa: SLF001 - the unit of work's own dirty list
         if not state.key or state._deleted or state in deleted:  # noqa: SLF001
             continue
-        mapper = state.mapper
-        columns = _columns(mapper)
-        values = state.dict
-        committed = state.committed_state
-        pk = values.get(_PK)
-        if columns is None or _PK in committed or type(pk) is not int:
-            continue
-        compare = _COMPARE[mapper]
-        changed: list[str] = []
-        for key, old in committed.items():
-            if key not in compare or key not in values:
-                break  # not a plain column write: the unit of work's
-            # A value set back to what it was is no change, as for the unit of work (which then writes nothing).
-            if old is NO_VALUE or not compare[key](old, values[key]):
-                changed.append(key)
-        else:
-            changed.sort()
-            wanted.append((mapper.local_table.name, pk, mapper, tuple(changed), state))  # type: ignore[attr-defined]
+        changed = _changed(state)
+        if changed is not None:
+            mapper = state.mapper
+            wanted.append((mapper.local_table.name, state.dict[_PK], mapper, tuple(changed),  # type: ignore[attr-defined]
+                           state))
     wanted.sort(key=lambda item: (item[0], item[1]))
     runs = []
     for (mapper, keys), items in groupby(wanted, key=lambda item: (item[2], item[3])):

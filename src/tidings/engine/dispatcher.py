@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import ColumnElement, and_, bindparam, literal_column, select, update
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
 from tidings.core import clock
+from tidings.db import plain_writes
 from tidings.db.base import attach, by_ids, get_loaded
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
@@ -303,20 +305,28 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
             # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
             loaded = (await session.execute(_RECORDED, {"ids": list(results)})).all()
             rows = [row[0] for row in loaded]
+        plain: dict[int, dict[str, Any]] = {}
+        settings: dict[int, Any] = {}
         for message in rows:
             result = results[message.id]
             for hook in OUTCOMES:
                 await hook(session, message, result)
-            _release(message)
             if result.accepted:
-                message.external_id = result.provider_id
-                message.due_at = None
-                await events.record(session, message, "sent", at=now)
+                changes = await _sent_plain(session, message, result, now, settings)
+                if changes is not None:
+                    plain[message.id] = changes
+                else:
+                    _release(message)
+                    message.external_id = result.provider_id
+                    message.due_at = None
+                    await events.record(session, message, "sent", at=now)
                 for later in result.events:
                     await enqueue(session, "provider.event", {"message_id": message.id, "status": later.status,
                                                               "detail": later.detail, "code": later.code},
                                   due_at=now + timedelta(seconds=later.after_seconds), account_id=message.account_id)
-            elif result.permanent:
+                continue
+            _release(message)
+            if result.permanent:
                 kind = "bounced" if message.channel == EMAIL else "rejected"
                 message.due_at = None
                 await events.record(session, message, kind, details={"code": result.code, "detail": result.detail})
@@ -330,6 +340,32 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
                     # Transient: try again later; an outcome hook may already have rescheduled it.
                     message.status, message.due_at = "queued", now + retry_delay(message.attempts)
                     message.error_code, message.error_detail = result.code, result.detail
+        await plain_writes.update_plain(session, Message, plain)
+
+
+async def _sent_plain(session: AsyncSession, message: Message, result: SendResult, now: datetime,
+                      settings: dict[int, Any]) -> dict[str, Any] | None:
+    """Record a send on a plain row when its listeners allow it (`events.plain_recordable`): the message's changes,
+    which the object takes as written; None when it must be recorded on the object.
+
+    A send's attribute writes, `events.record` with every listener of "sent" and the flush's bookkeeping of the
+    changed object were most of recording it (docs/performance.md).
+    """
+    account_id = message.account_id
+    if account_id not in settings:
+        account = await get_loaded(session, Account, account_id)
+        settings[account_id] = account.settings if account is not None else None
+    row = {name: getattr(message, name) for name in events.FACTS}
+    row["account_settings"] = settings[account_id]
+    if not events.plain_recordable("sent", row):
+        return None
+    changes = plain_writes.take_changes(message)  # an outcome hook's (a quote, part ids), written with the send's
+    if changes is None:
+        return None
+    changes.update(locked_until=None, locked_by=None, external_id=result.provider_id, due_at=None)
+    changes.update(await events.record_plain(session, row, "sent", at=now))
+    plain_writes.mark_written(message, changes)
+    return changes
 
 
 def _attach(session: AsyncSession, results: dict[int, SendResult], claimed: Claimed) -> list[Message] | None:

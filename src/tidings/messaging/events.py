@@ -8,9 +8,9 @@ Inside `batch(session)` (the dispatcher's batches) the Event rows are written to
 INSERT when the block ends: the unit of work inserts one row per statement on SQLite, which was
 a large part of recording a batch. The rows still commit or roll back with everything else.
 
-A listener may say which messages it wants (`wants`, given the message's `FACTS`); an event that no
-listener wants can be recorded on a plain row (`record_plain`) instead of a loaded `Message`, as the
-receipts of a batch are (tidings.messaging.receipts).
+A listener may say which messages it wants (`wants`, given the message's `FACTS`) and do its work on a plain
+row (`plain`); an event whose every interested listener has a plain form can be recorded on a plain row
+(`record_plain`) instead of a loaded `Message`, as the receipts of a batch and the dispatcher's sends are.
 """
 
 from __future__ import annotations
@@ -65,16 +65,33 @@ class Happened:
     first: bool
 
 
+@dataclass
+class HappenedPlain:
+    """What a listener's plain form receives: the message's FACTS as a row (the event's changes applied).
+
+    It may add columns to `changes`; they are written with the event's.
+    """
+
+    row: dict[str, Any]
+    kind: str
+    occurred_at: datetime
+    details: dict[str, Any]
+    first: bool
+    changes: dict[str, Any]
+
+
 Listener = Callable[[AsyncSession, Happened], Awaitable[None]]
+PlainListener = Callable[[AsyncSession, HappenedPlain], Awaitable[None]]
 # Whether a listener has anything to do for a message, from its FACTS; a listener without one wants every message.
 Wants = Callable[[Mapping[str, Any]], bool]
-# What a `Wants` reads: these columns of the message, and "account_settings" (its account's `settings`).
+# What a `Wants` and a plain form read: these columns of the message, and "account_settings" (its account's
+# `settings`).
 FACTS = ("id", "channel", "direction", "status", "extra", "account_id", "sending_id", "campaign_id", "enrollment_id",
-         "step_number", "delivered_at", "error_code", "error_detail")
-_LISTENERS: list[tuple[frozenset[str], Listener, Wants | None]] = []
+         "step_number", "variant", "sent_at", "delivered_at", "error_code", "error_detail", "parts", "recipient")
+_LISTENERS: list[tuple[frozenset[str], Listener, Wants | None, PlainListener | None]] = []
 # Per kind, its listeners in registration order; worked out at a kind's first event after a registration.
 _FOR_KIND: dict[str, tuple[Listener, ...]] = {}
-_WANTS_FOR_KIND: dict[str, tuple[Wants | None, ...]] = {}
+_PLAIN_FOR_KIND: dict[str, tuple[tuple[Wants | None, PlainListener | None], ...]] = {}
 
 
 _BATCH = "tidings.events.batch"
@@ -106,30 +123,44 @@ async def batch(session: AsyncSession) -> AsyncIterator[None]:
         info.pop(_BATCH, None)
 
 
-def on_event(*kinds: str, wants: Wants | None = None) -> Callable[[Listener], Listener]:
+def on_event(*kinds: str, wants: Wants | None = None, plain: PlainListener | None = None,
+             ) -> Callable[[Listener], Listener]:
     """Register a listener for some kinds of event (all kinds when none are named).
 
-    `wants` (optional) tells from a message's FACTS whether the listener would do anything for it.
+    `wants` (optional) tells from a message's FACTS whether the listener would do anything for it; `plain`
+    (optional) does the listener's work on a plain row, for `record_plain`.
     """
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown event kinds {sorted(unknown)}")
 
     def decorate(fn: Listener) -> Listener:
-        _LISTENERS.append((frozenset(kinds), fn, wants))
+        _LISTENERS.append((frozenset(kinds), fn, wants, plain))
         _FOR_KIND.clear()
-        _WANTS_FOR_KIND.clear()
+        _PLAIN_FOR_KIND.clear()
         return fn
 
     return decorate
 
 
-def unheard(kind: str, facts: Mapping[str, Any]) -> bool:
-    """Whether no listener wants this kind of event on this message (then `record_plain` may record it)."""
-    wanted = _WANTS_FOR_KIND.get(kind)
-    if wanted is None:
-        wanted = _WANTS_FOR_KIND[kind] = tuple(w for kinds, _, w in _LISTENERS if not kinds or kind in kinds)
-    return all(w is not None and not w(facts) for w in wanted)
+def forget(listener: Listener) -> None:
+    """Unregister a listener (a test's, a plugin's being unloaded)."""
+    _LISTENERS[:] = [entry for entry in _LISTENERS if entry[1] is not listener]
+    _FOR_KIND.clear()
+    _PLAIN_FOR_KIND.clear()
+
+
+def _plain_forms(kind: str) -> tuple[tuple[Wants | None, PlainListener | None], ...]:
+    found = _PLAIN_FOR_KIND.get(kind)
+    if found is None:
+        found = _PLAIN_FOR_KIND[kind] = tuple((w, p) for kinds, _, w, p in _LISTENERS if not kinds or kind in kinds)
+    return found
+
+
+def plain_recordable(kind: str, facts: Mapping[str, Any]) -> bool:
+    """Whether every listener that wants this kind of event on this message has a plain form (then `record_plain`
+    may record it)."""
+    return all(p is not None or (w is not None and not w(facts)) for w, p in _plain_forms(kind))
 
 
 def _changes(kind: str, when: datetime, details: Mapping[str, Any], current: Callable[[str], Any],
@@ -185,7 +216,7 @@ async def record(
     happened = Happened(message, event, first)
     listeners = _FOR_KIND.get(kind)
     if listeners is None:
-        listeners = _FOR_KIND[kind] = tuple(listener for kinds, listener, _ in _LISTENERS
+        listeners = _FOR_KIND[kind] = tuple(listener for kinds, listener, _, _ in _LISTENERS
                                             if not kinds or kind in kinds)
     for listener in listeners:
         await listener(session, happened)
@@ -194,10 +225,10 @@ async def record(
 
 async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *, at: datetime | None = None,
                        details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`record` on a plain row of the message's FACTS, for an event no listener wants (`unheard`), inside `batch`.
+    """`record` on a plain row of the message's FACTS, for an event `plain_recordable` allows, inside `batch`.
 
-    The row takes the changes, which are returned for the caller to write; the event and counters are as
-    `record`'s. A click (which implies an open) is not recorded here.
+    The row takes the changes, which are returned (with what plain forms of listeners added) for the caller to
+    write; the event and counters are as `record`'s. A click (which implies an open) is not recorded here.
     """
     pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
     stamp = _TIMESTAMP.get(kind)
@@ -206,9 +237,15 @@ async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *,
     when = at or clock.now()
     details = details or {}
     changes, first = _changes(kind, when, details, row.__getitem__)
+    interested = [p for w, p in _plain_forms(kind) if p is not None and (w is None or w(row))]
     row.update(changes)
     pending.append(await _event_and_counter(session, row["account_id"], row["id"], row["sending_id"],
                                             row["campaign_id"], kind, when, details, first))
+    if interested:
+        happened = HappenedPlain(row, kind, when, details, first, changes)
+        for listener in interested:
+            await listener(session, happened)
+        row.update(changes)
     return changes
 
 

@@ -324,17 +324,17 @@ def _parts(message: Message) -> int:
         return max(1, message.parts or 1)
 
 
-def _unit_price(message: Message) -> Decimal:
-    stored = (message.extra or {}).get("pricing") or {}
+def _unit_price(extra: dict[str, Any] | None, recipient: str) -> Decimal:
+    stored = (extra or {}).get("pricing") or {}
     try:
         return Decimal(str(stored["price"]))
     except (KeyError, InvalidOperation):
-        return quote(message.recipient).price
+        return quote(recipient).price
 
 
-def _surcharge(message: Message) -> Decimal:
+def _surcharge(extra: dict[str, Any] | None) -> Decimal:
     """The certified surcharge the gate recorded; the current setting for a message it never quoted."""
-    extra = message.extra or {}
+    extra = extra or {}
     if not extra.get("certified"):
         return Decimal("0")
     stored = (extra.get("pricing") or {}).get("surcharge")
@@ -346,7 +346,21 @@ def _surcharge(message: Message) -> Decimal:
         return Decimal("0")
 
 
-@events.on_event("sent")
+def _sent_cost(extra: dict[str, Any] | None, parts: int | None, recipient: str) -> Decimal:
+    """What a sent SMS costs: its quoted unit price per part and its surcharge."""
+    return _unit_price(extra, recipient) * max(1, parts or 1) + _surcharge(extra)
+
+
+async def _charge_plain(session: AsyncSession, happened: events.HappenedPlain) -> None:
+    """`charge_on_sent` on a plain row (events.record_plain): the cost joins the row's changes."""
+    row = happened.row
+    if not happened.first or row["channel"] != "sms" or row["direction"] != "out":
+        return
+    cost = happened.changes["cost"] = _sent_cost(row["extra"], row["parts"], row["recipient"])
+    _add_charge(session, row["account_id"], row["sending_id"], cost)
+
+
+@events.on_event("sent", plain=_charge_plain)
 async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> None:
     """Charge an SMS once, when it is first sent: message cost, sending cost and account balance together.
 
@@ -357,14 +371,7 @@ async def charge_on_sent(session: AsyncSession, happened: events.Happened) -> No
     message = happened.message
     if not happened.first or message.channel != "sms" or message.direction != "out":
         return
-    cost = _unit_price(message) * max(1, message.parts or 1) + _surcharge(message)
-    message.cost = cost
-    if cost == 0:
-        return
-    pending = _CHARGES.of(session.sync_session)
-    if message.sending_id is not None:
-        pending[(Sending, message.sending_id)] += cost
-    pending[(Account, message.account_id)] += cost
+    charge(session, message, _sent_cost(message.extra, message.parts, message.recipient))
 
 
 def charge(session: AsyncSession, message: Message, cost: Decimal) -> None:
@@ -373,12 +380,16 @@ def charge(session: AsyncSession, message: Message, cost: Decimal) -> None:
     For channels charged on another event than SMS's "sent" (voice: an answered call).
     """
     message.cost = cost
+    _add_charge(session, message.account_id, message.sending_id, cost)
+
+
+def _add_charge(session: AsyncSession, account_id: int, sending_id: int | None, cost: Decimal) -> None:
     if cost == 0:
         return
     pending = _CHARGES.of(session.sync_session)
-    if message.sending_id is not None:
-        pending[(Sending, message.sending_id)] += cost
-    pending[(Account, message.account_id)] += cost
+    if sending_id is not None:
+        pending[(Sending, sending_id)] += cost
+    pending[(Account, account_id)] += cost
 
 
 def _write_charges(session: Session, pending: defaultdict[tuple[type[Any], int], Decimal]) -> None:

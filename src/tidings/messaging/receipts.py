@@ -95,7 +95,7 @@ _ACCOUNT_SETTINGS = select(Account.id, Account.settings).where(Account.id.in_(bi
 
 
 async def _plain_rows(session: AsyncSession, receipts: list[Receipt]) -> dict[int, dict[str, Any]]:
-    """The messages whose receipts in this batch no event listener wants, as plain rows by id.
+    """The messages whose receipts in this batch can be recorded on plain rows (`events.plain_recordable`), by id.
 
     Only for a batch whose every receipt names its message (the engine's own): a receipt found another way
     could name a plain row's message again, loaded. Recording those needs no `Message` object: loading one
@@ -118,7 +118,7 @@ async def _plain_rows(session: AsyncSession, receipts: list[Receipt]) -> dict[in
         row["account_settings"] = settings.get(row["account_id"])
     for receipt in receipts:
         facts = rows.get(int(str(receipt.reference)))
-        if facts is not None and receipt.status is not None and not events.unheard(receipt.status, facts):
+        if facts is not None and receipt.status is not None and not events.plain_recordable(receipt.status, facts):
             del rows[facts["id"]]  # loaded, for its listeners: all this message's receipts
     return rows
 

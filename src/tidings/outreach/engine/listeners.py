@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, and_, bindparam, case, null, or_, select, update
@@ -141,7 +141,39 @@ async def _sequence(session: AsyncSession, sent: _Sent, campaign_id: int) -> _Se
     return sent.sequences[campaign_id]
 
 
-@events.on_event("sent")
+async def _step_sent(session: AsyncSession, account_id: int, campaign_id: int, enrollment_id: int, step: int,
+                     variant: int | None, sent_at: datetime | None) -> None:
+    """A sequence step's first send: counted, and its enrollment moved on when the transaction commits."""
+    sent = _SENT.of(session.sync_session)
+    sequence = await _sequence(session, sent, campaign_id)
+    if sequence is None:
+        return
+    now = clock.as_utc(sent_at or clock.now())
+    await counters.count(session, account_id=account_id, campaign_id=campaign_id, metric="messages_sent", step=step)
+    await bump(session, account_id=account_id, scope=counters.SCOPE, scope_id=campaign_id, day=clock.now().date(),
+               metric=f"v{variant or 0}_sent", step=step)
+    if step == 1:
+        await counters.count(session, account_id=account_id, campaign_id=campaign_id, metric="contacted", step=1)
+    else:
+        # Per step, "contacted" is how many contacts this step reached.
+        await bump(session, account_id=account_id, scope=counters.SCOPE, scope_id=campaign_id, day=now.date(),
+                   metric="contacted", step=step)
+    delay = sequence.delays.get(step + 1)
+    sent.rows.append({"e_id": enrollment_id, "e_step": step, "e_now": now,
+                      "e_due": None if delay is None else now + timedelta(days=delay),
+                      "e_autoreplied_receive": sequence.autoreplied_receive})
+
+
+async def _on_sent_plain(session: AsyncSession, happened: events.HappenedPlain) -> None:
+    """`on_sent` on a plain row (events.record_plain)."""
+    row = happened.row
+    if (happened.first and row["direction"] == "out" and row["enrollment_id"] is not None
+            and row["campaign_id"] is not None and row["step_number"] is not None):
+        await _step_sent(session, row["account_id"], row["campaign_id"], row["enrollment_id"], row["step_number"],
+                         row["variant"], row["sent_at"])
+
+
+@events.on_event("sent", wants=_in_sequence, plain=_on_sent_plain)
 async def on_sent(session: AsyncSession, happened: events.Happened) -> None:
     """Count the send and move the enrollment on, written with the batch's others when the transaction commits.
 
@@ -149,26 +181,10 @@ async def on_sent(session: AsyncSession, happened: events.Happened) -> None:
     changes by one UPDATE each (an executemany).
     """
     message = happened.message
-    if (not happened.first or message.direction != "out" or message.enrollment_id is None
-            or message.campaign_id is None or message.step_number is None):
-        return
-    sent = _SENT.of(session.sync_session)
-    sequence = await _sequence(session, sent, message.campaign_id)
-    if sequence is None:
-        return
-    now = clock.as_utc(message.sent_at or clock.now())
-    await _count(session, message, "messages_sent")
-    await _count_variant(session, message, "sent")
-    if message.step_number == 1:
-        await _count(session, message, "contacted")
-    else:
-        # Per step, "contacted" is how many contacts this step reached.
-        await bump(session, account_id=message.account_id, scope=counters.SCOPE, scope_id=message.campaign_id,
-                   day=now.date(), metric="contacted", step=message.step_number)
-    delay = sequence.delays.get(message.step_number + 1)
-    sent.rows.append({"e_id": message.enrollment_id, "e_step": message.step_number, "e_now": now,
-                      "e_due": None if delay is None else now + timedelta(days=delay),
-                      "e_autoreplied_receive": sequence.autoreplied_receive})
+    if (happened.first and message.direction == "out" and message.enrollment_id is not None
+            and message.campaign_id is not None and message.step_number is not None):
+        await _step_sent(session, message.account_id, message.campaign_id, message.enrollment_id,
+                         message.step_number, message.variant, message.sent_at)
 
 
 @events.on_event("bounced", wants=_in_sequence)
