@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.registry import build_provider
 from tidings.db.engine import Database
-from tidings.db.models import Account, Event, Message, MessagePart, Sending, StatCounter
+from tidings.db.models import Account, Event, Job, Message, MessagePart, Sending, StatCounter
 from tidings.engine.runner import Runner
 from tidings.messaging import events, outbox
 from tidings.tenancy.service import NewAccount
@@ -19,6 +19,7 @@ from tidings.tenancy.subject import AuthSubject
 
 from fakes.smsc import FakeSmsc
 
+NOTIFYING = ("rest.event_webhook", "rest.notification")
 BODIES = ["short", "x" * 200, "certified", "ñandú " * 25]
 
 
@@ -29,14 +30,15 @@ async def smsc(app: Any) -> Any:
         yield server
 
 
-async def _send(db: Database, account: NewAccount, runner: Runner) -> dict[str, Any]:
+async def _send(db: Database, account: NewAccount, runner: Runner, source: str = "test",
+                more: dict[str, Any] | None = None) -> dict[str, Any]:
     """Four SMS (one, two and three parts, one certified) sent by the engine: what the record left behind."""
     async with db.transaction() as s:
         before = (await s.get(Account, account.account_id)).balance  # type: ignore[union-attr]
         subject = AuthSubject(account_id=account.account_id, user_id=1)
-        sending = await outbox.open_sending(s, subject, channel="sms", source="test")
+        sending = await outbox.open_sending(s, subject, channel="sms", source=source)
         for i, body in enumerate(BODIES):
-            extra: dict[str, Any] = {"kind": "transactional", **({"certified": True} if i == 2 else {})}
+            extra: dict[str, Any] = {"kind": "transactional", **({"certified": True} if i == 2 else {}), **(more or {})}
             await outbox.queue(s, outbox.new_message(account_id=account.account_id, channel="sms", sender="TIDINGS",
                                                      recipient=f"3466688{i:04d}", sending=sending, body=body,
                                                      extra=extra))
@@ -54,12 +56,16 @@ async def _send(db: Database, account: NewAccount, runner: Runner) -> dict[str, 
             select(StatCounter).where(StatCounter.scope == "sending", StatCounter.scope_id == sending_id))).scalars()}
         sending_cost = (await s.get(Sending, sending_id)).cost  # type: ignore[union-attr]
         after = (await s.get(Account, account.account_id)).balance  # type: ignore[union-attr]
+        jobs = sorted((j.kind, ids.index(j.payload["message_id"]), {k: v for k, v in j.payload.items()
+                                                                     if k not in ("message_id", "at")})
+                      for j in (await s.execute(select(Job).where(Job.kind.in_(NOTIFYING)))).scalars()
+                      if j.payload.get("message_id") in ids)
     for m in messages:
         assert m.external_id and m.sent_at is not None
     return {"messages": [(m.status, m.parts, m.cost, m.due_at, m.locked_until, m.locked_by, m.attempts,
                           len(m.extra.get("part_ids", [])), m.extra["pricing"]) for m in messages],
             "kinds": kinds, "parts": parts, "counters": counters, "sending_cost": sending_cost,
-            "debited": before - after}
+            "debited": before - after, "jobs": jobs}
 
 
 async def test_sends_recorded_on_plain_rows_and_on_loaded_messages_leave_the_same(
@@ -87,6 +93,30 @@ async def test_sends_recorded_on_plain_rows_and_on_loaded_messages_leave_the_sam
     assert plain["sending_cost"] == plain["debited"] == sum(costs)
     assert plain["counters"]["sent"] == 4 and plain["kinds"] == [(0, "sent"), (1, "sent"), (2, "sent"), (3, "sent")]
     assert all(m[3] is None and m[4] is None and m[5] is None and m[6] == 1 for m in plain["messages"])
+
+
+async def test_notifications_of_sends_on_plain_rows_are_those_of_loaded_messages(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    """An account with event notifications (and messages with a notificationUrl): the webhooks' plain form."""
+    async with db.transaction() as s:
+        row = await s.get(Account, account.account_id)
+        assert row is not None
+        row.settings = {**(row.settings or {}), "event_notifications": {"url": "sealed", "secret": "sealed"}}
+    more = {"notification_url": "https://hooks.acme.test/n?s=%s"}
+    plain = await _send(db, account, runner, source="rest", more=more)
+    ids: list[int] = []
+
+    async def listener(session: AsyncSession, happened: events.Happened) -> None:
+        ids.append(happened.message.id)
+
+    events.on_event("sent")(listener)
+    try:
+        loaded = await _send(db, account, runner, source="rest", more=more)
+    finally:
+        events.forget(listener)
+    assert len(ids) == len(BODIES) and plain == loaded
+    # A notificationUrl is called for outcomes (the receipts'), not for "sent".
+    assert plain["jobs"] == [("rest.event_webhook", i, {"event": "sent", "extra": {}, "retry": 0}) for i in range(4)]
 
 
 async def test_a_listener_with_a_plain_form_gets_the_row_and_its_changes_are_written(

@@ -222,37 +222,56 @@ def _may_want(facts: Mapping[str, Any]) -> bool:
             and facts.get("sending_id") is not None)
 
 
-@events.on_event(*KINDS, wants=_may_want)
-async def on_event(session: AsyncSession, happened: events.Happened) -> None:
-    """Queue the POST of an event of a messaging-API message when its account wants that event."""
-    message, kind = happened.message, happened.event.kind
+async def _queue(session: AsyncSession, account_settings: dict[str, Any] | None, message_id: int, account_id: int,
+                 channel: str, sending_id: int, kind: str, first: bool, details: dict[str, Any],
+                 occurred_at: datetime) -> None:
+    """Queue the POST of an outbound messaging-API message's event when its account wants that event."""
     name = reports.event_name(kind)
-    if name is None or message.direction != "out" or message.channel not in CHANNELS or message.sending_id is None:
+    if name is None:
         return
-    if not happened.first and name in ("sent", "delivered"):
+    if not first and name in ("sent", "delivered"):
         return  # a repeated status (a resent delivery receipt); repeated opens and clicks are real events
-    # Cheap checks first: the dispatcher records a batch, and the account and sending are usually in the session.
+    stored = (account_settings or {}).get(SETTINGS_KEY)
+    if not stored or (stored.get("events") and name not in stored["events"]):
+        return
     with session.no_autoflush:  # a lookup must not flush the caller's batch one event at a time
-        account = await get_loaded(session, Account, message.account_id)
-        stored = ((account.settings or {}) if account is not None else {}).get(SETTINGS_KEY)
-        if not stored or (stored.get("events") and name not in stored["events"]):
-            return
-        sending = await get_loaded(session, Sending, message.sending_id)
+        sending = await get_loaded(session, Sending, sending_id)
     if sending is None or sending.source != SOURCE:
         return
-    details = happened.event.details or {}
     extra: dict[str, Any] = {}
     if name == "clicked" and details.get("url"):
         extra["url"] = quote(str(details["url"]), safe="")
     if name == "form_submitted":
         extra["formValues"] = dict(details.get("formValues") or {})
-    payload: dict[str, Any] = {"message_id": message.id, "event": name, "extra": extra, "retry": 0,
-                               "at": clock.as_utc(happened.event.occurred_at).isoformat()}
+    payload: dict[str, Any] = {"message_id": message_id, "event": name, "extra": extra, "retry": 0,
+                               "at": clock.as_utc(occurred_at).isoformat()}
     if details.get("formId") is not None:
         payload["form_id"] = details["formId"]
-    if message.channel == "email" and name in SMTP_EVENTS and (answer := smtp_response(details)):
+    if channel == "email" and name in SMTP_EVENTS and (answer := smtp_response(details)):
         payload["smtp_response"] = answer
-    await enqueue(session, JOB_KIND, payload, account_id=message.account_id)
+    await enqueue(session, JOB_KIND, payload, account_id=account_id)
+
+
+async def _on_event_plain(session: AsyncSession, happened: events.HappenedPlain) -> None:
+    """`on_event` on a plain row (events.record_plain): the account's settings are among its FACTS."""
+    row = happened.row
+    if row["direction"] == "out" and row["channel"] in CHANNELS and row["sending_id"] is not None:
+        await _queue(session, row["account_settings"], row["id"], row["account_id"], row["channel"],
+                     row["sending_id"], happened.kind, happened.first, happened.details, happened.occurred_at)
+
+
+@events.on_event(*KINDS, wants=_may_want, plain=_on_event_plain)
+async def on_event(session: AsyncSession, happened: events.Happened) -> None:
+    """Queue the POST of an event of a messaging-API message when its account wants that event."""
+    message = happened.message
+    if message.direction != "out" or message.channel not in CHANNELS or message.sending_id is None:
+        return
+    # The dispatcher records a batch: the account is usually in the session already.
+    with session.no_autoflush:
+        account = await get_loaded(session, Account, message.account_id)
+    await _queue(session, account.settings if account is not None else None, message.id, message.account_id,
+                 message.channel, message.sending_id, happened.event.kind, happened.first,
+                 happened.event.details or {}, happened.event.occurred_at)
 
 
 def form(message: Message, campaign: Campaign | None, payload: dict[str, Any]) -> dict[str, str]:

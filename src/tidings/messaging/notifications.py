@@ -11,6 +11,7 @@ private, loopback or link-local addresses are refused when the connection is mad
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -84,17 +85,29 @@ def expand(url: str, values: dict[str, str]) -> str:
     return _ESCAPE.sub(lambda m: quote(values[m.group(1)], safe=""), url)
 
 
-@events.on_event(*STATUS, wants=lambda facts: facts.get("direction") == "out"
-                 and bool((facts.get("extra") or {}).get("notification_url")))
+def _wanted(facts: Mapping[str, Any]) -> bool:
+    return facts.get("direction") == "out" and bool((facts.get("extra") or {}).get("notification_url"))
+
+
+async def _queue(session: AsyncSession, message_id: int, account_id: int, url: str, kind: str, at: datetime) -> None:
+    await enqueue(session, JOB_KIND, {"message_id": message_id, "url": url, "status": STATUS[kind],
+                                      "at": clock.as_utc(at).isoformat(), "retry": 0}, account_id=account_id)
+
+
+async def _on_outcome_plain(session: AsyncSession, happened: events.HappenedPlain) -> None:
+    """`on_outcome` on a plain row (events.record_plain)."""
+    if _wanted(happened.row):
+        await _queue(session, happened.row["id"], happened.row["account_id"], happened.row["extra"]["notification_url"],
+                     happened.kind, happened.occurred_at)
+
+
+@events.on_event(*STATUS, wants=_wanted, plain=_on_outcome_plain)
 async def on_outcome(session: AsyncSession, happened: events.Happened) -> None:
     """Queue the notification of a message's outcome when it was sent with a notificationUrl."""
     message = happened.message
     url = (message.extra or {}).get("notification_url")
-    if not url or message.direction != "out":
-        return
-    await enqueue(session, JOB_KIND, {"message_id": message.id, "url": url, "status": STATUS[happened.event.kind],
-                                      "at": clock.as_utc(happened.event.occurred_at).isoformat(), "retry": 0},
-                  account_id=message.account_id)
+    if url and message.direction == "out":
+        await _queue(session, message.id, message.account_id, url, happened.event.kind, happened.event.occurred_at)
 
 
 async def call(url: str, allow_private: bool, *, method: str = "GET", content: bytes | None = None,
