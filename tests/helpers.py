@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from tidings.core import ids
 from tidings.core.ids import Kind
+from tidings.db.models import Account
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -164,3 +165,11 @@ def unavailable(service: str, reason: str) -> NoReturn:
     if os.environ.get(f"TIDINGS_TEST_REQUIRE_{service.upper()}"):
         pytest.fail(f"{service} is required here but unavailable: {reason}")
     pytest.skip(f"{service} unavailable: {reason}")
+
+
+async def notify_events(db: Any, account_id: int) -> None:
+    """Turn an account's event notifications on as stored settings (sealed values: the jobs are queued, not sent)."""
+    async with db.transaction() as s:
+        row = await s.get(Account, account_id)
+        assert row is not None
+        row.settings = {**(row.settings or {}), "event_notifications": {"url": "sealed", "secret": "sealed"}}

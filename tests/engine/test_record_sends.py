@@ -18,6 +18,7 @@ from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
 from fakes.smsc import FakeSmsc
+from helpers import notify_events
 
 NOTIFYING = ("rest.event_webhook", "rest.notification")
 BODIES = ["short", "x" * 200, "certified", "ñandú " * 25]
@@ -98,10 +99,7 @@ async def test_sends_recorded_on_plain_rows_and_on_loaded_messages_leave_the_sam
 async def test_notifications_of_sends_on_plain_rows_are_those_of_loaded_messages(
         db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
     """An account with event notifications (and messages with a notificationUrl): the webhooks' plain form."""
-    async with db.transaction() as s:
-        row = await s.get(Account, account.account_id)
-        assert row is not None
-        row.settings = {**(row.settings or {}), "event_notifications": {"url": "sealed", "secret": "sealed"}}
+    await notify_events(db, account.account_id)
     more = {"notification_url": "https://hooks.acme.test/n?s=%s"}
     plain = await _send(db, account, runner, source="rest", more=more)
     ids: list[int] = []

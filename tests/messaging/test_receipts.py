@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.channels.registry import build_provider
 from tidings.channels.sms import Receipt
 from tidings.db.engine import Database
-from tidings.db.models import Account, Event, Job, Message, MessagePart, StatCounter
+from tidings.db.models import Event, Job, Message, MessagePart, StatCounter
 from tidings.engine.runner import Runner
 from tidings.messaging import events, outbox, reports
 from tidings.messaging.receipts import apply_receipts
@@ -20,6 +20,7 @@ from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
 from fakes.smsc import FakeSmsc
+from helpers import notify_events
 
 
 @pytest.fixture
@@ -168,10 +169,7 @@ async def test_a_receipt_without_its_reference_and_one_with_it_both_count(
 
 async def test_an_account_with_event_notifications_gets_them_for_every_receipt(
         db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
-    async with db.transaction() as s:
-        row = await s.get(Account, account.account_id)
-        assert row is not None
-        row.settings = {**(row.settings or {}), "event_notifications": {"url": "sealed", "secret": "sealed"}}
+    await notify_events(db, account.account_id)
     one, two = await _sent_with(db, account, runner, [{}, {}], source="rest")
     async with db.transaction() as s, events.batch(s):
         assert await apply_receipts(s, [

@@ -127,8 +127,8 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
     """Apply a batch of receipts in order, inside `events.batch`; returns those whose message was not found (yet).
 
     A message whose events only listeners with a plain form want is recorded on a plain row, its columns written
-    by one UPDATE for the batch. The others are loaded with their sendings and accounts, one query each for the whole batch (and
-    held, as the session keeps rows weakly), so the listeners' lookups are identity-map hits.
+    by one UPDATE for the batch. The others are loaded with their sendings and accounts, one query each for the
+    whole batch (and held, as the session keeps rows weakly), so the listeners' lookups are identity-map hits.
     """
     plain = await _plain_rows(session, receipts)
     changed: dict[int, dict[str, Any]] = {}
