@@ -340,6 +340,11 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
                     # Transient: try again later; an outcome hook may already have rescheduled it.
                     message.status, message.due_at = "queued", now + retry_delay(message.attempts)
                     message.error_code, message.error_detail = result.code, result.detail
+        # The messages recorded on their objects are written in the same pass, all in id order: another worker may
+        # be recording receipts of these messages, and a stable lock order keeps the two from deadlocking.
+        for message in rows:
+            if message.id not in plain and (taken := plain_writes.take_changes(message)):
+                plain[message.id] = taken
         await plain_writes.update_plain(session, Message, plain)
 
 
