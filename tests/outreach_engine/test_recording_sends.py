@@ -24,8 +24,7 @@ async def _sent(session: AsyncSession, message: Message, at: datetime, plain: bo
     if not plain:
         await events.record(session, message, "sent", at=at)
         return
-    row = {name: getattr(message, name) for name in events.FACTS}
-    row["account_settings"] = None
+    row = events.facts_of(message, None)
     assert events.plain_recordable("sent", row)
     await update_plain(session, Message, {message.id: await events.record_plain(session, row, "sent", at=at)})
 

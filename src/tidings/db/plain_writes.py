@@ -15,7 +15,7 @@ executemany on SQLite, one INSERT from arrays on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import groupby
 from typing import Any, cast
 
@@ -219,12 +219,20 @@ def _update_plain(session: Session, model: type[Any], changed: dict[int, dict[st
         _write_run(connection, mapper, compiled, list(run))
 
 
-async def update_plain(session: AsyncSession, model: type[Any], changed: dict[int, dict[str, Any]]) -> None:
+async def update_plain(session: AsyncSession, model: type[Any], changed: dict[int, dict[str, Any]],
+                       loaded: Iterable[Any] = ()) -> None:
     """UPDATE rows of a plain model not loaded as objects: `changed` maps an id to its changed attributes.
 
     In key order, rows with the same changed attributes as one statement, as `write_updates` writes loaded rows.
+    `loaded`: objects of the model whose changes are written in the same pass (`take_changes`), so that all the
+    rows are locked in one key order (concurrent writers of the same rows cannot deadlock on it).
     """
-    await session.run_sync(_update_plain, model, changed)
+    rows = dict(changed)
+    for obj in loaded:
+        pk = getattr(obj, _PK)
+        if pk not in rows and (taken := take_changes(obj)):
+            rows[pk] = taken
+    await session.run_sync(_update_plain, model, rows)
 
 
 event.listen(Session, "before_flush", write_updates)

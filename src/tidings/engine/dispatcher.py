@@ -340,12 +340,9 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
                     # Transient: try again later; an outcome hook may already have rescheduled it.
                     message.status, message.due_at = "queued", now + retry_delay(message.attempts)
                     message.error_code, message.error_detail = result.code, result.detail
-        # The messages recorded on their objects are written in the same pass, all in id order: another worker may
-        # be recording receipts of these messages, and a stable lock order keeps the two from deadlocking.
-        for message in rows:
-            if message.id not in plain and (taken := plain_writes.take_changes(message)):
-                plain[message.id] = taken
-        await plain_writes.update_plain(session, Message, plain)
+        # The messages recorded on their objects in the same pass: another worker may be recording receipts of
+        # these messages, and one key order keeps the two from deadlocking.
+        await plain_writes.update_plain(session, Message, plain, loaded=rows)
 
 
 async def _sent_plain(session: AsyncSession, message: Message, result: SendResult, now: datetime,
@@ -360,8 +357,7 @@ async def _sent_plain(session: AsyncSession, message: Message, result: SendResul
     if account_id not in settings:
         account = await get_loaded(session, Account, account_id)
         settings[account_id] = account.settings if account is not None else None
-    row = {name: getattr(message, name) for name in events.FACTS}
-    row["account_settings"] = settings[account_id]
+    row = events.facts_of(message, settings[account_id])
     if not events.plain_recordable("sent", row):
         return None
     changes = plain_writes.take_changes(message)  # an outcome hook's (a quote, part ids), written with the send's

@@ -157,6 +157,13 @@ def _plain_forms(kind: str) -> tuple[tuple[Wants | None, PlainListener | None], 
     return found
 
 
+def facts_of(message: Message, account_settings: Any) -> dict[str, Any]:
+    """A loaded message's FACTS as a plain row (for `plain_recordable` and `record_plain`)."""
+    row = {name: getattr(message, name) for name in FACTS}
+    row["account_settings"] = account_settings
+    return row
+
+
 def plain_recordable(kind: str, facts: Mapping[str, Any]) -> bool:
     """Whether every listener that wants this kind of event on this message has a plain form (then `record_plain`
     may record it)."""

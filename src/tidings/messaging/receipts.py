@@ -24,7 +24,7 @@ from tidings.config import Settings
 from tidings.db.at_commit import Pending
 from tidings.db.base import by_ids, table_of
 from tidings.db.models import Account, Message, MessagePart, Sending
-from tidings.db.plain_writes import take_changes, update_plain
+from tidings.db.plain_writes import update_plain
 from tidings.messaging import delivery, events
 
 
@@ -178,12 +178,9 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
             missing.append(receipt)
         else:
             await _apply(session, receipt, *found)
-    # The loaded messages' changes in the same pass, all in id order: the dispatcher may be recording sends of
-    # these messages in another worker, and a stable lock order keeps the two from deadlocking.
-    for message in messages:
-        if message.id not in changed and (taken := take_changes(message)):
-            changed[message.id] = taken
-    await update_plain(session, Message, changed)
+    # The loaded messages in the same pass: another worker may be recording sends of these messages, and one key
+    # order keeps the two from deadlocking.
+    await update_plain(session, Message, changed, loaded=messages)
     return missing
 
 
