@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
+    Boolean,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +21,7 @@ from sqlalchemy import (
     Table,
     TextClause,
     TypeDecorator,
+    any_,
     bindparam,
     inspect,
     select,
@@ -27,7 +31,10 @@ from sqlalchemy.dialects.sqlite import DATETIME as sqlite_DATETIME  # noqa: N811
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect as sqlite_dialect  # noqa: N813
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from tidings.core import clock
 
@@ -130,18 +137,50 @@ def attach(session: AsyncSession, objects: Iterable[Any]) -> None:
             sync._update_impl(state)  # noqa: SLF001 - what add() does for a detached row, minus the cascade
 
 
+class _OneOf(ColumnElement[bool]):
+    """`column IN (:name)` with the list given at execution (see `one_of`)."""
+
+    inherit_cache = True
+    _is_implicitly_boolean = True  # a comparison: WHERE takes it as is (no "= 1" where booleans are integers)
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column, self.name = column, name
+
+
+@compiles(_OneOf)
+def _one_of_in(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(_OneOf, "postgresql")
+def _one_of_any(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column == any_(bindparam(element.name, type_=ARRAY(element.column.type))), **kw)
+
+
+def one_of(column: Any, name: str = "ids") -> ColumnElement[bool]:
+    """`column` is one of the list passed as parameter `name` when the statement runs.
+
+    On PostgreSQL `column = ANY(:name)`: one array parameter, so the SQL is the same whatever the list's length
+    (an expanding IN is rendered again for each execution, one bound parameter per value, and each length is
+    another statement for the server to prepare). Elsewhere an expanding IN.
+    """
+    return _OneOf(column, name)
+
+
 _BY_IDS: dict[type[Any], Any] = {}
 
 
 def by_ids(model: type[M]) -> Select[M]:
-    """SELECT model WHERE id IN (:ids), built once per model: run it with {"ids": [...]}.
+    """SELECT model WHERE id is one of :ids (`one_of`), built once per model: run it with {"ids": [...]}.
 
     Building a statement (with its IN list) for each batch cost more than running it.
     """
     stmt = _BY_IDS.get(model)
     if stmt is None:
         cls: Any = model
-        stmt = _BY_IDS[model] = select(cls).where(cls.id.in_(bindparam("ids", expanding=True)))
+        stmt = _BY_IDS[model] = select(cls).where(one_of(cls.id))
     return stmt
 
 

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, bindparam, literal_column, select, update
+from sqlalchemy import ColumnElement, and_, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import EMAIL, SendResult
 from tidings.core import clock
 from tidings.db import plain_writes
-from tidings.db.base import attach, by_ids, get_loaded
+from tidings.db.base import attach, by_ids, get_loaded, one_of
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.models.message import QUEUED
@@ -133,6 +133,11 @@ async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Seq
             _release(message)
 
 
+_RELATED = (select(Account, Sending).outerjoin(Sending, and_(Sending.account_id == Account.id,
+                                                             one_of(Sending.id, "sendings")))
+            .where(one_of(Account.id, "accounts")))
+
+
 async def _load_related(session: AsyncSession, messages: Sequence[Message]) -> list[object]:
     """The batch's accounts and sendings, in one query when the batch is not unusually spread out."""
     held: list[object] = []
@@ -140,10 +145,7 @@ async def _load_related(session: AsyncSession, messages: Sequence[Message]) -> l
     accounts = sorted({m.account_id for m in messages})
     with session.no_autoflush:
         if len(sendings) <= 500 and len(accounts) <= 500:
-            stmt = (select(Account, Sending).outerjoin(Sending, and_(Sending.account_id == Account.id,
-                                                                     Sending.id.in_(sendings)))
-                    .where(Account.id.in_(accounts)))
-            for row in (await session.execute(stmt)).all():
+            for row in (await session.execute(_RELATED, {"sendings": sendings, "accounts": accounts})).all():
                 held.extend(row)
             return held
         for model, wanted in ((Sending, sendings), (Account, accounts)):
@@ -292,7 +294,7 @@ async def _record_patiently(ctx: EngineContext, results: dict[int, SendResult], 
 
 # Built once (a statement built per transaction cost a noticeable part of recording a small group).
 _RECORDED = (select(Message, Sending, Account).outerjoin(Sending, Sending.id == Message.sending_id)
-             .join(Account, Account.id == Message.account_id).where(Message.id.in_(bindparam("ids", expanding=True)))
+             .join(Account, Account.id == Message.account_id).where(one_of(Message.id))
              .order_by(Message.id))  # events are written in message order, whatever the join's plan
 
 

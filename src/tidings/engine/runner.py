@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
+from tidings.db.base import one_of
 from tidings.db.models import Job
 from tidings.db.models.job import LIVE
 from tidings.db.queue import claim
@@ -44,7 +45,7 @@ from tidings.engine.registry import (
 log = structlog.get_logger("tidings.engine")
 # A claimed job, if still ours; built once, not per job.
 _OWN_JOB = select(Job).where(Job.id == bindparam("id"), Job.locked_by == bindparam("worker"))
-_OWN_JOBS = select(Job).where(Job.id.in_(bindparam("ids", expanding=True)), Job.locked_by == bindparam("worker"))
+_OWN_JOBS = select(Job).where(one_of(Job.id), Job.locked_by == bindparam("worker"))
 # The jobs the claims may take: the claim index's own condition, as written (a bound parameter would hide it
 # from the planners). Also beside `status = 'running'`: SQLite uses a partial index only for a query that
 # repeats its condition.

@@ -20,7 +20,7 @@ from tidings.config import Settings
 from tidings.core.emails import email_key, normalize_email
 from tidings.core.errors import DomainError, NotFound
 from tidings.core.phones import normalize_phone
-from tidings.db.base import get_loaded
+from tidings.db.base import get_loaded, one_of
 from tidings.db.models import Campaign, Message, Sending, Suppression
 from tidings.messaging import delivery, events
 
@@ -164,8 +164,8 @@ async def look_up_batch(session: AsyncSession, messages: Sequence[Message], sett
         ordered = sorted(values)
         for i in range(0, len(ordered), _CHUNK):
             chunk = ordered[i:i + _CHUNK]
-            stmt = select(Suppression.value).where(*_where(account_id, type_), Suppression.value.in_(chunk))
-            listed = set((await session.execute(stmt)).scalars())
+            stmt = select(Suppression.value).where(*_where(account_id, type_), one_of(Suppression.value, "values"))
+            listed = set((await session.execute(stmt, {"values": chunk})).scalars())
             known.update(((account_id, type_, v), v in listed) for v in chunk)
     session.info[_LOOKED_UP] = known
 

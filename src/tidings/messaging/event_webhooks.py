@@ -27,14 +27,14 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import httpx
 import structlog
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings import net
 from tidings.core import clock, ids, secrets
 from tidings.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tidings.core.ids import Kind
-from tidings.db.base import by_ids, get_loaded
+from tidings.db.base import by_ids, get_loaded, one_of
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Campaign, Job, Message, Sending
 from tidings.engine.context import EngineContext
@@ -326,7 +326,7 @@ def sample_fields(payload: dict[str, Any]) -> dict[str, str]:
 
 Loaded = tuple[Account | None, Message | None, Campaign | None]
 _WITH_CAMPAIGNS = (select(Message, Campaign).outerjoin(Campaign, Campaign.id == Message.campaign_id)
-                   .where(Message.id.in_(bindparam("ids", expanding=True))))
+                   .where(one_of(Message.id)))
 
 
 async def _load_round(session: AsyncSession, jobs: list[Job]) -> dict[int, Loaded]:

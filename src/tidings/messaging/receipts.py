@@ -14,7 +14,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from tidings.channels.base import SendResult
 from tidings.channels.sms import MultipartResult, Receipt
 from tidings.config import Settings
 from tidings.db.at_commit import Pending
-from tidings.db.base import by_ids, table_of
+from tidings.db.base import by_ids, one_of, table_of
 from tidings.db.models import Account, Message, MessagePart, Sending
 from tidings.db.plain_writes import update_plain
 from tidings.messaging import delivery, events
@@ -90,8 +90,8 @@ async def apply_receipt(session: AsyncSession, receipt: Receipt) -> bool:
 
 # The FACTS of messages by id, and their accounts' settings, for receipts recorded on plain rows.
 _FACTS = select(*(table_of(Message).c[name] for name in events.FACTS)).where(
-    table_of(Message).c.id.in_(bindparam("ids", expanding=True)))
-_ACCOUNT_SETTINGS = select(Account.id, Account.settings).where(Account.id.in_(bindparam("ids", expanding=True)))
+    one_of(table_of(Message).c.id))
+_ACCOUNT_SETTINGS = select(Account.id, Account.settings).where(one_of(Account.id))
 
 
 async def _plain_rows(session: AsyncSession, receipts: list[Receipt]) -> dict[int, dict[str, Any]]:

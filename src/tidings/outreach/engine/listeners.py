@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tidings.core import clock
 from tidings.db.at_commit import Pending
-from tidings.db.base import table_of
+from tidings.db.base import one_of, table_of
 from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
@@ -105,7 +105,7 @@ _ADVANCE = (update(_enrollments).where(_enrollments.c.id == bindparam("e_id"))
 
 _SEQUENCES = (select(Campaign.id, Campaign.kind, Campaign.settings, Step.number, Step.delay_days)
               .outerjoin(Step, Step.campaign_id == Campaign.id)
-              .where(Campaign.id.in_(bindparam("ids", expanding=True))))
+              .where(one_of(Campaign.id)))
 
 
 def _write_sent(session: Session, sent: _Sent) -> None:

@@ -12,7 +12,7 @@ import socket
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from tidings.core import clock
 from tidings.core.emails import email_domain
 from tidings.core.secrets import vault
 from tidings.db.at_commit import Pending
-from tidings.db.base import table_of
+from tidings.db.base import one_of, table_of
 from tidings.db.models import Mailbox, Message
 from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
 from tidings.messaging.preparers import email_mime
@@ -108,7 +108,7 @@ def _clear_trouble(session: Session, mailbox_ids: set[int]) -> None:
 _mailboxes = table_of(Mailbox)
 # A mailbox paused or showing an SMTP error is active again; the row as it is at the commit decides (not read first).
 _CLEAR_TROUBLE = (update(_mailboxes)
-                  .where(_mailboxes.c.id.in_(bindparam("ids", expanding=True)),
+                  .where(one_of(_mailboxes.c.id),
                          or_(_mailboxes.c.status == "paused", func.substr(_mailboxes.c.last_error, 1, 5) == "SMTP "))
                   .values(status="active", last_error=None, paused_until=None))
 # Mailboxes whose last outcome in the transaction was an accepted send.
