@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
 from tidings.db.bulk import array_casts, column_defaults
+from tidings.db.tracked import TrackedRow
 
 _PK = "id"
 _PK_BIND = "pk_"
@@ -121,8 +122,11 @@ def _changed(state: InstanceState[Any]) -> list[str] | None:
 def take_changes(obj: Any) -> dict[str, Any] | None:
     """A loaded row's changed columns, which it then counts as written: the caller writes them (`update_plain`).
 
-    None when the row has changes only the unit of work can write (it keeps them).
+    None when the row has changes only the unit of work can write (it keeps them). A tracked row
+    (`db.tracked`) gives what was assigned to it.
     """
+    if isinstance(obj, TrackedRow):
+        return obj.take_changes()
     state = cast("InstanceState[Any]", inspect(obj))
     if not state.modified:
         return {}
@@ -137,6 +141,9 @@ def take_changes(obj: Any) -> dict[str, Any] | None:
 
 def mark_written(obj: Any, changes: dict[str, Any]) -> None:
     """Give a loaded row the values the caller wrote for it (`update_plain`), as if loaded with them."""
+    if isinstance(obj, TrackedRow):
+        obj.set_written(changes)
+        return
     cast("InstanceState[Any]", inspect(obj)).dict.update(changes)
 
 

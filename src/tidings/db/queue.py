@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, any_, cast, func, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Update, any_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
 from tidings.db.base import DueMixin
+from tidings.db.tracked import columns_of, tracked
 
 T = TypeVar("T", bound=DueMixin)
 
@@ -30,6 +31,30 @@ async def claim(
     claimed_status: str | None = "running",
 ) -> list[T]:
     """Lease up to `limit` due rows of `model` to `worker`, in (due_at, id) order; the caller commits."""
+    stmt = _claim_statement(session, model, worker, limit, lease_seconds, where, claimed_status)
+    cls: Any = model
+    rows = (await session.execute(stmt.returning(cls))).scalars().all()
+    return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
+async def claim_tracked(
+    session: AsyncSession,
+    model: type[T],
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    where: list[ColumnElement[bool]] | None = None,
+    claimed_status: str | None = "running",
+) -> list[T]:
+    """`claim`, the rows as tracked rows (`db.tracked`) rather than objects of the session."""
+    stmt = _claim_statement(session, model, worker, limit, lease_seconds, where, claimed_status)
+    rows = tracked(model, (await session.execute(stmt.returning(*columns_of(model)))).tuples())
+    return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
+def _claim_statement(session: AsyncSession, model: type[T], worker: str, limit: int, lease_seconds: float,
+                     where: list[ColumnElement[bool]] | None, claimed_status: str | None) -> Update:
     now = clock.now()
     cls: Any = model
     conditions: list[ColumnElement[bool]] = [
@@ -53,6 +78,4 @@ async def claim(
     }
     if claimed_status is not None:
         values["status"] = claimed_status
-    stmt = update(cls).where(batch).values(**values).returning(cls).execution_options(synchronize_session=False)
-    rows = (await session.execute(stmt)).scalars().all()
-    return sorted(rows, key=lambda r: (r.due_at, r.id))
+    return update(cls).where(batch).values(**values).execution_options(synchronize_session=False)

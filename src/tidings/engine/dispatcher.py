@@ -29,12 +29,22 @@ from tidings.db.base import attach, by_ids, get_loaded, one_of
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.models.message import QUEUED
-from tidings.db.queue import claim
+from tidings.db.queue import claim_tracked
+from tidings.db.tracked import TrackedRow
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable
 from tidings.engine.registry import job, loop
 from tidings.messaging import events
-from tidings.messaging.delivery import BEFORE_GATES, GATES, OUTCOMES, Hold, Prepared, Refuse, preparer_for
+from tidings.messaging.delivery import (
+    BEFORE_GATES,
+    GATES,
+    OUTCOMES,
+    Hold,
+    Prepared,
+    Refuse,
+    hold_batch,
+    preparer_for,
+)
 
 log = structlog.get_logger("tidings.dispatcher")
 MAX_SEND_ATTEMPTS = 8
@@ -53,10 +63,12 @@ CLAIMABLE: list[ColumnElement[bool]] = [Message.direction == "out", literal_colu
 
 @dataclass
 class Claimed:
-    """A batch's messages as the claim left them (by id) with their accounts and sendings, detached: its record
-    transactions attach them again instead of reading them back (no row changes under a lease but ours).
+    """A batch's messages as the claim left them (by id; tracked rows, `db.tracked`) with their accounts and
+    sendings, detached: its record transactions use them instead of reading them back (no row changes under a
+    lease but ours).
 
-    `usable` turns False when a record transaction fails: its rollback expired what it had attached.
+    `usable` turns False when a record transaction fails: its rollback expired what it had attached, and the
+    messages may hold values it did not write.
     """
 
     messages: dict[int, Message] = field(default_factory=dict)
@@ -78,9 +90,12 @@ async def _claim_and_prepare(ctx: EngineContext) -> tuple[list[tuple[int, Prepar
     now = clock.now()
     claimed = Claimed()
     async with ctx.db.transaction() as session:
-        messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
-                               lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
-                               where=CLAIMABLE)
+        # Tracked rows, not objects of the session: loading 44 columns into an object a message and reading them
+        # through instrumented attributes was most of what the claim cost. A message that is not sent is loaded.
+        messages = await claim_tracked(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
+                                       lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
+                                       where=CLAIMABLE)
+        hold_batch(session, messages)
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
         related = await _load_related(session, messages)
@@ -89,38 +104,39 @@ async def _claim_and_prepare(ctx: EngineContext) -> tuple[list[tuple[int, Prepar
                 await hook(session, messages, ctx.settings)
         async with events.batch(session):
             await _prepare_each(ctx, session, messages, now, ready)
+        # What the gates and preparers changed on the messages to be sent (a certified message's seal, an email's
+        # new Message-ID) is committed with the claim, before the send, as the unit of work did.
+        prepared = {m.id: changes for m in messages if (changes := plain_writes.take_changes(m))}
+        if prepared:
+            await plain_writes.update_plain(session, Message, prepared)
         claimed.messages = {m.id: m for m in messages}
         claimed.related = related
     return ready, claimed
 
 
+# What happens to a claimed message that is not sent: given back unattempted, or a gate's decision (an expiry
+# and a failed preparation are refusals too).
+_GIVE_BACK, _EXPIRED = "give back", "expired"
+Settled = Hold | Refuse | str
+
+
 async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Sequence[Message], now: datetime,
                         ready: list[tuple[int, Prepared]]) -> None:
-    """Expire, gate and prepare each claimed message; those ready to send are appended to `ready`."""
+    """Expire, gate and prepare each claimed message; those ready to send are appended to `ready`, the others
+    settled on their loaded objects (`_settle`)."""
     in_memory = 0
+    settled: list[tuple[Message, Settled]] = []
     for message in messages:
         if in_memory > PREPARED_BYTES_PER_BATCH:
             # Not attempted: as if never claimed (the next batch takes it first, it is due the longest).
-            message.status, message.attempts = "queued", message.attempts - 1
-            _release(message)
+            settled.append((message, _GIVE_BACK))
             continue
         if message.expires_at is not None and message.expires_at <= now:
-            await events.record(session, message, "expired", details={"detail": "expired before sending"})
-            message.due_at = None
-            _release(message)
+            settled.append((message, _EXPIRED))
             continue
         decision = await _gates(session, message, ctx)
-        if isinstance(decision, Hold):
-            message.status, message.due_at = "queued", decision.until
-            message.attempts -= 1
-            message.extra = {**(message.extra or {}), "held": decision.reason}
-            _release(message)
-            continue
-        if isinstance(decision, Refuse):
-            await events.record(session, message, decision.kind,
-                                details={"code": decision.code, "detail": decision.detail})
-            message.due_at = None
-            _release(message)
+        if decision is not None:
+            settled.append((message, decision))
             continue
         try:
             prepared = await preparer_for(message)(session, message, ctx.settings)
@@ -128,9 +144,48 @@ async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Seq
             in_memory += len(prepared.outbound.raw or b"") + len(prepared.outbound.body)
         except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
             log.warning("message cannot be prepared", message_id=message.id, error=str(exc))
-            await events.record(session, message, "failed", details={"code": "prepare", "detail": str(exc)})
-            message.due_at = None
-            _release(message)
+            settled.append((message, Refuse("failed", "prepare", str(exc))))
+    if settled:
+        loaded = await _loaded(session, [message for message, _ in settled])
+        for message, (_, outcome) in zip(loaded, settled, strict=True):
+            await _settle(session, message, outcome)
+
+
+async def _settle(session: AsyncSession, message: Message, outcome: Settled) -> None:
+    if isinstance(outcome, Hold):
+        message.status, message.due_at = "queued", outcome.until
+        message.attempts -= 1
+        message.extra = {**(message.extra or {}), "held": outcome.reason}
+    elif isinstance(outcome, Refuse):
+        await events.record(session, message, outcome.kind, details={"code": outcome.code, "detail": outcome.detail})
+        message.due_at = None
+    elif outcome == _EXPIRED:
+        await events.record(session, message, "expired", details={"detail": "expired before sending"})
+        message.due_at = None
+    else:
+        message.status, message.attempts = "queued", message.attempts - 1
+    _release(message)
+
+
+async def _loaded(session: AsyncSession, messages: Sequence[Message]) -> list[Message]:
+    """The loaded objects of claimed messages (tracked rows), in the same order, holding what was assigned to them.
+
+    For what needs the object itself: a message's event recorded by `events.record` (listeners without a plain
+    form), the unit of work. Rows that are objects already are returned as they are.
+    """
+    wanted = sorted(m.id for m in messages if isinstance(m, TrackedRow))
+    found: dict[int, Message] = {}
+    for i in range(0, len(wanted), 500):
+        found.update((m.id, m) for m in (await session.execute(by_ids(Message), {"ids": wanted[i:i + 500]})).scalars())
+    out = []
+    for message in messages:
+        if isinstance(message, TrackedRow):
+            obj = found[message.id]
+            for key, value in message.take_changes().items():
+                setattr(obj, key, value)
+            message = obj
+        out.append(message)
+    return out
 
 
 _RELATED = (select(Account, Sending).outerjoin(Sending, and_(Sending.account_id == Account.id,
@@ -307,8 +362,10 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
             # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
             loaded = (await session.execute(_RECORDED, {"ids": list(results)})).all()
             rows = [row[0] for row in loaded]
+        hold_batch(session, rows)
         plain: dict[int, dict[str, Any]] = {}
         settings: dict[int, Any] = {}
+        on_objects: list[tuple[Message, SendResult]] = []
         for message in rows:
             result = results[message.id]
             for hook in OUTCOMES:
@@ -317,34 +374,47 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
                 changes = await _sent_plain(session, message, result, now, settings)
                 if changes is not None:
                     plain[message.id] = changes
-                else:
-                    _release(message)
-                    message.external_id = result.provider_id
-                    message.due_at = None
-                    await events.record(session, message, "sent", at=now)
-                for later in result.events:
-                    await enqueue(session, "provider.event", {"message_id": message.id, "status": later.status,
-                                                              "detail": later.detail, "code": later.code},
-                                  due_at=now + timedelta(seconds=later.after_seconds), account_id=message.account_id)
-                continue
-            _release(message)
-            if result.permanent:
-                kind = "bounced" if message.channel == EMAIL else "rejected"
-                message.due_at = None
-                await events.record(session, message, kind, details={"code": result.code, "detail": result.detail})
-            else:
-                await _soft_bounce(session, message, result)
-                if message.attempts >= MAX_SEND_ATTEMPTS:
-                    message.due_at = None
-                    await events.record(session, message, "failed",
-                                        details={"code": result.code, "detail": result.detail})
-                elif message.status == "sending":
-                    # Transient: try again later; an outcome hook may already have rescheduled it.
-                    message.status, message.due_at = "queued", now + retry_delay(message.attempts)
-                    message.error_code, message.error_detail = result.code, result.detail
+                    await _later_events(session, message, result, now)
+                    continue
+            on_objects.append((message, result))
+        objects = await _loaded(session, [message for message, _ in on_objects]) if on_objects else []
+        for message, (_, result) in zip(objects, on_objects, strict=True):
+            await _record_on_object(session, message, result, now)
         # The messages recorded on their objects in the same pass: another worker may be recording receipts of
         # these messages, and one key order keeps the two from deadlocking.
-        await plain_writes.update_plain(session, Message, plain, loaded=rows)
+        await plain_writes.update_plain(session, Message, plain, loaded=[*rows, *objects])
+
+
+async def _record_on_object(session: AsyncSession, message: Message, result: SendResult, now: datetime) -> None:
+    """A send's outcome recorded on the message's object: a refusal, a retry, a send a listener without a plain form
+    wants."""
+    _release(message)
+    if result.accepted:
+        message.external_id = result.provider_id
+        message.due_at = None
+        await events.record(session, message, "sent", at=now)
+        await _later_events(session, message, result, now)
+    elif result.permanent:
+        kind = "bounced" if message.channel == EMAIL else "rejected"
+        message.due_at = None
+        await events.record(session, message, kind, details={"code": result.code, "detail": result.detail})
+    else:
+        await _soft_bounce(session, message, result)
+        if message.attempts >= MAX_SEND_ATTEMPTS:
+            message.due_at = None
+            await events.record(session, message, "failed", details={"code": result.code, "detail": result.detail})
+        elif message.status == "sending":
+            # Transient: try again later; an outcome hook may already have rescheduled it.
+            message.status, message.due_at = "queued", now + retry_delay(message.attempts)
+            message.error_code, message.error_detail = result.code, result.detail
+
+
+async def _later_events(session: AsyncSession, message: Message, result: SendResult, now: datetime) -> None:
+    """A provider's statuses known at acceptance and due later (a sandbox's delivery), as jobs."""
+    for later in result.events:
+        await enqueue(session, "provider.event", {"message_id": message.id, "status": later.status,
+                                                  "detail": later.detail, "code": later.code},
+                      due_at=now + timedelta(seconds=later.after_seconds), account_id=message.account_id)
 
 
 async def _sent_plain(session: AsyncSession, message: Message, result: SendResult, now: datetime,
@@ -379,7 +449,6 @@ def _attach(session: AsyncSession, results: dict[int, SendResult], claimed: Clai
     except KeyError:
         return None
     attach(session, [obj for obj in claimed.related if obj is not None])  # None: an account without the sendings
-    attach(session, rows)
     return rows
 
 

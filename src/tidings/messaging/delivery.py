@@ -5,6 +5,8 @@ Domains plug in here without the engine knowing them: a preparer builds what the
 may hold a message (quiet hours) or refuse it (blacklist, balance); an outcome hook reacts to a
 provider's answer (pause a mailbox whose login fails). A gate that needs a lookup per message registers
 a `before_gates` hook that loads it once for the claimed batch (one query instead of one per message).
+The message they get is a tracked row (`db.tracked`): read and assign its attributes, never hand it to the
+session (docs/development.md, Engine).
 """
 
 from __future__ import annotations
@@ -77,6 +79,21 @@ def before_gates(fn: BatchHook) -> BatchHook:
 def outcome(fn: Outcome) -> Outcome:
     OUTCOMES.append(fn)
     return fn
+
+
+_BATCH = "tidings.delivery.batch"
+
+
+def hold_batch(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Name the dispatcher's batch for the session's transaction: its messages are tracked rows, not objects of
+    the session, and lookups that load what a whole batch needs at once (`batch_messages`) look here too."""
+    session.info[_BATCH] = messages
+
+
+def batch_messages(session: AsyncSession) -> Sequence[Message]:
+    """The messages of the dispatcher's batch in this transaction (none outside the dispatcher)."""
+    found: Sequence[Message] = session.info.get(_BATCH, ())
+    return found
 
 
 def preparer_for(message: Message) -> Preparer:

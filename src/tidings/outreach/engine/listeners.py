@@ -26,7 +26,7 @@ from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
 from tidings.outreach import counters
 from tidings.outreach.campaigns.service import autoreplied_receive
-from tidings.outreach.engine.status import campaign_of, enrollment_of, sendable
+from tidings.outreach.engine.status import campaign_of, enrollment_of, held_messages, sendable
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
@@ -120,8 +120,7 @@ async def _sequence(session: AsyncSession, sent: _Sent, campaign_id: int) -> _Se
     """The sequence campaign's settings and step delays, None for another kind or a deleted campaign; a miss loads
     those of every message the session holds, in one query."""
     if campaign_id not in sent.sequences:
-        wanted = {campaign_id} | {o.campaign_id for o in list(session.identity_map.values())
-                                  if isinstance(o, Message) and o.campaign_id is not None}
+        wanted = {campaign_id} | {o.campaign_id for o in held_messages(session) if o.campaign_id is not None}
         missing = sorted(k for k in wanted if k not in sent.sequences)
         found: dict[int, _Sequence | None] = {}
         with session.no_autoflush:  # a lookup must not flush the caller's batch one event at a time

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.core.windows import WeeklyWindow, parse_hhmm
 from tidings.db.base import by_ids
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.messaging.delivery import batch_messages
 from tidings.outreach.campaigns.service import receiving_statuses
 
 T = TypeVar("T")
@@ -41,6 +42,11 @@ def next_opening(campaign: Campaign, now: datetime) -> datetime:
 _HELD = "tidings.outreach.enrollments"
 
 
+def held_messages(session: AsyncSession) -> list[Message]:
+    """The messages the session holds, and the dispatcher's batch (tracked rows, not in the session)."""
+    return [*(o for o in list(session.identity_map.values()) if isinstance(o, Message)), *batch_messages(session)]
+
+
 async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment | None:
     """The message's enrollment; a miss loads those of every outreach message the session holds.
 
@@ -53,8 +59,7 @@ async def enrollment_of(session: AsyncSession, message: Message) -> Enrollment |
     held: dict[int, Enrollment] = session.info.setdefault(_HELD, {})
     if message.enrollment_id not in held:
         wanted = {message.enrollment_id} | {
-            o.enrollment_id for o in list(session.identity_map.values())
-            if isinstance(o, Message) and o.enrollment_id is not None and o.direction == "out"}
+            o.enrollment_id for o in held_messages(session) if o.enrollment_id is not None and o.direction == "out"}
         missing = sorted(wanted - set(held))
         with session.no_autoflush:
             for i in range(0, len(missing), 500):
@@ -83,7 +88,7 @@ async def held(session: AsyncSession, model: type[T], pk: int | None) -> T | Non
         field = _BATCHED_BY.get(model)
         wanted = {pk}
         if field is not None:
-            wanted |= {getattr(o, field) for o in list(session.identity_map.values()) if isinstance(o, Message)}
+            wanted |= {getattr(o, field) for o in held_messages(session)}
         missing = sorted(k for k in wanted if k is not None and (model, k) not in cache)
         cls: Any = model
         with session.no_autoflush:
