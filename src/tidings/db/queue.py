@@ -29,27 +29,19 @@ async def claim(
     lease_seconds: float,
     where: list[ColumnElement[bool]] | None = None,
     claimed_status: str | None = "running",
+    as_tracked: bool = False,
 ) -> list[T]:
-    """Lease up to `limit` due rows of `model` to `worker`, in (due_at, id) order; the caller commits."""
-    stmt = _claim_statement(session, model, worker, limit, lease_seconds, where, claimed_status)
-    cls: Any = model
-    rows = (await session.execute(stmt.returning(cls))).scalars().all()
-    return sorted(rows, key=lambda r: (r.due_at, r.id))
+    """Lease up to `limit` due rows of `model` to `worker`, in (due_at, id) order; the caller commits.
 
-
-async def claim_tracked(
-    session: AsyncSession,
-    model: type[T],
-    *,
-    worker: str,
-    limit: int,
-    lease_seconds: float,
-    where: list[ColumnElement[bool]] | None = None,
-    claimed_status: str | None = "running",
-) -> list[T]:
-    """`claim`, the rows as tracked rows (`db.tracked`) rather than objects of the session."""
+    `as_tracked`: the rows as tracked rows (`db.tracked`) rather than objects of the session.
+    """
     stmt = _claim_statement(session, model, worker, limit, lease_seconds, where, claimed_status)
-    rows = tracked(model, (await session.execute(stmt.returning(*columns_of(model)))).tuples())
+    rows: list[Any]
+    if as_tracked:
+        rows = tracked(model, (await session.execute(stmt.returning(*columns_of(model)))).tuples())
+    else:
+        cls: Any = model
+        rows = list((await session.execute(stmt.returning(cls))).scalars())
     return sorted(rows, key=lambda r: (r.due_at, r.id))
 
 

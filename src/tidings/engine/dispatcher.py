@@ -29,7 +29,7 @@ from tidings.db.base import attach, by_ids, get_loaded, one_of
 from tidings.db.jobs import enqueue
 from tidings.db.models import Account, Job, Message, Sending
 from tidings.db.models.message import QUEUED
-from tidings.db.queue import claim_tracked
+from tidings.db.queue import claim
 from tidings.db.tracked import TrackedRow
 from tidings.engine.context import EngineContext
 from tidings.engine.health import DATABASE, Backoff, is_unavailable
@@ -92,9 +92,9 @@ async def _claim_and_prepare(ctx: EngineContext) -> tuple[list[tuple[int, Prepar
     async with ctx.db.transaction() as session:
         # Tracked rows, not objects of the session: loading 44 columns into an object a message and reading them
         # through instrumented attributes was most of what the claim cost. A message that is not sent is loaded.
-        messages = await claim_tracked(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
-                                       lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
-                                       where=CLAIMABLE)
+        messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
+                               lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
+                               where=CLAIMABLE, as_tracked=True)
         hold_batch(session, messages)
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
