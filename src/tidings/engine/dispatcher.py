@@ -442,8 +442,8 @@ async def _sent_plain(session: AsyncSession, message: Message, result: SendResul
 
 
 def _attach(session: AsyncSession, results: dict[int, SendResult], claimed: Claimed) -> list[Message] | None:
-    """The claim's objects of these messages (and every account and sending of the batch) in this session, in
-    message order; None when one of them is missing (then they are read back)."""
+    """The claim's tracked rows of these messages, in message order, with every account and sending of the batch
+    attached to this session; None when one of them is missing (then they are read back)."""
     try:
         rows = [claimed.messages[message_id] for message_id in sorted(results)]
     except KeyError:
