@@ -1,4 +1,5 @@
-"""Recording sends: the enrollment moves on as its row stands at the commit, a mailbox's last outcome wins."""
+"""Recording sends: the enrollment moves on as its row stands at the commit, a mailbox's last outcome wins, a
+dispatcher batch reads its campaigns' step delays once."""
 
 from __future__ import annotations
 
@@ -6,17 +7,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.channels.base import LOGIN_FAILED, SendResult
+from tidings.config import Settings
 from tidings.core.clock import ManualClock
 from tidings.db.engine import Database
-from tidings.db.models import Campaign, Enrollment, Mailbox, Message
+from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.db.plain_writes import update_plain
+from tidings.engine.context import EngineContext
+from tidings.engine.dispatcher import _claim_and_prepare, _record_all
 from tidings.messaging import events
 from tidings.outreach.engine.scheduler import schedule_campaign
 from tidings.outreach.engine.sending import PREPARER, mailbox_outcome
+from tidings.runtime import providers_for
 
 
 async def _sent(session: AsyncSession, message: Message, at: datetime, plain: bool) -> None:
@@ -94,3 +99,49 @@ async def test_a_mailbox_keeps_the_last_outcome_of_a_batch(db: Database, make_wo
     async with db.sessions() as s:
         boxes = {b.id: (b.status, b.last_error is None) for b in (await s.execute(select(Mailbox))).scalars()}
     assert boxes == {failed_last: ("paused", False), sent_last: ("active", True)}
+
+
+async def test_a_batch_recorded_in_small_groups_reads_its_step_delays_once(
+        db: Database, make_world: Any, clock: ManualClock, settings: Settings) -> None:
+    world = await make_world()
+    await world.add_mailbox("sam@acme.test", smtp_port=2525)
+    for number, delay in ((1, 0.0), (2, 2.0), (3, 2.0)):
+        await world.add_step(f"Step {number}", "Hi", delay_days=delay)
+    enrollments = [await world.add_contact(f"p{i}@globex.test") for i in range(6)]
+    await world.start()
+    ctx = EngineContext(db, settings, providers_for(settings), "w1")
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "JOIN steps" in statement:
+            reads.append(statement)
+
+    async def batch() -> datetime:
+        """Schedule the due step, claim it as one batch and record its sends in groups of two, as the group
+        commit does; the time they were recorded at."""
+        async with db.transaction() as s:
+            assert await schedule_campaign(s, world.campaign_id, limit=10) == 6
+        ready, claimed = await _claim_and_prepare(ctx)
+        assert len(ready) == 6
+        reads.clear()
+        ids = sorted(message_id for message_id, _ in ready)
+        for group in (ids[0:2], ids[2:4], ids[4:6]):
+            await _record_all(ctx, {m: SendResult(True, provider_id=f"<{m}@sink>") for m in group}, claimed)
+        assert len(reads) == 1, "one read of the campaign's steps for the whole batch"
+        return clock.now()
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        first = await batch()
+        assert {((e := await world.enrollment(i)).next_step, e.emails_sent, e.next_due_at) for i in enrollments} == \
+            {(2, 1, first + timedelta(days=2))}
+        # An edited delay applies from the next batch on.
+        async with db.transaction() as s:
+            await s.execute(update(Step).where(Step.campaign_id == world.campaign_id, Step.number == 3)
+                            .values(delay_days=5.0))
+        clock.advance(timedelta(days=2, minutes=1))
+        second = await batch()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert {((e := await world.enrollment(i)).next_step, e.emails_sent, e.next_due_at) for i in enrollments} == \
+        {(3, 2, second + timedelta(days=5))}

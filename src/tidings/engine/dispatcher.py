@@ -74,6 +74,7 @@ class Claimed:
     messages: dict[int, Message] = field(default_factory=dict)
     related: list[object] = field(default_factory=list)
     usable: bool = True
+    memo: dict[str, Any] = field(default_factory=dict)  # delivery.batch_memo: the claim's and its records'
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -95,7 +96,7 @@ async def _claim_and_prepare(ctx: EngineContext) -> tuple[list[tuple[int, Prepar
         messages = await claim(session, Message, worker=ctx.worker, limit=ctx.settings.worker_batch,
                                lease_seconds=ctx.settings.worker_lease_seconds, claimed_status="sending",
                                where=CLAIMABLE, as_tracked=True)
-        hold_batch(session, messages)
+        hold_batch(session, messages, claimed.memo)
         # Gates and preparers look up each message's sending and account; load them once for the batch
         # and keep them referenced (the session holds rows weakly) so every lookup is an identity-map hit.
         related = await _load_related(session, messages)
@@ -362,7 +363,7 @@ async def _record_all(ctx: EngineContext, results: dict[int, SendResult], claime
             # messages, in the one query (each round trip waits for the event loop's turn, a few ms under load).
             loaded = (await session.execute(_RECORDED, {"ids": list(results)})).all()
             rows = [row[0] for row in loaded]
-        hold_batch(session, rows)
+        hold_batch(session, rows, claimed.memo if claimed is not None else None)
         plain: dict[int, dict[str, Any]] = {}
         settings: dict[int, Any] = {}
         on_objects: list[tuple[Message, SendResult]] = []

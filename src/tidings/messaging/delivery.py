@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,13 +82,24 @@ def outcome(fn: Outcome) -> Outcome:
     return fn
 
 
-_BATCH = "tidings.delivery.batch"
+_BATCH, _MEMO = "tidings.delivery.batch", "tidings.delivery.memo"
 
 
-def hold_batch(session: AsyncSession, messages: Sequence[Message]) -> None:
+def hold_batch(session: AsyncSession, messages: Sequence[Message], memo: dict[str, Any] | None = None) -> None:
     """Name the dispatcher's batch for the session's transaction: its messages are tracked rows, not objects of
-    the session, and lookups that load what a whole batch needs at once (`batch_messages`) look here too."""
+    the session, and lookups that load what a whole batch needs at once (`batch_messages`) look here too.
+    `memo` is the batch's `batch_memo`, shared by its claim and every transaction recording its sends."""
     session.info[_BATCH] = messages
+    if memo is not None:
+        session.info[_MEMO] = memo
+
+
+def batch_memo(session: AsyncSession) -> dict[str, Any]:
+    """What listeners read once for the dispatcher's whole batch, from its claim to its last record (outside the
+    dispatcher, for the transaction only): a campaign's step delays read again for every small group of sends
+    recorded was a query each (docs/performance.md). Only settings the batch may use as they were at its start."""
+    memo: dict[str, Any] = session.info.setdefault(_MEMO, {})
+    return memo
 
 
 def batch_messages(session: AsyncSession) -> Sequence[Message]:

@@ -24,6 +24,7 @@ from tidings.db.base import one_of, table_of
 from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
+from tidings.messaging.delivery import batch_memo
 from tidings.outreach import counters
 from tidings.outreach.campaigns.service import autoreplied_receive
 from tidings.outreach.engine.status import campaign_of, enrollment_of, held_messages, sendable
@@ -73,12 +74,11 @@ class _Sequence:
 
 
 class _Sent:
-    """A transaction's sends to write to their enrollments, and the campaigns it has read (for that transaction
-    only: the Pending holding it is dropped when it commits or rolls back)."""
+    """A transaction's sends to write to their enrollments (the Pending holding it is dropped when it commits or
+    rolls back)."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
-        self.sequences: dict[int, _Sequence | None] = {}
 
     def __bool__(self) -> bool:
         return bool(self.rows)
@@ -116,12 +116,20 @@ def _write_sent(session: Session, sent: _Sent) -> None:
 _SENT: Pending[_Sent] = Pending("tidings.outreach.sent", _Sent, _write_sent)
 
 
-async def _sequence(session: AsyncSession, sent: _Sent, campaign_id: int) -> _Sequence | None:
+_KNOWN = "tidings.outreach.sequences"
+
+
+async def _sequence(session: AsyncSession, campaign_id: int) -> _Sequence | None:
     """The sequence campaign's settings and step delays, None for another kind or a deleted campaign; a miss loads
-    those of every message the session holds, in one query."""
-    if campaign_id not in sent.sequences:
+    those of every message the session holds, in one query.
+
+    Read once for a dispatcher batch (`delivery.batch_memo`): its sends are recorded in many small transactions, and
+    a step's delay edited meanwhile applies from the next batch, as a message built before the edit keeps its text.
+    """
+    known: dict[int, _Sequence | None] = batch_memo(session).setdefault(_KNOWN, {})
+    if campaign_id not in known:
         wanted = {campaign_id} | {o.campaign_id for o in held_messages(session) if o.campaign_id is not None}
-        missing = sorted(k for k in wanted if k not in sent.sequences)
+        missing = sorted(k for k in wanted if k not in known)
         found: dict[int, _Sequence | None] = {}
         with session.no_autoflush:  # a lookup must not flush the caller's batch one event at a time
             for i in range(0, len(missing), 500):
@@ -136,15 +144,14 @@ async def _sequence(session: AsyncSession, sent: _Sent, campaign_id: int) -> _Se
                     if number is not None:
                         sequence.delays[int(number)] = float(delay or 0)
         for k in missing:
-            sent.sequences[k] = found.get(k)
-    return sent.sequences[campaign_id]
+            known[k] = found.get(k)
+    return known[campaign_id]
 
 
 async def _step_sent(session: AsyncSession, account_id: int, campaign_id: int, enrollment_id: int, step: int,
                      variant: int | None, sent_at: datetime | None) -> None:
     """A sequence step's first send: counted, and its enrollment moved on when the transaction commits."""
-    sent = _SENT.of(session.sync_session)
-    sequence = await _sequence(session, sent, campaign_id)
+    sequence = await _sequence(session, campaign_id)
     if sequence is None:
         return
     now = clock.as_utc(sent_at or clock.now())
@@ -158,7 +165,7 @@ async def _step_sent(session: AsyncSession, account_id: int, campaign_id: int, e
         await bump(session, account_id=account_id, scope=counters.SCOPE, scope_id=campaign_id, day=now.date(),
                    metric="contacted", step=step)
     delay = sequence.delays.get(step + 1)
-    sent.rows.append({"e_id": enrollment_id, "e_step": step, "e_now": now,
+    _SENT.of(session.sync_session).rows.append({"e_id": enrollment_id, "e_step": step, "e_now": now,
                       "e_due": None if delay is None else now + timedelta(days=delay),
                       "e_autoreplied_receive": sequence.autoreplied_receive})
 
