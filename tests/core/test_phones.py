@@ -121,3 +121,17 @@ def test_normalised_forms_of_every_region_are_the_library_s() -> None:
                     expected = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
                     break
             assert normalize_phone(raw, region) == expected, (raw, region)
+
+
+def test_number_types_are_the_library_s() -> None:
+    # Every region's example number of every type, random digits, and many numbers of the codes several regions
+    # share (the region is found by typing the number), typed as phonenumbers types them.
+    rng = random.Random(7)
+    shared = [code for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) > 1]
+    for digits in [*_samples(), *(f"{code}{rng.randrange(10 ** 10):010d}"[:rng.randint(8, 14)]
+                                  for code in shared for _ in range(300))]:
+        try:
+            number = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            continue
+        assert phones.number_type(number) == phonenumbers.number_type(number), digits
