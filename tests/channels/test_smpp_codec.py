@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tidings.channels.sms import smpp
 from tidings.channels.sms.smpp import (
     DeliverSm,
     SubmitAccepted,
@@ -80,3 +83,21 @@ def test_a_deliver_sm_we_cannot_read_goes_to_smpplib() -> None:
     fast = parse_fast(truncated)
     assert not isinstance(fast, DeliverSm) and fast.command == "deliver_sm"
     assert isinstance(parse_fast(RECEIPTS[0].generate()), DeliverSm)
+
+
+@pytest.mark.parametrize("text", [
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:",
+    "id:a1 sub:001 dlvrd:000 submit date:2612050433 done date:261205043359 stat:undeliv err:034 text:Hello",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:bad stat:DELIVRD err:000",
+    # A field again in the text: the general reading's last one wins, so the one-match reading steps aside.
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:stat:FAKE",
+    "ID:a1 SUB:001 DLVRD:001 SUBMIT DATE:2612050433 DONE DATE:2612050433 STAT:DELIVRD ERR:000 TEXT:",
+    "id:a1  sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000",
+    "id:a1 stat:DELIVRD",
+])
+def test_a_standard_receipt_text_is_read_as_the_general_reading_reads_it(text: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    pdu = parse_fast(make_pdu("deliver_sm", 30, esm_class=4, short_message=text.encode()).generate())
+    read = parse_receipt(pdu)
+    monkeypatch.setattr(smpp, "_STANDARD_RECEIPT", re.compile(r"(?!)"))  # never matches: the general reading
+    assert read == parse_receipt(pdu) and read is not None
