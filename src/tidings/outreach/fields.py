@@ -24,7 +24,7 @@ def merge_fields(contact: Contact | Mapping[str, Any]) -> dict[str, str | None]:
     else:
         # A loaded row's values are in its __dict__ (read there: the attributes' descriptors cost more than the
         # rest); an expired or unloaded one goes through them.
-        source = contact.__dict__
+        source = getattr(contact, "__dict__", {})  # a tracked row (db.tracked) has slots
         if not _LOADED.issubset(source):
             source = {k: getattr(contact, k, None) for k in _LOADED}
     values: dict[str, str | None] = {k: source.get(k) for k in CONTACT_FIELDS}
