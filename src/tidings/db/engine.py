@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -22,8 +24,31 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def json_dumps(value: Any) -> str:
+    """A JSON column's text: orjson's (ten times the standard library's speed, compact), the standard library's for
+    what orjson refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """A JSON column's value; the standard library reads what orjson refuses (NaN, an integer beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine tuned for its backend: WAL and a busy timeout on SQLite, a pool on PostgreSQL."""
+    """An engine tuned for its backend: WAL and a busy timeout on SQLite, a pool on PostgreSQL.
+
+    JSON columns go through orjson: a message's lifecycle reads and writes several documents (its options, each
+    event's details), about 2 us each with the standard library (docs/performance.md).
+    """
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", json_loads)
     if is_sqlite(url):
         kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, connect_args={"timeout": sqlite_driver.BUSY_TIMEOUT_SECONDS}, **kwargs)
