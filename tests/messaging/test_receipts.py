@@ -196,3 +196,18 @@ async def test_a_listener_that_does_not_say_what_it_wants_hears_every_receipt(
     async with db.transaction() as s, events.batch(s):
         await apply_receipts(s, [Receipt("sms", str(one.external_id), "DELIVRD", "delivered", reference=str(one.id))])
     assert plain_listener == [one.id]
+
+
+async def test_every_receipt_of_a_message_in_one_batch_reaches_the_accounts_notifications(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    """A message's listeners are worked out once for its only receipt, and again for each of several."""
+    await notify_events(db, account.account_id)
+    short, long = await _sent_with(db, account, runner, [{}, {}], source="rest", bodies=["a", "x" * 200])
+    batch = [Receipt("sms", str(short.external_id), "DELIVRD", "delivered", reference=str(short.id)),
+             Receipt("sms", str(long.external_id), "DELIVRD", "delivered", reference=str(long.id)),
+             Receipt("sms", long.extra["part_ids"][1], "REJECTD", "rejected", "009", reference=str(long.id), part=2),
+             Receipt("sms", str(long.external_id), "DELIVRD", "delivered", reference=str(long.id))]  # resent
+    async with db.transaction() as s, events.batch(s):
+        assert await apply_receipts(s, batch) == []
+    assert await _jobs(db, "rest.event_webhook", reports.event_name("delivered")) == sorted([short.id, long.id])
+    assert await _jobs(db, "rest.event_webhook", reports.event_name("rejected")) == [long.id]

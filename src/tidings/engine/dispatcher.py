@@ -420,7 +420,7 @@ async def _later_events(session: AsyncSession, message: Message, result: SendRes
 
 async def _sent_plain(session: AsyncSession, message: Message, result: SendResult, now: datetime,
                       settings: dict[int, Any]) -> dict[str, Any] | None:
-    """Record a send on a plain row when its listeners allow it (`events.plain_recordable`): the message's changes,
+    """Record a send on a plain row when its listeners allow it (`events.plain_listeners`): the message's changes,
     which the object takes as written; None when it must be recorded on the object.
 
     A send's attribute writes, `events.record` with every listener of "sent" and the flush's bookkeeping of the
@@ -431,13 +431,14 @@ async def _sent_plain(session: AsyncSession, message: Message, result: SendResul
         account = await get_loaded(session, Account, account_id)
         settings[account_id] = account.settings if account is not None else None
     row = events.facts_of(message, settings[account_id])
-    if not events.plain_recordable("sent", row):
+    listeners = events.plain_listeners("sent", row)
+    if listeners is None:
         return None
     changes = plain_writes.take_changes(message)  # an outcome hook's (a quote, part ids), written with the send's
     if changes is None:
         return None
     changes.update(locked_until=None, locked_by=None, external_id=result.provider_id, due_at=None)
-    changes.update(await events.record_plain(session, row, "sent", at=now))
+    changes.update(await events.record_plain(session, row, "sent", at=now, listeners=listeners))
     plain_writes.mark_written(message, changes)
     return changes
 

@@ -164,10 +164,23 @@ def facts_of(message: Message, account_settings: Any) -> dict[str, Any]:
     return row
 
 
+def plain_listeners(kind: str, facts: Mapping[str, Any]) -> list[PlainListener] | None:
+    """The plain forms of the listeners that want this kind of event on this message, for `record_plain`; None
+    when one of them has no plain form (then the event needs `record`)."""
+    interested: list[PlainListener] = []
+    for wants, plain in _plain_forms(kind):
+        if wants is not None and not wants(facts):
+            continue
+        if plain is None:
+            return None
+        interested.append(plain)
+    return interested
+
+
 def plain_recordable(kind: str, facts: Mapping[str, Any]) -> bool:
     """Whether every listener that wants this kind of event on this message has a plain form (then `record_plain`
     may record it)."""
-    return all(p is not None or (w is not None and not w(facts)) for w, p in _plain_forms(kind))
+    return plain_listeners(kind, facts) is not None
 
 
 def _changes(kind: str, when: datetime, details: Mapping[str, Any], current: Callable[[str], Any],
@@ -231,11 +244,13 @@ async def record(
 
 
 async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *, at: datetime | None = None,
-                       details: dict[str, Any] | None = None) -> dict[str, Any]:
+                       details: dict[str, Any] | None = None, listeners: list[PlainListener] | None = None,
+                       ) -> dict[str, Any]:
     """`record` on a plain row of the message's FACTS, for an event `plain_recordable` allows, inside `batch`.
 
     The row takes the changes, which are returned (with what plain forms of listeners added) for the caller to
     write; the event and counters are as `record`'s. A click (which implies an open) is not recorded here.
+    `listeners`: what `plain_listeners` gave for this kind on this row as it is, when the caller has it.
     """
     pending: list[dict[str, Any]] | None = session.sync_session.info.get(_BATCH)
     stamp = _TIMESTAMP.get(kind)
@@ -244,7 +259,8 @@ async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *,
     when = at or clock.now()
     details = details or {}
     changes, first = _changes(kind, when, details, row.__getitem__)
-    interested = [p for w, p in _plain_forms(kind) if p is not None and (w is None or w(row))]
+    interested = listeners if listeners is not None else [
+        p for w, p in _plain_forms(kind) if p is not None and (w is None or w(row))]
     row.update(changes)
     pending.append(await _event_and_counter(session, row["account_id"], row["id"], row["sending_id"],
                                             row["campaign_id"], kind, when, details, first))

@@ -94,33 +94,49 @@ _FACTS = select(*(table_of(Message).c[name] for name in events.FACTS)).where(
 _ACCOUNT_SETTINGS = select(Account.id, Account.settings).where(one_of(Account.id))
 
 
-async def _plain_rows(session: AsyncSession, receipts: list[Receipt]) -> dict[int, dict[str, Any]]:
-    """The messages whose receipts in this batch can be recorded on plain rows (`events.plain_recordable`), by id.
+async def _plain_rows(session: AsyncSession, receipts: list[Receipt],
+                      ) -> tuple[dict[int, dict[str, Any]], dict[int, list[events.PlainListener]]]:
+    """The messages whose receipts in this batch can be recorded on plain rows (`events.plain_listeners`), by id,
+    and for a message with one receipt in the batch the plain listeners of its event.
 
     Only for a batch whose every receipt names its message (the engine's own): a receipt found another way
     could name a plain row's message again, loaded. Recording those needs no `Message` object: loading one
     (44 columns), its event's attribute writes and their flush were most of a receipt's CPU (docs/performance.md).
     """
     if not all(r.reference and r.reference.isdigit() for r in receipts):
-        return {}
+        return {}, {}
     refs = sorted({int(str(r.reference)) for r in receipts})
     rows: dict[int, dict[str, Any]] = {}
     for i in range(0, len(refs), 500):
-        for found in (await session.execute(_FACTS, {"ids": refs[i:i + 500]})).mappings():
-            rows[found["id"]] = dict(found)
+        result = await session.execute(_FACTS, {"ids": refs[i:i + 500]})
+        names = tuple(result.keys())
+        for found in result.tuples():
+            rows[found[0]] = dict(zip(names, found, strict=True))
     if any(rows.get(int(str(r.reference)), {}).get("channel") != r.channel for r in receipts):
-        return {}
+        return {}, {}
     settings: dict[int, Any] = {}
     wanted = sorted({row["account_id"] for row in rows.values()})
     for i in range(0, len(wanted), 500):
         settings.update((await session.execute(_ACCOUNT_SETTINGS, {"ids": wanted[i:i + 500]})).tuples().all())
     for row in rows.values():
         row["account_settings"] = settings.get(row["account_id"])
+    plans: dict[int, list[events.PlainListener]] = {}
+    seen: set[int] = set()
     for receipt in receipts:
         facts = rows.get(int(str(receipt.reference)))
-        if facts is not None and receipt.status is not None and not events.plain_recordable(receipt.status, facts):
-            del rows[facts["id"]]  # loaded, for its listeners: all this message's receipts
-    return rows
+        if facts is None or receipt.status is None:
+            continue
+        message_id = facts["id"]
+        listeners = events.plain_listeners(receipt.status, facts)
+        if listeners is None:
+            del rows[message_id]  # loaded, for its listeners: all this message's receipts
+            plans.pop(message_id, None)
+        elif message_id in seen:
+            plans.pop(message_id, None)  # its next receipt meets the row its first changed: worked out then
+        else:
+            plans[message_id] = listeners
+        seen.add(message_id)
+    return rows, plans
 
 
 async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list[Receipt]:
@@ -130,7 +146,7 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
     by one UPDATE for the batch. The others are loaded with their sendings and accounts, one query each for the
     whole batch (and held, as the session keeps rows weakly), so the listeners' lookups are identity-map hits.
     """
-    plain = await _plain_rows(session, receipts)
+    plain, plans = await _plain_rows(session, receipts)
     changed: dict[int, dict[str, Any]] = {}
     held: list[object] = []
     by_id: dict[int, Message] = {}
@@ -163,8 +179,8 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
         if row is not None:
             kind, details = _event_of(receipt, row["status"], _part_number(row["extra"], receipt.provider_id))
             if kind is not None:
-                changed.setdefault(row["id"], {}).update(await events.record_plain(session, row, kind,
-                                                                                   details=details))
+                changed.setdefault(row["id"], {}).update(await events.record_plain(
+                    session, row, kind, details=details, listeners=plans.get(row["id"])))
             continue
         message = by_id.get(ref) if ref is not None else None
         found: tuple[Message, int] | None
