@@ -4,8 +4,9 @@ Not part of `make bench` (the leading underscore). N SMS are accepted through th
 marked sent as the dispatcher leaves them (provider id, sent_at, status), then their receipts are recorded as
 `engine.receipts.drain_receipts` records them (2,000 a transaction, one events batch): the process CPU per
 receipt, best of `ROUNDS` rounds of N each. SQLite unless TIDINGS_BENCH_DATABASE_URL names another database
-(it is emptied). `--profile` prints a cProfile of the last round (its dump in /tmp/receipts.prof).
-`python bench/_receipts_cpu.py [N] [--profile]`
+(it is emptied). `--profile` prints a cProfile of the last round (its dump in /tmp/receipts.prof), timed by the
+event loop's thread's CPU with `--cpu-timer`. Prints the event loop's thread's share of each round's CPU.
+`python bench/_receipts_cpu.py [N] [--profile [--cpu-timer]]`
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ N = int(next((a for a in sys.argv[1:] if a.isdigit()), "6000"))
 ROUNDS = 3
 BATCH = 2000
 PROFILE = "--profile" in sys.argv
+# `--cpu-timer`: cProfile timed by the event loop's thread's CPU (truer own times than the wall clock).
+TIMER = (time.thread_time,) if "--cpu-timer" in sys.argv else ()
 
 
 async def main(workdir: Path) -> None:
@@ -46,7 +49,7 @@ async def main(workdir: Path) -> None:
         warm(settings)
         tune_gc()
         best = float("inf")
-        profile = cProfile.Profile() if PROFILE else None
+        profile = cProfile.Profile(*TIMER) if PROFILE else None
         for round_ in range(ROUNDS):
             async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
                 await post_sms(client, auth, N)
