@@ -39,8 +39,10 @@ from tidings.messaging.delivery import (
     BEFORE_GATES,
     GATES,
     OUTCOMES,
+    PREPARE_FAILED,
     Hold,
     Prepared,
+    PrepareFailed,
     Refuse,
     hold_batch,
     preparer_for,
@@ -142,14 +144,23 @@ async def _prepare_each(ctx: EngineContext, session: AsyncSession, messages: Seq
         try:
             prepared = await preparer_for(message)(session, message, ctx.settings)
             ready.append((message.id, prepared))
-            in_memory += len(prepared.outbound.raw or b"") + len(prepared.outbound.body)
+            in_memory += len(prepared.outbound.raw or b"") + len(prepared.outbound.body) + (
+                0 if prepared.finish is None else _content_size(message))
         except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
             log.warning("message cannot be prepared", message_id=message.id, error=str(exc))
-            settled.append((message, Refuse("failed", "prepare", str(exc))))
+            settled.append((message, Refuse("failed", PREPARE_FAILED, str(exc))))
     if settled:
         loaded = await _loaded(session, [message for message, _ in settled])
         for message, (_, outcome) in zip(loaded, settled, strict=True):
             await _settle(session, message, outcome)
+
+
+def _content_size(message: Message) -> int:
+    """About what a message built in its send lane will hold (its texts and attachments), counted at the claim as
+    the bytes of one built there are: the batch's budget bounds both alike."""
+    attachments = (message.extra or {}).get("attachments") or []
+    return len(message.html or "") + len(message.body or "") + sum(
+        len(str(item.get("data") or "")) for item in attachments if isinstance(item, dict))
 
 
 async def _settle(session: AsyncSession, message: Message, outcome: Settled) -> None:
@@ -287,6 +298,13 @@ async def _send_and_record(ctx: EngineContext, ready: list[tuple[int, Prepared]]
                     unsent.append(message_id)
                     unsent.extend(m for m, _ in queue)
                     return
+                if prepared.finish is not None:
+                    try:
+                        prepared.finish()
+                    except Exception as exc:  # noqa: BLE001 - as a preparer's error: this message fails alone
+                        log.warning("message cannot be prepared", message_id=message_id, error=str(exc))
+                        outcome(message_id, PrepareFailed(False, permanent=True, code=PREPARE_FAILED, detail=str(exc)))
+                        continue
                 try:
                     result = await provider.send(prepared.outbound)
                 except Exception as exc:  # noqa: BLE001
@@ -396,7 +414,7 @@ async def _record_on_object(session: AsyncSession, message: Message, result: Sen
         await events.record(session, message, "sent", at=now)
         await _later_events(session, message, result, now)
     elif result.permanent:
-        kind = "bounced" if message.channel == EMAIL else "rejected"
+        kind = "failed" if isinstance(result, PrepareFailed) else "bounced" if message.channel == EMAIL else "rejected"
         message.due_at = None
         await events.record(session, message, kind, details={"code": result.code, "detail": result.detail})
     else:

@@ -25,11 +25,25 @@ from tidings.db.models import Message
 
 @dataclass
 class Prepared:
-    """`key` names the provider instance; the dispatcher keeps one per key (one SMTP connection)."""
+    """`key` names the provider instance; the dispatcher keeps one per key (one SMTP connection).
+
+    `finish`: the rest of the preparation (an email's MIME, its signature), done in the send's lane right before the
+    send, for a preparation that changes nothing stored (docs/performance.md); an error there fails the message as an
+    error of the preparer does (`PrepareFailed`).
+    """
 
     outbound: OutboundMessage
     key: str
     provider_factory: Callable[[], Provider] | None = None
+    finish: Callable[[], None] | None = None
+
+
+PREPARE_FAILED = "prepare"  # the code of the `failed` event of a message that could not be built
+
+
+@dataclass
+class PrepareFailed(SendResult):
+    """The outcome of a message whose `Prepared.finish` raised: recorded as failed, never sent."""
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,43 @@ def _attachments(raw: list[dict[str, str]] | None) -> list[mime.Attachment]:
 
 def email_mime(message: Message, settings: Settings) -> OutboundMessage:
     """Build the RFC 5322 message: tracking, unsubscribe headers, threading, attachments."""
+    outbound = _envelope(message)
+    _build(outbound, message, settings)
+    return outbound
+
+
+def email_deferred(message: Message, settings: Settings, then: Callable[[OutboundMessage], None] | None = None,
+                   ) -> tuple[OutboundMessage, Callable[[], None] | None]:
+    """The email's OutboundMessage and, when building it changes nothing stored, the build (with `then`) left to do.
+
+    A message given its Message-ID when queued (`outbox.message_row`) and not certified is built from what it holds,
+    so the dispatcher builds it in the send's lane (`Prepared.finish`), beside other sends, instead of in the claim.
+    Otherwise it is built now: the Message-ID it gets, or a certificate's seal, is written with the claim.
+    """
+    if message.rfc_message_id is None or (message.extra or {}).get("certified"):
+        outbound = email_mime(message, settings)
+        if then is not None:
+            then(outbound)
+        return outbound, None
+    outbound = _envelope(message)
+
+    def finish() -> None:
+        _build(outbound, message, settings)
+        if then is not None:
+            then(outbound)
+
+    return outbound, finish
+
+
+def _envelope(message: Message) -> OutboundMessage:
+    extra = message.extra or {}
+    return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject,
+                           reference=str(message.id), options={"cc": list(extra.get("cc") or ()),
+                                                                 "bcc": list(extra.get("bcc") or [])})
+
+
+def _build(outbound: OutboundMessage, message: Message, settings: Settings) -> None:
+    """The message's MIME into `outbound.raw`."""
     extra = message.extra or {}
     unsub = tracking.unsubscribe_url(settings.public_url, message.id)
     html = custom_links.fill(fill_unsubscribe(message.html, unsub), settings.public_url, message.id)
@@ -76,14 +114,13 @@ def email_mime(message: Message, settings: Settings) -> OutboundMessage:
     if message.rfc_message_id != rfc_id:  # usually given when queued (outbox.message_row): no UPDATE then
         message.rfc_message_id = rfc_id
     record_as_sent(message, raw)
-    return OutboundMessage(EMAIL, message.sender, message.recipient, subject=message.subject, raw=raw,
-                           reference=str(message.id), options={"cc": list(extra.get("cc") or ()),
-                                                                 "bcc": list(extra.get("bcc") or [])})
+    outbound.raw = raw
 
 
 @preparer(EMAIL)
 async def prepare_email(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
-    return Prepared(email_mime(message, settings), key="channel:email")
+    outbound, finish = email_deferred(message, settings)
+    return Prepared(outbound, key="channel:email", finish=finish)
 
 
 @preparer(SMS)

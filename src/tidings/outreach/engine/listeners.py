@@ -24,14 +24,13 @@ from tidings.db.base import one_of, table_of
 from tidings.db.counters import bump
 from tidings.db.models import Campaign, Enrollment, Mailbox, Message, Step
 from tidings.messaging import events
-from tidings.messaging.delivery import batch_memo
+from tidings.messaging.delivery import PREPARE_FAILED, batch_memo
 from tidings.outreach import counters
 from tidings.outreach.campaigns.service import autoreplied_receive
 from tidings.outreach.engine.status import campaign_of, enrollment_of, held_messages, sendable
 from tidings.outreach.suppressions.service import suppress_email
 
 RETRY_FAILED_STEP = timedelta(hours=1)
-PREPARE_FAILED = "prepare"  # the dispatcher's code for a message that could not be built
 
 
 async def _context(session: AsyncSession, message: Message) -> tuple[Enrollment, Campaign] | None:

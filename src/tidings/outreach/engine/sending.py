@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from tidings import net
-from tidings.channels.base import SendResult
+from tidings.channels.base import OutboundMessage, SendResult
 from tidings.channels.email.smtp import SmtpProvider, SmtpSettings
 from tidings.config import Settings
 from tidings.core import clock
@@ -27,7 +27,7 @@ from tidings.db.at_commit import Pending
 from tidings.db.base import one_of, table_of
 from tidings.db.models import Mailbox, Message
 from tidings.messaging.delivery import Hold, Prepared, Refuse, gate, outcome, preparer
-from tidings.messaging.preparers import email_mime
+from tidings.messaging.preparers import email_deferred
 from tidings.outreach.engine.dkim_signing import dkim_sign
 from tidings.outreach.engine.status import campaign_of, enrollment_of, held, next_opening, sendable
 
@@ -59,18 +59,23 @@ def smtp_settings(box: Mailbox, allow_private: bool = False) -> SmtpSettings:
 
 @preparer(PREPARER)
 async def prepare_mailbox_email(session: AsyncSession, message: Message, settings: Settings) -> Prepared:
-    """MIME from the shared builder, signed for the mailbox's domain, sent over the mailbox's SMTP."""
+    """MIME from the shared builder, signed for the mailbox's domain, sent over the mailbox's SMTP; built and signed
+    in the send's lane when that changes nothing stored (`preparers.email_deferred`)."""
     box = await held(session, Mailbox, message.mailbox_id)
     if box is None:
         raise LookupError("the message's mailbox no longer exists")
-    outbound = email_mime(message, settings)
-    if box.dkim_selector and box.dkim_private_key_enc and outbound.raw is not None:
-        outbound.raw = dkim_sign(outbound.raw, domain=email_domain(box.email), selector=box.dkim_selector,
-                                 private_key_pem=vault().decrypt(box.dkim_private_key_enc))
+    selector, key_enc, address = box.dkim_selector, box.dkim_private_key_enc, box.email
+
+    def sign(outbound: OutboundMessage) -> None:
+        if selector and key_enc and outbound.raw is not None:
+            outbound.raw = dkim_sign(outbound.raw, domain=email_domain(address), selector=selector,
+                                     private_key_pem=vault().decrypt(key_enc))
+
+    outbound, finish = email_deferred(message, settings, then=sign)
     allow_private = settings.outbound_allow_private
     # Built only when the mailbox has no connection yet (the password's decryption included).
     return Prepared(outbound, key=f"mailbox:{box.id}",
-                    provider_factory=lambda: SmtpProvider(smtp_settings(box, allow_private)))
+                    provider_factory=lambda: SmtpProvider(smtp_settings(box, allow_private)), finish=finish)
 
 
 @gate
