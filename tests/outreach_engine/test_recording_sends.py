@@ -30,7 +30,7 @@ async def _sent(session: AsyncSession, message: Message, at: datetime, plain: bo
         await events.record(session, message, "sent", at=at)
         return
     row = events.facts_of(message, None)
-    assert events.plain_recordable("sent", row)
+    assert events.plain_listeners("sent", row) is not None
     await update_plain(session, Message, {message.id: await events.record_plain(session, row, "sent", at=at)})
 
 

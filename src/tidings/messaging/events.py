@@ -158,7 +158,7 @@ def _plain_forms(kind: str) -> tuple[tuple[Wants | None, PlainListener | None], 
 
 
 def facts_of(message: Message, account_settings: Any) -> dict[str, Any]:
-    """A loaded message's FACTS as a plain row (for `plain_recordable` and `record_plain`)."""
+    """A loaded message's FACTS as a plain row (for `plain_listeners` and `record_plain`)."""
     row = {name: getattr(message, name) for name in FACTS}
     row["account_settings"] = account_settings
     return row
@@ -175,12 +175,6 @@ def plain_listeners(kind: str, facts: Mapping[str, Any]) -> list[PlainListener] 
             return None
         interested.append(plain)
     return interested
-
-
-def plain_recordable(kind: str, facts: Mapping[str, Any]) -> bool:
-    """Whether every listener that wants this kind of event on this message has a plain form (then `record_plain`
-    may record it)."""
-    return plain_listeners(kind, facts) is not None
 
 
 def _changes(kind: str, when: datetime, details: Mapping[str, Any], current: Callable[[str], Any],
@@ -246,7 +240,7 @@ async def record(
 async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *, at: datetime | None = None,
                        details: dict[str, Any] | None = None, listeners: list[PlainListener] | None = None,
                        ) -> dict[str, Any]:
-    """`record` on a plain row of the message's FACTS, for an event `plain_recordable` allows, inside `batch`.
+    """`record` on a plain row of the message's FACTS, for an event `plain_listeners` allows, inside `batch`.
 
     The row takes the changes, which are returned (with what plain forms of listeners added) for the caller to
     write; the event and counters are as `record`'s. A click (which implies an open) is not recorded here.
