@@ -16,6 +16,9 @@ Variant `sqlite_no_receipts`: the same SQLite serve asking for no receipts (`rec
 every message is submitted; `submit_vs_receipts_on` is the SQLite variant's ratio over its ratio, which
 says whether receipts slow submission down (1.0: not at all), and `submit_rate_vs_receipts_on` the same from the
 two variants' submit rates alone (without the bare runs of their moments, which move more than the variants do).
+With both SQLite variants, the bare loop is also run without asking for receipts, in RUNS pairs with a run asking
+for them: `bare_loop_submit_rate_vs_receipts_on` (and `bare_submit_sm_loop.receipts`) is what receipts cost a bare
+client's submission on this machine, beside Tidings' `submit_rate_vs_receipts_on` (session 31).
 TIDINGS_BENCH_SMS (N), TIDINGS_BENCH_RUNS, TIDINGS_BENCH_SMPP_QUERY (e.g. `window=10&binds=2`),
 TIDINGS_BENCH_VARIANTS (a subset of `sqlite,sqlite_no_receipts,pg1,pg2`).
 """
@@ -103,8 +106,9 @@ def _tidings(*args: str) -> list[str]:
     return [sys.executable, "-c", "from tidings.cli import app; app()", *args]
 
 
-async def _bare_once(port: int) -> tuple[float, float]:
-    """Seconds to submit N (one at a time) and seconds until every receipt arrived."""
+async def _bare_once(port: int, receipts_on: bool = True) -> tuple[float, float]:
+    """Seconds to submit N (one at a time) and seconds until every receipt arrived (asked for unless not
+    `receipts_on`)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     pending: dict[int, asyncio.Future[Any]] = {}
     receipts = 0
@@ -139,10 +143,11 @@ async def _bare_once(port: int) -> tuple[float, float]:
     for i in range(N):
         await call(i + 2, "submit_sm", service_type="", source_addr_ton=5, source_addr_npi=0, source_addr="TIDINGS",
                    dest_addr_ton=1, dest_addr_npi=1, destination_addr=f"3466{i:07d}", esm_class=0,
-                   protocol_id=0, priority_flag=0, registered_delivery=1, data_coding=0,
+                   protocol_id=0, priority_flag=0, registered_delivery=int(receipts_on), data_coding=0,
                    short_message=b"Your code is ready. Reply STOP to opt out.")
     submitted = time.perf_counter() - started
-    await asyncio.wait_for(all_receipts.wait(), 60)
+    if receipts_on:
+        await asyncio.wait_for(all_receipts.wait(), 60)
     received = time.perf_counter() - started
     await call(N + 2, "unbind")
     task.cancel()
@@ -150,16 +155,28 @@ async def _bare_once(port: int) -> tuple[float, float]:
     return submitted, received
 
 
-async def _bare_run(port: int) -> float:
-    """The bare loop's submit rate, repeated until it lasted MIN_BASELINE_SECONDS."""
+async def _bare_run(port: int, receipts_on: bool = True) -> float:
+    """The bare loop's submit rate, repeated until it lasted MIN_BASELINE_SECONDS (a baseline, in BARE, when
+    receipts are on)."""
     sent = elapsed = 0.0
     rounds = 0
     while elapsed < MIN_BASELINE_SECONDS:
-        s, r = await _bare_once(port)
+        s, r = await _bare_once(port, receipts_on)
         sent, elapsed, rounds = sent + s, elapsed + r, rounds + 1
     rate = rounds * N / sent
-    BARE.append(rate)
+    if receipts_on:
+        BARE.append(rate)
     return rate
+
+
+async def _bare_receipts_share(port: int) -> dict[str, Any]:
+    """What asking for receipts costs the bare loop's submission: its rate with them over its rate without,
+    in RUNS interleaved pairs (the share the protocol's exchange takes from any client on this machine)."""
+    pairs = [(await _bare_run(port, False), await _bare_run(port)) for _ in range(RUNS)]
+    shares = [on / off for off, on in pairs]
+    return {"submit_rate_vs_receipts_on": round(statistics.median(shares), 3),
+            "shares": [round(share, 3) for share in shares],
+            "submit_per_second_no_receipts": round(statistics.median(off for off, _ in pairs), 1)}
 
 
 BARE: list[float] = []  # every bare run of this benchmark, in order
@@ -298,6 +315,7 @@ async def main() -> dict[str, Any]:
                               "recipients_per_request": PER_REQUEST, "smpp_options": SMPP_QUERY or "(none)",
                               "receipts": True}
     measured: dict[str, Any] = {}
+    bare_share: dict[str, Any] | None = None
     with _smsc() as smsc_port, tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in VARIANTS:
             measured["sqlite_1_process"] = await _variant(f"sqlite+aiosqlite:///{tmp}/bench.db", smsc_port,
@@ -311,9 +329,13 @@ async def main() -> dict[str, Any]:
                 key = f"postgresql_{workers}_worker{'s' if workers > 1 else ''}"
                 measured[key] = (await _variant(url, smsc_port, Path(tmp), workers) if url
                                  else "skipped: no PostgreSQL available")
+        if "sqlite" in VARIANTS and "sqlite_no_receipts" in VARIANTS:
+            bare_share = await _bare_receipts_share(smsc_port)
         if not BARE:  # no variant ran: the baseline alone
             await _bare_run(smsc_port)
     result["bare_submit_sm_loop"] = _bare()
+    if bare_share is not None:
+        result["bare_submit_sm_loop"]["receipts"] = bare_share
     result.update(measured)
     plain, with_receipts = result.get("sqlite_no_receipts"), result.get("sqlite_1_process")
     if isinstance(plain, dict) and isinstance(with_receipts, dict):
@@ -322,6 +344,10 @@ async def main() -> dict[str, Any]:
         # The submit rates themselves: the bare runs around the two variants moved by up to a fifth between them
         # (2,491 and 3,086 a second in one run of session 30), more than the variants' own rates did.
         plain["submit_rate_vs_receipts_on"] = round(with_receipts["submit_per_second"] / plain["submit_per_second"], 3)
+        if bare_share is not None:
+            # Of what receipts cost Tidings' submission, the part the protocol's exchange costs the bare loop too
+            # (the SMSC's deliver_sm on the shared cores, their reading and answers): the rest is Tidings' own.
+            plain["bare_loop_submit_rate_vs_receipts_on"] = bare_share["submit_rate_vs_receipts_on"]
     return result
 
 
