@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 from common import fresh_app, post_sms
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, literal, select, update
 
 from tidings.channels.sms import Receipt
 from tidings.config import Settings
@@ -57,7 +57,8 @@ async def main(workdir: Path) -> None:
                 ids = list((await s.execute(select(Message.id).where(Message.status == "queued")
                                             .order_by(Message.id))).scalars())
                 await s.execute(update(Message).where(Message.id.in_(ids)).values(
-                    status="sent", sent_at=clock.now(), due_at=None))
+                    status="sent", sent_at=clock.now(), due_at=None,
+                    external_id=literal("p").concat(cast(Message.id, String))))  # each receipt's provider id
             receipts = [Receipt("sms", f"p{i}", "DELIVRD", "delivered", "000", None, str(i)) for i in ids]
             if profile is not None and round_ == ROUNDS - 1:
                 profile.enable()

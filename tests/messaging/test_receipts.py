@@ -15,7 +15,7 @@ from tidings.db.engine import Database
 from tidings.db.models import Event, Job, Message, MessagePart, StatCounter
 from tidings.engine.runner import Runner
 from tidings.messaging import events, outbox, reports
-from tidings.messaging.receipts import apply_receipts
+from tidings.messaging.receipts import apply_receipt, apply_receipts
 from tidings.tenancy.service import NewAccount
 from tidings.tenancy.subject import AuthSubject
 
@@ -146,10 +146,48 @@ async def test_a_batch_records_wanted_and_unwanted_events_alike_and_calls_only_t
     assert got == {plain.id: ("delivered", True, None, None), notified.id: ("delivered", True, None, None),
                    failed.id: ("expired", False, "027", "stat:EXPIRED err:027"),
                    long.id: ("rejected", True, "009", "stat:REJECTD err:009")}
-    assert kinds == [(plain.id, "delivered", 1), (notified.id, "delivered", 1), (failed.id, "expired", 1),
+    # The receipts no listener wants of messages with one receipt in the batch first (set statements), then the
+    # others in the order they came.
+    assert kinds == [(failed.id, "expired", 1), (plain.id, "delivered", 1), (notified.id, "delivered", 1),
                      (long.id, "delivered", 1), (long.id, "rejected", 2), (plain.id, "delivered", 1)]
     assert (counters["delivered"], counters["expired"], counters["rejected"]) == (3, 1, 1)
     assert await _jobs(db, "rest.notification") == [notified.id]
+
+
+async def test_receipts_recorded_by_set_statements_write_what_one_at_a_time_would(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    """A batch's receipts of messages no listener wants them on: the same status, stamps, event details and
+    counters as a receipt recorded alone, a failure's error included."""
+    delivered, undelivered, alone = await _sent_with(db, account, runner, [{}, {}, {}])
+    async with db.transaction() as s, events.batch(s):
+        assert await apply_receipts(s, [
+            Receipt("sms", str(delivered.external_id), "DELIVRD", "delivered", reference=str(delivered.id)),
+            Receipt("sms", str(undelivered.external_id), "UNDELIV", "undelivered", "001",
+                    reference=str(undelivered.id))]) == []
+    async with db.transaction() as s:  # outside a batch: recorded on the loaded message, one at a time
+        assert await apply_receipt(s, Receipt("sms", str(alone.external_id), "DELIVRD", "delivered",
+                                              reference=str(alone.id)))
+    async with db.sessions() as s:
+        messages = {m.id: m for m in (await s.execute(select(Message).where(
+            Message.id.in_([delivered.id, undelivered.id, alone.id])))).scalars()}
+        found = {e.message_id: e for e in (await s.execute(select(Event).where(
+            Event.kind != "sent", Event.message_id.in_(list(messages))))).scalars()}
+        counters = {c.metric: c.value for c in (await s.execute(select(StatCounter).where(
+            StatCounter.scope == "sending", StatCounter.scope_id == delivered.sending_id))).scalars()}
+    assert found[delivered.id].details == {"stat": "DELIVRD", "code": None, "provider_id": delivered.external_id,
+                                           "part": 1}
+    assert found[alone.id].details == {"stat": "DELIVRD", "code": None, "provider_id": alone.external_id, "part": 1}
+    assert found[undelivered.id].details == {"stat": "UNDELIV", "code": "001", "provider_id": undelivered.external_id,
+                                             "part": 1, "detail": "stat:UNDELIV err:001"}
+    for message_id in (delivered.id, alone.id):
+        message = messages[message_id]
+        assert (message.status, message.delivered_at) == ("delivered", found[message_id].occurred_at)
+        assert found[message_id].account_id == account.account_id
+        assert found[message_id].sending_id == delivered.sending_id
+    failed = messages[undelivered.id]
+    assert (failed.status, failed.delivered_at, failed.error_code, failed.error_detail) == (
+        "undelivered", None, "001", "stat:UNDELIV err:001")
+    assert (counters["delivered"], counters["undelivered"]) == (2, 1)
 
 
 async def test_a_receipt_without_its_reference_and_one_with_it_both_count(

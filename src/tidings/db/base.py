@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from tidings.core import clock
@@ -167,6 +168,25 @@ def one_of(column: Any, name: str = "ids") -> ColumnElement[bool]:
     another statement for the server to prepare). Elsewhere an expanding IN.
     """
     return _OneOf(column, name)
+
+
+class json_object(FunctionElement[Any]):  # noqa: N801 (used as a SQL function)
+    """A JSON object built by the database from alternating keys and values (bound values or columns):
+    `json_object` on SQLite, `json_build_object` on PostgreSQL; for INSERT ... SELECT of JSON documents."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_object"
+
+
+@compiles(json_object)
+def _json_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_build_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
 
 
 _BY_IDS: dict[type[Any], Any] = {}

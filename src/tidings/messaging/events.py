@@ -15,16 +15,18 @@ row (`plain`); an event whose every interested listener has a plain form can be 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, Integer, String, insert, literal, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.core import clock
-from tidings.db.base import table_of
+from tidings.db.base import UtcDateTime, json_object, one_of, table_of
 from tidings.db.counters import bump
 from tidings.db.models import Event, Message
 from tidings.db.plain_writes import insert_rows
@@ -87,7 +89,8 @@ Wants = Callable[[Mapping[str, Any]], bool]
 # What a `Wants` and a plain form read: these columns of the message, and "account_settings" (its account's
 # `settings`).
 FACTS = ("id", "channel", "direction", "status", "extra", "account_id", "sending_id", "campaign_id", "enrollment_id",
-         "step_number", "variant", "sent_at", "delivered_at", "error_code", "error_detail", "parts", "recipient")
+         "step_number", "variant", "sent_at", "delivered_at", "error_code", "error_detail", "parts", "recipient",
+         "external_id")
 _LISTENERS: list[tuple[frozenset[str], Listener, Wants | None, PlainListener | None]] = []
 # Per kind, its listeners in registration order; worked out at a kind's first event after a registration.
 _FOR_KIND: dict[str, tuple[Listener, ...]] = {}
@@ -264,6 +267,63 @@ async def record_plain(session: AsyncSession, row: dict[str, Any], kind: str, *,
             await listener(session, happened)
         row.update(changes)
     return changes
+
+
+async def record_plain_set(session: AsyncSession, rows: Sequence[dict[str, Any]], kind: str,
+                           details: Mapping[str, Any], *, at: datetime | None = None) -> None:
+    """`record_plain` of one kind of event with the same `details` on many rows that no listener wants it on
+    (`plain_listeners` gave []), inside `batch`: per group of rows the event changes alike, one UPDATE of the
+    messages and one INSERT ... SELECT of their events, instead of a row's parameters each.
+
+    A value of `details` may be a column of `messages` (the event's detail is then the message's value); a
+    message's receipts carry its provider id. Each row takes its changes, as with `record_plain`.
+    """
+    if session.sync_session.info.get(_BATCH) is None or kind not in KINDS or kind == "clicked":
+        raise ValueError(f"record_plain_set records {kind} events only inside events.batch")
+    if not rows:
+        return
+    when = at or clock.now()
+    plain_details = {k: v for k, v in details.items() if not isinstance(v, ColumnElement)}
+    groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    firsts: Counter[tuple[int, int]] = Counter()
+    for row in rows:
+        changes, first = _changes(kind, when, plain_details, row.__getitem__)
+        row.update(changes)
+        groups.setdefault(tuple(sorted(changes.items())), []).append(row["id"])
+        if first and row["sending_id"] is not None:
+            firsts[(row["account_id"], row["sending_id"])] += 1
+    for (account_id, sending_id), count in firsts.items():
+        await bump(session, account_id=account_id, scope="sending", scope_id=sending_id,
+                   day=clock.as_utc(when).date(), metric=kind, by=count)
+    messages = table_of(Message)
+    document = json_object(*(part for key, value in details.items()
+                             for part in (literal(key, String()), _json_value(value))))
+    insert_events = insert(table_of(Event)).from_select(
+        ["account_id", "message_id", "sending_id", "campaign_id", "kind", "occurred_at", "details"],
+        select(messages.c.account_id, messages.c.id, messages.c.sending_id, messages.c.campaign_id,
+               literal(kind, String()), literal(when, UtcDateTime()), document).where(one_of(messages.c.id)))
+    await session.flush()
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    with deferred_writes(connection):  # on SQLite with the transaction's next trip, as the batch's other events
+        for alike, ids in groups.items():
+            update_messages = update(messages).where(one_of(messages.c.id)).values(dict(alike))
+            for start in range(0, len(ids), 500):
+                chunk = {"ids": ids[start:start + 500]}
+                if alike:
+                    await session.execute(update_messages, chunk)
+                await session.execute(insert_events, chunk)
+
+
+def _json_value(value: Any) -> ColumnElement[Any]:
+    """A detail's value in `json_object`: a column as is, else bound as the JSON value it is."""
+    if isinstance(value, ColumnElement):
+        return value
+    if value is None:
+        return null()
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"record_plain_set details are text, integers or null, not {type(value).__name__}")
+    return literal(value, String() if isinstance(value, str) else Integer())
 
 
 async def _event_and_counter(session: AsyncSession, account_id: int, message_id: int, sending_id: int | None,

@@ -172,8 +172,24 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
         wanted_ids = sorted(ids)
         for i in range(0, len(wanted_ids), 500):
             held.extend((await session.execute(by_ids(model), {"ids": wanted_ids[i:i + 500]})).scalars())
-    missing: list[Receipt] = []
+    # Receipts of the first part, on messages with no other receipt in the batch and whose event no listener
+    # wants (the common case: an account without notifications), recorded first by set statements per kind and
+    # details; the others after them, in the order they came.
+    sets: dict[tuple[str, tuple[tuple[str, Any], ...]], list[dict[str, Any]]] = {}
+    in_order: list[Receipt] = []
     for receipt in receipts:
+        row = plain.get(int(receipt.reference)) if receipt.reference and receipt.reference.isdigit() else None
+        if row is not None and plans.get(row["id"]) == [] and receipt.provider_id == row["external_id"]:
+            kind, details = _event_of(receipt, row["status"], _part_number(row["extra"], receipt.provider_id))
+            if kind is not None and details["part"] == 1:
+                details["provider_id"] = _PROVIDER_ID  # the message's own, as the set statement reads it
+                sets.setdefault((kind, tuple(details.items())), []).append(row)
+                continue
+        in_order.append(receipt)
+    for (kind, details_items), alike in sets.items():
+        await events.record_plain_set(session, alike, kind, dict(details_items))
+    missing: list[Receipt] = []
+    for receipt in in_order:
         ref = int(receipt.reference) if receipt.reference and receipt.reference.isdigit() else None
         row = plain.get(ref) if ref is not None else None
         if row is not None:
@@ -198,6 +214,9 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
     # order keeps the two from deadlocking.
     await update_plain(session, Message, changed, loaded=messages)
     return missing
+
+
+_PROVIDER_ID = table_of(Message).c.external_id
 
 
 def _event_of(receipt: Receipt, status: str | None, part: int) -> tuple[str | None, dict[str, Any]]:
