@@ -249,3 +249,15 @@ async def test_every_receipt_of_a_message_in_one_batch_reaches_the_accounts_noti
         assert await apply_receipts(s, batch) == []
     assert await _jobs(db, "rest.event_webhook", reports.event_name("delivered")) == sorted([short.id, long.id])
     assert await _jobs(db, "rest.event_webhook", reports.event_name("rejected")) == [long.id]
+
+
+async def test_receipts_recorded_together_have_their_events_in_their_messages_order(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    messages = await _sent_with(db, account, runner, [{}, {}, {}, {}])
+    async with db.transaction() as s, events.batch(s):
+        assert await apply_receipts(s, [Receipt("sms", str(m.external_id), "DELIVRD", "delivered", reference=str(m.id))
+                                        for m in reversed(messages)]) == []
+    async with db.sessions() as s:
+        order = list((await s.execute(select(Event.message_id).where(
+            Event.kind == "delivered", Event.message_id.in_([m.id for m in messages])).order_by(Event.id))).scalars())
+    assert order == [m.id for m in messages]

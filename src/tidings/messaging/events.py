@@ -301,7 +301,8 @@ async def record_plain_set(session: AsyncSession, rows: Sequence[dict[str, Any]]
     insert_events = insert(table_of(Event)).from_select(
         ["account_id", "message_id", "sending_id", "campaign_id", "kind", "occurred_at", "details"],
         select(messages.c.account_id, messages.c.id, messages.c.sending_id, messages.c.campaign_id,
-               literal(kind, String()), literal(when, UtcDateTime()), document).where(one_of(messages.c.id)))
+               literal(kind, String()), literal(when, UtcDateTime()), document).where(one_of(messages.c.id))
+        .order_by(messages.c.id))  # the events' ids in their messages' order, whatever the plan
     await session.flush()
     connection = (await session.connection()).sync_connection
     assert connection is not None
