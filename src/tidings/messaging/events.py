@@ -275,8 +275,8 @@ async def record_plain_set(session: AsyncSession, rows: Sequence[dict[str, Any]]
     (`plain_listeners` gave []), inside `batch`: per group of rows the event changes alike, one UPDATE of the
     messages and one INSERT ... SELECT of their events, instead of a row's parameters each.
 
-    A value of `details` may be a column of `messages` (the event's detail is then the message's value); a
-    message's receipts carry its provider id. Each row takes its changes, as with `record_plain`.
+    A value of `details` may be a column of `messages`: the event's detail is then the message's value (a receipt's
+    provider id is its message's `external_id`). Each row takes its changes, as with `record_plain`.
     """
     if session.sync_session.info.get(_BATCH) is None or kind not in KINDS or kind == "clicked":
         raise ValueError(f"record_plain_set records {kind} events only inside events.batch")
