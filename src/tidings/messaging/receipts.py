@@ -176,22 +176,21 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
     # wants (the common case: an account without notifications), recorded first by set statements per kind and
     # details; the others after them, in the order they came.
     sets: dict[tuple[str, tuple[tuple[str, Any], ...]], list[dict[str, Any]]] = {}
-    in_order: list[Receipt] = []
+    in_order: list[tuple[Receipt, int | None, dict[str, Any] | None]] = []  # with its reference and plain row
     for receipt in receipts:
-        row = plain.get(int(receipt.reference)) if receipt.reference and receipt.reference.isdigit() else None
+        ref = int(receipt.reference) if receipt.reference and receipt.reference.isdigit() else None
+        row = plain.get(ref) if ref is not None else None
         if row is not None and plans.get(row["id"]) == [] and receipt.provider_id == row["external_id"]:
             kind, details = _event_of(receipt, row["status"], _part_number(row["extra"], receipt.provider_id))
             if kind is not None and details["part"] == 1:
                 details["provider_id"] = _PROVIDER_ID  # the message's own, as the set statement reads it
                 sets.setdefault((kind, tuple(details.items())), []).append(row)
                 continue
-        in_order.append(receipt)
+        in_order.append((receipt, ref, row))
     for (kind, details_items), alike in sets.items():
         await events.record_plain_set(session, alike, kind, dict(details_items))
     missing: list[Receipt] = []
-    for receipt in in_order:
-        ref = int(receipt.reference) if receipt.reference and receipt.reference.isdigit() else None
-        row = plain.get(ref) if ref is not None else None
+    for receipt, ref, row in in_order:
         if row is not None:
             kind, details = _event_of(receipt, row["status"], _part_number(row["extra"], receipt.provider_id))
             if kind is not None:
