@@ -83,3 +83,26 @@ async def test_concurrent_inserts_each_get_their_own_rows(db: Database, account:
             assert row.recipient == f"{tag}{i:06d}" and row.body == f'{tag} {i} "quoted" {{braces}}, \\ é'
             assert row.extra == {"tag": tag, "i": i, "none": None} and row.expires_at is None
             assert row.scheduled_at == (scheduled + timedelta(minutes=i) if i % 2 else None)
+
+
+async def test_rows_alike_in_every_column_each_get_a_row_of_their_own(db: Database, account: NewAccount) -> None:
+    # On PostgreSQL a column with one value in every row is bound once: rows alike in all columns still make as
+    # many rows, each with the values (the JSON document and the date included), and one row alone too.
+    due = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+
+    def alike() -> Message:
+        return outbox.new_message(account_id=account.account_id, channel="sms", sender="ACME", recipient="34666000001",
+                                  body="same é", due_at=due, extra={"k": ["v", None]})
+
+    twins = [alike() for _ in range(3)]
+    single = [alike()]
+    async with db.transaction() as s:
+        await bulk.insert_all(s, twins, track=False)
+        await bulk.insert_all(s, single, track=False)
+    async with db.sessions() as s:
+        rows = (await s.execute(select(Message).order_by(Message.id))).scalars().all()
+    assert [r.id for r in rows] == [m.id for m in [*twins, *single]] and len({r.id for r in rows}) == 4
+    for row in rows:
+        assert (row.recipient, row.body, row.extra, row.due_at, row.sender) == (
+            "34666000001", "same é", {"k": ["v", None]}, due, "ACME")
+        assert row.status == "queued" and row.attempts == 0 and row.cost == Decimal("0")
