@@ -197,6 +197,21 @@ async def test_rows_sharing_a_document_each_hold_it(db: Database, account: NewAc
     assert [e.details for e in back] == [shared if n % 2 == 0 else {"own": n} for n in range(6)]
 
 
+async def test_rows_alike_in_every_column_are_each_inserted(db: Database, account: NewAccount) -> None:
+    """On PostgreSQL a value every row has alike is bound once: rows alike in all their columns are still each a row."""
+    (message_id,) = await _messages(db, account.account_id, 1)
+    when = datetime(2026, 12, 2, 8, 0, 0, 5, tzinfo=UTC)
+    row = {"account_id": account.account_id, "message_id": message_id, "kind": "opened", "occurred_at": when,
+           "details": {"n": 1}}
+    async with db.transaction() as s:
+        await insert_rows(s, table_of(Event), [dict(row) for _ in range(3)])
+        await insert_rows(s, table_of(Event), [dict(row, kind="clicked")])
+    async with db.sessions() as s:
+        back = (await s.execute(select(Event).order_by(Event.id))).scalars().all()
+    assert [(e.message_id, e.kind, e.occurred_at, e.details) for e in back] == [
+        *[(message_id, "opened", when, {"n": 1})] * 3, (message_id, "clicked", when, {"n": 1})]
+
+
 async def test_inserted_rows_missing_a_column_get_its_default(db: Database, account: NewAccount) -> None:
     [message_id] = await _messages(db, account.account_id, 1)
     async with db.transaction() as s:

@@ -100,6 +100,13 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
     return ids
 
 
+def alike(values: Sequence[Any]) -> bool:
+    """Whether every value is the first one (==, identity first, in C), so one parameter can stand for all:
+    equal values are written alike, but for a float's -0.0 and 0.0, so never a float."""
+    first = values[0]
+    return values.count(first) == len(values) and not isinstance(first, float)
+
+
 def array_casts(columns: Sequence[Column[Any]], dialect: Dialect) -> list[str]:
     """PostgreSQL: `$1::type[]`, `$2::type[]` ... one array parameter per column, for `unnest`."""
     if any(isinstance(c.type, ARRAY) for c in columns):
@@ -155,11 +162,10 @@ async def _postgresql_insert(session: AsyncSession, table: Table, pk: Column[Any
     for column, process in zip(columns, processors, strict=True):
         key = column.key
         values = [state[key] for state in states]
-        first = values[0]
-        # == (identity first, in C): equal values are written alike; a float's -0.0 and 0.0 are not, so no float.
-        once = values.count(first) == rows and not isinstance(first, float)
+        once = alike(values)
         same.append(once)
         if once:
+            first = values[0]
             params.append(first if first is None or process is None else process(first))
         elif process is None:
             params.append(values)

@@ -15,6 +15,7 @@ executemany on SQLite, one INSERT from arrays on PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from itertools import groupby
 from typing import Any, cast
@@ -28,7 +29,7 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
-from tidings.db.bulk import array_casts, column_defaults
+from tidings.db.bulk import alike, array_casts, column_defaults
 from tidings.db.tracked import TrackedRow
 
 _PK = "id"
@@ -39,8 +40,9 @@ _COLUMNS: dict[Mapper[Any], dict[str, str] | None] = {}
 # Per mapper: attribute key -> its type's equality, as the unit of work compares old and new values.
 _COMPARE: dict[Mapper[Any], dict[str, Callable[[Any, Any], bool]]] = {}
 # Per (mapper, changed keys, dialect): the SQL, per position the attribute and its bind processor, and on
-# PostgreSQL the same UPDATE with its values from arrays, for a run of several rows (None: executemany).
-_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], str | None]
+# PostgreSQL what the same UPDATE with its values from arrays is made of, for a run of several rows (None:
+# executemany).
+_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], "_ArrayUpdate | None"]
 _STATEMENTS: dict[tuple[Mapper[Any], tuple[str, ...], str], _Compiled | None] = {}
 
 
@@ -82,21 +84,41 @@ def _compiled(mapper: Mapper[Any], keys: tuple[str, ...], columns: dict[str, str
     return _STATEMENTS[cache_key]
 
 
-def _array_update(table: Table, columns: dict[str, str], dialect: Dialect, order: Sequence[str]) -> str | None:
-    """PostgreSQL: the UPDATE for many rows at once, its values from one array per parameter (`unnest`), the
-    arrays in the parameters' order; None when a column's type has no plain array form."""
-    quote = dialect.identifier_preparer
-    try:
+class _ArrayUpdate:
+    """PostgreSQL: the UPDATE of many rows at once, its values from one array per parameter (`unnest`) in the
+    parameters' order, but a value every row has alike bound once (`bulk.alike`); its text per such mask."""
+
+    def __init__(self, table: Table, columns: dict[str, str], dialect: Dialect, order: Sequence[str]) -> None:
+        quote = dialect.identifier_preparer
         targets = [table.c[_PK] if name == _PK_BIND else table.c[columns[name]] for name in order]
-        arrays = array_casts(targets, dialect)
-    except (TypeError, CompileError):
+        self.casts = array_casts(targets, dialect)  # TypeError or CompileError: no plain array form
+        self.columns = [None if name == _PK_BIND else quote.format_column(column)
+                        for name, column in zip(order, targets, strict=True)]
+        self.target = quote.format_table(table)
+        self.pk = quote.format_column(table.c[_PK])
+        self._texts: dict[tuple[bool, ...], str] = {}
+
+    def sql(self, same: tuple[bool, ...]) -> str:
+        text = self._texts.get(same)
+        if text is None:
+            sets = [f"{column} = {cast.removesuffix('[]') if once else f'v.v{i}'}"
+                    for i, (column, cast, once) in enumerate(zip(self.columns, self.casts, same, strict=True), 1)
+                    if column is not None]
+            arrays = [cast for cast, once in zip(self.casts, same, strict=True) if not once]
+            names = [f"v{i}" for i, once in enumerate(same, 1) if not once]
+            pk = next(f"v.v{i}" for i, column in enumerate(self.columns, 1) if column is None)
+            text = self._texts[same] = (
+                f"UPDATE {self.target} SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS "
+                f"v({', '.join(names)}) WHERE {self.target}.{self.pk} = {pk}")
+        return text
+
+
+def _array_update(table: Table, columns: dict[str, str], dialect: Dialect, order: Sequence[str],
+                  ) -> _ArrayUpdate | None:
+    try:
+        return _ArrayUpdate(table, columns, dialect, order)
+    except (TypeError, CompileError):  # a column's type has no plain array form
         return None
-    names = [f"v{i}" for i in range(1, len(order) + 1)]
-    sets = [f"{quote.format_column(column)} = v.v{i}"
-            for i, (name, column) in enumerate(zip(order, targets, strict=True), 1) if name != _PK_BIND]
-    target = quote.format_table(table)
-    return (f"UPDATE {target} SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS v({', '.join(names)}) "
-            f"WHERE {target}.{quote.format_column(table.c[_PK])} = v.v{order.index(_PK_BIND) + 1}")
 
 
 def _changed(state: InstanceState[Any]) -> list[str] | None:
@@ -200,8 +222,11 @@ def _write_run(connection: Connection, mapper: Mapper[Any], compiled: _Compiled,
     many = len(values) > 1
     if many and arrays is not None:
         # One execution for the run (the rows in key order, so locks are still taken in that order): asyncpg's
-        # executemany executes the statement once per row.
-        result = connection.exec_driver_sql(arrays, tuple(list(column) for column in zip(*values, strict=True)))
+        # executemany executes the statement once per row. The ids differ, so one array always gives the rows.
+        columns = list(zip(*values, strict=True))
+        same = tuple(name != _PK_BIND and alike(column) for (name, _), column in zip(params, columns, strict=True))
+        result = connection.exec_driver_sql(arrays.sql(same), tuple(
+            column[0] if once else list(column) for column, once in zip(columns, same, strict=True)))
         many = False
     else:
         result = connection.exec_driver_sql(sql, values) if many else connection.exec_driver_sql(sql, values[0])
@@ -292,27 +317,43 @@ def _insert_row(row: dict[str, Any], params: list[_InsertParam], documents: dict
     return tuple(out)
 
 
-_UNNESTS: dict[tuple[Table, tuple[str, ...]], tuple[str, list[_InsertParam]] | None] = {}
+class _ArrayInsert:
+    """PostgreSQL: `INSERT ... SELECT ... FROM unnest($1::type[], ...)`, one array per column but a value every
+    row has alike bound once (`bulk.alike`); its text per such mask."""
+
+    def __init__(self, table: Table, params: list[_InsertParam], dialect: Dialect) -> None:
+        quote = dialect.identifier_preparer
+        self.casts = array_casts([table.c[name] for name, *_ in params], dialect)  # TypeError, CompileError
+        self.columns = [quote.format_column(table.c[name]) for name, *_ in params]
+        self.target = quote.format_table(table)
+        self._texts: dict[tuple[bool, ...], str] = {}
+
+    def sql(self, same: tuple[bool, ...]) -> str:
+        text = self._texts.get(same)
+        if text is None:
+            values = [cast.removesuffix("[]") if once else f"v.c{i}"
+                      for i, (cast, once) in enumerate(zip(self.casts, same, strict=True), 1)]
+            arrays = [cast for cast, once in zip(self.casts, same, strict=True) if not once]
+            names = [f"c{i}" for i, once in enumerate(same, 1) if not once]
+            text = self._texts[same] = (
+                f"INSERT INTO {self.target} ({', '.join(self.columns)}) SELECT {', '.join(values)} "
+                f"FROM unnest({', '.join(arrays)}) AS v({', '.join(names)})")
+        return text
 
 
-def _unnest_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[_InsertParam]] | None:
-    """PostgreSQL: `INSERT ... SELECT * FROM unnest($1::type[], ...)`, one array per column, the columns and
-    their parameters as `_insert_compiled` has them."""
+_UNNESTS: dict[tuple[Table, tuple[str, ...]], tuple[_ArrayInsert, list[_InsertParam]] | None] = {}
+
+
+def _unnest_compiled(table: Table, keys: tuple[str, ...], dialect: Dialect,
+                     ) -> tuple[_ArrayInsert, list[_InsertParam]] | None:
+    """PostgreSQL: the INSERT from arrays, and the columns and their parameters as `_insert_compiled` has them."""
     cache_key = (table, keys)
     if cache_key not in _UNNESTS:
-        entry: tuple[str, list[_InsertParam]] | None = None
+        entry: tuple[_ArrayInsert, list[_InsertParam]] | None = None
         base = _insert_compiled(table, keys, dialect)
         if base is not None:
-            params = base[1]
-            quote = dialect.identifier_preparer
-            try:
-                arrays = array_casts([table.c[name] for name, *_ in params], dialect)
-            except (TypeError, CompileError):  # a type without a plain array form: Core's path
-                arrays = None
-            if arrays is not None:
-                columns = ", ".join(quote.format_column(table.c[name]) for name, *_ in params)
-                sql = f"INSERT INTO {quote.format_table(table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})"
-                entry = (sql, params)
+            with contextlib.suppress(TypeError, CompileError):  # a type without a plain array form: Core's path
+                entry = (_ArrayInsert(table, base[1], dialect), base[1])
         _UNNESTS[cache_key] = entry
     return _UNNESTS[cache_key]
 
@@ -336,13 +377,18 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
     if compiled is None or any(len(row) != len(keys) or row.keys() != rows[0].keys() for row in rows):
         await session.execute(insert(table), rows)
         return
-    sql, params = compiled
+    statement, params = compiled
     documents: dict[int, Any] = {}
     values = [_insert_row(row, params, documents) for row in rows]
-    if dialect.name == "sqlite":
-        await connection.exec_driver_sql(sql, values)
+    if isinstance(statement, str):
+        await connection.exec_driver_sql(statement, values)
         return
-    await connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*values, strict=True)))
+    columns = list(zip(*values, strict=True))
+    same = [alike(column) for column in columns]
+    if all(same):
+        same[0] = False  # one array at least, to give the rows
+    await connection.exec_driver_sql(statement.sql(tuple(same)), tuple(
+        column[0] if once else list(column) for column, once in zip(columns, same, strict=True)))
 
 
 async def insert_rows_returning_ids(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> list[int]:
