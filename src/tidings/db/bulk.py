@@ -70,31 +70,66 @@ def _processors(table: Table, columns: Sequence[Column[Any]], dialect: Dialect) 
     return _PROCESSORS[key]
 
 
+_SQLITE_SQL: dict[tuple[Table, int, tuple[bool, ...]], str] = {}
+
+
+def _sqlite_sql(table: Table, pk: Column[Any], columns: Sequence[Column[Any]], dialect: Dialect, rows: int,
+                same: tuple[bool, ...]) -> str:
+    """`INSERT ... VALUES (...), (...) RETURNING id` with numbered parameters: a column alike in every row
+    (`same`) is one parameter that every row names; then each other column's values, column after column."""
+    key = (table, rows, same)
+    if key not in _SQLITE_SQL:
+        if len(_SQLITE_SQL) >= 64:  # a text per chunk length and mask, each tens of kilobytes
+            _SQLITE_SQL.clear()
+        quote = dialect.identifier_preparer.quote
+        # Per column its first parameter and its step from row to row: the alike ones first, numbered 1, 2 ...
+        alike_before, varying_before, alike_count = 0, 0, sum(same)
+        ordered: list[tuple[int, int]] = []
+        for once in same:
+            if once:
+                alike_before += 1
+                ordered.append((alike_before, 0))
+            else:
+                ordered.append((alike_count + 1 + varying_before * rows, 1))
+                varying_before += 1
+        groups = ", ".join("(" + ", ".join(f"?{first + step * row}" for first, step in ordered) + ")"
+                           for row in range(rows))
+        _SQLITE_SQL[key] = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+                            f"VALUES {groups} RETURNING {quote(pk.name)}")
+    return _SQLITE_SQL[key]
+
+
 async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], columns: Sequence[Column[Any]],
                          objects: Sequence[Base]) -> list[int]:
     """One `INSERT ... VALUES (...), (...) RETURNING id` per chunk, values bound through each column's type.
 
     Written out rather than built with `insert().values([...])`: SQLAlchemy compiles such a statement
-    anew for every chunk (tens of milliseconds for 500 rows of 45 columns).
+    anew for every chunk (tens of milliseconds for 500 rows of 45 columns). A column alike in every row of the
+    chunk is bound once (most of an SMS's: one parameter each instead of one a row, processed once).
     """
     conn = await session.connection()
     dialect = conn.dialect
-    quote = dialect.identifier_preparer.quote
     processors = _processors(table, columns, dialect)
-    head = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) VALUES ")
-    group = "(" + ", ".join("?" for _ in columns) + ")"
     ids: list[int] = []
     for i in range(0, len(objects), SQLITE_ROWS_PER_STATEMENT):
-        chunk = objects[i:i + SQLITE_ROWS_PER_STATEMENT]
+        states = [inspect(obj).dict for obj in objects[i:i + SQLITE_ROWS_PER_STATEMENT]]
+        by_column = [[state[column.key] for state in states] for column in columns]
+        same = tuple(alike(values) for values in by_column)
         params: list[Any] = []
-        for obj in chunk:
-            state = inspect(obj).dict
-            for column, process in zip(columns, processors, strict=True):
-                value = state[column.key]
-                params.append(process(value) if process is not None and value is not None else value)
-        sql = head + ", ".join([group] * len(chunk)) + f" RETURNING {quote(pk.name)}"
+        for values, process, once in zip(by_column, processors, same, strict=True):
+            if once:
+                first = values[0]
+                params.append(first if first is None or process is None else process(first))
+        for values, process, once in zip(by_column, processors, same, strict=True):
+            if once:
+                continue
+            if process is None:
+                params.extend(values)
+            else:
+                params.extend([None if value is None else process(value) for value in values])
+        sql = _sqlite_sql(table, pk, columns, dialect, len(states), same)
         got = sorted(int(row[0]) for row in (await conn.exec_driver_sql(sql, tuple(params))).all())
-        if len(got) != len(chunk) or got[-1] - got[0] != len(chunk) - 1:
+        if len(got) != len(states) or got[-1] - got[0] != len(states) - 1:
             raise RuntimeError("rowids of a multi-row INSERT were not consecutive")
         ids.extend(got)
     return ids
