@@ -100,6 +100,20 @@ async def test_invalid_recipients_are_refused_one_by_one(client: httpx.AsyncClie
     assert (sending.total, sending.accepted, sending.rejected) == (5, 3, 2)
 
 
+async def test_a_requests_messages_share_their_acceptance_and_each_keep_its_own_values(
+        client: httpx.AsyncClient, auth: dict[str, str], db: Database) -> None:
+    # The messages of one request are accepted at one moment (due then, unless scheduled); columns the rows have
+    # alike are bound once by the bulk insert, the others (recipient, text) stay each message's own.
+    r = await post(client, auth, to=["34666555444", "34666555443", "34666555442"], message="Hi {NAME}",
+                   sub=[{"NAME": "Ana"}, {"NAME": "Bo"}, {"NAME": "Ana"}])
+    assert r.status_code == 202, r.text
+    messages = await _messages(db)
+    assert [(m.recipient, m.body) for m in messages] == [
+        ("34666555444", "Hi Ana"), ("34666555443", "Hi Bo"), ("34666555442", "Hi Ana")]
+    assert len({m.created_at for m in messages}) == 1 and all(m.due_at == m.created_at for m in messages)
+    assert all(m.scheduled_at is None and m.status == "queued" and m.sender == "TEST" for m in messages)
+
+
 async def test_no_valid_recipient_is_400_and_writes_nothing(client: httpx.AsyncClient, auth: dict[str, str],
                                                             db: Database) -> None:
     await expect_error(client, auth, 102, to=["34", "abc"])

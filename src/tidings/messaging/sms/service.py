@@ -349,6 +349,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     queued = Queued(sending)
     messages: list[Message] = []
     issued: list[tuple[str, str, Message]] = []
+    now = clock.now()  # one acceptance moment for the request's messages
     for raw, number, plan, values, url, code in zip(raws, numbers, plans, checked.subs, checked.urls, codes,
                                                     strict=True):
         shown = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else str(raw)
@@ -368,7 +369,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
             extra["notification_url"] = url
         contact = contacts.get(number)
         message = outbox.new_message(account_id=subject.account_id, channel="sms", sender=checked.sender,
-                                     recipient=number, sending=sending, due_at=checked.due,
+                                     recipient=number, sending=sending, due_at=checked.due, now=now,
                                      expires_at=checked.expires, body=body, parts=parts, encoding=encoding,
                                      contact_id=contact.id if contact else None, extra=extra)
         messages.append(message)
