@@ -24,11 +24,11 @@ def _kind(command: str) -> str | None:
     return next((kind for marker, kind in KINDS if marker in command), None)
 
 
-def _sample(seen: dict[tuple[str, str], tuple[str, float]], first: dict[tuple[str, str], float],
-            initial: bool) -> None:
-    own = str(os.getpid())
+def processes() -> list[tuple[str, str, str, float]]:
+    """Every process now: (pid, its start time, its command line, its CPU seconds so far)."""
+    found = []
     for pid in os.listdir("/proc"):
-        if not pid.isdigit() or pid == own:  # the sampling is not the benchmark's CPU
+        if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -37,11 +37,18 @@ def _sample(seen: dict[tuple[str, str], tuple[str, float]], first: dict[tuple[st
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue  # ended meanwhile
+        found.append((pid, fields[19], command, (int(fields[11]) + int(fields[12])) / HZ))
+    return found
+
+
+def _sample(seen: dict[tuple[str, str], tuple[str, float]], first: dict[tuple[str, str], float],
+            initial: bool) -> None:
+    own = str(os.getpid())
+    for pid, start, command, used in processes():
         kind = _kind(command)
-        if kind is None:
+        if kind is None or pid == own:  # the sampling is not the benchmark's CPU
             continue
-        key = (pid, fields[19])  # the start time tells a reused pid apart
-        used = (int(fields[11]) + int(fields[12])) / HZ
+        key = (pid, start)  # the start time tells a reused pid apart
         first.setdefault(key, used if initial else 0.0)
         seen[key] = (kind, used)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import sms_end_to_end as e2e
-from _cpu_split import HZ, _kind
+from _cpu_split import _kind, processes
 from sqlalchemy.ext.asyncio import create_async_engine
 
 WORKERS = int(next((a for a in sys.argv[1:] if a.isdigit()), "2"))
@@ -29,19 +29,10 @@ def _snapshot() -> dict[tuple[str, str], float]:
     """CPU seconds so far of every process of a kind we know, by (pid, kind); this one as the client."""
     own = str(os.getpid())
     seen: dict[tuple[str, str], float] = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                command = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
+    for pid, _, command, used in processes():
         kind = "client" if pid == own else _kind(command)
         if kind is not None:
-            seen[(pid, kind)] = (int(fields[11]) + int(fields[12])) / HZ
+            seen[(pid, kind)] = used
     return seen
 
 
