@@ -70,9 +70,10 @@ def carrier_of(digits: str) -> str:
 
 # A number description as the type checks use it: the national lengths it allows (None: any) and its pattern.
 _Desc = tuple[frozenset[int] | None, re.Pattern[str]] | None
-# The checks of number_type in its order: the general description, the types tried first, fixed line, mobile, and
-# whether those two share a pattern.
-_Checks = tuple[_Desc, tuple[tuple[_Desc, int], ...], _Desc, _Desc, bool]
+# The checks of number_type in its order: the general description, the types tried first, fixed line, mobile,
+# whether those two share a pattern, and by national length the types tried first as one pattern (`_first_type`).
+_Checks = tuple[_Desc, tuple[tuple[_Desc, int], ...], _Desc, _Desc, bool,
+                dict[int, tuple[re.Pattern[str], tuple[int, ...]] | None]]
 _FIRST_TYPES: Final = (("premium_rate", PhoneNumberType.PREMIUM_RATE), ("toll_free", PhoneNumberType.TOLL_FREE),
                        ("shared_cost", PhoneNumberType.SHARED_COST), ("voip", PhoneNumberType.VOIP),
                        ("personal_number", PhoneNumberType.PERSONAL_NUMBER), ("pager", PhoneNumberType.PAGER),
@@ -91,7 +92,8 @@ def _checks(metadata: PhoneMetadata) -> _Checks:
     if found is None:
         found = _CHECKS[id(metadata)] = (metadata, (
             _desc(metadata.general_desc), tuple((_desc(getattr(metadata, name)), kind) for name, kind in _FIRST_TYPES),
-            _desc(metadata.fixed_line), _desc(metadata.mobile), bool(metadata.same_mobile_and_fixed_line_pattern)))
+            _desc(metadata.fixed_line), _desc(metadata.mobile), bool(metadata.same_mobile_and_fixed_line_pattern),
+            {}))
     return found[1]
 
 
@@ -100,14 +102,34 @@ def _matches(national: str, desc: _Desc) -> bool:
         desc[1].fullmatch(national) is not None
 
 
+def _first_type(national: str, first: tuple[tuple[_Desc, int], ...],
+                by_length: dict[int, tuple[re.Pattern[str], tuple[int, ...]] | None]) -> int | None:
+    """The first of the types tried first that matches, in their order: one pattern alternating those that allow
+    the number's length, each its own named group (a full match takes the first alternative that matches whole),
+    instead of a match a type (eight, most of a mobile's typing)."""
+    length = len(national)
+    if length not in by_length:
+        kinds = [(desc[1].pattern, kind) for desc, kind in first
+                 if desc is not None and (desc[0] is None or length in desc[0])]
+        by_length[length] = (re.compile("|".join(f"(?P<t{i}>{pattern})" for i, (pattern, _) in enumerate(kinds))),
+                             tuple(kind for _, kind in kinds)) if kinds else None
+    combined = by_length[length]
+    if combined is None:
+        return None
+    found = combined[0].fullmatch(national)
+    if found is None:
+        return None
+    return next(kind for i, kind in enumerate(combined[1]) if found.group(f"t{i}") is not None)
+
+
 def _type_in(national: str, metadata: PhoneMetadata) -> int:
     """phonenumbers' _number_type_helper with the patterns compiled once (it compiles them at every call)."""
-    general, first, fixed, mobile, same = _checks(metadata)
+    general, first, fixed, mobile, same, by_length = _checks(metadata)
     if not _matches(national, general):
         return _UNKNOWN
-    for desc, kind in first:
-        if _matches(national, desc):
-            return kind
+    kind = _first_type(national, first, by_length)
+    if kind is not None:
+        return kind
     if _matches(national, fixed):
         return PhoneNumberType.FIXED_LINE_OR_MOBILE if same or _matches(national, mobile) else \
             PhoneNumberType.FIXED_LINE
