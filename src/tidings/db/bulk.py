@@ -10,7 +10,7 @@ the order listed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -118,8 +118,7 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
         params: list[Any] = []
         for values, process, once in zip(by_column, processors, same, strict=True):
             if once:
-                first = values[0]
-                params.append(first if first is None or process is None else process(first))
+                params.append(_bound(values[0], process))
         for values, process, once in zip(by_column, processors, same, strict=True):
             if once:
                 continue
@@ -140,6 +139,30 @@ def alike(values: Sequence[Any]) -> bool:
     equal values are written alike, but for a float's -0.0 and 0.0, so never a float."""
     first = values[0]
     return values.count(first) == len(values) and not isinstance(first, float)
+
+
+def _bound(value: Any, process: Callable[[Any], Any] | None) -> Any:
+    return value if value is None or process is None else process(value)
+
+
+def alike_params(columns: Sequence[Sequence[Any]], processors: Sequence[Callable[[Any], Any] | None] | None = None,
+                 keep: int = 0) -> tuple[tuple[bool, ...], tuple[Any, ...]]:
+    """A statement from arrays: per column whether every row has one value (`alike`), and its parameter, that value
+    once or the list of values, each through its column's processor (an alike one processed once). Column `keep`
+    stays a list when every column is alike: one array gives the rows."""
+    same = [alike(values) for values in columns]
+    if all(same):
+        same[keep] = False
+    params: list[Any] = []
+    for index, (values, once) in enumerate(zip(columns, same, strict=True)):
+        process = processors[index] if processors is not None else None
+        if once:
+            params.append(_bound(values[0], process))
+        elif process is None:
+            params.append(list(values))
+        else:
+            params.append([None if value is None else process(value) for value in values])
+    return tuple(same), tuple(params)
 
 
 def array_casts(columns: Sequence[Column[Any]], dialect: Dialect) -> list[str]:
@@ -191,26 +214,9 @@ async def _postgresql_insert(session: AsyncSession, table: Table, pk: Column[Any
     dialect = conn.dialect
     processors = _processors(table, columns, dialect)
     states = [inspect(obj).dict for obj in objects]
-    rows = len(states)
-    params: list[Any] = []
-    same: list[bool] = []
-    for column, process in zip(columns, processors, strict=True):
-        key = column.key
-        values = [state[key] for state in states]
-        once = alike(values)
-        same.append(once)
-        if once:
-            first = values[0]
-            params.append(first if first is None or process is None else process(first))
-        elif process is None:
-            params.append(values)
-        else:
-            params.append([None if value is None else process(value) for value in values])
-    if all(same):
-        same[0] = False  # one array gives the rows their number
-        params[0] = [params[0]] * rows
-    sql = _unnest_sql(table, pk, columns, dialect, tuple(same))
-    return sorted(int(row[0]) for row in (await conn.exec_driver_sql(sql, tuple(params))).all())
+    same, params = alike_params([[state[column.key] for state in states] for column in columns], processors)
+    sql = _unnest_sql(table, pk, columns, dialect, same)
+    return sorted(int(row[0]) for row in (await conn.exec_driver_sql(sql, params)).all())
 
 
 async def insert_all(session: AsyncSession, objects: Sequence[Base], *, track: bool = True) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
-from tidings.db.bulk import alike, array_casts, column_defaults
+from tidings.db.bulk import alike_params, array_casts, column_defaults
 from tidings.db.tracked import TrackedRow
 
 _PK = "id"
@@ -222,11 +222,10 @@ def _write_run(connection: Connection, mapper: Mapper[Any], compiled: _Compiled,
     many = len(values) > 1
     if many and arrays is not None:
         # One execution for the run (the rows in key order, so locks are still taken in that order): asyncpg's
-        # executemany executes the statement once per row. The ids differ, so one array always gives the rows.
-        columns = list(zip(*values, strict=True))
-        same = tuple(name != _PK_BIND and alike(column) for (name, _), column in zip(params, columns, strict=True))
-        result = connection.exec_driver_sql(arrays.sql(same), tuple(
-            column[0] if once else list(column) for column, once in zip(columns, same, strict=True)))
+        # executemany executes the statement once per row. The ids differ: their array gives the rows.
+        same, bound = alike_params(list(zip(*values, strict=True)),
+                                   keep=next(i for i, (name, _) in enumerate(params) if name == _PK_BIND))
+        result = connection.exec_driver_sql(arrays.sql(same), bound)
         many = False
     else:
         result = connection.exec_driver_sql(sql, values) if many else connection.exec_driver_sql(sql, values[0])
@@ -383,12 +382,8 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
     if isinstance(statement, str):
         await connection.exec_driver_sql(statement, values)
         return
-    columns = list(zip(*values, strict=True))
-    same = [alike(column) for column in columns]
-    if all(same):
-        same[0] = False  # one array at least, to give the rows
-    await connection.exec_driver_sql(statement.sql(tuple(same)), tuple(
-        column[0] if once else list(column) for column, once in zip(columns, same, strict=True)))
+    same, bound = alike_params(list(zip(*values, strict=True)))
+    await connection.exec_driver_sql(statement.sql(same), bound)
 
 
 async def insert_rows_returning_ids(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> list[int]:
