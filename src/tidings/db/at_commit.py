@@ -8,14 +8,22 @@ was gathered is dropped when the transaction rolls back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from tidings.db.sqlite_driver import deferred_writes
 
 T = TypeVar("T")
+
+
+class SharedWrite(NamedTuple):
+    """A shared kind's data-modifying statement on PostgreSQL: its text, each parameter written `{}`, in order."""
+
+    sql: str
+    params: tuple[Any, ...]
 
 
 class Pending(Generic[T]):
@@ -24,13 +32,17 @@ class Pending(Generic[T]):
     `shared`: the rows it writes are ones concurrent transactions also write (a campaign's counters, an account's
     balance). Those kinds are written after every other, so on PostgreSQL their row locks are held for the COMMIT
     only: written first, two workers' record transactions waited on each other for the rest of the other's writes.
+    `together`: on PostgreSQL, a shared kind's writes as statements that go with every other shared kind's in one
+    statement (one round trip), so those locks are held from that trip to the COMMIT (`_write_together`).
     """
 
     _every: ClassVar[list[Pending[Any]]] = []  # in writing order; made at import, not changed after
 
     def __init__(self, key: str, empty: Callable[[], T], write: Callable[[Session, T], None], *,
-                 shared: bool = False) -> None:
-        self.key, self._empty, self._write, self.shared = key, empty, write, shared
+                 shared: bool = False, together: Callable[[T, Dialect], list[SharedWrite]] | None = None) -> None:
+        if together is not None and not shared:
+            raise ValueError("only a shared kind is written together")
+        self.key, self._empty, self._write, self.shared, self.together = key, empty, write, shared, together
         Pending._every.append(self)
         Pending._every.sort(key=lambda pending: pending.shared)  # stable: otherwise in the order they were made
 
@@ -54,8 +66,38 @@ class Pending(Generic[T]):
 
 @event.listens_for(Session, "before_commit")
 def _write_every(session: Session) -> None:
+    together: list[SharedWrite] = []
     for pending in Pending._every:
+        if pending.together is not None and session.info.get(pending.key):
+            dialect = session.connection().dialect
+            if dialect.name == "postgresql":
+                together += pending.together(session.info.pop(pending.key), dialect)
+                continue
         pending._before_commit(session)  # noqa: SLF001 - the class's own listener
+    if together:
+        session.flush()
+        _write_together(session, together)
+
+
+def _write_together(session: Session, writes: list[SharedWrite]) -> None:
+    """The shared kinds' statements in one (each a data-modifying WITH query), run in their order.
+
+    Two workers recording sends of one account wait on each other's locks of its balance and counters: three
+    statements, each a turn of a busy event loop, held them before the COMMIT; now one. The main query reads each
+    WITH query in turn, so they run, and lock their rows, in the order written, as the statements did.
+    """
+    if len(writes) == 1:
+        sql, params = writes[0].sql.format(*(f"${i}" for i in range(1, len(writes[0].params) + 1))), writes[0].params
+    else:
+        parts: list[str] = []
+        values: list[Any] = []
+        for index, write in enumerate(writes):
+            marks = [f"${len(values) + i}" for i in range(1, len(write.params) + 1)]
+            values += write.params
+            parts.append(f"w{index} AS ({write.sql.format(*marks)} RETURNING 1)")
+        reads = ", ".join(f"(SELECT count(*) FROM w{index})" for index in range(len(writes)))
+        sql, params = f"WITH {', '.join(parts)} SELECT {reads}", tuple(values)
+    session.connection().exec_driver_sql(sql, params)
 
 
 @event.listens_for(Session, "after_rollback")

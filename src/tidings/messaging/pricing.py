@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,7 @@ from tidings.config import Settings, get_settings
 from tidings.core import sms
 from tidings.core.errors import InsufficientBalance, NotFound, ValidationFailed
 from tidings.core.phones import carrier_of, phone_country
-from tidings.db.at_commit import Pending
+from tidings.db.at_commit import Pending, SharedWrite
 from tidings.db.base import table_of
 from tidings.db.models import Account, Message, Sending
 from tidings.messaging import delivery, events
@@ -392,13 +393,25 @@ def _add_charge(session: AsyncSession, account_id: int, sending_id: int | None, 
     pending[(Account, account_id)] += cost
 
 
+def _in_lock_order(pending: defaultdict[tuple[type[Any], int], Decimal]) -> list[tuple[type[Any], int, Decimal]]:
+    """Sendings before accounts, each by id (a stable lock order keeps concurrent workers from deadlocking)."""
+    return [(model, pk, cost) for (model, pk), cost in sorted(pending.items(), key=lambda item: (
+        item[0][0] is Account, item[0][1])) if cost != 0]
+
+
 def _write_charges(session: Session, pending: defaultdict[tuple[type[Any], int], Decimal]) -> None:
     """Add the accumulated costs to the sendings and debit the accounts, inside the committing transaction."""
-    # Sendings before accounts, each by id: a stable lock order keeps concurrent workers from deadlocking.
     connection = session.connection()
-    for (model, pk), cost in sorted(pending.items(), key=lambda item: (item[0][0] is Account, item[0][1])):
-        if cost != 0:
-            connection.execute(_ADD_TO_SENDING if model is Sending else _DEBIT_ACCOUNT, {"pk": pk, "amount": cost})
+    for model, pk, cost in _in_lock_order(pending):
+        connection.execute(_ADD_TO_SENDING if model is Sending else _DEBIT_ACCOUNT, {"pk": pk, "amount": cost})
+
+
+def _charges_together(pending: defaultdict[tuple[type[Any], int], Decimal], dialect: Dialect) -> list[SharedWrite]:
+    """PostgreSQL: the same UPDATEs, one a row in the same order, to go with the other shared writes."""
+    cost, balance = (column.type.compile(dialect=dialect) for column in (_sendings.c.cost, _accounts.c.balance))
+    return [SharedWrite(f"UPDATE sendings SET cost = cost + {{}}::{cost} WHERE id = {{}}" if model is Sending
+                        else f"UPDATE accounts SET balance = balance - {{}}::{balance} WHERE id = {{}}", (amount, pk))
+            for model, pk, amount in _in_lock_order(pending)]
 
 
 # Built once: Core statements on the tables (an ORM update built per commit cost more than running it).
@@ -408,7 +421,7 @@ _ADD_TO_SENDING = (update(_sendings).where(_sendings.c.id == bindparam("pk"))
 _DEBIT_ACCOUNT = (update(_accounts).where(_accounts.c.id == bindparam("pk"))
                   .values(balance=_accounts.c.balance - bindparam("amount", type_=_accounts.c.balance.type)))
 _CHARGES: Pending[defaultdict[tuple[type[Any], int], Decimal]] = Pending(
-    "tidings.pricing.pending", lambda: defaultdict(Decimal), _write_charges, shared=True)
+    "tidings.pricing.pending", lambda: defaultdict(Decimal), _write_charges, shared=True, together=_charges_together)
 
 
 # --- email validation: a flat price per address (TIDINGS_EMAIL_VALIDATION_PRICE) in the price list's currency ---
