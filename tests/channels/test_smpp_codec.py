@@ -91,6 +91,16 @@ def test_a_deliver_sm_we_cannot_read_goes_to_smpplib() -> None:
     "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:bad stat:DELIVRD err:000",
     # A field again in the text: the general reading's last one wins, so the one-match reading steps aside.
     "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:stat:FAKE",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:STAT:x",
+    # Separators that str's \S leaves out but a bytes pattern's would not.
+    "id:a1\x1c sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD\x1f err:000 text:",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000\x1dtext:",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:at 10:30",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:line\nnext",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 TEXT:x",
+    "id:a1 sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:x xid:9",
+    # Not ASCII: the general reading.
+    "id:añ sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000 text:ñ",
     "ID:a1 SUB:001 DLVRD:001 SUBMIT DATE:2612050433 DONE DATE:2612050433 STAT:DELIVRD ERR:000 TEXT:",
     "id:a1  sub:001 dlvrd:001 submit date:2612050433 done date:2612050433 stat:DELIVRD err:000",
     "id:a1 stat:DELIVRD",
@@ -99,5 +109,5 @@ def test_a_standard_receipt_text_is_read_as_the_general_reading_reads_it(text: s
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     pdu = parse_fast(make_pdu("deliver_sm", 30, esm_class=4, short_message=text.encode()).generate())
     read = parse_receipt(pdu)
-    monkeypatch.setattr(smpp, "_STANDARD_RECEIPT", re.compile(r"(?!)"))  # never matches: the general reading
+    monkeypatch.setattr(smpp, "_STANDARD_RECEIPT", re.compile(rb"(?!)"))  # never matches: the general reading
     assert read == parse_receipt(pdu) and read is not None

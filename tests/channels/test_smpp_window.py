@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -236,6 +237,60 @@ async def test_pdus_of_one_turn_leave_together_in_order_and_an_smsc_unbind_is_an
         sequences = [seq for command, seq in seen if command == "submit_sm"]
         assert sequences == sorted(sequences) and len(sequences) == 5
         assert seen[-1] == ("unbind_resp", 900)
+    finally:
+        await provider.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_pdus_split_anywhere_across_reads_are_read_whole_and_a_bad_length_ends_the_session() -> None:
+    """The bind splits what the socket holds into PDUs itself: answers and receipts cut at any byte, or several in
+    one read, are each read once; a length no PDU can have ends the session, and the waiting send fails."""
+    from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu
+
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        if connections > 1:
+            writer.close()  # the send's second try finds the SMSC gone
+            return
+        bind = parse_pdu(await read_pdu(reader))
+        writer.write(make_pdu("bind_transceiver_resp", bind.sequence, system_id="raw").generate())
+        submits = [parse_pdu(await read_pdu(reader)) for _ in range(3)]
+        stream = b"".join(
+            make_pdu("submit_sm_resp", p.sequence, message_id=f"m{p.sequence}").generate()
+            + make_pdu("deliver_sm", 500 + p.sequence, esm_class=4,
+                       short_message=f"id:m{p.sequence} sub:001 dlvrd:001 submit date:2612051300 "
+                                     f"done date:2612051301 stat:DELIVRD err:000 text:".encode()).generate()
+            for p in submits)
+        for cut in (1, 3, 7, 20, 33, 100, 1000):  # pieces of every size, each its own write and read
+            piece, stream = stream[:cut], stream[cut:]
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.write(stream)
+        acks = [parse_pdu(await read_pdu(reader)) for _ in range(3)]
+        assert [a.command for a in acks] == ["deliver_sm_resp"] * 3
+        late = parse_pdu(await read_pdu(reader))
+        writer.write(struct.pack(">LLLL", 9, 0x80000004, 0, late.sequence))  # shorter than any PDU's header
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await reader.read()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = build_provider("sms", f"smpp://sys:pw@127.0.0.1:{port}?window=3")
+    assert isinstance(provider, SmppProvider)
+    try:
+        results = await asyncio.gather(*(provider.send(_outbound(f"3460000000{i}", "Hi", str(i))) for i in range(3)))
+        assert [r.provider_id for r in results] == ["m2", "m3", "m4"]
+        receipts = [await asyncio.wait_for(provider.receipts.get(), 5) for _ in range(3)]
+        assert sorted((r.provider_id, r.status, r.reference) for r in receipts) == [
+            ("m2", "delivered", "0"), ("m3", "delivered", "1"), ("m4", "delivered", "2")]
+        failed = await provider.send(_outbound("34600000009", "Hi", "9"))
+        assert not failed.accepted and failed.code == "connection" and connections == 2
     finally:
         await provider.close()
         server.close()

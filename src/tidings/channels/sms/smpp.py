@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import re
 import struct
@@ -39,9 +40,16 @@ BIND_STATUSES = {0x0D: "bind failed", 0x0E: "invalid password", 0x0F: "invalid s
 # submit_sm_resp statuses worth retrying later: system error, queue full, throttled, temporary app error.
 TRANSIENT = {0x08, 0x14, 0x45, 0x58, 0x64}
 _RECEIPT_FIELD = re.compile(r"(id|stat|err|done date|submit date|sub|dlvrd):(\S+)", re.IGNORECASE)
-# The receipt text as SMSCs write it (SMPP 3.4 appendix B), read in one match; anything else by _RECEIPT_FIELD.
-_STANDARD_RECEIPT = re.compile(r"id:(\S+) sub:\S+ dlvrd:\S+ submit date:\S+ done date:(\S+) stat:(\S+) err:(\S+)")
+# The receipt text as SMSCs write it (SMPP 3.4 appendix B), read in one match of its ASCII bytes; anything else by
+# _RECEIPT_FIELD. Its text, if any, holds no colon, so no field again (the general reading's last one would win).
+# In ASCII, str's \S also leaves out the separators 0x1C-0x1F: so does `_NOT_SPACE`.
+_NOT_SPACE = rb"[^\s\x1c-\x1f]"
+_STANDARD_RECEIPT = re.compile(
+    rb"id:(%s+) sub:%s+ dlvrd:%s+ submit date:%s+ done date:(%s+) stat:(%s+) err:(%s+)(?: text:[^:]*)?\Z"
+    % ((_NOT_SPACE,) * 7))
 _MAX_PDU = 64 * 1024
+_READ_SIZE = 64 * 1024
+_LENGTH = struct.Struct(">L")
 
 
 class _Seq:
@@ -139,23 +147,13 @@ _TLV_RECEIPTED_MESSAGE_ID, _TLV_MESSAGE_STATE, _TLV_MESSAGE_PAYLOAD = 0x001E, 0x
 
 def _deliver_sm(sequence: int, body: bytes) -> DeliverSm:
     pdu = DeliverSm(sequence)
-    at = 0
-
-    def cstr() -> None:
-        nonlocal at
-        end = body.index(b"\0", at)
-        at = end + 1
-
-    cstr()  # service_type
-    at += 2
-    cstr()  # source_addr
-    at += 2
-    cstr()  # destination_addr
+    index = body.index  # a field's end missing raises ValueError: smpplib reads the PDU instead
+    at = index(b"\0") + 3  # service_type; source_addr_ton, source_addr_npi
+    at = index(b"\0", at) + 3  # source_addr; dest_addr_ton, dest_addr_npi
+    at = index(b"\0", at) + 1  # destination_addr
     pdu.esm_class = body[at]
-    at += 3  # esm_class, protocol_id, priority_flag
-    cstr()  # schedule_delivery_time
-    cstr()  # validity_period
-    at += 4  # registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id
+    at = index(b"\0", at + 3) + 1  # esm_class, protocol_id, priority_flag; schedule_delivery_time
+    at = index(b"\0", at) + 5  # validity_period; registered_delivery, replace_if_present_flag, data_coding, default id
     length = body[at]
     pdu.short_message = body[at + 1:at + 1 + length] or None
     at += 1 + length
@@ -234,15 +232,18 @@ def encode_parts(parts: list[str], encoding: str | None, ref: int, *, concatenat
 
 def parse_receipt(pdu: Any) -> Receipt | None:
     """A Receipt from a deliver_sm that is an SMSC delivery receipt, else None (a mobile-originated SMS)."""
-    text = _text(getattr(pdu, "short_message", None) or getattr(pdu, "message_payload", None))
-    standard = _STANDARD_RECEIPT.match(text)
-    if standard is not None and _RECEIPT_FIELD.search(text, standard.end()) is None:
-        # The fields the general reading would find, without its list and dict of every field (a third of the
-        # CPU of a receipt's deliver_sm).
-        provider, done, stat_field, err = standard.groups()
-        fields = {"id": provider, "done date": done, "stat": stat_field, "err": err}
-    else:
-        fields = {k.lower(): v for k, v in _RECEIPT_FIELD.findall(text)}
+    raw = getattr(pdu, "short_message", None) or getattr(pdu, "message_payload", None)
+    if isinstance(raw, bytes) and raw.isascii():
+        # The fields the general reading would find, read from the bytes in one match, without decoding the text
+        # or the general reading's list and dict of every field (most of the CPU of a receipt's deliver_sm).
+        standard = _STANDARD_RECEIPT.match(raw)
+        if standard is not None:
+            provider, done, stat_field, err = (group.decode("ascii") for group in standard.groups())
+            stat = stat_field.upper()
+            return Receipt(SMS, _text(getattr(pdu, "receipted_message_id", None)) or provider, stat,
+                           status_for_stat(stat), err, _done_date(done))
+    text = _text(raw)
+    fields = {k.lower(): v for k, v in _RECEIPT_FIELD.findall(text)}
     is_receipt = (int(getattr(pdu, "esm_class", 0) or 0) & 0x3C) == 0x04 or ("id" in fields and "stat" in fields)
     if not is_receipt:
         return None
@@ -255,6 +256,7 @@ def parse_receipt(pdu: Any) -> Receipt | None:
                    _done_date(fields.get("done date", "")))
 
 
+@functools.lru_cache(maxsize=256)  # a burst of receipts shares a few minutes
 def _done_date(done: str) -> datetime | None:
     """A receipt's "done date", YYMMDDhhmm[ss], in UTC (read as strptime's %y would: 69-99 are 19xx)."""
     if len(done) not in (10, 12) or not (done.isascii() and done.isdigit()):
@@ -394,6 +396,8 @@ class _Bind:
             writer.write(out[0] if len(out) == 1 else b"".join(out))
 
     async def ensure(self) -> None:
+        if self.bound:
+            return  # every send asks: the lock only when there is binding to do
         owner = self.owner
         async with self._lock:
             if self.bound:
@@ -421,18 +425,27 @@ class _Bind:
         assert reader is not None
         redacted = self.owner.url.redacted()
         try:
+            # What the socket holds, split into PDUs here: two readexactly() a PDU cost more than the PDU's reading.
+            rest = b""
             while True:
-                pdu = parse_fast(await read_pdu(reader))
-                if pdu.is_response():
-                    part = self._part_of.get(pdu.sequence)
-                    if part is not None and pdu.status == consts.SMPP_ESME_ROK and pdu.command == "submit_sm_resp":
-                        # Remembered here, not in send(): the receipt can be the very next PDU.
-                        self.owner._remember(_text(pdu.message_id), part)
-                    future = self._pending.get(pdu.sequence)
-                    if future is not None and not future.done():
-                        future.set_result(pdu)
-                    continue
-                await self._on_request(pdu)
+                chunk = await reader.read(_READ_SIZE)
+                if not chunk:
+                    raise asyncio.IncompleteReadError(rest, None)
+                data = rest + chunk if rest else chunk
+                at, size = 0, len(data)
+                while size - at >= 4:
+                    (length,) = _LENGTH.unpack_from(data, at)
+                    if not 16 <= length <= _MAX_PDU:
+                        raise ConnectionError(f"bad PDU length {length}")
+                    if size - at < length:
+                        break
+                    pdu = parse_fast(data[at:at + length])
+                    at += length
+                    if pdu.is_response():
+                        self._on_response(pdu)
+                    else:
+                        await self._on_request(pdu)
+                rest = data[at:]
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             log.info("smpp connection closed", url=redacted, reason=type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - a garbled PDU ends the session, never the worker
@@ -444,6 +457,15 @@ class _Bind:
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.close()
+
+    def _on_response(self, pdu: Any) -> None:
+        part = self._part_of.get(pdu.sequence)
+        if part is not None and pdu.status == consts.SMPP_ESME_ROK and pdu.command == "submit_sm_resp":
+            # Remembered here, not in send(): the receipt can be the very next PDU.
+            self.owner._remember(_text(pdu.message_id), part)
+        future = self._pending.get(pdu.sequence)
+        if future is not None and not future.done():
+            future.set_result(pdu)
 
     async def _on_request(self, pdu: Any) -> None:
         if pdu.command == "deliver_sm":
