@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -66,14 +66,22 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else clock.as_utc(value)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-        return _sqlite_bind
+        if dialect.name == "sqlite":
+            return _sqlite_bind
+        if dialect.driver == "asyncpg":
+            return _aware  # asyncpg takes aware datetimes as they are: one call instead of the decorator's three
+        return super().bind_processor(dialect)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-        return _sqlite_result
+        if dialect.name == "sqlite":
+            return _sqlite_result
+        if dialect.driver == "asyncpg":
+            return _aware  # asyncpg hands timestamptz back in UTC (a claim reads twelve a message)
+        return super().result_processor(dialect, coltype)
+
+
+def _aware(value: Any) -> Any:
+    return value if value is None or getattr(value, "tzinfo", None) is UTC else clock.as_utc(value)
 
 
 # SQLite keeps datetimes as text: SQLAlchemy writes "YYYY-MM-DD HH:MM:SS.ffffff" (its DATETIME's storage format)
