@@ -59,7 +59,7 @@ OPEN_FILES_WANTED = 65536
 def raise_open_files_limit() -> int:
     """Raise this process's soft limit on open files to its hard limit (at most 65,536); returns the soft limit.
 
-    Every notification in flight holds a socket (`worker_io_concurrency`, 1,024 by default), on top of the
+    Every notification in flight holds a socket (`worker_io_concurrency`, 2,048 by default), on top of the
     database, SMTP and SMPP connections, and a service manager's usual soft limit is 1,024 in all.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
