@@ -226,17 +226,24 @@ async def test_pdus_of_one_turn_leave_together_in_order_and_an_smsc_unbind_is_an
         closed.set()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    provider = build_provider("sms", f"smpp://sys:pw@127.0.0.1:{port}?window=5")
-    assert isinstance(provider, SmppProvider)
-    try:
+    async with _raw_smsc(serve, window=5) as provider:
         results = await asyncio.gather(*(provider.send(_outbound(f"3460000000{i}", "Hi", str(i))) for i in range(5)))
         assert all(r.accepted for r in results)
         await asyncio.wait_for(closed.wait(), 5)
         sequences = [seq for command, seq in seen if command == "submit_sm"]
         assert sequences == sorted(sequences) and len(sequences) == 5
         assert seen[-1] == ("unbind_resp", 900)
+
+
+@contextlib.asynccontextmanager
+async def _raw_smsc(serve: Any, *, window: int) -> AsyncIterator[SmppProvider]:
+    """A provider bound to a hand-written SMSC (`serve` answers each connection), both closed after."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = build_provider("sms", f"smpp://sys:pw@127.0.0.1:{port}?window={window}")
+    assert isinstance(provider, SmppProvider)
+    try:
+        yield provider
     finally:
         await provider.close()
         server.close()
@@ -279,11 +286,7 @@ async def test_pdus_split_anywhere_across_reads_are_read_whole_and_a_bad_length_
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             await reader.read()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    provider = build_provider("sms", f"smpp://sys:pw@127.0.0.1:{port}?window=3")
-    assert isinstance(provider, SmppProvider)
-    try:
+    async with _raw_smsc(serve, window=3) as provider:
         results = await asyncio.gather(*(provider.send(_outbound(f"3460000000{i}", "Hi", str(i))) for i in range(3)))
         assert [r.provider_id for r in results] == ["m2", "m3", "m4"]
         receipts = [await asyncio.wait_for(provider.receipts.get(), 5) for _ in range(3)]
@@ -291,7 +294,3 @@ async def test_pdus_split_anywhere_across_reads_are_read_whole_and_a_bad_length_
             ("m2", "delivered", "0"), ("m3", "delivered", "1"), ("m4", "delivered", "2")]
         failed = await provider.send(_outbound("34600000009", "Hi", "9"))
         assert not failed.accepted and failed.code == "connection" and connections == 2
-    finally:
-        await provider.close()
-        server.close()
-        await server.wait_closed()
