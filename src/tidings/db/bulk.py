@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Column, Table, inspect
+from sqlalchemy import ARRAY, Column, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict  # the object's __dict__, without inspect()'s lookups
 
 from tidings.db.base import Base, table_of
 
@@ -30,7 +31,7 @@ def _fill_defaults(obj: Base, plan: Sequence[tuple[str, Any, bool]]) -> None:
 
     Written to the instance dict directly: the history is reset when the object becomes detached.
     """
-    state = inspect(obj).dict
+    state = instance_dict(obj)
     for key, default, call in plan:
         if key not in state:
             state[key] = default(None) if call else default
@@ -112,7 +113,7 @@ async def _sqlite_insert(session: AsyncSession, table: Table, pk: Column[Any], c
     processors = _processors(table, columns, dialect)
     ids: list[int] = []
     for i in range(0, len(objects), SQLITE_ROWS_PER_STATEMENT):
-        states = [inspect(obj).dict for obj in objects[i:i + SQLITE_ROWS_PER_STATEMENT]]
+        states = [instance_dict(obj) for obj in objects[i:i + SQLITE_ROWS_PER_STATEMENT]]
         by_column = [[state[column.key] for state in states] for column in columns]
         same = tuple(alike(values) for values in by_column)
         params: list[Any] = []
@@ -213,7 +214,7 @@ async def _postgresql_insert(session: AsyncSession, table: Table, pk: Column[Any
     conn = await session.connection()
     dialect = conn.dialect
     processors = _processors(table, columns, dialect)
-    states = [inspect(obj).dict for obj in objects]
+    states = [instance_dict(obj) for obj in objects]
     same, params = alike_params([[state[column.key] for state in states] for column in columns], processors)
     sql = _unnest_sql(table, pk, columns, dialect, same)
     return sorted(int(row[0]) for row in (await conn.exec_driver_sql(sql, params)).all())
@@ -238,7 +239,7 @@ async def insert_all(session: AsyncSession, objects: Sequence[Base], *, track: b
     else:
         ids = await _postgresql_insert(session, table, pk, columns, objects)
     for obj, new_id in zip(objects, ids, strict=True):
-        setattr(obj, pk.key, new_id)
+        instance_dict(obj)[pk.key] = new_id  # as a flush leaves it: no change to track on the object
         if track:
             make_transient_to_detached(obj)
             session.add(obj)
