@@ -50,9 +50,9 @@ async def send_sms(body: SmsBody, request: Request, session: deps.Session, subje
                            "scheduledAt": render.plain(message.scheduled_at),
                            "expiresAt": render.plain(message.expires_at)})
     sending = queued.sending
-    return JSONResponse({"campaignId": show(Kind.CAMPAIGN, sending.campaign_id) if sending else None,
-                         "sendingId": show(Kind.SENDING, sending.id) if sending else None, "result": result},
-                        status_code=207 if queued.partial else 202)
+    return render.FastJSONResponse({"campaignId": show(Kind.CAMPAIGN, sending.campaign_id) if sending else None,
+                                    "sendingId": show(Kind.SENDING, sending.id) if sending else None,
+                                    "result": result}, status_code=207 if queued.partial else 202)
 
 
 def _as_sent(message: Message, request: Request) -> str | None:
