@@ -86,18 +86,15 @@ def _write_together(session: Session, writes: list[SharedWrite]) -> None:
     statements, each a turn of a busy event loop, held them before the COMMIT; now one. The main query reads each
     WITH query in turn, so they run, and lock their rows, in the order written, as the statements did.
     """
-    if len(writes) == 1:
-        sql, params = writes[0].sql.format(*(f"${i}" for i in range(1, len(writes[0].params) + 1))), writes[0].params
-    else:
-        parts: list[str] = []
-        values: list[Any] = []
-        for index, write in enumerate(writes):
-            marks = [f"${len(values) + i}" for i in range(1, len(write.params) + 1)]
-            values += write.params
-            parts.append(f"w{index} AS ({write.sql.format(*marks)} RETURNING 1)")
-        reads = ", ".join(f"(SELECT count(*) FROM w{index})" for index in range(len(writes)))
-        sql, params = f"WITH {', '.join(parts)} SELECT {reads}", tuple(values)
-    session.connection().exec_driver_sql(sql, params)
+    statements: list[str] = []
+    values: list[Any] = []
+    for write in writes:
+        statements.append(write.sql.format(*(f"${len(values) + i}" for i in range(1, len(write.params) + 1))))
+        values += write.params
+    sql = statements[0] if len(statements) == 1 else (
+        "WITH " + ", ".join(f"w{i} AS ({statement} RETURNING 1)" for i, statement in enumerate(statements))
+        + " SELECT " + ", ".join(f"(SELECT count(*) FROM w{i})" for i in range(len(statements))))
+    session.connection().exec_driver_sql(sql, tuple(values))
 
 
 @event.listens_for(Session, "after_rollback")

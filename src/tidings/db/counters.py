@@ -62,6 +62,7 @@ def _write(session: Session, pending: defaultdict[CounterKey, int]) -> None:
 
 
 _COLUMNS = ("account_id", "scope", "scope_id", "step", "day", "metric", "value")
+_TOGETHER_SQL: dict[str, str] = {}  # per dialect: built once, not at every commit
 
 
 def _together(pending: defaultdict[CounterKey, int], dialect: Dialect) -> list[SharedWrite]:
@@ -69,11 +70,14 @@ def _together(pending: defaultdict[CounterKey, int], dialect: Dialect) -> list[S
     rows = _rows(pending)
     if not rows:
         return []
-    table = table_of(StatCounter)
-    arrays = ", ".join(f"{{}}::{table.c[name].type.compile(dialect=dialect)}[]" for name in _COLUMNS)
-    sql = (f"INSERT INTO stat_counters ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
-           "ON CONFLICT (scope, scope_id, step, day, metric) "
-           "DO UPDATE SET value = stat_counters.value + excluded.value")
+    sql = _TOGETHER_SQL.get(dialect.name)
+    if sql is None:
+        table = table_of(StatCounter)
+        arrays = ", ".join(f"{{}}::{table.c[name].type.compile(dialect=dialect)}[]" for name in _COLUMNS)
+        sql = _TOGETHER_SQL[dialect.name] = (
+            f"INSERT INTO stat_counters ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+            "ON CONFLICT (scope, scope_id, step, day, metric) "
+            "DO UPDATE SET value = stat_counters.value + excluded.value")
     return [SharedWrite(sql, tuple([row[name] for row in rows] for name in _COLUMNS))]
 
 

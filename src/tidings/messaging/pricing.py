@@ -408,10 +408,17 @@ def _write_charges(session: Session, pending: defaultdict[tuple[type[Any], int],
 
 def _charges_together(pending: defaultdict[tuple[type[Any], int], Decimal], dialect: Dialect) -> list[SharedWrite]:
     """PostgreSQL: the same UPDATEs, one a row in the same order, to go with the other shared writes."""
-    cost, balance = (column.type.compile(dialect=dialect) for column in (_sendings.c.cost, _accounts.c.balance))
-    return [SharedWrite(f"UPDATE sendings SET cost = cost + {{}}::{cost} WHERE id = {{}}" if model is Sending
-                        else f"UPDATE accounts SET balance = balance - {{}}::{balance} WHERE id = {{}}", (amount, pk))
+    texts = _TOGETHER_SQL.get(dialect.name)
+    if texts is None:  # built once per dialect, not at every commit
+        cost, balance = (column.type.compile(dialect=dialect) for column in (_sendings.c.cost, _accounts.c.balance))
+        texts = _TOGETHER_SQL[dialect.name] = (
+            f"UPDATE sendings SET cost = cost + {{}}::{cost} WHERE id = {{}}",
+            f"UPDATE accounts SET balance = balance - {{}}::{balance} WHERE id = {{}}")
+    return [SharedWrite(texts[0] if model is Sending else texts[1], (amount, pk))
             for model, pk, amount in _in_lock_order(pending)]
+
+
+_TOGETHER_SQL: dict[str, tuple[str, str]] = {}
 
 
 # Built once: Core statements on the tables (an ORM update built per commit cost more than running it).

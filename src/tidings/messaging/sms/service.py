@@ -350,7 +350,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
     messages: list[Message] = []
     issued: list[tuple[str, str, Message]] = []
     now = clock.now()  # one acceptance moment for the request's messages
-    campaign_id = sending.campaign_id
+    sending_id, campaign_id = sending.id, sending.campaign_id
     for raw, number, plan, values, url, code in zip(raws, numbers, plans, checked.subs, checked.urls, codes,
                                                     strict=True):
         shown = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else str(raw)
@@ -372,7 +372,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         # The sending's ids given here and its counts moved once below: its instrumented attributes a message
         # each were a few per cent of accepting one.
         message = outbox.new_message(account_id=subject.account_id, channel="sms", sender=checked.sender,
-                                     recipient=number, due_at=checked.due, now=now, sending_id=sending.id,
+                                     recipient=number, due_at=checked.due, now=now, sending_id=sending_id,
                                      campaign_id=campaign_id, expires_at=checked.expires, body=body, parts=parts,
                                      encoding=encoding, contact_id=contact.id if contact else None, extra=extra)
         messages.append(message)
