@@ -14,7 +14,7 @@ from tidings.channels.sms import MultipartResult, status_for_stat
 from tidings.channels.sms.smpp import SmppProvider, data_coding, encode_parts, make_pdu, parse_pdu, parse_receipt
 from tidings.core import sms
 
-from fakes.smsc import FakeSmsc
+from fakes.smsc import FakeSmsc, deliver_sm_pdu, receipt_text
 
 
 @pytest.fixture
@@ -84,6 +84,17 @@ def test_receipt_parsing_and_stat_mapping() -> None:
     assert [status_for_stat(s) for s in ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN",
                                          "ACCEPTD", "ENROUTE", "weird")] == [
         "delivered", "undelivered", "expired", "rejected", "undelivered", "undelivered", None, None, "undelivered"]
+
+
+def test_the_fake_smscs_receipt_is_the_deliver_sm_smpplib_builds() -> None:
+    text = receipt_text("1a2b", "UNDELIV", "2612051500")
+    ours = deliver_sm_pdu(9, source_addr="34666555444", destination_addr="TIDINGS", short_message=text)
+    theirs = make_pdu("deliver_sm", 9, service_type="", source_addr_ton=1, source_addr_npi=1,
+                      source_addr="34666555444", dest_addr_ton=0, dest_addr_npi=0, destination_addr="TIDINGS",
+                      esm_class=0x04, data_coding=0, short_message=text).generate()
+    assert ours == theirs
+    receipt = parse_receipt(parse_pdu(ours))
+    assert receipt is not None and (receipt.provider_id, receipt.stat, receipt.error) == ("1a2b", "UNDELIV", "001")
 
 
 def test_url_validation() -> None:
