@@ -7,7 +7,8 @@ process, receipts on, until every receipt is recorded. Prints the wall time and 
 message of that phase; with `--statements`, also how many times each SQL statement ran (accept and
 engine apart). SQLite unless TIDINGS_BENCH_DATABASE_URL names another database (it is emptied).
 `--profile` profiles the engine phase, `--profile-accept` the accept phase; `--cpu-timer` times them by CPU.
-`python bench/_engine_cpu.py [N] [--statements] [--profile | --profile-accept]`
+`--no-receipts`: the SMS URL asks for none and the phase ends when every message is sent (session 34).
+`python bench/_engine_cpu.py [N] [--statements] [--profile | --profile-accept] [--no-receipts]`
 The process CPU is steadier than the end-to-end rates on a shared machine: compare two commits back to
 back with it (`git stash`, run, `git stash pop`, run).
 """
@@ -44,6 +45,7 @@ PROFILE_ACCEPT = "--profile-accept" in sys.argv  # cProfile of the accept phase 
 # cProfile's default timer is the wall clock: a function awaiting the database through a greenlet gets the wait as
 # its own time. `--cpu-timer` times the event loop's thread's CPU instead (slower to profile, truer own times).
 TIMER = (time.thread_time,) if "--cpu-timer" in sys.argv else ()
+RECEIPTS = "--no-receipts" not in sys.argv
 
 
 def _print_counts(title: str, counts: collections.Counter[str]) -> None:
@@ -57,7 +59,8 @@ async def main(workdir: Path, smsc_port: int) -> None:
     url = os.environ.get("TIDINGS_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     settings = Settings(database_url=url, secret_key="bench", data_dir=workdir, worker_batch=500,
                         outbound_allow_private=True, rate_limits={"rest": "1000000/minute"},
-                        sms_url=f"smpp://tidings:secret@127.0.0.1:{smsc_port}?window=10&binds=2")
+                        sms_url=f"smpp://tidings:secret@127.0.0.1:{smsc_port}?window=10&binds=2"
+                        + ("" if RECEIPTS else "&receipts=false"))
     counts: collections.Counter[str] = collections.Counter()
     async with fresh_app(settings) as (app, auth):
         db = app.state.db
@@ -89,7 +92,7 @@ async def main(workdir: Path, smsc_port: int) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
-        await until_delivered(runner, db, N)
+        await until_delivered(runner, db, N, sent_only=not RECEIPTS)
         if profile is not None:
             profile.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

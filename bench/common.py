@@ -77,8 +77,8 @@ async def post_sms(client: Any, auth: str, n: int, **fields: Any) -> None:
         r.raise_for_status()
 
 
-async def until_delivered(runner: Any, db: Any, n: int) -> None:
-    """Run the engine until n messages have their delivery recorded."""
+async def until_delivered(runner: Any, db: Any, n: int, sent_only: bool = False) -> None:
+    """Run the engine until n messages have their delivery recorded (`sent_only`: until n are sent)."""
     from sqlalchemy import func, select
 
     from tidings.db.models import Message
@@ -86,8 +86,9 @@ async def until_delivered(runner: Any, db: Any, n: int) -> None:
     while True:
         await runner.run_until_idle(max_rounds=10_000)
         async with db.sessions() as s:
+            column = Message.sent_at if sent_only else Message.delivered_at
             done = (await s.execute(select(func.count()).select_from(Message)
-                                    .where(Message.delivered_at.is_not(None)))).scalar()
+                                    .where(column.is_not(None)))).scalar()
         if done == n:
             return
         await asyncio.sleep(0.01)
