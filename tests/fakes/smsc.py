@@ -22,18 +22,14 @@ from typing import Any
 
 from smpplib import consts
 
-from tidings.channels.sms.smpp import make_pdu, parse_pdu, read_pdu
+from tidings.channels.sms.smpp import _DELIVER_SM, _DELIVER_SM_RESP, _cstr, make_pdu, parse_pdu, read_pdu
 
-_DELIVER_SM, _DELIVER_SM_RESP = 0x00000005, 0x80000005
-
-
-def _cstr(text: str) -> bytes:
-    return text.encode("latin-1") + b"\0"
+_RESP_COMMAND = struct.pack(">L", _DELIVER_SM_RESP)
 
 
 def deliver_sm_pdu(sequence: int, *, source_addr: str, destination_addr: str, short_message: bytes) -> bytes:
     """A receipt's deliver_sm (source TON/NPI 1/1, esm_class 0x04), as smpplib generates it."""
-    body = b"".join((b"\0\1\1", _cstr(source_addr), b"\0\0", _cstr(destination_addr),
+    body = b"".join((b"\0\1\1", _cstr(source_addr, 21), b"\0\0", _cstr(destination_addr, 21),
                      b"\4\0\0\0\0\0\0\0\0", bytes((len(short_message),)), short_message))
     return struct.pack(">LLLL", 16 + len(body), _DELIVER_SM, 0, sequence) + body
 
@@ -144,7 +140,7 @@ class FakeSmsc:
         try:
             while True:
                 data = await read_pdu(reader)
-                if data[4:8] == b"\x80\0\0\5":  # deliver_sm_resp: only counted
+                if data[4:8] == _RESP_COMMAND:  # deliver_sm_resp: only counted
                     self.receipts_acked += 1
                     continue
                 pdu = parse_pdu(data)
