@@ -161,6 +161,42 @@ async def test_receipts_go_at_once_when_many_wait_or_nothing_is_sent(
     assert await _statuses(db, more) == ["delivered"] * 2
 
 
+async def test_a_round_records_every_waiting_receipt_a_batch_a_transaction(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receipts, "BATCH", 2)
+    transactions = 0
+    opened = runner.ctx.db.transaction
+
+    def counted() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return opened()
+
+    ids = await _receipts_waiting(app, runner, db, account, 5)
+    monkeypatch.setattr(runner.ctx.db, "transaction", counted)
+    assert await drain_receipts(runner.ctx) == 5  # the held burst is recorded in one round, not one batch a poll
+    assert transactions == 3
+    assert await _statuses(db, ids) == ["delivered"] * 5
+
+
+async def test_the_dispatcher_wakes_the_loops_when_nothing_is_left_to_send_and_receipts_are_held(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc, clock: ManualClock) -> None:
+    woken: list[bool] = []
+    runner.ctx.wake_loops = lambda: woken.append(True)
+    ids = await _receipts_waiting(app, runner, db, account, 2)
+    assert woken == []  # nothing was held
+    runner.ctx.sending = 1
+    assert await drain_receipts(runner.ctx) == 0  # held for the sends
+    runner.ctx.sending = 0
+    assert await dispatch(runner.ctx) == 0  # nothing due: the held receipts need not wait out HOLD or a poll
+    assert woken == [True]
+    assert await drain_receipts(runner.ctx) == 2
+    assert await _statuses(db, ids) == ["delivered"] * 2
+    assert await dispatch(runner.ctx) == 0
+    assert woken == [True]
+
+
 async def test_receipts_taken_when_the_database_fails_wait_for_it_in_order(
         app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,6 +218,50 @@ async def test_receipts_taken_when_the_database_fails_wait_for_it_in_order(
     monkeypatch.undo()
     assert await drain_receipts(runner.ctx) == 4  # the database is back
     assert await _statuses(db, ids) == ["delivered"] * 3
+
+
+async def test_a_burst_recorded_side_by_side_keeps_each_messages_receipts_in_order(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL records a held burst in two transactions at a time, each a share of the messages."""
+    monkeypatch.setattr(receipts, "BATCH", 2)  # several transactions a share
+    ids = await _receipts_waiting(app, runner, db, account, 6)
+    provider = app.state.providers.get("sms")
+    came = [provider.receipts.get_nowait() for _ in range(provider.receipts.qsize())]
+    first = next(r for r in came if r.reference == str(ids[0]))
+    failed = Receipt("sms", first.provider_id, "UNDELIV", "undelivered", "001", None, first.reference)
+    for receipt in [failed, *came]:  # the message's failure before its delivery: the delivery changes nothing
+        provider.receipts.put_nowait(receipt)
+    assert await receipts._record_side_by_side(runner.ctx, provider, 7) == 7
+    assert await _statuses(db, ids) == ["undelivered"] + ["delivered"] * 5
+    assert [k for k, _ in await _events(db, ids[0])] == ["sent", "undelivered"]
+    assert provider.receipts.empty()
+
+
+async def test_a_burst_recorded_side_by_side_gives_back_what_an_outage_kept_from_the_database(
+        app: Any, db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receipts, "BATCH", 2)
+    ids = await _receipts_waiting(app, runner, db, account, 6)
+    provider = app.state.providers.get("sms")
+    came = list(provider.receipts._queue)
+    recorded = receipts._in_transaction
+    down = {str(i) for i in ids if i % 2}  # one share's messages: the database goes away under its transaction
+
+    async def one_share_fails(ctx: Any, taken: list[Receipt]) -> None:
+        if any(r.reference in down for r in taken):
+            raise OperationalError("UPDATE messages", {}, ConnectionRefusedError("connection refused"))
+        await recorded(ctx, taken)
+
+    monkeypatch.setattr(receipts, "_in_transaction", one_share_fails)
+    with pytest.raises(OperationalError):
+        await receipts._record_side_by_side(runner.ctx, provider, 6)
+    # The other share is recorded; the failed one waits in front, in the order it came.
+    assert list(provider.receipts._queue) == [r for r in came if r.reference in down]
+    assert await _statuses(db, ids) == ["sent" if str(i) in down else "delivered" for i in ids]
+    monkeypatch.undo()
+    assert await drain_receipts(runner.ctx) == 3
+    assert await _statuses(db, ids) == ["delivered"] * 6
 
 
 async def test_receipts_held_when_the_engine_stops_are_recorded_before_it_ends(

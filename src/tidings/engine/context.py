@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,3 +21,5 @@ class EngineContext:
     health: Health = field(default_factory=Health)  # the process's outages and engine state (/healthz)
     sending: int = 0  # batches this process's dispatcher is claiming or sending now
     receipts_held_since: datetime | None = None  # since when waiting receipts are held for the sends (`receipts`)
+    # The runner's: its loops' cycle (not the dispatcher's) looks for work now rather than at its next poll.
+    wake_loops: Callable[[], None] = lambda: None

@@ -491,6 +491,8 @@ async def dispatch(ctx: EngineContext) -> int:
             await _send_and_record(ctx, ready, _send_until(ctx, claimed_at), claimed)
     finally:
         ctx.sending -= 1
+    if not ready and ctx.receipts_held_since is not None:
+        ctx.wake_loops()  # nothing left to send: the receipts held for the sends are recorded now
     return len(ready)
 
 

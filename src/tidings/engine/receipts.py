@@ -29,11 +29,13 @@ from tidings.messaging.receipts import (
 )
 
 log = structlog.get_logger("tidings.receipts")
-BATCH = 2000
-# While this process's dispatcher is sending, receipts wait until this many have come or the first has waited
-# this long: the rounds that record them take the event loop's thread from the sends (docs/performance.md).
-HOLD_COUNT = 1000
-HOLD = timedelta(seconds=1)
+BATCH = 2000  # receipts a transaction
+# While this process's dispatcher is sending, receipts wait until the first has waited this long or this many
+# have come (the memory they may take), then a round records all that wait: recording takes the event loop's
+# thread from the sends, so a burst goes out first and its receipts follow it (docs/performance.md).
+HOLD = timedelta(seconds=2)
+HOLD_COUNT = 20_000
+SIDE_BY_SIDE = 2  # transactions recording a held burst at once on PostgreSQL
 GIVE_UP_AFTER = timedelta(minutes=10)
 
 
@@ -57,10 +59,10 @@ def _configure_callbacks(ctx: EngineContext) -> None:
 
 @loop("sms.receipts", at_stop=True)  # held receipts are recorded at shutdown, not lost with the process
 async def drain_receipts(ctx: EngineContext) -> int:
-    """Turn waiting receipts into events in one transaction (one INSERT of events); returns how many were handled.
+    """Turn waiting receipts into events, `BATCH` a transaction (one INSERT of events); returns how many were handled.
 
-    While the dispatcher sends, a round waits for `HOLD_COUNT` receipts or `HOLD` (receipts must not
-    slow submission down): fewer, larger transactions, the same receipts a second later at most.
+    While the dispatcher sends, receipts wait for `HOLD` or `HOLD_COUNT` (receipts must not slow submission
+    down); the dispatcher wakes this loop when it stops sending. A round takes those waiting when it starts.
     """
     _configure_callbacks(ctx)
     sources = _sources(ctx)
@@ -77,23 +79,31 @@ async def drain_receipts(ctx: EngineContext) -> int:
         if now - ctx.receipts_held_since < HOLD:
             return 0
     ctx.receipts_held_since = None
+    if len(sources) == 1 and not ctx.db.sqlite and waiting > BATCH:
+        return await _record_side_by_side(ctx, sources[0], waiting)
+    handled = 0
+    while handled < waiting:
+        recorded = await _record(ctx, sources, min(BATCH, waiting - handled))
+        if not recorded:
+            break
+        handled += recorded
+    return handled
+
+
+async def _record(ctx: EngineContext, sources: list[ReceiptSource], limit: int) -> int:
+    """Up to `limit` waiting receipts recorded in one transaction; on an outage they go back, in order."""
     taken: list[Receipt] = []
     taken_from: list[tuple[ReceiptSource, list[Receipt]]] = []  # each source's share, given back on an outage
     for source in sources:
         mine: list[Receipt] = []
-        while len(taken) + len(mine) < BATCH and not source.receipts.empty():
+        while len(taken) + len(mine) < limit and not source.receipts.empty():
             mine.append(source.receipts.get_nowait())
         taken += mine
         taken_from.append((source, mine))
     if not taken:
         return 0
     try:
-        async with ctx.db.transaction() as session:
-            async with events.batch(session):
-                missing = await apply_receipts(session, taken)
-            for receipt in missing:
-                payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
-                await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
+        await _in_transaction(ctx, taken)
     except Exception as exc:
         if is_unavailable(exc):
             # The SMSC has its deliver_sm_resp: these exist nowhere else. Back in front, in order, for when the
@@ -102,6 +112,56 @@ async def drain_receipts(ctx: EngineContext) -> int:
                 _put_back(source.receipts, mine)
         raise
     return len(taken)
+
+
+async def _in_transaction(ctx: EngineContext, taken: list[Receipt]) -> None:
+    async with ctx.db.transaction() as session:
+        async with events.batch(session):
+            missing = await apply_receipts(session, taken)
+        for receipt in missing:
+            payload = {**receipt_payload(receipt), "first_seen": clock.now().isoformat()}
+            await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
+
+
+async def _record_side_by_side(ctx: EngineContext, source: ReceiptSource, waiting: int) -> int:
+    """PostgreSQL, a held burst: `SIDE_BY_SIDE` transactions at a time, each a share of the messages, so that the
+    database runs one's statements while this thread works out another's (recorded one after the other, a burst's
+    receipts came several tenths of a second after its last send).
+
+    A message's receipts stay in one share, in order; receipts that do not name their message (found by provider
+    id) could name one of another share, so they go one transaction at a time, as before.
+    """
+    taken = [source.receipts.get_nowait() for _ in range(min(waiting, source.receipts.qsize()))]
+    if not all(r.reference and r.reference.isdigit() for r in taken):
+        _put_back(source.receipts, taken)
+        handled = 0
+        while handled < waiting and (recorded := await _record(ctx, [source], min(BATCH, waiting - handled))):
+            handled += recorded
+        return handled
+    shares: list[list[Receipt]] = [[] for _ in range(SIDE_BY_SIDE)]
+    for receipt in taken:
+        shares[int(str(receipt.reference)) % SIDE_BY_SIDE].append(receipt)
+    outcomes = await asyncio.gather(*(_share(ctx, share) for share in shares if share))
+    failures = [(exc, failed, after) for exc, failed, after in outcomes if exc is not None]
+    if not failures:
+        return len(taken)
+    # Back in front, in the order they came: what a failed transaction held when the database is unavailable (as in
+    # `_record`), and what its share had not tried yet in any case.
+    back = {id(r) for exc, failed, after in failures for r in (*(failed if is_unavailable(exc) else ()), *after)}
+    _put_back(source.receipts, [r for r in taken if id(r) in back])
+    raise failures[0][0]
+
+
+async def _share(ctx: EngineContext, share: list[Receipt],
+                 ) -> tuple[Exception | None, list[Receipt], list[Receipt]]:
+    """A share's receipts, `BATCH` a transaction in order, until one fails: (its error, its receipts, the rest)."""
+    for first in range(0, len(share), BATCH):
+        chunk = share[first:first + BATCH]
+        try:
+            await _in_transaction(ctx, chunk)
+        except Exception as exc:  # noqa: BLE001 - raised by the caller once every share has ended
+            return exc, chunk, share[first + BATCH:]
+    return None, [], []
 
 
 def _put_back(queue: asyncio.Queue[Receipt], receipts: list[Receipt]) -> None:

@@ -84,11 +84,13 @@ class Runner:
 
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
+        ctx.wake_loops = self.wake_loops
         self._stop = asyncio.Event()
         self._io: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()  # network-bound jobs claimed and not finished: never claimed twice
         self._done: list[int] = []  # network-bound jobs that succeeded, marked done by the next round
         self._wakes: list[asyncio.Event] = []  # one per cycle: `wake()` ends its idle wait
+        self._loop_wakes: list[asyncio.Event] = []  # the loops' cycle's (`wake_loops()`)
         self.io_slots = io_slots(ctx.settings.worker_io_concurrency)
 
     async def run_jobs(self, limit: int | None = None) -> int:
@@ -307,7 +309,7 @@ class Runner:
         health = self.ctx.health
         health.worker, health.engine_state = self.ctx.worker, "starting"
         log.info("engine started", worker=self.ctx.worker)
-        cycles = [self._cycle(lambda: self.tick(skip=(DISPATCH,)), rest=TICK_REST_SECONDS)]
+        cycles = [self._cycle(lambda: self.tick(skip=(DISPATCH,)), rest=TICK_REST_SECONDS, loops=True)]
         if DISPATCH in LOOPS:
             cycles.append(self._cycle(lambda: LOOPS[DISPATCH](self.ctx)))
         if not self.ctx.db.sqlite:
@@ -331,7 +333,7 @@ class Runner:
                 log.warning("engine loop's last round failed at shutdown", loop=name,
                             error=f"{type(exc).__name__}: {exc}")
 
-    async def _cycle(self, round_: Callable[[], Awaitable[int]], rest: float = 0.0) -> None:
+    async def _cycle(self, round_: Callable[[], Awaitable[int]], rest: float = 0.0, loops: bool = False) -> None:
         """Repeat one round until stopped, idle for the poll interval when it found nothing to do.
 
         After a busy round it rests as long as the round took, at most `rest` seconds: under load the next
@@ -342,6 +344,8 @@ class Runner:
         backoff = Backoff(first=max(0.2, self.ctx.settings.worker_poll_seconds), cap=OUTAGE_BACKOFF_CAP)
         woken = asyncio.Event()
         self._wakes.append(woken)
+        if loops:
+            self._loop_wakes.append(woken)
         while not self._stop.is_set():
             woken.clear()  # work committed from now on is seen by this round or wakes the next
             started = time.monotonic()
@@ -384,6 +388,11 @@ class Runner:
     def wake(self) -> None:
         """Look for work now rather than at the next poll: the API of this process has just queued some."""
         for woken in self._wakes:
+            woken.set()
+
+    def wake_loops(self) -> None:
+        """Run the loops' round now (the receipts the dispatcher held), without a claim round of the dispatcher."""
+        for woken in self._loop_wakes:
             woken.set()
 
     def stop(self) -> None:
