@@ -24,7 +24,11 @@ says whether receipts slow submission down (1.0: not at all), and `submit_rate_v
 two variants' submit rates alone (without the bare runs of their moments, which move more than the variants do),
 beside `bare_loop_submit_rate_vs_receipts_on`, what receipts do to a bare client's submission on this machine.
 TIDINGS_BENCH_SMS (N), TIDINGS_BENCH_RUNS, TIDINGS_BENCH_SMPP_QUERY (e.g. `window=10&binds=2`),
-TIDINGS_BENCH_VARIANTS (a subset of `sqlite,sqlite_no_receipts,pg1,pg2`).
+Variant `sqlite_sustained` (session 35): two SQLite serves, one asking for receipts and one not, RUNS pairs of runs
+of TIDINGS_BENCH_SMS_SUSTAINED (4 N) SMS, no bare runs: the submit rates and `submit_rate_vs_receipts_on` (the
+median of the pairs'), for sending that lasts longer than the two seconds receipts wait while the dispatcher sends
+(a run of N fits in them).
+TIDINGS_BENCH_VARIANTS (a subset of `sqlite,sqlite_no_receipts,pg1,pg2,sqlite_sustained`).
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ from tidings.channels.sms.smpp import (  # noqa: E402
 N = int(os.environ.get("TIDINGS_BENCH_SMS", "6000"))
 RUNS = int(os.environ.get("TIDINGS_BENCH_RUNS", "3"))
 SMPP_QUERY = os.environ.get("TIDINGS_BENCH_SMPP_QUERY", "window=10&binds=2")
-VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,sqlite_no_receipts,pg1,pg2").split(",")
+VARIANTS = os.environ.get("TIDINGS_BENCH_VARIANTS", "sqlite,sqlite_no_receipts,pg1,pg2,sqlite_sustained").split(",")
+# Receipts wait while the dispatcher sends, up to 2 s: a run of N (about 1.4 s here) fits in the hold, so the
+# `sqlite_sustained` pair (receipts on, then off) sends four times as many.
+SUSTAINED = int(os.environ.get("TIDINGS_BENCH_SMS_SUSTAINED", str(4 * N)))
 PER_REQUEST = 1000
 MIN_BASELINE_SECONDS = 2.0
 TIMEOUT = 600.0
@@ -219,13 +226,13 @@ async def _counts(engine: Any, floor: int) -> tuple[int, int]:
 
 
 async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, offset: int,
-               receipts: bool = True) -> dict[str, float]:
-    """Post N SMS and wait until all are submitted and all receipts recorded (or, without receipts, submitted);
+               receipts: bool = True, n: int = N) -> dict[str, float]:
+    """Post n SMS and wait until all are submitted and all receipts recorded (or, without receipts, submitted);
     seconds for each stage."""
     floor = await _floor(engine)
     started = time.perf_counter()
-    for first in range(0, N, PER_REQUEST):
-        to = [f"34{600000000 + offset + first + i}" for i in range(min(PER_REQUEST, N - first))]
+    for first in range(0, n, PER_REQUEST):
+        to = [f"34{600000000 + offset + first + i}" for i in range(min(PER_REQUEST, n - first))]
         body = {"to": to, "from": "TIDINGS", "message": "Your code is ready. Reply STOP to opt out."}
         r = await client.post("/api/rest/sms", headers=headers, json=body)
         r.raise_for_status()
@@ -237,11 +244,11 @@ async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, 
     while time.perf_counter() - started < TIMEOUT:
         sent, done = await _counts(engine, floor)
         now = time.perf_counter() - started
-        if sent >= N and not submitted:
+        if sent >= n and not submitted:
             submitted, done_at_submit = now, done
             if not receipts:
                 return {"accept": accepted, "submit": submitted}
-        if done >= N:
+        if done >= n:
             delivered = now
             break
         # Toward the stage still running: submission (under way since the accept's end), then the receipts left,
@@ -249,9 +256,9 @@ async def _run(client: httpx.AsyncClient, headers: dict[str, str], engine: Any, 
         # a second after them, which their rate since the accept's end would have waited half a second to count
         # (session 35).
         if submitted:
-            await asyncio.sleep(poll_delay(N - done, done - done_at_submit, now - submitted))
+            await asyncio.sleep(poll_delay(n - done, done - done_at_submit, now - submitted))
         else:
-            await asyncio.sleep(poll_delay(N - sent, sent, now - accepted))
+            await asyncio.sleep(poll_delay(n - sent, sent, now - accepted))
     if not delivered:
         raise RuntimeError(f"not finished after {TIMEOUT} s")
     return {"accept": accepted, "submit": submitted or delivered, "receipt": delivered}
@@ -335,6 +342,34 @@ async def _variant(url: str, smsc_port: int, workdir: Path, workers: int, receip
     return result
 
 
+async def _sustained(smsc_port: int) -> dict[str, Any]:
+    """SQLite, one `serve` asking for receipts and one not, side by side: RUNS pairs of runs of SUSTAINED SMS
+    (about six seconds of sending, more than the receipts' hold while the dispatcher sends), one after the other,
+    without bare runs; the median submit rates and the median of the pairs' ratios (session 35)."""
+    with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
+        sides = []
+        try:
+            for workdir, receipts in ((on_dir, True), (off_dir, False)):
+                url = f"sqlite+aiosqlite:///{workdir}/bench.db"
+                port, headers, procs = _launch(url, smsc_port, Path(workdir), 0, receipts)
+                sides.append((port, headers, procs, create_async_engine(url), receipts))
+            rates: dict[bool, list[float]] = {True: [], False: []}
+            for run in range(RUNS):
+                for port, headers, _, engine, receipts in sides:
+                    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
+                        seconds = await _run(client, headers, engine, run * SUSTAINED, receipts, SUSTAINED)
+                    rates[receipts].append(SUSTAINED / seconds["submit"])
+        finally:
+            for _, _, procs, engine, _ in sides:
+                await engine.dispose()
+                for proc in procs:
+                    _stop(proc)
+    return {"messages": SUSTAINED, "submit_per_second": round(statistics.median(rates[True]), 1),
+            "submit_per_second_no_receipts": round(statistics.median(rates[False]), 1),
+            "submit_rate_vs_receipts_on": round(statistics.median(
+                on / off for on, off in zip(rates[True], rates[False], strict=True)), 3)}
+
+
 async def main() -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "sms_end_to_end", "messages": N, "runs": RUNS,
                               "recipients_per_request": PER_REQUEST, "smpp_options": SMPP_QUERY or "(none)",
@@ -353,6 +388,8 @@ async def main() -> dict[str, Any]:
                 key = f"postgresql_{workers}_worker{'s' if workers > 1 else ''}"
                 measured[key] = (await _variant(url, smsc_port, Path(tmp), workers) if url
                                  else "skipped: no PostgreSQL available")
+        if "sqlite_sustained" in VARIANTS:
+            measured["sqlite_sustained"] = await _sustained(smsc_port)
         if not BARE:  # no variant ran: the baseline alone
             await _baseline(smsc_port)
     result["bare_submit_sm_loop"] = _bare()
