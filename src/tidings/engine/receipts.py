@@ -80,12 +80,11 @@ async def drain_receipts(ctx: EngineContext) -> int:
             return 0
     ctx.receipts_held_since = None
     if len(sources) == 1 and not ctx.db.sqlite and waiting > BATCH:
-        return await _record_side_by_side(ctx, sources[0], waiting)
+        side_by_side = await _record_side_by_side(ctx, sources[0], waiting)
+        if side_by_side is not None:
+            return side_by_side
     handled = 0
-    while handled < waiting:
-        recorded = await _record(ctx, sources, min(BATCH, waiting - handled))
-        if not recorded:
-            break
+    while handled < waiting and (recorded := await _record(ctx, sources, min(BATCH, waiting - handled))):
         handled += recorded
     return handled
 
@@ -123,21 +122,18 @@ async def _in_transaction(ctx: EngineContext, taken: list[Receipt]) -> None:
             await enqueue(session, "sms.receipt", payload, due_at=clock.now() + timedelta(seconds=5))
 
 
-async def _record_side_by_side(ctx: EngineContext, source: ReceiptSource, waiting: int) -> int:
+async def _record_side_by_side(ctx: EngineContext, source: ReceiptSource, waiting: int) -> int | None:
     """PostgreSQL, a held burst: `SIDE_BY_SIDE` transactions at a time, each a share of the messages, so that the
     database runs one's statements while this thread works out another's (recorded one after the other, a burst's
     receipts came several tenths of a second after its last send).
 
     A message's receipts stay in one share, in order; receipts that do not name their message (found by provider
-    id) could name one of another share, so they go one transaction at a time, as before.
+    id) could name one of another share: then None, and nothing taken (they go one transaction at a time).
     """
     taken = [source.receipts.get_nowait() for _ in range(min(waiting, source.receipts.qsize()))]
     if not all(r.reference and r.reference.isdigit() for r in taken):
         _put_back(source.receipts, taken)
-        handled = 0
-        while handled < waiting and (recorded := await _record(ctx, [source], min(BATCH, waiting - handled))):
-            handled += recorded
-        return handled
+        return None
     shares: list[list[Receipt]] = [[] for _ in range(SIDE_BY_SIDE)]
     for receipt in taken:
         shares[int(str(receipt.reference)) % SIDE_BY_SIDE].append(receipt)

@@ -111,9 +111,15 @@ def message_row(
         # email's row, about a third of PostgreSQL's work on the cold-email path. A retry reuses it.
         row["rfc_message_id"] = _message_id(sender)
     if sending is not None:
-        sending.total += 1
-        sending.accepted += 1
+        count_accepted(sending, 1)
     return row
+
+
+def count_accepted(sending: Sending, messages: int) -> None:
+    """Count messages accepted into a sending: `message_row` does it a message at a time when given the sending;
+    a caller building many gives its `sending_id` and `campaign_id` instead and counts them here once."""
+    sending.total += messages
+    sending.accepted += messages
 
 
 def _message_id(sender: str) -> str | None:

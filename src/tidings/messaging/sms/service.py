@@ -369,8 +369,8 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         if url:
             extra["notification_url"] = url
         contact = contacts.get(number)
-        # The sending's ids given here and its counts moved once below: its instrumented attributes a message
-        # each were a few per cent of accepting one.
+        # The sending's ids given here and its counts moved once below (`count_accepted`): its instrumented
+        # attributes a message each were a few per cent of accepting one.
         message = outbox.new_message(account_id=subject.account_id, channel="sms", sender=checked.sender,
                                      recipient=number, due_at=checked.due, now=now, sending_id=sending_id,
                                      campaign_id=campaign_id, expires_at=checked.expires, body=body, parts=parts,
@@ -379,8 +379,7 @@ async def send(session: AsyncSession, subject: AuthSubject, settings: Settings, 
         queued.results.append(Outcome(number, message=message))
         if code is not None:
             issued.append((number, code, message))
-    sending.total += len(messages)
-    sending.accepted += len(messages)
+    outbox.count_accepted(sending, len(messages))
     await bulk.insert_all(session, messages, track=not read_only)
     await shortener.save(session)
     await session.flush()
