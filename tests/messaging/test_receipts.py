@@ -77,6 +77,35 @@ async def test_a_batch_matches_by_reference_and_by_id_and_returns_the_unknown(
     assert (counters["sent"], counters["delivered"], counters["undelivered"], counters["rejected"]) == (3, 2, 1, 1)
 
 
+async def test_receipts_that_do_not_name_their_message_are_recorded_as_named_ones(
+        db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
+    """A batch heard by a worker that did not send them (another worker's bind, or after a restart): each found by
+    its provider id, a later part's in message_parts, a reused id on its latest message; the unknown come back."""
+    sending_id, (one, two, long, old, new) = await _sent(db, account, runner, ["one", "two", "x" * 200, "o", "n"])
+    async with db.transaction() as s:  # a provider that reuses ids: the latest message with the id is meant
+        (await s.get(Message, old.id)).external_id = new.external_id  # type: ignore[union-attr]
+    batch = [Receipt("sms", str(one.external_id), "DELIVRD", "delivered"),
+             Receipt("sms", str(two.external_id), "UNDELIV", "undelivered", "034"),
+             Receipt("sms", str(long.external_id), "DELIVRD", "delivered"),
+             Receipt("sms", long.extra["part_ids"][1], "REJECTD", "rejected", "009"),
+             Receipt("sms", "nobody-knows", "DELIVRD", "delivered"),
+             Receipt("sms", str(new.external_id), "DELIVRD", "delivered")]
+    async with db.transaction() as s, events.batch(s):
+        missing = await apply_receipts(s, batch)
+    assert [r.provider_id for r in missing] == ["nobody-knows"]
+    async with db.sessions() as s:
+        statuses = {m.id: m.status for m in (await s.execute(select(Message).where(Message.sending_id == sending_id))
+                                             ).scalars()}
+        rejected = (await s.execute(select(Event.details).where(Event.message_id == long.id,
+                                                                Event.kind == "rejected"))).scalar_one()
+        counters = {c.metric: c.value for c in (await s.execute(
+            select(StatCounter).where(StatCounter.scope == "sending", StatCounter.scope_id == sending_id))).scalars()}
+    assert statuses == {one.id: "delivered", two.id: "undelivered", long.id: "rejected", old.id: "sent",
+                        new.id: "delivered"}
+    assert (rejected["part"], rejected["provider_id"]) == (2, long.extra["part_ids"][1])
+    assert (counters["sent"], counters["delivered"], counters["undelivered"], counters["rejected"]) == (5, 3, 1, 1)
+
+
 async def test_a_later_parts_receipt_without_its_reference_finds_the_message(
         db: Database, account: NewAccount, runner: Runner, smsc: FakeSmsc) -> None:
     """As after a restart: the receipt names only the part's provider id (kept in message_parts)."""

@@ -99,12 +99,11 @@ async def _plain_rows(session: AsyncSession, receipts: list[Receipt],
     """The messages whose receipts in this batch can be recorded on plain rows (`events.plain_listeners`), by id,
     and for a message with one receipt in the batch the plain listeners of its event.
 
-    Only for a batch whose every receipt names its message (the engine's own): a receipt found another way
-    could name a plain row's message again, loaded. Recording those needs no `Message` object: loading one
+    Every receipt that matches a message names it here (`_name_messages`): one found another way could name a plain
+    row's message again, loaded. Recording those needs no `Message` object: loading one
     (44 columns), its event's attribute writes and their flush were most of a receipt's CPU (docs/performance.md).
     """
-    if not all(r.reference and r.reference.isdigit() for r in receipts):
-        return {}, {}
+    receipts = [r for r in receipts if r.reference and r.reference.isdigit()]  # the others match no message
     refs = sorted({int(str(r.reference)) for r in receipts})
     rows: dict[int, dict[str, Any]] = {}
     for i in range(0, len(refs), 500):
@@ -139,6 +138,30 @@ async def _plain_rows(session: AsyncSession, receipts: list[Receipt],
     return rows, plans
 
 
+async def _name_messages(session: AsyncSession, receipts: list[Receipt]) -> None:
+    """Give each receipt that does not name its message (heard by a receipts process, or after a restart) the
+    message its provider id finds, as `find_message` does: the latest whose first part it is, else a later part."""
+    loose = [r for r in receipts if not (r.reference and r.reference.isdigit())]
+    for channel in {r.channel for r in loose}:
+        wanted = sorted({r.provider_id for r in loose if r.channel == channel})
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            stmt = (select(Message.external_id, Message.id)
+                    .where(Message.channel == channel, Message.direction == "out",
+                           Message.external_id.in_(wanted[i:i + 500])).order_by(Message.id))
+            found.update((str(provider_id), id_) for provider_id, id_ in (await session.execute(stmt)).tuples())
+        rest = [p for p in wanted if p not in found]
+        for i in range(0, len(rest), 500):
+            by_part = (select(MessagePart.provider_id, MessagePart.message_id)
+                       .join(Message, Message.id == MessagePart.message_id)
+                       .where(MessagePart.channel == channel, MessagePart.provider_id.in_(rest[i:i + 500]),
+                              Message.direction == "out").order_by(Message.id))
+            found.update((str(provider_id), id_) for provider_id, id_ in (await session.execute(by_part)).tuples())
+        for receipt in loose:
+            if receipt.channel == channel and (message_id := found.get(receipt.provider_id)) is not None:
+                receipt.reference = str(message_id)
+
+
 async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list[Receipt]:
     """Apply a batch of receipts in order, inside `events.batch`; returns those whose message was not found (yet).
 
@@ -146,6 +169,7 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
     by one UPDATE for the batch. The others are loaded with their sendings and accounts, one query each for the
     whole batch (and held, as the session keeps rows weakly), so the listeners' lookups are identity-map hits.
     """
+    await _name_messages(session, receipts)
     plain, plans = await _plain_rows(session, receipts)
     changed: dict[int, dict[str, Any]] = {}
     held: list[object] = []
