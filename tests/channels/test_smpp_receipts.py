@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from tidings.channels.registry import build_provider
+from tidings.channels.registry import Providers, build_provider
 from tidings.channels.sms import Receipt
 from tidings.channels.sms.smpp import SmppProvider
 from tidings.core.clock import ManualClock
@@ -96,6 +97,38 @@ async def test_multipart_ids_and_a_failed_later_part(app: Any, db: Database, acc
         assert await apply_receipt(s, Receipt("sms", second, "UNDELIV", "undelivered", "001"))
     events = await _events(db, mid)
     assert [k for k, _ in events] == ["sent", "delivered", "undelivered"] and events[-1][1]["part"] == 2
+
+
+async def test_receipts_an_smsc_sends_to_another_workers_bind_are_recorded(
+        app: Any, db: Database, account: NewAccount, runner: Runner) -> None:
+    """Many SMSCs send a receipt to any bound session: one that reaches a worker which did not send its message
+    does not name it, and is found by its provider id."""
+    async with FakeSmsc(receipts_any_bind=True) as server:
+        app.state.providers.set("sms", build_provider("sms", server.url()))
+        other = build_provider("sms", server.url())
+        assert isinstance(other, SmppProvider)
+        await other.listen()  # another worker's bind
+        other_ctx = dataclasses.replace(runner.ctx, providers=Providers({}), worker="other")
+        other_ctx.providers.set("sms", other)
+        ids = [await _queue(db, account, f"3466655{i:04d}", f"hello {i}") for i in range(6)]
+        heard: list[Receipt] = []
+        for _ in range(100):
+            await runner.run_until_idle()
+            while not other.receipts.empty():
+                heard.append(other.receipts.get_nowait())
+            if server.receipts_acked >= 6:
+                break
+            await asyncio.sleep(0.02)
+        assert heard and all(r.reference is None for r in heard)
+        for receipt in heard:
+            other.receipts.put_nowait(receipt)
+        assert await drain_receipts(other_ctx) == len(heard)
+        await runner.run_until_idle()
+        await other.close()
+    for message_id in ids:
+        assert [k for k, _ in await _events(db, message_id)] == ["sent", "delivered"]
+    async with db.sessions() as s:
+        assert (await s.execute(select(Job).where(Job.kind == "sms.receipt"))).first() is None
 
 
 async def test_receipt_before_its_message_is_retried(app: Any, db: Database, account: NewAccount,

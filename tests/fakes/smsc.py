@@ -2,7 +2,9 @@
 
 It binds transceivers (checking system_id and password), answers submit_sm with an id and, when a
 receipt was asked for, sends a deliver_sm receipt ("id:... stat:DELIVRD err:000") with the chosen
-stat; it answers enquire_link and unbind. Run alone: `python tests/fakes/smsc.py --port 2775`.
+stat; it answers enquire_link and unbind. With `receipts_any_bind` a receipt goes to the bound sessions in turn,
+not only to the one that submitted its message, as many SMSCs deliver them. Run alone:
+`python tests/fakes/smsc.py --port 2775 [--receipts-any-bind]`.
 
 Receipts are written as bytes (`deliver_sm_pdu`, equal to smpplib's output by a test) and their answers
 counted from the header: a real SMSC does this work on its own machine, and smpplib's generic PDU
@@ -98,6 +100,9 @@ class FakeSmsc:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _minute: tuple[int, ...] = ()
     _stamp: str = ""
+    receipts_any_bind: bool = False
+    _bound: list[asyncio.StreamWriter] = field(default_factory=list)
+    _turn: Any = field(default_factory=itertools.count)
 
     async def start(self) -> FakeSmsc:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -149,6 +154,8 @@ class FakeSmsc:
                     ok = pdu.system_id.decode() == self.system_id and pdu.password.decode() == self.password
                     bound = ok
                     self.binds += ok
+                    if ok:
+                        self._bound.append(writer)
                     status = consts.SMPP_ESME_ROK if ok else consts.SMPP_ESME_RINVPASWD
                     await self._send(writer, make_pdu(name + "_resp", seq, status=status,
                                                       system_id="fakesmsc").generate())
@@ -173,6 +180,8 @@ class FakeSmsc:
             pass
         finally:
             self._writers.discard(writer)
+            with contextlib.suppress(ValueError):
+                self._bound.remove(writer)
             writer.close()
 
     def _spawn(self, coro: Any) -> None:
@@ -215,6 +224,8 @@ class FakeSmsc:
             await writer.drain()
 
     def _receipt(self, writer: asyncio.StreamWriter, submitted: Submitted) -> None:
+        if self.receipts_any_bind and self._bound:
+            writer = self._bound[next(self._turn) % len(self._bound)]
         if writer.is_closing():
             return
         now = datetime.now(UTC)
@@ -226,8 +237,8 @@ class FakeSmsc:
                                     destination_addr=submitted.source, short_message=text))
 
 
-async def _main(port: int, stat: str) -> None:
-    smsc = await FakeSmsc(port=port, stat=stat, keep=False).start()
+async def _main(port: int, stat: str, receipts_any_bind: bool) -> None:
+    smsc = await FakeSmsc(port=port, stat=stat, keep=False, receipts_any_bind=receipts_any_bind).start()
     print(f"fake SMSC listening: {smsc.url()}", flush=True)
     await asyncio.Event().wait()
 
@@ -236,6 +247,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=2775)
     parser.add_argument("--stat", default="DELIVRD")
+    parser.add_argument("--receipts-any-bind", action="store_true")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(args.port, args.stat))
+        asyncio.run(_main(args.port, args.stat, args.receipts_any_bind))
