@@ -63,7 +63,7 @@ async def main() -> None:
     url = os.environ.get("TIDINGS_BENCH_POSTGRES_URL")
     if not url and not SQLITE:
         raise SystemExit("TIDINGS_BENCH_POSTGRES_URL names the PostgreSQL database to use (it is emptied)")
-    with e2e._smsc() as smsc_port, tempfile.TemporaryDirectory() as tmp:
+    with e2e._smsc(e2e.RECEIPTS_ANY_BIND) as smsc_port, tempfile.TemporaryDirectory() as tmp:
         if SQLITE:
             url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         assert url is not None
