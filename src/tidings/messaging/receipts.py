@@ -139,7 +139,7 @@ async def _plain_rows(session: AsyncSession, receipts: list[Receipt],
 
 
 async def _name_messages(session: AsyncSession, receipts: list[Receipt]) -> None:
-    """Give each receipt that does not name its message (heard by a receipts process, or after a restart) the
+    """Give each receipt that does not name its message (heard on another worker's bind, or after a restart) the
     message its provider id finds, as `find_message` does: the latest whose first part it is, else a later part."""
     loose = [r for r in receipts if not (r.reference and r.reference.isdigit())]
     for channel in {r.channel for r in loose}:
