@@ -99,7 +99,7 @@ async def _plain_rows(session: AsyncSession, receipts: list[Receipt],
     """The messages whose receipts in this batch can be recorded on plain rows (`events.plain_listeners`), by id,
     and for a message with one receipt in the batch the plain listeners of its event.
 
-    Every receipt that matches a message names it here (`_name_messages`): one found another way could name a plain
+    By now every receipt that matches a message names it (`_name_messages`); one found another way could name a plain
     row's message again, loaded. Recording those needs no `Message` object: loading one
     (44 columns), its event's attribute writes and their flush were most of a receipt's CPU (docs/performance.md).
     """
@@ -180,8 +180,10 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
         by_id.update((m.id, m) for m in rows)
     by_external: dict[tuple[str, str], Message] = {}
     known = by_id.keys() | plain.keys()
+    # A reference that names no message of its channel (a stale one): found by provider id instead. A receipt still
+    # without one after `_name_messages` matches nothing yet.
     loose = sorted({(r.channel, r.provider_id) for r in receipts
-                    if not (r.reference and r.reference.isdigit() and int(r.reference) in known)})
+                    if r.reference and r.reference.isdigit() and int(r.reference) not in known})
     for channel in {c for c, _ in loose}:
         wanted = [p for c, p in loose if c == channel]
         for i in range(0, len(wanted), 500):
@@ -221,7 +223,10 @@ async def apply_receipts(session: AsyncSession, receipts: list[Receipt]) -> list
                 changed.setdefault(row["id"], {}).update(await events.record_plain(
                     session, row, kind, details=details, listeners=plans.get(row["id"])))
             continue
-        message = by_id.get(ref) if ref is not None else None
+        if ref is None:
+            missing.append(receipt)  # `_name_messages` found no message for it
+            continue
+        message = by_id.get(ref)
         found: tuple[Message, int] | None
         if message is not None and message.channel == receipt.channel:
             found = message, _part_number(message.extra, receipt.provider_id)
